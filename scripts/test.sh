@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds migdra and runs every test: unit, property, conformance, fuzz (bounded) and end-to-end.
+# Usage: scripts/test.sh            (from anywhere; installs what is missing first)
+# Environment: BUILD_DIR (default build), JOBS (default: number of cores).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash scripts/setup.sh
+
+build=${BUILD_DIR:-build}
+jobs=${JOBS:-$(nproc)}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+
+echo "== configure ($build)"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIGDRA_WERROR=ON >/dev/null
+echo "== build (-j$jobs)"
+ninja -C "$build" -j "$jobs"
+
+if [[ -f fuzz/CMakeLists.txt ]]; then
+  echo "== build fuzzers (clang-19, libFuzzer + ASan/UBSan)"
+  cmake -S fuzz -B "$build-fuzz" -G Ninja -DCMAKE_CXX_COMPILER=clang++-19 -DCMAKE_C_COMPILER=clang-19 >/dev/null
+  ninja -C "$build-fuzz" -j "$jobs"
+fi
+
+echo "== test"
+cd "$build"
+ctest --output-on-failure -j "$jobs" --timeout 900
