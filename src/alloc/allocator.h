@@ -1,0 +1,129 @@
+// The DRA allocator: finds devices for ResourceClaims in ResourceSlices, with the semantics of the
+// Kubernetes scheduler's structured-parameters allocator (reference/k8s-dra-semantics.md §2, with
+// the fixed semantics of §7) and a choice of placement strategy.
+//
+// What is promised
+// - Feasibility is the same under every strategy: a set of claims fits a node under `kPack` if and
+//   only if it fits under `kKubernetes` (both run a complete depth-first search over the same
+//   candidates; only the order in which candidates are tried differs), unless the step budget is
+//   exhausted, which is an error, never a silent "does not fit".
+// - `kKubernetes` reproduces the upstream allocator's choices: pools sorted by (driver, pool),
+//   pools with binding-condition devices last, slices by name, devices in slice order, first fit,
+//   devices of one request enumerated as combinations.
+// - `kPack` (the default) chooses among the feasible placements: the smallest matching device first
+//   (right-sizing), then the one that blocks the least of what is still placeable on the same
+//   counter set (GPU), then the fullest counter set; among nodes, the fullest node that fits.
+// - Outcomes: `Outcome::fits` with one AllocationResult per claim (in claim order), or
+//   `!fits` with a human `reason` naming what was missing. Errors (CEL runtime error naming class
+//   and selector, unknown class, All on an incomplete pool, more than 32 results, step budget
+//   exceeded, invalid input) are Result errors.
+// - Nothing is half-applied: a failed or rejected Allocate leaves the committed state unchanged.
+//
+// Ownership: Create copies the slices and classes it is given; callers need not keep them alive.
+// Thread safety: an Allocator is not thread-safe (Allocate fills caches); use one per thread or
+// serialise calls.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/core.h"
+#include "api/resource.h"
+#include "common/result.h"
+
+namespace migdra::alloc {
+
+enum class Strategy {
+  kKubernetes,  // upstream first fit
+  kPack,        // right-size, anti-fragmentation, bin-pack
+};
+
+// "kubernetes" / "pack".
+std::string_view StrategyName(Strategy strategy);
+Result<Strategy> ParseStrategy(std::string_view name);
+
+struct Options {
+  Strategy strategy = Strategy::kPack;
+  // Devices tried (one step each) per Allocate call before it gives up with an error.
+  int64_t step_budget = 2'000'000;
+  // Seed for the shareIDs of allowMultipleAllocations results; 0 draws one from the OS.
+  uint64_t share_id_seed = 0;
+};
+
+// The state the allocator sees. Claims in `allocated_claims` must carry `status.allocation`; their
+// results count as in use (admin-access results excepted, as upstream).
+struct AllocatorInput {
+  std::vector<const api::ResourceSlice*> slices;
+  std::vector<const api::DeviceClass*> classes;
+  std::vector<const api::ResourceClaim*> allocated_claims;
+};
+
+struct Outcome {
+  bool fits = false;
+  // When `fits`: one allocation per claim, in the order the claims were given.
+  std::vector<api::AllocationResult> allocations;
+  // When `!fits`: why, e.g. "claim default/c request gpu: 0 of 3 matching devices free
+  // (1 in use, 2 blocked by counters of gpu-0-counter-set)".
+  std::string reason;
+};
+
+struct NodeChoice {
+  bool fits = false;
+  // Index into the candidate list of the chosen node; -1 when nothing fits.
+  int node_index = -1;
+  std::vector<api::AllocationResult> allocations;
+  // When `!fits`: one line per candidate node, "<node>: <reason>".
+  std::string reason;
+};
+
+// Holds the cluster state: slices indexed once, compiled selectors and selector results cached,
+// allocated devices, consumed counters and shared capacity tracked. Commit/Release keep the state
+// up to date between calls, so claims can be allocated one after another cheaply.
+class Allocator {
+ public:
+  // Indexes `input`. Errors: an allocated claim whose results cannot be parsed (quantities).
+  static Result<std::unique_ptr<Allocator>> Create(const AllocatorInput& input,
+                                                   Options options = {});
+  ~Allocator();
+  Allocator(const Allocator&) = delete;
+  Allocator& operator=(const Allocator&) = delete;
+
+  // Allocates all `claims` together (all or nothing) for `node`, whose labels and name decide which
+  // slices and devices are visible. Does not change the committed state.
+  Result<Outcome> Allocate(const api::Node& node,
+                           std::span<const api::ResourceClaim* const> claims);
+
+  // Tries `candidates` and returns the chosen one: under kKubernetes the first that fits in name
+  // order, under kPack the fullest that fits (ties by name). An error on any node aborts the choice.
+  Result<NodeChoice> ChooseNode(std::span<const api::Node* const> candidates,
+                                std::span<const api::ResourceClaim* const> claims);
+
+  // Records `allocation` as belonging to the claim identified by `key` (any stable string, e.g.
+  // namespace/name or uid). Devices unknown to the index are ignored. Committing a key twice is an
+  // error.
+  Status Commit(const std::string& key, const api::AllocationResult& allocation);
+  // Forgets the allocation committed under `key`; an unknown key is an error.
+  Status Release(const std::string& key);
+
+  // Number of committed claims.
+  size_t committed_count() const;
+  const Options& options() const;
+
+ private:
+  struct State;
+  explicit Allocator(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// A key for a claim: "namespace/name".
+std::string ClaimKey(const api::ResourceClaim& claim);
+
+// One-shot convenience: index `input` and allocate `claims` for `node`.
+Result<Outcome> Allocate(const AllocatorInput& input, const api::Node& node,
+                         std::span<const api::ResourceClaim* const> claims, Options options = {});
+
+}  // namespace migdra::alloc
