@@ -58,9 +58,16 @@ class Quantity {
   Format format() const { return format_; }
 
  private:
-  // Exact decimal value = unscaled_ * 10^scale_ (the private representation may change; only the
-  // public contract above is stable).
-  int64_t unscaled_ = 0;
+  // 128-bit arithmetic keeps every quantity the API accepts exact (up to 37 significant digits).
+  __extension__ typedef __int128 Int128;
+
+  Quantity(Int128 unscaled, int32_t scale, Format format);
+  // Strips trailing decimal zeros so that equal values have one representation.
+  void Normalize();
+
+  // Exact decimal value = unscaled_ * 10^scale_, normalized (unscaled_ has no trailing zero
+  // digits; zero is stored with scale 0). Only the public contract above is stable.
+  Int128 unscaled_ = 0;
   int32_t scale_ = 0;
   Format format_ = Format::kDecimalSI;
 };
