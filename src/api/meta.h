@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace migdra::api {
 
 struct TypeMeta {
@@ -40,6 +42,9 @@ struct ObjectMeta {
   std::map<std::string, std::string> annotations;
   std::vector<OwnerReference> owner_references;
   std::vector<std::string> finalizers;
+  // Valid metadata fields migdra does not model (managedFields, selfLink, ...), kept verbatim so
+  // that an object written back is unchanged. A JSON object, or null when there are none.
+  nlohmann::json extra;
 };
 
 // A condition as in metav1.Condition (used by Pods, Jobs and device status).
@@ -51,6 +56,8 @@ struct Condition {
   std::string last_probe_time;  // Pod/Job conditions only
   std::string reason;
   std::string message;
+  // Fields of other condition flavours (a Node's lastHeartbeatTime, ...), kept verbatim.
+  nlohmann::json extra;
 };
 
 }  // namespace migdra::api

@@ -1,0 +1,383 @@
+// ParseDocuments and ToYaml: YAML / JSON text <-> nlohmann::json, with Kubernetes' YAML rules.
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "api/codec.h"
+
+namespace migdra::api {
+namespace {
+
+using json = nlohmann::json;
+
+// Deeper nesting than this is refused: no Kubernetes object comes close, and it bounds the
+// recursion of the converters below on hostile input.
+constexpr int kMaxDepth = 256;
+
+bool IsDigits(std::string_view s, int base) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    bool ok = base == 16  ? std::isxdigit(static_cast<unsigned char>(c)) != 0
+              : base == 8 ? (c >= '0' && c <= '7')
+                          : std::isdigit(static_cast<unsigned char>(c)) != 0;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// An integer of the YAML 1.2 core schema, as json; null json when `s` is not one.
+json ResolveInteger(std::string_view s) {
+  bool negative = false;
+  std::string_view digits = s;
+  int base = 10;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o')) {
+    base = s[1] == 'x' ? 16 : 8;
+    digits = s.substr(2);
+  } else {
+    if (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) {
+      negative = digits[0] == '-';
+      digits.remove_prefix(1);
+    }
+  }
+  if (!IsDigits(digits, base)) return nullptr;
+  uint64_t magnitude = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), magnitude, base);
+  if (ec == std::errc() && end == digits.data() + digits.size()) {
+    if (!negative) {
+      if (magnitude <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        return static_cast<int64_t>(magnitude);
+      }
+      return magnitude;
+    }
+    if (magnitude <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + 1) {
+      return static_cast<int64_t>(0 - magnitude);
+    }
+  }
+  // Out of range of 64 bits: a float, as Go's YAML library does.
+  return std::strtod(std::string(s).c_str(), nullptr);
+}
+
+bool IsFloat(std::string_view s) {
+  static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+  return std::regex_match(s.begin(), s.end(), kFloat);
+}
+
+// The value of a plain (unquoted) scalar under the YAML 1.2 core schema. `.inf` and `.nan` stay
+// strings: JSON cannot hold them.
+json ResolvePlain(const std::string& s) {
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  char c = s[0];
+  if (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.') {
+    json integer = ResolveInteger(s);
+    if (!integer.is_null()) return integer;
+    if (IsFloat(s)) return std::strtod(s.c_str(), nullptr);
+  }
+  return s;
+}
+
+std::string Position(const YAML::Mark& mark) {
+  if (mark.is_null()) return "yaml: ";
+  return "yaml: line " + std::to_string(mark.line + 1) + ", column " +
+         std::to_string(mark.column + 1) + ": ";
+}
+
+Result<json> YamlToJson(const YAML::Node& node, int depth) {
+  if (depth > kMaxDepth) return MakeError(Position(node.Mark()) + "nesting too deep");
+  switch (node.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null:
+      return json(nullptr);
+    case YAML::NodeType::Scalar: {
+      const std::string& tag = node.Tag();
+      if (tag == "?") return ResolvePlain(node.Scalar());
+      if (tag == "!" || tag == "tag:yaml.org,2002:str") return json(node.Scalar());
+      if (tag == "tag:yaml.org,2002:null") return json(nullptr);
+      json resolved = ResolvePlain(node.Scalar());
+      bool matches = (tag == "tag:yaml.org,2002:bool" && resolved.is_boolean()) ||
+                     (tag == "tag:yaml.org,2002:int" && resolved.is_number_integer()) ||
+                     (tag == "tag:yaml.org,2002:float" && resolved.is_number());
+      if (!matches) {
+        return MakeError(Position(node.Mark()) + "cannot decode \"" + node.Scalar() + "\" as " +
+                         tag);
+      }
+      return resolved;
+    }
+    case YAML::NodeType::Sequence: {
+      json array = json::array();
+      for (const YAML::Node& item : node) {
+        MIGDRA_ASSIGN_OR_RETURN(json value, YamlToJson(item, depth + 1));
+        array.push_back(std::move(value));
+      }
+      return array;
+    }
+    case YAML::NodeType::Map: {
+      json object = json::object();
+      for (const auto& entry : node) {
+        if (!entry.first.IsScalar()) {
+          return MakeError(Position(entry.first.Mark()) + "mapping keys must be strings");
+        }
+        const std::string& key = entry.first.Scalar();
+        if (object.contains(key)) {
+          return MakeError(Position(entry.first.Mark()) + "duplicate key \"" + key + "\"");
+        }
+        MIGDRA_ASSIGN_OR_RETURN(json value, YamlToJson(entry.second, depth + 1));
+        object[key] = std::move(value);
+      }
+      return object;
+    }
+  }
+  return json(nullptr);
+}
+
+int JsonDepth(const json& value, int depth) {
+  if (depth > kMaxDepth) return depth;
+  int deepest = depth;
+  if (value.is_structured()) {
+    for (const json& child : value) {
+      deepest = std::max(deepest, JsonDepth(child, depth + 1));
+      if (deepest > kMaxDepth) break;
+    }
+  }
+  return deepest;
+}
+
+bool IsListDocument(const json& doc) {
+  if (!doc.is_object()) return false;
+  auto kind = doc.find("kind");
+  auto items = doc.find("items");
+  if (kind == doc.end() || !kind->is_string() || items == doc.end()) return false;
+  const std::string& k = kind->get_ref<const std::string&>();
+  return k.size() >= 4 && k.compare(k.size() - 4, 4, "List") == 0;
+}
+
+void AppendDocument(json doc, std::vector<json>& out) {
+  if (doc.is_null()) return;
+  if (IsListDocument(doc)) {
+    json& items = doc["items"];
+    if (items.is_array()) {
+      for (json& item : items) out.push_back(std::move(item));
+      return;
+    }
+    if (items.is_null()) return;
+  }
+  out.push_back(std::move(doc));
+}
+
+Result<std::vector<json>> ParseJsonText(std::string_view text) {
+  json value;
+  try {
+    value = json::parse(text.begin(), text.end());
+  } catch (const json::parse_error& e) {
+    // nlohmann reports a byte offset; turn it into a line and column.
+    size_t offset = std::min<size_t>(e.byte, text.size());
+    size_t line = 1, column = 1;
+    for (size_t i = 0; i + 1 < offset; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    std::string what = e.what();
+    auto cut = what.find("parse error");
+    if (cut != std::string::npos) {
+      auto colon = what.find(": ", cut);
+      if (colon != std::string::npos) what = what.substr(colon + 2);
+    }
+    return MakeError("json: line " + std::to_string(line) + ", column " + std::to_string(column) +
+                     ": " + what);
+  }
+  if (JsonDepth(value, 0) > kMaxDepth) return MakeError("json: nesting too deep");
+  std::vector<json> documents;
+  if (value.is_array()) {
+    for (json& item : value) AppendDocument(std::move(item), documents);
+  } else {
+    AppendDocument(std::move(value), documents);
+  }
+  return documents;
+}
+
+Result<std::vector<json>> ParseYamlText(std::string_view text) {
+  std::vector<YAML::Node> nodes;
+  try {
+    nodes = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return MakeError(Position(e.mark) + e.msg);
+  } catch (const std::exception& e) {
+    return MakeError(std::string("yaml: ") + e.what());
+  }
+  std::vector<json> documents;
+  for (const YAML::Node& node : nodes) {
+    Result<json> value = [&]() -> Result<json> {
+      try {
+        return YamlToJson(node, 0);
+      } catch (const std::exception& e) {
+        return MakeError(std::string("yaml: ") + e.what());
+      }
+    }();
+    if (!value.ok()) return std::move(value).error();
+    AppendDocument(std::move(value).value(), documents);
+  }
+  return documents;
+}
+
+// ---- emitting --------------------------------------------------------------------------------
+
+bool IsYaml11Special(const std::string& s) {
+  static const char* const kWords[] = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"};
+  std::string lower;
+  for (char c : s) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (const char* w : kWords) {
+    if (lower == w) return true;
+  }
+  return false;
+}
+
+// True when `s` can be written as a plain scalar and reads back, in YAML 1.1 and 1.2 readers
+// alike, as the same string. Conservative: anything unusual is quoted.
+bool CanBePlain(const std::string& s) {
+  if (s.empty() || IsYaml11Special(s)) return false;
+  unsigned char first = static_cast<unsigned char>(s[0]);
+  if (!std::isalpha(first) && first != '/' && first != '_') return false;
+  if (s.back() == ' ' || s.back() == ':') return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (std::isalnum(c)) continue;
+    switch (c) {
+      case '-':
+      case '.':
+      case '_':
+      case '/':
+      case '+':
+      case '=':
+      case '@':
+      case '(':
+      case ')':
+      case ',':
+      case '\'':
+      case '<':
+      case '>':
+      case '$':
+      case '^':
+      case ';':
+      case '~':
+        continue;
+      case ':':
+        if (i + 1 < s.size() && s[i + 1] != ' ') continue;
+        return false;
+      case ' ':
+        if (i + 1 < s.size() && s[i + 1] != '#' && s[i + 1] != ' ') continue;
+        return false;
+      default:
+        return false;
+    }
+  }
+  return ResolvePlain(s).is_string();
+}
+
+std::string Scalar(const json& value) {
+  if (value.is_string()) {
+    const std::string& s = value.get_ref<const std::string&>();
+    if (CanBePlain(s)) return s;
+  }
+  // JSON's string escapes are valid in a YAML double-quoted scalar; numbers, booleans and null
+  // are written as JSON writes them.
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+bool IsEmptyCollection(const json& value) { return value.is_structured() && value.empty(); }
+
+void EmitValue(const json& value, int indent, std::string& out);
+
+void EmitObjectBody(const json& object, int indent, bool first_inline, std::string& out) {
+  bool first = true;
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    if (!(first && first_inline)) out.append(indent, ' ');
+    first = false;
+    out += Scalar(json(it.key()));
+    out += ':';
+    const json& child = it.value();
+    if (child.is_object() && !child.empty()) {
+      out += '\n';
+      EmitObjectBody(child, indent + 2, false, out);
+    } else if (child.is_array() && !child.empty()) {
+      out += '\n';
+      EmitValue(child, indent, out);
+    } else {
+      out += ' ';
+      out += IsEmptyCollection(child) ? (child.is_object() ? "{}" : "[]") : Scalar(child);
+      out += '\n';
+    }
+  }
+}
+
+void EmitArrayBody(const json& array, int indent, bool first_inline, std::string& out) {
+  bool first = true;
+  for (const json& item : array) {
+    if (!(first && first_inline)) out.append(indent, ' ');
+    first = false;
+    out += "- ";
+    if (item.is_object() && !item.empty()) {
+      EmitObjectBody(item, indent + 2, true, out);
+    } else if (item.is_array() && !item.empty()) {
+      EmitArrayBody(item, indent + 2, true, out);
+    } else {
+      out += IsEmptyCollection(item) ? (item.is_object() ? "{}" : "[]") : Scalar(item);
+      out += '\n';
+    }
+  }
+}
+
+void EmitValue(const json& value, int indent, std::string& out) {
+  if (value.is_object() && !value.empty()) {
+    EmitObjectBody(value, indent, false, out);
+  } else if (value.is_array() && !value.empty()) {
+    EmitArrayBody(value, indent, false, out);
+  } else {
+    out.append(indent, ' ');
+    out += IsEmptyCollection(value) ? (value.is_object() ? "{}" : "[]") : Scalar(value);
+    out += '\n';
+  }
+}
+
+}  // namespace
+
+Result<std::vector<json>> ParseDocuments(std::string_view text) {
+  size_t start = text.find_first_not_of(" \t\r\n");
+  if (start != std::string_view::npos && (text[start] == '{' || text[start] == '[')) {
+    return ParseJsonText(text);
+  }
+  return ParseYamlText(text);
+}
+
+std::string ToYaml(const json& value) {
+  std::string out;
+  EmitValue(value, 0, out);
+  return out;
+}
+
+std::string ToYaml(const std::vector<json>& documents) {
+  std::string out;
+  for (size_t i = 0; i < documents.size(); ++i) {
+    if (i > 0) out += "---\n";
+    EmitValue(documents[i], 0, out);
+  }
+  return out;
+}
+
+std::string ToJsonText(const json& value, int indent) {
+  return value.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace migdra::api
