@@ -55,7 +55,7 @@ struct SliceOptions {
   MigStrategy mig = MigStrategy::kDynamic;
   SliceLayout layout = SliceLayout::kSplit;
   int64_t pool_generation = 1;
-  size_t max_devices_per_slice = 64;     // API limit with counters: 64
+  size_t max_devices_per_slice = 64;      // API limit with counters: 64
   size_t max_counter_sets_per_slice = 8;  // API limit (1.35+)
 };
 

@@ -58,9 +58,7 @@ struct Placement {
   uint32_t start = 0;
   uint32_t size = 0;
   uint32_t end() const { return start + size; }
-  bool Overlaps(const Placement& other) const {
-    return start < other.end() && other.start < end();
-  }
+  bool Overlaps(const Placement& other) const { return start < other.end() && other.start < end(); }
   bool operator==(const Placement&) const = default;
 };
 
@@ -143,7 +141,7 @@ struct GpuModel {
   uint32_t brand = 14;  // nvmlBrandType_t (NVML_BRAND_NVIDIA)
   int cc_major = 0;
   int cc_minor = 0;
-  uint64_t memory_bytes = 0;  // nvmlDeviceGetMemoryInfo total
+  uint64_t memory_bytes = 0;   // nvmlDeviceGetMemoryInfo total
   uint32_t pci_device_id = 0;  // nvmlPciInfo_t.pciDeviceId, e.g. 0x20B210DE
   Geometry geometry;
   // Hopper and newer switch MIG mode without a GPU reset; Ampere keeps the change pending.

@@ -81,12 +81,12 @@ struct NvmlOptions {
 struct DeviceIdentity {
   uint32_t index = 0;
   uint32_t minor = 0;
-  std::string uuid;          // "GPU-…"
-  std::string name;          // "NVIDIA H100 80GB HBM3"
-  std::string pci_bus_id;    // go-nvlib form: lower case, 4-digit domain, "0000:3b:00.0"
+  std::string uuid;            // "GPU-…"
+  std::string name;            // "NVIDIA H100 80GB HBM3"
+  std::string pci_bus_id;      // go-nvlib form: lower case, 4-digit domain, "0000:3b:00.0"
   uint32_t pci_device_id = 0;  // e.g. 0x233010DE
   uint64_t memory_bytes = 0;
-  uint32_t architecture = 0;  // nvmlDeviceArchitecture_t
+  uint32_t architecture = 0;      // nvmlDeviceArchitecture_t
   std::string architecture_name;  // go-nvlib: "Ampere", "Hopper", "Blackwell", ...
   uint32_t brand = 0;             // nvmlBrandType_t
   std::string brand_name;         // go-nvlib: "Nvidia", "Tesla", ...
@@ -107,7 +107,7 @@ struct GpuInstanceInfo {
 };
 
 struct ComputeInstanceInfo {
-  uint32_t id = 0;     // CI id inside its GI
+  uint32_t id = 0;  // CI id inside its GI
   uint32_t gi_id = 0;
   uint32_t profile_id = 0;  // NVML CI profile id
   std::string uuid;         // the MIG device's UUID ("MIG-…")
