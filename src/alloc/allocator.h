@@ -98,7 +98,8 @@ class Allocator {
                            std::span<const api::ResourceClaim* const> claims);
 
   // Tries `candidates` and returns the chosen one: under kKubernetes the first that fits in name
-  // order, under kPack the fullest that fits (ties by name). An error on any node aborts the choice.
+  // order, under kPack the fullest that fits (ties by name). An error on any node aborts the
+  // choice.
   Result<NodeChoice> ChooseNode(std::span<const api::Node* const> candidates,
                                 std::span<const api::ResourceClaim* const> claims);
 

@@ -1,0 +1,1728 @@
+// The allocator: an index of slices built once (pools, devices, counters as dense integer arrays),
+// a selector-result cache, committed state, and a depth-first search per Allocate call that
+// mutates the dense state in place and undoes every change on backtrack.
+#include "alloc/allocator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <random>
+#include <unordered_map>
+
+#include "alloc/node_selector.h"
+#include "cel/cel.h"
+
+namespace migdra::alloc {
+namespace {
+
+constexpr size_t kMaxResultsPerClaim = 32;
+
+// An attribute value, comparable by value (distinctAttribute uses value equality, §7).
+struct AttrValue {
+  enum Kind { kNone, kInt, kBool, kString, kVersion } kind = kNone;
+  int64_t number = 0;
+  std::string text;
+  bool operator==(const AttrValue& o) const {
+    return kind == o.kind && number == o.number && text == o.text;
+  }
+  bool operator<(const AttrValue& o) const {
+    if (kind != o.kind) return kind < o.kind;
+    if (number != o.number) return number < o.number;
+    return text < o.text;
+  }
+};
+
+AttrValue ToAttrValue(const api::DeviceAttribute& a) {
+  AttrValue v;
+  if (a.int_value) {
+    v.kind = AttrValue::kInt;
+    v.number = *a.int_value;
+  } else if (a.bool_value) {
+    v.kind = AttrValue::kBool;
+    v.number = *a.bool_value ? 1 : 0;
+  } else if (a.string_value) {
+    v.kind = AttrValue::kString;
+    v.text = *a.string_value;
+  } else if (a.version_value) {
+    v.kind = AttrValue::kVersion;
+    v.text = *a.version_value;
+  }
+  return v;
+}
+
+// lookupAttribute: the exact key first; a name in the driver's own domain also finds the bare id.
+const api::DeviceAttribute* LookupAttribute(const api::Device& device, const std::string& driver,
+                                            const std::string& qualified) {
+  auto it = device.attributes.find(qualified);
+  if (it != device.attributes.end()) return &it->second;
+  auto slash = qualified.find('/');
+  if (slash != std::string::npos && qualified.compare(0, slash, driver) == 0) {
+    it = device.attributes.find(qualified.substr(slash + 1));
+    if (it != device.attributes.end()) return &it->second;
+  }
+  return nullptr;
+}
+
+// The same lookup for capacity names (requests may be qualified with the driver's domain).
+template <class Map>
+auto FindQualified(const Map& map, const std::string& driver, const std::string& name) {
+  auto it = map.find(name);
+  if (it != map.end()) return it;
+  auto slash = name.find('/');
+  if (slash != std::string::npos && name.compare(0, slash, driver) == 0) {
+    return map.find(name.substr(slash + 1));
+  }
+  return map.end();
+}
+
+bool IsBlockingEffect(const std::string& effect) {
+  return effect == "NoSchedule" || effect == "NoExecute";
+}
+
+bool Tolerates(const api::DeviceToleration& t, const api::DeviceTaint& taint) {
+  if (!t.effect.empty() && t.effect != taint.effect) return false;
+  if (!t.key.empty() && t.key != taint.key) return false;
+  if (t.op == "Exists") return true;
+  if (t.op.empty() || t.op == "Equal") return !t.key.empty() && t.value == taint.value;
+  return false;
+}
+
+bool TaintsTolerated(const api::Device& device,
+                     const std::vector<api::DeviceToleration>& tolerations) {
+  for (const auto& taint : device.taints) {
+    if (!IsBlockingEffect(taint.effect)) continue;
+    bool ok = false;
+    for (const auto& t : tolerations) {
+      if (Tolerates(t, taint)) {
+        ok = true;
+        break;
+      }
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// requestPolicy rounding (§2.9). Returns false when the amount violates the policy.
+bool RoundByPolicy(int64_t amount, const api::CapacityRequestPolicy* policy, bool is_default,
+                   int64_t* out) {
+  *out = amount;
+  if (policy == nullptr || is_default) return true;
+  if (policy->valid_range) {
+    const auto& range = *policy->valid_range;
+    int64_t min = range.min.MilliValue();
+    int64_t v = std::max(amount, min);
+    if (range.step) {
+      int64_t step = range.step->MilliValue();
+      if (step > 0) v = min + ((v - min + step - 1) / step) * step;
+    }
+    if (range.max && v > range.max->MilliValue()) return false;
+    *out = v;
+    return true;
+  }
+  if (!policy->valid_values.empty()) {
+    for (const auto& q : policy->valid_values) {
+      if (q.MilliValue() >= amount) {
+        *out = q.MilliValue();
+        return true;
+      }
+    }
+    return false;
+  }
+  return true;
+}
+
+struct CapInfo {
+  std::string name;
+  int64_t value = 0;
+  const api::DeviceCapacity* source = nullptr;
+};
+
+struct DeviceInfo {
+  const api::Device* device = nullptr;
+  int slice = 0;
+  int pool = 0;
+  std::vector<std::pair<int, int64_t>> consumes;  // dense counter index, milli-units
+  std::vector<int> sets;                          // counter sets consumed
+  std::vector<CapInfo> capacity;                  // in device.capacity order
+  bool shared = false;
+  bool has_blocking_taint = false;
+  // A node-specific device (slice nodeName): releases on it only affect that node.
+  const std::string* node_name = nullptr;
+  double size_counters = 0;  // Σ consumed/total over its counters
+  double size_memory = 0;    // "memory" capacity
+};
+
+struct SliceInfo {
+  const api::ResourceSlice* slice = nullptr;
+  int pool = 0;
+};
+
+struct PoolInfo {
+  std::string driver;
+  std::string name;
+  int64_t generation = 0;
+  std::vector<int> slices;   // current generation, sorted by name
+  std::vector<int> devices;  // in slice-name order, then slice order
+  bool incomplete = false;
+  bool invalid = false;
+  bool has_binding_conditions = false;
+  std::string invalid_reason;
+  int64_t in_use = 0;  // committed devices, for node fullness
+};
+
+struct CounterSetInfo {
+  int pool = 0;
+  std::string name;
+  int first = 0;  // dense index of its first counter
+  int count = 0;
+  std::vector<int> devices;  // devices consuming it
+};
+
+// A request or subrequest, resolved for one Allocate call.
+struct Slot {
+  std::string name;  // "req" or "req/sub"
+  std::string parent;
+  int claim = 0;
+  const api::DeviceClass* device_class = nullptr;
+  bool all_mode = false;
+  int64_t count = 1;
+  bool admin = false;
+  const std::vector<api::DeviceToleration>* tolerations = nullptr;
+  std::vector<std::pair<std::string, int64_t>> capacity_requests;
+  const std::map<std::string, api::Quantity>* capacity_quantities = nullptr;
+  int selector_set = 0;
+  std::vector<int> candidates;  // selectable visible devices, in upstream order
+  int64_t skipped_in_use = 0;   // visible devices in use, not evaluated (as upstream)
+};
+
+struct ConstraintState {
+  std::vector<std::string> requests;  // empty: all
+  bool match = true;                  // matchAttribute, else distinctAttribute
+  std::string attribute;
+  AttrValue value;  // match: the value held
+  int count = 0;
+  std::vector<AttrValue> values;  // distinct: values held
+
+  bool Applies(const Slot& slot) const {
+    if (requests.empty()) return true;
+    for (const auto& r : requests) {
+      if (r == slot.parent || r == slot.name) return true;
+    }
+    return false;
+  }
+};
+
+struct ClaimPlan {
+  const api::ResourceClaim* claim = nullptr;
+  std::vector<std::vector<Slot>> requests;  // per request: its one slot, or its subrequests
+  std::vector<bool> first_available;
+  std::vector<int> selected;  // chosen slot index per request
+  std::vector<ConstraintState> constraints;
+};
+
+struct PickRecord {
+  int device = 0;
+  const Slot* slot = nullptr;
+  bool share = false;
+  std::vector<int64_t> consumed;  // per device capacity, for shares
+  std::vector<int> constraints;   // constraints the device was added to
+};
+
+struct SelectorSet {
+  std::vector<const cel::CompiledSelector*> selectors;
+  std::vector<std::string> labels;  // "class X: selector #i" / "request R: selector #i"
+  std::vector<int8_t> match;        // per device: -1 unknown, 0, 1
+};
+
+struct NodeView {
+  std::map<std::string, std::string> labels;
+  api::Node node;
+  std::vector<int> devices;  // visible, in upstream order (pools sorted, slices by name)
+  std::vector<int> pools;    // visible pools, in order
+  std::vector<int> sets;     // counter sets of visible devices
+  int64_t device_total = 0;  // devices of visible pools
+  uint64_t epoch = 0;        // releases on this node: infeasibility memos older than this are stale
+  uint64_t change = 0;       // commits and releases on this node
+  double fullness = 0;       // cached NodeFullness, valid for (fullness_change, fullness_global)
+  uint64_t fullness_change = ~0ULL;
+  uint64_t fullness_global = ~0ULL;
+  std::unordered_map<std::string, std::pair<uint64_t, uint64_t>> infeasible;
+};
+
+enum Verdict { kUsable, kInUse, kCounters, kTainted, kCapacity, kConstraint };
+
+// The index of the capacity `name` (exact, or qualified with the driver's domain) or -1.
+int CapacityIndex(const DeviceInfo& info, const std::string& driver, const std::string& name) {
+  for (size_t c = 0; c < info.capacity.size(); ++c) {
+    if (info.capacity[c].name == name) return static_cast<int>(c);
+  }
+  auto slash = name.find('/');
+  if (slash != std::string::npos && name.compare(0, slash, driver) == 0) {
+    std::string_view id = std::string_view(name).substr(slash + 1);
+    for (size_t c = 0; c < info.capacity.size(); ++c) {
+      if (info.capacity[c].name == id) return static_cast<int>(c);
+    }
+  }
+  return -1;
+}
+
+struct Committed {
+  std::vector<PickRecord> picks;
+};
+
+std::string FormatInt(int64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+struct Allocator::State {
+  Options options;
+  std::vector<api::ResourceSlice> slice_store;
+  std::vector<api::DeviceClass> class_store;
+  std::map<std::string, const api::DeviceClass*> classes;
+
+  std::vector<SliceInfo> slices;
+  std::vector<PoolInfo> pools;
+  std::vector<int> pool_order;
+  std::vector<DeviceInfo> devices;
+  std::map<std::tuple<std::string, std::string, std::string>, int> device_by_id;
+  std::vector<CounterSetInfo> sets;
+  std::vector<int64_t> counter_total;
+  std::vector<int64_t> counter_used;  // committed + current search
+  std::vector<std::string> counter_names;
+
+  std::vector<int32_t> in_use;  // committed exclusive allocations
+  std::vector<int32_t> picked;  // picks of the current search (any claim, any mode)
+  std::vector<int32_t> shares;  // committed + search shares of shared devices
+  std::vector<std::vector<int64_t>> capacity_used;  // per device capacity (shares; committed)
+
+  std::map<std::string, Committed> committed;
+  std::map<std::string, cel::CompiledSelector> compiled;
+  std::map<std::string, int> selector_set_ids;
+  std::vector<SelectorSet> selector_sets;
+  std::map<std::string, NodeView> nodes;
+  uint64_t global_epoch = 0;   // releases of devices not tied to one node
+  uint64_t global_change = 0;  // commits and releases of such devices
+  std::mt19937_64 rng;
+
+  // Per Allocate call.
+  std::vector<ClaimPlan> plans;
+  std::vector<std::vector<PickRecord>> picks;  // per claim
+  int64_t steps = 0;
+  std::optional<Error> error;
+  const NodeView* view = nullptr;
+
+  Status Index(const AllocatorInput& input);
+  Status CommitPicks(const std::string& key, std::vector<PickRecord> records);
+  std::vector<PickRecord> RecordsOf(const api::AllocationResult& allocation) const;
+  // Marks the node views that see `device` as changed (and, on release, their memos stale).
+  void Touch(int device, bool released);
+  bool CountedAlready(int device) const {
+    return devices[device].shared ? shares[device] > 0 : (in_use[device] > 0 || picked[device] > 0);
+  }
+  NodeView& ViewFor(const api::Node& node);
+  Result<int> SelectorSetFor(const api::DeviceClass& device_class,
+                             const std::vector<api::DeviceSelector>& request_selectors,
+                             const std::string& request_label);
+  Result<bool> Selectable(const Slot& slot, int device);
+  Status Prepare(std::span<const api::ResourceClaim* const> claims);
+  Result<Outcome> Run(const NodeView& view, std::span<const api::ResourceClaim* const> claims);
+  std::string Precheck();
+  std::string Diagnose();
+
+  // Search.
+  bool CountersFit(int device) const;
+  void AddCounters(int device, int64_t sign);
+  // Whether `device` can serve `slot` now; on kUsable the constraints hold it and `record` is ready
+  // for Apply (or ConstraintsRemove to drop it).
+  Verdict Usable(const Slot& slot, int device, PickRecord* record);
+  void Apply(PickRecord& record);
+  void Undo(const PickRecord& record);
+  bool ConstraintsAdd(int claim, const Slot& slot, int device, PickRecord* record);
+  void ConstraintsRemove(int claim, const PickRecord& record);
+  int Search(size_t claim, size_t request);
+  int SearchSlot(size_t claim, size_t request, const Slot& slot);
+  int Pick(size_t claim, size_t request, const Slot& slot, std::vector<int>& order,
+           std::vector<int8_t>& refined, int64_t k, size_t start);
+  void OrderForPack(std::vector<int>& order);
+  void RefineGroup(std::vector<int>& order, size_t begin, size_t end);
+  double SetFullness(int set) const;
+  double NodeFullness(const NodeView& view) const;
+  Result<api::AllocationResult> BuildResult(size_t claim);
+  std::string ShareId();
+  api::Quantity QuantityFor(int64_t milli, const DeviceInfo& info, size_t cap,
+                            const Slot& slot) const;
+};
+
+namespace {
+enum SearchResult { kNotFound = 0, kFound = 1, kAbort = 2 };
+}  // namespace
+
+std::string_view StrategyName(Strategy strategy) {
+  return strategy == Strategy::kKubernetes ? "kubernetes" : "pack";
+}
+
+Result<Strategy> ParseStrategy(std::string_view name) {
+  if (name == "kubernetes") return Strategy::kKubernetes;
+  if (name == "pack") return Strategy::kPack;
+  return MakeError("unknown strategy \"" + std::string(name) + "\" (want kubernetes or pack)");
+}
+
+std::string ClaimKey(const api::ResourceClaim& claim) {
+  return claim.metadata.namespace_ + "/" + claim.metadata.name;
+}
+
+// ---- indexing ------------------------------------------------------------------------------
+
+Status Allocator::State::Index(const AllocatorInput& input) {
+  for (const auto* c : input.classes) class_store.push_back(*c);
+  for (const auto& c : class_store) classes[c.metadata.name] = &c;
+
+  // Pools keep only their newest generation.
+  std::map<std::pair<std::string, std::string>, int64_t> newest;
+  for (const auto* s : input.slices) {
+    auto key = std::make_pair(s->spec.driver, s->spec.pool.name);
+    auto it = newest.find(key);
+    if (it == newest.end() || it->second < s->spec.pool.generation) {
+      newest[key] = s->spec.pool.generation;
+    }
+  }
+  for (const auto* s : input.slices) {
+    if (newest[{s->spec.driver, s->spec.pool.name}] == s->spec.pool.generation) {
+      slice_store.push_back(*s);
+    }
+  }
+  std::map<std::pair<std::string, std::string>, int> pool_ids;
+  for (size_t i = 0; i < slice_store.size(); ++i) {
+    const auto& s = slice_store[i];
+    auto key = std::make_pair(s.spec.driver, s.spec.pool.name);
+    auto [it, inserted] = pool_ids.emplace(key, static_cast<int>(pools.size()));
+    if (inserted) {
+      PoolInfo p;
+      p.driver = s.spec.driver;
+      p.name = s.spec.pool.name;
+      p.generation = s.spec.pool.generation;
+      pools.push_back(std::move(p));
+    }
+    slices.push_back({&s, it->second});
+    pools[it->second].slices.push_back(static_cast<int>(i));
+  }
+  for (auto& pool : pools) {
+    std::stable_sort(pool.slices.begin(), pool.slices.end(), [&](int a, int b) {
+      return slice_store[a].metadata.name < slice_store[b].metadata.name;
+    });
+    const auto& first = slice_store[pool.slices.front()];
+    pool.incomplete =
+        static_cast<int64_t>(pool.slices.size()) != first.spec.pool.resource_slice_count;
+  }
+  // Counter sets (pool-scoped), then devices.
+  std::vector<std::map<std::string, int>> set_ids(pools.size());
+  std::vector<std::map<std::pair<int, std::string>, int>> counter_ids(pools.size());
+  for (size_t p = 0; p < pools.size(); ++p) {
+    for (int si : pools[p].slices) {
+      for (const auto& cs : slice_store[si].spec.shared_counters) {
+        if (set_ids[p].count(cs.name)) {
+          pools[p].invalid = true;
+          pools[p].invalid_reason = "duplicate counter set " + cs.name;
+          continue;
+        }
+        CounterSetInfo info;
+        info.pool = static_cast<int>(p);
+        info.name = cs.name;
+        info.first = static_cast<int>(counter_total.size());
+        int set = static_cast<int>(sets.size());
+        for (const auto& [cname, counter] : cs.counters) {
+          counter_ids[p][{set, cname}] = static_cast<int>(counter_total.size());
+          counter_total.push_back(counter.value.MilliValue());
+          counter_names.push_back(cs.name + "/" + cname);
+          ++info.count;
+        }
+        set_ids[p][cs.name] = set;
+        sets.push_back(std::move(info));
+      }
+    }
+  }
+  counter_used.assign(counter_total.size(), 0);
+  for (size_t p = 0; p < pools.size(); ++p) {
+    PoolInfo& pool = pools[p];
+    std::map<std::string, bool> names;
+    for (int si : pool.slices) {
+      const auto& spec = slice_store[si].spec;
+      for (const auto& d : spec.devices) {
+        if (names.count(d.name)) {
+          pool.invalid = true;
+          pool.invalid_reason = "duplicate device name " + d.name;
+        }
+        names[d.name] = true;
+        DeviceInfo info;
+        info.device = &d;
+        info.slice = si;
+        info.pool = static_cast<int>(p);
+        info.shared = d.allow_multiple_allocations.value_or(false);
+        if (!d.binding_conditions.empty()) pool.has_binding_conditions = true;
+        if (spec.node_name && !spec.per_device_node_selection.value_or(false)) {
+          info.node_name = &*spec.node_name;
+        }
+        for (const auto& t : d.taints) {
+          if (IsBlockingEffect(t.effect)) info.has_blocking_taint = true;
+        }
+        for (const auto& use : d.consumes_counters) {
+          auto set_it = set_ids[p].find(use.counter_set);
+          if (set_it == set_ids[p].end()) {
+            pool.invalid = true;
+            pool.invalid_reason =
+                "device " + d.name + " consumes undefined counter set " + use.counter_set;
+            continue;
+          }
+          info.sets.push_back(set_it->second);
+          for (const auto& [cname, counter] : use.counters) {
+            auto c_it = counter_ids[p].find({set_it->second, cname});
+            if (c_it == counter_ids[p].end()) {
+              pool.invalid = true;
+              pool.invalid_reason = "device " + d.name + " consumes undefined counter " + cname +
+                                    " of " + use.counter_set;
+              continue;
+            }
+            int64_t amount = counter.value.MilliValue();
+            info.consumes.emplace_back(c_it->second, amount);
+            if (counter_total[c_it->second] > 0) {
+              info.size_counters +=
+                  static_cast<double>(amount) / static_cast<double>(counter_total[c_it->second]);
+            }
+          }
+        }
+        for (const auto& [cname, cap] : d.capacity) {
+          info.capacity.push_back({cname, cap.value.MilliValue(), &cap});
+          if (cname == "memory") info.size_memory = cap.value.AsApproximateFloat();
+        }
+        int id = static_cast<int>(devices.size());
+        device_by_id[{spec.driver, pool.name, d.name}] = id;
+        pool.devices.push_back(id);
+        for (int set : info.sets) sets[set].devices.push_back(id);
+        devices.push_back(std::move(info));
+      }
+    }
+  }
+  for (size_t p = 0; p < pools.size(); ++p) pool_order.push_back(static_cast<int>(p));
+  std::sort(pool_order.begin(), pool_order.end(), [&](int a, int b) {
+    const auto& pa = pools[a];
+    const auto& pb = pools[b];
+    if (pa.has_binding_conditions != pb.has_binding_conditions) return pb.has_binding_conditions;
+    if (pa.driver != pb.driver) return pa.driver < pb.driver;
+    return pa.name < pb.name;
+  });
+  in_use.assign(devices.size(), 0);
+  picked.assign(devices.size(), 0);
+  shares.assign(devices.size(), 0);
+  capacity_used.resize(devices.size());
+  for (size_t d = 0; d < devices.size(); ++d) {
+    capacity_used[d].assign(devices[d].capacity.size(), 0);
+  }
+
+  for (const auto* claim : input.allocated_claims) {
+    if (!claim->status.allocation) continue;
+    std::string key = ClaimKey(*claim);
+    if (committed.count(key)) key += "#" + claim->metadata.uid;
+    MIGDRA_RETURN_IF_ERROR(CommitPicks(key, RecordsOf(*claim->status.allocation)));
+  }
+  return OkStatus();
+}
+
+std::vector<PickRecord> Allocator::State::RecordsOf(const api::AllocationResult& allocation) const {
+  std::vector<PickRecord> records;
+  for (const auto& r : allocation.devices.results) {
+    if (r.admin_access.value_or(false)) continue;  // admin results do not count as in use
+    auto it = device_by_id.find({r.driver, r.pool, r.device});
+    if (it == device_by_id.end()) continue;
+    PickRecord rec;
+    rec.device = it->second;
+    const DeviceInfo& info = devices[it->second];
+    rec.share = r.share_id.has_value();
+    if (rec.share) {
+      rec.consumed.assign(info.capacity.size(), 0);
+      for (size_t c = 0; c < info.capacity.size(); ++c) {
+        auto q = r.consumed_capacity.find(info.capacity[c].name);
+        if (q != r.consumed_capacity.end()) rec.consumed[c] = q->second.MilliValue();
+      }
+    }
+    records.push_back(std::move(rec));
+  }
+  return records;
+}
+
+void Allocator::State::Touch(int device, bool released) {
+  const DeviceInfo& info = devices[device];
+  if (info.node_name != nullptr) {
+    auto view = nodes.find(*info.node_name);
+    if (view == nodes.end()) return;
+    view->second.change++;
+    if (released) view->second.epoch++;
+  } else {
+    global_change++;
+    if (released) global_epoch++;
+  }
+}
+
+void Allocator::State::AddCounters(int device, int64_t sign) {
+  for (const auto& [c, amount] : devices[device].consumes) counter_used[c] += sign * amount;
+}
+
+bool Allocator::State::CountersFit(int device) const {
+  for (const auto& [c, amount] : devices[device].consumes) {
+    if (counter_used[c] + amount > counter_total[c]) return false;
+  }
+  return true;
+}
+
+Status Allocator::State::CommitPicks(const std::string& key, std::vector<PickRecord> records) {
+  if (committed.count(key)) return MakeError("claim " + key + " is already committed");
+  for (const auto& rec : records) {
+    const DeviceInfo& info = devices[rec.device];
+    if (rec.share) {
+      if (shares[rec.device]++ == 0) AddCounters(rec.device, +1);
+      for (size_t c = 0; c < rec.consumed.size(); ++c) {
+        capacity_used[rec.device][c] += rec.consumed[c];
+      }
+    } else {
+      if (in_use[rec.device]++ == 0) AddCounters(rec.device, +1);
+      pools[info.pool].in_use++;
+    }
+    Touch(rec.device, false);
+  }
+  committed[key].picks = std::move(records);
+  return OkStatus();
+}
+
+// ---- node views and selectors --------------------------------------------------------------
+
+NodeView& Allocator::State::ViewFor(const api::Node& node) {
+  auto it = nodes.find(node.metadata.name);
+  if (it != nodes.end() && it->second.labels == node.metadata.labels) return it->second;
+  NodeView view;
+  view.labels = node.metadata.labels;
+  view.node.metadata.name = node.metadata.name;
+  view.node.metadata.labels = node.metadata.labels;
+  std::vector<bool> set_seen(sets.size(), false);
+  for (int p : pool_order) {
+    const PoolInfo& pool = pools[p];
+    bool visible = false;
+    for (int si : pool.slices) {
+      const auto& spec = slice_store[si].spec;
+      bool per_device = spec.per_device_node_selection.value_or(false);
+      bool slice_matches = false;
+      if (spec.node_name) {
+        slice_matches = *spec.node_name == node.metadata.name;
+      } else if (spec.all_nodes.value_or(false)) {
+        slice_matches = true;
+      } else if (spec.node_selector) {
+        slice_matches = SelectorMatches(*spec.node_selector, node);
+      }
+      if (!slice_matches && !per_device) continue;
+      size_t base = 0;
+      for (int d : pool.devices) {
+        if (devices[d].slice == si) break;
+        ++base;
+      }
+      for (size_t k = 0; k < spec.devices.size(); ++k) {
+        int d = pool.devices[base + k];
+        if (per_device) {
+          const api::Device& dev = *devices[d].device;
+          bool ok = false;
+          if (dev.node_name) {
+            ok = *dev.node_name == node.metadata.name;
+          } else if (dev.all_nodes.value_or(false)) {
+            ok = true;
+          } else if (dev.node_selector) {
+            ok = SelectorMatches(*dev.node_selector, node);
+          }
+          if (!ok) continue;
+        }
+        visible = true;
+        view.devices.push_back(d);
+        for (int set : devices[d].sets) {
+          if (!set_seen[set]) {
+            set_seen[set] = true;
+            view.sets.push_back(set);
+          }
+        }
+      }
+    }
+    if (visible) {
+      view.pools.push_back(p);
+      view.device_total += static_cast<int64_t>(pool.devices.size());
+    }
+  }
+  auto& slot = nodes[node.metadata.name];
+  slot = std::move(view);
+  return slot;
+}
+
+Result<int> Allocator::State::SelectorSetFor(
+    const api::DeviceClass& device_class, const std::vector<api::DeviceSelector>& request_selectors,
+    const std::string& request_label) {
+  std::string key = device_class.metadata.name;
+  key += '\0';
+  for (const auto& s : device_class.spec.selectors) {
+    key += s.cel ? s.cel->expression : std::string();
+    key += '\1';
+  }
+  key += '\0';
+  for (const auto& s : request_selectors) {
+    key += s.cel ? s.cel->expression : std::string();
+    key += '\1';
+  }
+  auto it = selector_set_ids.find(key);
+  if (it != selector_set_ids.end()) return it->second;
+  SelectorSet set;
+  auto add = [&](const std::vector<api::DeviceSelector>& list, const std::string& who) -> Status {
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string label = who + ": selector #" + std::to_string(i);
+      if (!list[i].cel) return MakeError(label + ": a selector needs a cel expression");
+      const std::string& expr = list[i].cel->expression;
+      auto c = compiled.find(expr);
+      if (c == compiled.end()) {
+        auto compiled_selector = cel::CompiledSelector::Compile(expr);
+        if (!compiled_selector.ok()) {
+          return MakeError(label + ": CEL compile error: " + compiled_selector.error().message);
+        }
+        c = compiled.emplace(expr, std::move(compiled_selector).value()).first;
+      }
+      set.selectors.push_back(&c->second);
+      set.labels.push_back(std::move(label));
+    }
+    return OkStatus();
+  };
+  MIGDRA_RETURN_IF_ERROR(add(device_class.spec.selectors, "class " + device_class.metadata.name));
+  MIGDRA_RETURN_IF_ERROR(add(request_selectors, request_label));
+  set.match.assign(devices.size(), -1);
+  int id = static_cast<int>(selector_sets.size());
+  selector_sets.push_back(std::move(set));
+  selector_set_ids.emplace(std::move(key), id);
+  return id;
+}
+
+Result<bool> Allocator::State::Selectable(const Slot& slot, int device) {
+  SelectorSet& set = selector_sets[slot.selector_set];
+  int8_t& cached = set.match[device];
+  if (cached >= 0) return cached == 1;
+  const DeviceInfo& info = devices[device];
+  const std::string& driver = slice_store[info.slice].spec.driver;
+  for (size_t i = 0; i < set.selectors.size(); ++i) {
+    auto r = set.selectors[i]->Matches(*info.device, driver);
+    if (!r.ok()) {
+      return MakeError(set.labels[i] + ": CEL runtime error on device " + driver + "/" +
+                       pools[info.pool].name + "/" + info.device->name + ": " + r.error().message);
+    }
+    if (!*r) {
+      cached = 0;
+      return false;
+    }
+  }
+  cached = 1;
+  return true;
+}
+
+// ---- request preparation --------------------------------------------------------------------
+
+Status Allocator::State::Prepare(std::span<const api::ResourceClaim* const> claims) {
+  plans.clear();
+  picks.assign(claims.size(), {});
+  for (size_t ci = 0; ci < claims.size(); ++ci) {
+    const api::ResourceClaim& claim = *claims[ci];
+    const std::string who = "claim " + ClaimKey(claim);
+    ClaimPlan plan;
+    plan.claim = &claim;
+    int64_t lower_bound = 0;
+    const auto& reqs = claim.spec.devices.requests;
+    if (reqs.size() > kMaxResultsPerClaim) {
+      return MakeError(who + ": more than 32 requests", "spec.devices.requests");
+    }
+    for (size_t ri = 0; ri < reqs.size(); ++ri) {
+      const api::DeviceRequest& req = reqs[ri];
+      const std::string field = "spec.devices.requests[" + std::to_string(ri) + "]";
+      std::vector<Slot> slots;
+      auto make = [&](const std::string& name, const std::string& class_name,
+                      const std::vector<api::DeviceSelector>& selectors, const std::string& mode,
+                      std::optional<int64_t> count, std::optional<bool> admin,
+                      const std::vector<api::DeviceToleration>& tolerations,
+                      const std::optional<api::CapacityRequirements>& capacity,
+                      const std::string& f) -> Status {
+        Slot slot;
+        slot.name = name;
+        slot.parent = req.name;
+        slot.claim = static_cast<int>(ci);
+        if (class_name.empty()) {
+          return MakeError(who + ": request " + name + ": deviceClassName is required",
+                           f + ".deviceClassName");
+        }
+        auto cls = classes.find(class_name);
+        if (cls == classes.end()) {
+          return MakeError(who + ": request " + name + ": could not retrieve device class " +
+                               class_name + ": not found",
+                           f + ".deviceClassName");
+        }
+        slot.device_class = cls->second;
+        if (mode.empty() || mode == api::kAllocationModeExactCount) {
+          slot.count = count.value_or(1);
+          if (slot.count <= 0) {
+            return MakeError(who + ": request " + name + ": count must be greater than zero",
+                             f + ".count");
+          }
+        } else if (mode == api::kAllocationModeAll) {
+          slot.all_mode = true;
+          if (count.value_or(0) != 0) {
+            return MakeError(who + ": request " + name + ": count must be 0 in mode All",
+                             f + ".count");
+          }
+        } else {
+          return MakeError(who + ": request " + name + ": unsupported allocation mode " + mode,
+                           f + ".allocationMode");
+        }
+        slot.admin = admin.value_or(false);
+        slot.tolerations = &tolerations;
+        if (capacity) {
+          slot.capacity_quantities = &capacity->requests;
+          for (const auto& [cname, q] : capacity->requests) {
+            slot.capacity_requests.emplace_back(cname, q.MilliValue());
+          }
+        }
+        MIGDRA_ASSIGN_OR_RETURN(slot.selector_set,
+                                SelectorSetFor(*slot.device_class, selectors, "request " + name));
+        slots.push_back(std::move(slot));
+        return OkStatus();
+      };
+      if (req.exactly.has_value() == !req.first_available.empty()) {
+        return MakeError(who + ": request " + req.name +
+                             ": exactly one of exactly or firstAvailable is required",
+                         field);
+      }
+      if (req.exactly) {
+        const auto& e = *req.exactly;
+        MIGDRA_RETURN_IF_ERROR(make(req.name, e.device_class_name, e.selectors, e.allocation_mode,
+                                    e.count, e.admin_access, e.tolerations, e.capacity,
+                                    field + ".exactly"));
+      } else {
+        for (size_t si = 0; si < req.first_available.size(); ++si) {
+          const auto& s = req.first_available[si];
+          MIGDRA_RETURN_IF_ERROR(make(req.name + "/" + s.name, s.device_class_name, s.selectors,
+                                      s.allocation_mode, s.count, std::nullopt, s.tolerations,
+                                      s.capacity,
+                                      field + ".firstAvailable[" + std::to_string(si) + "]"));
+        }
+      }
+      plan.requests.push_back(std::move(slots));
+      plan.first_available.push_back(!req.first_available.empty());
+    }
+    plan.selected.assign(plan.requests.size(), 0);
+    // Candidates (and All-mode device lists) for every slot.
+    for (auto& slots : plan.requests) {
+      int64_t min_devices = std::numeric_limits<int64_t>::max();
+      for (auto& slot : slots) {
+        for (int d : view->devices) {
+          const DeviceInfo& info = devices[d];
+          const PoolInfo& pool = pools[info.pool];
+          if (slot.all_mode && (pool.incomplete || pool.invalid)) {
+            return MakeError(
+                who + ": request " + slot.name + ": asks for all devices, but resource pool " +
+                pool.driver + "/" + pool.name + " is currently " +
+                (pool.invalid ? "invalid (" + pool.invalid_reason + ")" : "being updated"));
+          }
+          if (pool.incomplete || pool.invalid) continue;
+          // In-use devices are never evaluated, as upstream (their selectors may not apply).
+          if (!slot.admin && !info.shared && in_use[d] > 0) {
+            if (slot.all_mode) {
+              slot.candidates.push_back(d);
+            } else {
+              ++slot.skipped_in_use;
+            }
+            continue;
+          }
+          MIGDRA_ASSIGN_OR_RETURN(bool ok, Selectable(slot, d));
+          if (!ok) continue;
+          if (!slot.capacity_requests.empty()) {
+            bool defined = true;
+            const std::string& driver = pool.driver;
+            for (const auto& [cname, amount] : slot.capacity_requests) {
+              if (FindQualified(info.device->capacity, driver, cname) ==
+                  info.device->capacity.end()) {
+                defined = false;
+              }
+            }
+            if (!defined) continue;
+          }
+          slot.candidates.push_back(d);
+        }
+        if (slot.all_mode) {
+          // An in-use device only belongs to All if it is selectable.
+          std::vector<int> kept;
+          for (int d : slot.candidates) {
+            if (in_use[d] > 0 && !slot.admin && !devices[d].shared) {
+              MIGDRA_ASSIGN_OR_RETURN(bool ok, Selectable(slot, d));
+              if (!ok) continue;
+            }
+            kept.push_back(d);
+          }
+          slot.candidates = std::move(kept);
+          slot.count = static_cast<int64_t>(slot.candidates.size());
+        }
+        min_devices = std::min(min_devices, slot.count);
+      }
+      lower_bound += min_devices;
+    }
+    if (lower_bound > static_cast<int64_t>(kMaxResultsPerClaim)) {
+      return MakeError(who + ": number of requested devices " + FormatInt(lower_bound) +
+                       " exceeds the claim limit of 32");
+    }
+    for (size_t k = 0; k < claim.spec.devices.constraints.size(); ++k) {
+      const auto& c = claim.spec.devices.constraints[k];
+      ConstraintState state;
+      state.requests = c.requests;
+      if (c.match_attribute) {
+        state.match = true;
+        state.attribute = *c.match_attribute;
+      } else if (c.distinct_attribute) {
+        state.match = false;
+        state.attribute = *c.distinct_attribute;
+      } else {
+        return MakeError(who + ": empty constraint",
+                         "spec.devices.constraints[" + std::to_string(k) + "]");
+      }
+      plan.constraints.push_back(std::move(state));
+    }
+    plans.push_back(std::move(plan));
+  }
+  return OkStatus();
+}
+
+// ---- the search -----------------------------------------------------------------------------
+
+bool Allocator::State::ConstraintsAdd(int claim, const Slot& slot, int device, PickRecord* record) {
+  ClaimPlan& plan = plans[claim];
+  const DeviceInfo& info = devices[device];
+  const std::string& driver = slice_store[info.slice].spec.driver;
+  for (size_t k = 0; k < plan.constraints.size(); ++k) {
+    ConstraintState& c = plan.constraints[k];
+    if (!c.Applies(slot)) continue;
+    const api::DeviceAttribute* attr = LookupAttribute(*info.device, driver, c.attribute);
+    bool ok = attr != nullptr;
+    AttrValue v;
+    if (ok) v = ToAttrValue(*attr);
+    if (ok && c.match) {
+      if (c.count > 0 && !(c.value == v)) ok = false;
+    } else if (ok) {
+      for (const auto& held : c.values) {
+        if (held == v) {
+          ok = false;
+          break;
+        }
+      }
+    }
+    if (!ok) {
+      ConstraintsRemove(claim, *record);
+      record->constraints.clear();
+      return false;
+    }
+    if (c.match) {
+      if (c.count++ == 0) c.value = v;
+    } else {
+      c.values.push_back(std::move(v));
+    }
+    record->constraints.push_back(static_cast<int>(k));
+  }
+  return true;
+}
+
+void Allocator::State::ConstraintsRemove(int claim, const PickRecord& record) {
+  ClaimPlan& plan = plans[claim];
+  for (int k : record.constraints) {
+    ConstraintState& c = plan.constraints[k];
+    if (c.match) {
+      if (--c.count == 0) c.value = AttrValue{};
+    } else {
+      c.values.pop_back();
+    }
+  }
+}
+
+Verdict Allocator::State::Usable(const Slot& slot, int device, PickRecord* record) {
+  const DeviceInfo& info = devices[device];
+  // 1. In use. Admin requests may take devices others use, but not one device twice per claim.
+  if (!info.shared) {
+    if (slot.admin) {
+      for (const auto& p : picks[slot.claim]) {
+        if (p.device == device) return kInUse;
+      }
+    } else if (in_use[device] > 0 || picked[device] > 0) {
+      return kInUse;
+    }
+  }
+  // 2. Counters, unless the device's consumption is already counted (a shared device with other
+  // shares, or a device an admin request takes from another claim).
+  if (!info.consumes.empty() && !CountedAlready(device) && !CountersFit(device)) {
+    return kCounters;
+  }
+  // 3. Taints (admin access does not bypass them).
+  if (info.has_blocking_taint && !TaintsTolerated(*info.device, *slot.tolerations)) {
+    return kTainted;
+  }
+  // 4. Capacity.
+  record->device = device;
+  record->slot = &slot;
+  record->share = info.shared;
+  record->consumed.clear();
+  record->constraints.clear();
+  const std::string& driver = pools[info.pool].driver;
+  if (info.shared) {
+    record->consumed.resize(info.capacity.size());
+    for (size_t c = 0; c < info.capacity.size(); ++c) {
+      const CapInfo& cap = info.capacity[c];
+      const api::CapacityRequestPolicy* policy =
+          cap.source->request_policy ? &*cap.source->request_policy : nullptr;
+      int64_t amount = cap.value;
+      bool is_default = true;  // the default and the full value always pass the policy
+      bool requested = false;
+      for (const auto& [name, value] : slot.capacity_requests) {
+        if (CapacityIndex(info, driver, name) == static_cast<int>(c)) {
+          amount = value;
+          requested = true;
+          is_default = false;
+          break;
+        }
+      }
+      if (!requested && policy && policy->default_value) {
+        amount = policy->default_value->MilliValue();
+      }
+      int64_t rounded = 0;
+      if (!RoundByPolicy(amount, policy, is_default, &rounded)) return kCapacity;
+      int64_t in_search = 0;
+      for (const auto& claim_picks : picks) {
+        for (const auto& p : claim_picks) {
+          if (p.device == device && p.share) in_search += p.consumed[c];
+        }
+      }
+      if (capacity_used[device][c] + in_search + rounded > cap.value) return kCapacity;
+      record->consumed[c] = rounded;
+    }
+  } else {
+    // Exclusive devices are still checked against the request (and against old shares).
+    for (const auto& [name, value] : slot.capacity_requests) {
+      int c = CapacityIndex(info, driver, name);
+      if (c < 0 || capacity_used[device][c] + value > info.capacity[c].value) return kCapacity;
+    }
+  }
+  // 5. Constraints.
+  return ConstraintsAdd(slot.claim, slot, device, record) ? kUsable : kConstraint;
+}
+
+void Allocator::State::Apply(PickRecord& record) {
+  const DeviceInfo& info = devices[record.device];
+  if (info.shared) {
+    if (shares[record.device]++ == 0) AddCounters(record.device, +1);
+  } else {
+    if (picked[record.device]++ == 0 && in_use[record.device] == 0) {
+      AddCounters(record.device, +1);
+    }
+  }
+  picks[record.slot->claim].push_back(std::move(record));
+}
+
+void Allocator::State::Undo(const PickRecord& record) {
+  const DeviceInfo& info = devices[record.device];
+  ConstraintsRemove(record.slot->claim, record);
+  if (info.shared) {
+    if (--shares[record.device] == 0) AddCounters(record.device, -1);
+  } else {
+    if (--picked[record.device] == 0 && in_use[record.device] == 0) {
+      AddCounters(record.device, -1);
+    }
+  }
+}
+
+int Allocator::State::Search(size_t claim, size_t request) {
+  if (claim == plans.size()) return kFound;
+  ClaimPlan& plan = plans[claim];
+  if (request == plan.requests.size()) return Search(claim + 1, 0);
+  auto& slots = plan.requests[request];
+  for (size_t s = 0; s < slots.size(); ++s) {
+    plan.selected[request] = static_cast<int>(s);
+    int r = SearchSlot(claim, request, slots[s]);
+    if (r != kNotFound) return r;
+  }
+  return kNotFound;
+}
+
+int Allocator::State::SearchSlot(size_t claim, size_t request, const Slot& slot) {
+  if (slot.all_mode) {
+    if (slot.candidates.empty()) return kNotFound;
+    if (picks[claim].size() + slot.candidates.size() > kMaxResultsPerClaim) return kNotFound;
+    size_t applied = 0;
+    int result = kNotFound;
+    for (int d : slot.candidates) {
+      if (++steps > options.step_budget) {
+        error = MakeError("search step budget of " + FormatInt(options.step_budget) +
+                          " devices exhausted");
+        result = kAbort;
+        break;
+      }
+      PickRecord rec;
+      // "must": a device that cannot be used fails the request; a constraint violation is an
+      // error because nothing else could satisfy All.
+      Verdict verdict = Usable(slot, d, &rec);
+      if (verdict == kConstraint) {
+        const DeviceInfo& info = devices[d];
+        error = MakeError("claim " + ClaimKey(*plans[claim].claim) + ": cannot add device " +
+                          pools[info.pool].driver + "/" + pools[info.pool].name + "/" +
+                          info.device->name + " for request " + slot.name +
+                          " because a claim constraint would not be satisfied");
+        result = kAbort;
+      }
+      if (verdict != kUsable) break;
+      Apply(rec);
+      ++applied;
+    }
+    if (applied == slot.candidates.size() && result == kNotFound) {
+      result = Search(claim, request + 1);
+    }
+    if (result != kFound) {
+      for (size_t i = 0; i < applied; ++i) {
+        Undo(picks[claim].back());
+        picks[claim].pop_back();
+      }
+    }
+    return result;
+  }
+  std::vector<int> order = slot.candidates;
+  std::vector<int8_t> refined;
+  if (options.strategy == Strategy::kPack) {
+    OrderForPack(order);
+    refined.assign(order.size(), 0);
+  }
+  return Pick(claim, request, slot, order, refined, 0, 0);
+}
+
+int Allocator::State::Pick(size_t claim, size_t request, const Slot& slot, std::vector<int>& order,
+                           std::vector<int8_t>& refined, int64_t k, size_t start) {
+  if (k == slot.count) return Search(claim, request + 1);
+  int64_t remaining = slot.count - k;
+  if (static_cast<int64_t>(picks[claim].size()) + remaining >
+      static_cast<int64_t>(kMaxResultsPerClaim)) {
+    return kNotFound;
+  }
+  for (size_t i = start; i + remaining <= order.size(); ++i) {
+    if (!refined.empty() && refined[i] == 0) {
+      // Refine the group of equally sized devices that starts here, with the current state.
+      const DeviceInfo& first = devices[order[i]];
+      size_t end = i;
+      while (end < order.size() && devices[order[end]].size_counters == first.size_counters &&
+             devices[order[end]].size_memory == first.size_memory) {
+        ++end;
+      }
+      RefineGroup(order, i, end);
+      for (size_t j = i; j < end; ++j) refined[j] = 1;
+    }
+    if (++steps > options.step_budget) {
+      error = MakeError("search step budget of " + FormatInt(options.step_budget) +
+                        " devices exhausted");
+      return kAbort;
+    }
+    PickRecord rec;
+    if (Usable(slot, order[i], &rec) != kUsable) continue;
+    Apply(rec);
+    int r = Pick(claim, request, slot, order, refined, k + 1, i + 1);
+    if (r == kFound) return r;
+    Undo(picks[claim].back());
+    picks[claim].pop_back();
+    if (r == kAbort) return r;
+  }
+  return kNotFound;
+}
+
+// Right-size first: order by size; groups of equal size are refined lazily (RefineGroup).
+void Allocator::State::OrderForPack(std::vector<int>& order) {
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    const DeviceInfo& da = devices[a];
+    const DeviceInfo& db = devices[b];
+    if (da.size_counters != db.size_counters) return da.size_counters < db.size_counters;
+    return da.size_memory < db.size_memory;
+  });
+}
+
+double Allocator::State::SetFullness(int set) const {
+  const CounterSetInfo& s = sets[set];
+  double sum = 0;
+  for (int c = s.first; c < s.first + s.count; ++c) {
+    if (counter_total[c] > 0) {
+      sum += static_cast<double>(counter_used[c]) / static_cast<double>(counter_total[c]);
+    }
+  }
+  return s.count > 0 ? sum / s.count : 0;
+}
+
+// Within one size: the device that blocks the least of what is still placeable on its counter
+// sets (weighted by the size of what it blocks), then the fullest counter set.
+void Allocator::State::RefineGroup(std::vector<int>& order, size_t begin, size_t end) {
+  struct Key {
+    double blocked;
+    double fullness;
+    size_t position;
+  };
+  std::vector<Key> keys(end - begin);
+  for (size_t i = begin; i < end; ++i) {
+    int d = order[i];
+    const DeviceInfo& info = devices[d];
+    Key& key = keys[i - begin];
+    key.position = i;
+    key.fullness = 0;
+    key.blocked = 0;
+    bool free = (info.shared || (in_use[d] == 0 && picked[d] == 0)) && CountersFit(d);
+    if (!free) {
+      key.blocked = std::numeric_limits<double>::infinity();
+      continue;
+    }
+    for (int set : info.sets) key.fullness += SetFullness(set);
+    if (info.sets.empty()) continue;
+    AddCounters(d, +1);
+    for (int set : info.sets) {
+      for (int e : sets[set].devices) {
+        if (e == d || in_use[e] > 0 || picked[e] > 0) continue;
+        const DeviceInfo& other = devices[e];
+        bool fit_after = CountersFit(e);
+        if (fit_after) continue;
+        AddCounters(d, -1);
+        bool fit_before = CountersFit(e);
+        AddCounters(d, +1);
+        if (fit_before) key.blocked += other.size_counters;
+      }
+    }
+    AddCounters(d, -1);
+  }
+  std::stable_sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+    if (a.blocked != b.blocked) return a.blocked < b.blocked;
+    return a.fullness > b.fullness;
+  });
+  std::vector<int> sorted;
+  sorted.reserve(keys.size());
+  for (const Key& k : keys) sorted.push_back(order[k.position]);
+  std::copy(sorted.begin(), sorted.end(), order.begin() + static_cast<std::ptrdiff_t>(begin));
+}
+
+double Allocator::State::NodeFullness(const NodeView& view) const {
+  double sum = 0;
+  for (int set : view.sets) sum += SetFullness(set);
+  double counters = view.sets.empty() ? 0 : sum / static_cast<double>(view.sets.size());
+  int64_t used = 0;
+  for (int p : view.pools) used += pools[p].in_use;
+  double devices_used = view.device_total > 0
+                            ? static_cast<double>(used) / static_cast<double>(view.device_total)
+                            : 0;
+  return counters + devices_used;
+}
+
+// ---- prechecks and diagnostics --------------------------------------------------------------
+
+namespace {
+
+struct SlotCounts {
+  int64_t usable = 0;
+  int64_t in_use = 0;
+  int64_t counters = 0;
+  int64_t tainted = 0;
+  int64_t capacity = 0;
+  int64_t constraint = 0;
+  std::string counter_set;
+};
+
+}  // namespace
+
+// Cheap necessary conditions, checked before the search: every request (some subrequest) has
+// enough individually usable devices, and matchAttribute / distinctAttribute constraints over
+// ExactCount requests can be met by those devices. Returns the reason when one fails.
+std::string Allocator::State::Precheck() {
+  for (size_t ci = 0; ci < plans.size(); ++ci) {
+    ClaimPlan& plan = plans[ci];
+    std::vector<std::vector<int>> usable_by_request(plan.requests.size());
+    for (size_t ri = 0; ri < plan.requests.size(); ++ri) {
+      std::string reason;
+      bool any = false;
+      for (const Slot& slot : plan.requests[ri]) {
+        if (slot.all_mode) {  // All is decided (or an error) in the search
+          any = true;
+          break;
+        }
+        SlotCounts counts;
+        std::vector<int> usable;
+        for (int d : slot.candidates) {
+          PickRecord rec;
+          switch (Usable(slot, d, &rec)) {
+            case kUsable:
+              ConstraintsRemove(slot.claim, rec);
+              ++counts.usable;
+              usable.push_back(d);
+              break;
+            case kInUse:
+              ++counts.in_use;
+              break;
+            case kCounters:
+              ++counts.counters;
+              if (counts.counter_set.empty() && !devices[d].sets.empty()) {
+                counts.counter_set = sets[devices[d].sets.front()].name;
+              }
+              break;
+            case kTainted:
+              ++counts.tainted;
+              break;
+            case kCapacity:
+              ++counts.capacity;
+              break;
+            case kConstraint:
+              ++counts.constraint;
+              break;
+          }
+        }
+        if (counts.usable >= slot.count) {
+          any = true;
+          if (!plan.first_available[ri]) usable_by_request[ri] = std::move(usable);
+          break;
+        }
+        if (!reason.empty()) reason += "; ";
+        reason += "request " + slot.name + ": " + FormatInt(counts.usable) + " of " +
+                  FormatInt(static_cast<int64_t>(slot.candidates.size())) +
+                  " matching devices free, " + FormatInt(slot.count) + " needed";
+        std::string detail;
+        auto add = [&](int64_t n, const std::string& what) {
+          if (n == 0) return;
+          if (!detail.empty()) detail += ", ";
+          detail += FormatInt(n) + " " + what;
+        };
+        add(counts.in_use, "in use");
+        add(counts.counters, "blocked by counters of " + counts.counter_set);
+        add(counts.tainted, "tainted");
+        add(counts.capacity, "without enough capacity");
+        add(counts.constraint, "without a constrained attribute");
+        if (!detail.empty()) reason += " (" + detail + ")";
+        if (slot.skipped_in_use > 0) {
+          reason += "; " + FormatInt(slot.skipped_in_use) + " other devices of the node in use";
+        }
+      }
+      if (!any) return "claim " + ClaimKey(*plan.claim) + " " + reason;
+    }
+    // Constraints over plain ExactCount requests.
+    for (const ConstraintState& c : plan.constraints) {
+      std::vector<size_t> covered;
+      bool checkable = true;
+      for (size_t ri = 0; ri < plan.requests.size(); ++ri) {
+        const Slot& slot = plan.requests[ri][0];
+        if (!c.requests.empty() && !c.Applies(slot)) continue;
+        if (plan.first_available[ri] || slot.all_mode) checkable = false;
+        covered.push_back(ri);
+      }
+      if (!checkable || covered.empty()) continue;
+      // Per value: the devices each covered request could use, and all of them together.
+      std::map<AttrValue, std::vector<int64_t>> per_value;
+      std::map<AttrValue, std::vector<int>> union_by_value;
+      int64_t total = 0;
+      for (size_t k = 0; k < covered.size(); ++k) {
+        const Slot& slot = plan.requests[covered[k]][0];
+        total += slot.count;
+        for (int d : usable_by_request[covered[k]]) {
+          const DeviceInfo& info = devices[d];
+          const auto* attr = LookupAttribute(*info.device, pools[info.pool].driver, c.attribute);
+          if (attr == nullptr) continue;
+          AttrValue v = ToAttrValue(*attr);
+          auto& counts = per_value[v];
+          counts.resize(covered.size(), 0);
+          counts[k]++;
+          union_by_value[v].push_back(d);
+        }
+      }
+      for (auto& [v, list] : union_by_value) {
+        std::sort(list.begin(), list.end());
+        list.erase(std::unique(list.begin(), list.end()), list.end());
+      }
+      const auto& distinct = union_by_value;
+      std::string constraint_name =
+          (c.match ? "matchAttribute " : "distinctAttribute ") + c.attribute;
+      if (c.match) {
+        bool ok = false;
+        for (const auto& [v, counts] : per_value) {
+          bool all = static_cast<int64_t>(union_by_value[v].size()) >= total;
+          for (size_t k = 0; k < covered.size(); ++k) {
+            if (counts[k] < plan.requests[covered[k]][0].count) all = false;
+          }
+          if (all) {
+            ok = true;
+            break;
+          }
+        }
+        if (!ok) {
+          return "claim " + ClaimKey(*plan.claim) + ": constraint " + constraint_name +
+                 ": no value is shared by enough free devices (" +
+                 FormatInt(static_cast<int64_t>(per_value.size())) + " distinct values among " +
+                 "the free matching devices)";
+        }
+      } else if (static_cast<int64_t>(distinct.size()) < total) {
+        return "claim " + ClaimKey(*plan.claim) + ": constraint " + constraint_name + ": " +
+               FormatInt(static_cast<int64_t>(distinct.size())) +
+               " distinct values among the free matching devices, " + FormatInt(total) + " needed";
+      }
+    }
+  }
+  return {};
+}
+
+std::string Allocator::State::Diagnose() {
+  std::string reason = "no combination of free devices satisfies every request and constraint";
+  if (plans.size() > 1)
+    reason += " of the " + FormatInt(static_cast<int64_t>(plans.size())) + " claims together";
+  reason += " (" + FormatInt(steps) + " devices tried)";
+  int incomplete = 0;
+  for (int p : view->pools) incomplete += pools[p].incomplete ? 1 : 0;
+  if (incomplete > 0) {
+    reason += "; " + FormatInt(incomplete) + " incomplete pool(s) skipped";
+  }
+  return reason;
+}
+
+// ---- results --------------------------------------------------------------------------------
+
+std::string Allocator::State::ShareId() {
+  uint64_t a = rng();
+  uint64_t b = rng();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+api::Quantity Allocator::State::QuantityFor(int64_t milli, const DeviceInfo& info, size_t cap,
+                                            const Slot& slot) const {
+  const api::DeviceCapacity& source = *info.capacity[cap].source;
+  if (source.value.MilliValue() == milli) return source.value;
+  if (slot.capacity_quantities) {
+    for (const auto& [name, q] : *slot.capacity_quantities) {
+      if (q.MilliValue() == milli) return q;
+    }
+  }
+  if (source.request_policy) {
+    const auto& p = *source.request_policy;
+    if (p.default_value && p.default_value->MilliValue() == milli) return *p.default_value;
+    for (const auto& q : p.valid_values) {
+      if (q.MilliValue() == milli) return q;
+    }
+  }
+  if (milli % 1000 == 0) return api::Quantity::FromInt(milli / 1000);
+  auto parsed = api::Quantity::Parse(std::to_string(milli) + "m");
+  return parsed.ok() ? *parsed : api::Quantity::FromInt((milli + 999) / 1000);
+}
+
+Result<api::AllocationResult> Allocator::State::BuildResult(size_t ci) {
+  const ClaimPlan& plan = plans[ci];
+  api::AllocationResult out;
+  std::vector<const api::NodeSelectorTerm*> terms;
+  bool bound_to_node = false;
+  for (const PickRecord& rec : picks[ci]) {
+    const DeviceInfo& info = devices[rec.device];
+    const auto& spec = slice_store[info.slice].spec;
+    api::DeviceRequestAllocationResult r;
+    r.request = rec.slot->name;
+    r.driver = spec.driver;
+    r.pool = spec.pool.name;
+    r.device = info.device->name;
+    if (rec.slot->admin) r.admin_access = true;
+    r.tolerations = *rec.slot->tolerations;
+    r.binding_conditions = info.device->binding_conditions;
+    r.binding_failure_conditions = info.device->binding_failure_conditions;
+    if (rec.share) {
+      r.share_id = ShareId();
+      for (size_t c = 0; c < info.capacity.size(); ++c) {
+        r.consumed_capacity[info.capacity[c].name] =
+            QuantityFor(rec.consumed[c], info, c, *rec.slot);
+      }
+    }
+    out.devices.results.push_back(std::move(r));
+    const api::Device& dev = *info.device;
+    const std::optional<api::NodeSelector>* selector = &spec.node_selector;
+    bool has_name = spec.node_name.has_value();
+    if (spec.per_device_node_selection.value_or(false)) {
+      selector = &dev.node_selector;
+      has_name = dev.node_name.has_value();
+    }
+    if (has_name || dev.binds_to_node.value_or(false)) bound_to_node = true;
+    if (*selector) {
+      if ((*selector)->node_selector_terms.size() != 1) {
+        return MakeError("device " + r.driver + "/" + r.pool + "/" + r.device +
+                         ": a node selector with " +
+                         FormatInt(static_cast<int64_t>((*selector)->node_selector_terms.size())) +
+                         " terms cannot be combined into an allocation's node selector");
+      }
+      terms.push_back(&(*selector)->node_selector_terms[0]);
+    }
+  }
+  api::NodeSelector selector;
+  if (MergeNodeSelector(terms, bound_to_node ? view->node.metadata.name : std::string(),
+                        &selector)) {
+    out.node_selector = std::move(selector);
+  }
+  // Config: class configs (FromClass) once per class with the requests using it, then claim
+  // configs (FromClaim) that apply to an allocated request or the selected subrequest.
+  std::vector<std::pair<const api::DeviceClass*, std::vector<std::string>>> by_class;
+  std::vector<std::string> allocated_names;
+  for (size_t ri = 0; ri < plan.requests.size(); ++ri) {
+    const Slot& slot = plan.requests[ri][plan.selected[ri]];
+    allocated_names.push_back(slot.name);
+    auto it = std::find_if(by_class.begin(), by_class.end(),
+                           [&](const auto& e) { return e.first == slot.device_class; });
+    if (it == by_class.end()) {
+      by_class.push_back({slot.device_class, {slot.name}});
+    } else {
+      it->second.push_back(slot.name);
+    }
+  }
+  for (const auto& [cls, names] : by_class) {
+    for (const auto& cfg : cls->spec.config) {
+      api::DeviceAllocationConfiguration c;
+      c.source = api::kConfigSourceFromClass;
+      c.requests = names;
+      c.opaque = cfg.opaque;
+      out.devices.config.push_back(std::move(c));
+    }
+  }
+  for (const auto& cfg : plan.claim->spec.devices.config) {
+    api::DeviceAllocationConfiguration c;
+    c.source = api::kConfigSourceFromClaim;
+    c.opaque = cfg.opaque;
+    if (!cfg.requests.empty()) {
+      for (const auto& name : cfg.requests) {
+        for (size_t ri = 0; ri < plan.requests.size(); ++ri) {
+          const Slot& slot = plan.requests[ri][plan.selected[ri]];
+          bool parent_only = plan.first_available[ri] && name == slot.parent;
+          if (name == slot.name || parent_only ||
+              (!plan.first_available[ri] && name == slot.parent)) {
+            c.requests.push_back(name);
+            break;
+          }
+        }
+      }
+      if (c.requests.empty()) continue;
+    }
+    out.devices.config.push_back(std::move(c));
+  }
+  return out;
+}
+
+// ---- one Allocate ---------------------------------------------------------------------------
+
+Result<Outcome> Allocator::State::Run(const NodeView& node_view,
+                                      std::span<const api::ResourceClaim* const> claims) {
+  view = &node_view;
+  steps = 0;
+  error.reset();
+  MIGDRA_RETURN_IF_ERROR(Prepare(claims));
+  Outcome outcome;
+  std::string reason = Precheck();
+  int r = kNotFound;
+  if (reason.empty()) r = Search(0, 0);
+  if (r == kAbort) {
+    for (size_t ci = 0; ci < picks.size(); ++ci) {
+      while (!picks[ci].empty()) {
+        Undo(picks[ci].back());
+        picks[ci].pop_back();
+      }
+    }
+    return *error;
+  }
+  if (r == kNotFound) {
+    for (int p : view->pools) {
+      if (pools[p].invalid) {
+        return MakeError("invalid resource pools were encountered: " + pools[p].driver + "/" +
+                         pools[p].name + ": " + pools[p].invalid_reason);
+      }
+    }
+    outcome.reason = reason.empty() ? Diagnose() : std::move(reason);
+    return outcome;
+  }
+  outcome.fits = true;
+  Result<void> build_error;
+  for (size_t ci = 0; ci < plans.size(); ++ci) {
+    auto result = BuildResult(ci);
+    if (!result.ok()) {
+      build_error = std::move(result).error();
+      break;
+    }
+    outcome.allocations.push_back(std::move(result).value());
+  }
+  // The search leaves its picks applied; take them back out so the committed state is unchanged.
+  for (size_t ci = 0; ci < picks.size(); ++ci) {
+    while (!picks[ci].empty()) {
+      Undo(picks[ci].back());
+      picks[ci].pop_back();
+    }
+  }
+  if (!build_error.ok()) return std::move(build_error).error();
+  return outcome;
+}
+
+// ---- public surface -------------------------------------------------------------------------
+
+Allocator::Allocator(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Allocator::~Allocator() = default;
+
+Result<std::unique_ptr<Allocator>> Allocator::Create(const AllocatorInput& input, Options options) {
+  auto state = std::make_unique<State>();
+  state->options = options;
+  uint64_t seed = options.share_id_seed;
+  if (seed == 0)
+    seed = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+  state->rng.seed(seed);
+  MIGDRA_RETURN_IF_ERROR(state->Index(input));
+  return std::unique_ptr<Allocator>(new Allocator(std::move(state)));
+}
+
+Result<Outcome> Allocator::Allocate(const api::Node& node,
+                                    std::span<const api::ResourceClaim* const> claims) {
+  NodeView& view = state_->ViewFor(node);
+  return state_->Run(view, claims);
+}
+
+namespace {
+
+void AppendSelectors(const std::vector<api::DeviceSelector>& selectors, std::string& out) {
+  for (const auto& s : selectors) {
+    out += s.cel ? s.cel->expression : std::string();
+    out += '\1';
+  }
+}
+
+void AppendRequest(const std::string& cls, const std::vector<api::DeviceSelector>& selectors,
+                   const std::string& mode, std::optional<int64_t> count, bool admin,
+                   const std::vector<api::DeviceToleration>& tolerations,
+                   const std::optional<api::CapacityRequirements>& capacity, std::string& out) {
+  out += cls + '\2';
+  AppendSelectors(selectors, out);
+  out += mode + '\2' + std::to_string(count.value_or(-1)) + (admin ? "A" : "-");
+  for (const auto& t : tolerations) {
+    out += t.key + '\3' + t.op + '\3' + t.value + '\3' + t.effect + '\2';
+  }
+  if (capacity) {
+    for (const auto& [k, q] : capacity->requests) out += k + '=' + q.ToString() + '\2';
+  }
+  out += '\4';
+}
+
+// What decides whether claims fit (not their names or configs): the memo key of infeasibility.
+std::string FeasibilitySignature(std::span<const api::ResourceClaim* const> claims) {
+  std::string out;
+  for (const auto* claim : claims) {
+    for (const auto& r : claim->spec.devices.requests) {
+      out += r.name + '\5';
+      if (r.exactly) {
+        const auto& e = *r.exactly;
+        AppendRequest(e.device_class_name, e.selectors, e.allocation_mode, e.count,
+                      e.admin_access.value_or(false), e.tolerations, e.capacity, out);
+      }
+      for (const auto& s : r.first_available) {
+        out += s.name + '\5';
+        AppendRequest(s.device_class_name, s.selectors, s.allocation_mode, s.count, false,
+                      s.tolerations, s.capacity, out);
+      }
+    }
+    for (const auto& c : claim->spec.devices.constraints) {
+      for (const auto& r : c.requests) out += r + '\3';
+      out += c.match_attribute.value_or("") + '\2' + c.distinct_attribute.value_or("") + '\4';
+    }
+    out += '\6';
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<NodeChoice> Allocator::ChooseNode(std::span<const api::Node* const> candidates,
+                                         std::span<const api::ResourceClaim* const> claims) {
+  State& s = *state_;
+  std::vector<size_t> order(candidates.size());
+  std::vector<NodeView*> views(candidates.size());
+  std::vector<double> fullness(candidates.size(), 0);
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    order[i] = i;
+    views[i] = &s.ViewFor(*candidates[i]);
+    if (s.options.strategy == Strategy::kPack) {
+      NodeView& v = *views[i];
+      if (v.fullness_change != v.change || v.fullness_global != s.global_change) {
+        v.fullness = s.NodeFullness(v);
+        v.fullness_change = v.change;
+        v.fullness_global = s.global_change;
+      }
+      fullness[i] = v.fullness;
+    }
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (fullness[a] != fullness[b]) return fullness[a] > fullness[b];
+    return candidates[a]->metadata.name < candidates[b]->metadata.name;
+  });
+  std::string signature = FeasibilitySignature(claims);
+  NodeChoice choice;
+  for (size_t i : order) {
+    NodeView& view = *views[i];
+    auto memo = view.infeasible.find(signature);
+    if (memo != view.infeasible.end() && memo->second.first == view.epoch &&
+        memo->second.second == s.global_epoch) {
+      choice.reason += candidates[i]->metadata.name + ": does not fit (unchanged since last try)\n";
+      continue;
+    }
+    MIGDRA_ASSIGN_OR_RETURN(Outcome outcome, s.Run(view, claims));
+    if (outcome.fits) {
+      choice.fits = true;
+      choice.node_index = static_cast<int>(i);
+      choice.allocations = std::move(outcome.allocations);
+      choice.reason.clear();
+      return choice;
+    }
+    view.infeasible[signature] = {view.epoch, s.global_epoch};
+    choice.reason += candidates[i]->metadata.name + ": " + outcome.reason + "\n";
+  }
+  return choice;
+}
+
+Status Allocator::Commit(const std::string& key, const api::AllocationResult& allocation) {
+  State& s = *state_;
+  return s.CommitPicks(key, s.RecordsOf(allocation));
+}
+
+Status Allocator::Release(const std::string& key) {
+  State& s = *state_;
+  auto it = s.committed.find(key);
+  if (it == s.committed.end()) return MakeError("claim " + key + " is not committed");
+  for (const auto& rec : it->second.picks) {
+    const DeviceInfo& info = s.devices[rec.device];
+    if (rec.share) {
+      for (size_t c = 0; c < rec.consumed.size(); ++c) {
+        s.capacity_used[rec.device][c] -= rec.consumed[c];
+      }
+      if (--s.shares[rec.device] == 0) s.AddCounters(rec.device, -1);
+    } else {
+      if (--s.in_use[rec.device] == 0) s.AddCounters(rec.device, -1);
+      s.pools[info.pool].in_use--;
+    }
+    s.Touch(rec.device, true);
+  }
+  s.committed.erase(it);
+  return OkStatus();
+}
+
+size_t Allocator::committed_count() const { return state_->committed.size(); }
+const Options& Allocator::options() const { return state_->options; }
+
+Result<Outcome> Allocate(const AllocatorInput& input, const api::Node& node,
+                         std::span<const api::ResourceClaim* const> claims, Options options) {
+  MIGDRA_ASSIGN_OR_RETURN(auto allocator, Allocator::Create(input, options));
+  return allocator->Allocate(node, claims);
+}
+
+}  // namespace migdra::alloc
