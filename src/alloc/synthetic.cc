@@ -41,7 +41,7 @@ std::vector<api::ResourceSlice> H100Node(const std::string& node, int gpus) {
   std::vector<api::ResourceSlice> slices;
   auto base = [&](int index) {
     api::ResourceSlice s;
-    char suffix[8];
+    char suffix[16];
     std::snprintf(suffix, sizeof(suffix), "%03d", index);
     s.metadata.name = node + "-" + kDriver + "-" + suffix;
     s.spec.driver = kDriver;
