@@ -1,0 +1,73 @@
+// Validation of objects as the Kubernetes API server validates them on create.
+//
+// Validate(x) returns every problem found (empty = valid). Each Error has the field path in
+// Kubernetes notation (`spec.devices.requests[0].exactly.count`; map keys as `attributes[type]`)
+// and a message in the API server's own words, prefixed with the error type as `kubectl` prints
+// it: "Required value", "Invalid value: \"x\": <why>", "Unsupported value: \"X\": supported values:
+// \"All\", \"ExactCount\"", "Too many: 33: must have at most 32 items", "Too long: may not be more
+// than 64 bytes", "Duplicate value: \"gpu\"", "Forbidden: <why>", "Not found: \"x\": <why>".
+//
+// Rules (pkg/apis/resource/validation, reference/k8s-dra-semantics.md §1) for resource.k8s.io/v1:
+// name formats (DNS label / subdomain, C identifiers, qualified and fully qualified names, label
+// keys and values), every count limit, string and version lengths, semver 2.0.0, exactly-one-of
+// unions, ExactCount vs All counts, requestPolicy, request references in constraints / config /
+// results. Where Kubernetes 1.34 and 1.35 differ, the limits of 1.35 apply (64 devices per slice
+// when any device has taints or consumesCounters; at most 8 counter sets of 32 counters; at most 2
+// consumesCounters entries per device; 16 taints with effect None allowed), but a slice may hold
+// both sharedCounters and devices (the 1.34 layout); when it does, every consumesCounters entry
+// must name one of its counter sets and counters. Defaulting is applied before the checks as the
+// API server does (allocationMode "" = ExactCount, count absent = 1, toleration operator "" =
+// Equal). A namespace is not required (kubectl fills it in), but is checked when present and
+// forbidden on cluster-scoped kinds.
+//
+// For Pod and Job the basics migdra relies on: names, containers (required, DNS-label names,
+// unique, image required), restart policy, and resource claims (exactly one source, every
+// container claim names an entry of pod.spec.resourceClaims).
+//
+// CEL selectors are checked for length here; compiling them needs the cel module, which api may not
+// use, so a caller that can compile passes ValidationOptions::check_cel.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/batch.h"
+#include "api/codec.h"
+#include "api/core.h"
+#include "api/resource.h"
+#include "common/result.h"
+
+namespace migdra::api {
+
+struct ValidationOptions {
+  // Compiles a CEL selector expression; returns the reason when it does not compile (reported as
+  // `Invalid value: "<expr>": <reason>`), nullopt when it does. Unset: expressions are not
+  // compiled.
+  std::function<std::optional<std::string>(std::string_view expression)> check_cel;
+};
+
+std::vector<Error> Validate(const DeviceClass& object, const ValidationOptions& options = {});
+std::vector<Error> Validate(const ResourceClaim& object, const ValidationOptions& options = {});
+std::vector<Error> Validate(const ResourceClaimTemplate& object,
+                            const ValidationOptions& options = {});
+std::vector<Error> Validate(const ResourceSlice& object, const ValidationOptions& options = {});
+std::vector<Error> Validate(const Node& object, const ValidationOptions& options = {});
+std::vector<Error> Validate(const Namespace& object, const ValidationOptions& options = {});
+std::vector<Error> Validate(const Pod& object, const ValidationOptions& options = {});
+std::vector<Error> Validate(const Job& object, const ValidationOptions& options = {});
+std::vector<Error> Validate(const AnyObject& object, const ValidationOptions& options = {});
+
+// Name-format checks, returning the upstream messages (empty = valid); exposed for other modules
+// that build names (device names, generated claim names, ...).
+std::vector<std::string> IsDNS1123Label(std::string_view value);
+std::vector<std::string> IsDNS1123Subdomain(std::string_view value);
+std::vector<std::string> IsCIdentifier(std::string_view value);
+std::vector<std::string> IsQualifiedName(std::string_view value);  // label keys
+std::vector<std::string> IsValidLabelValue(std::string_view value);
+
+}  // namespace migdra::api
