@@ -217,10 +217,9 @@ struct Client::Impl {
                                                  std::chrono::seconds timeout) const {
     std::unique_ptr<httplib::ClientImpl> cli;
     if (url.https) {
-      auto ssl = client_cert != nullptr
-                     ? std::make_unique<httplib::SSLClient>(url.host, url.port, client_cert,
-                                                            client_key)
-                     : std::make_unique<httplib::SSLClient>(url.host, url.port);
+      auto ssl = client_cert != nullptr ? std::make_unique<httplib::SSLClient>(
+                                              url.host, url.port, client_cert, client_key)
+                                        : std::make_unique<httplib::SSLClient>(url.host, url.port);
       if (config.insecure_skip_tls_verify) {
         ssl->enable_server_certificate_verification(false);
       } else {
@@ -284,20 +283,20 @@ Result<Response> Client::Do(const std::string& method, const std::string& path,
   std::string last_error;
   for (int attempt = 1; attempt <= std::max(1, retry_.max_attempts); ++attempt) {
     auto cli = impl_->NewClient(config_, retry_.request_timeout);
-    httplib::Result r =
-        method == "GET"     ? cli->Get(full, headers)
-        : method == "POST"  ? cli->Post(full, headers, body, content_type)
-        : method == "PUT"   ? cli->Put(full, headers, body, content_type)
-        : method == "PATCH" ? cli->Patch(full, headers, body, content_type)
-                            : cli->Delete(full, headers);
+    httplib::Result r = method == "GET"     ? cli->Get(full, headers)
+                        : method == "POST"  ? cli->Post(full, headers, body, content_type)
+                        : method == "PUT"   ? cli->Put(full, headers, body, content_type)
+                        : method == "PATCH" ? cli->Patch(full, headers, body, content_type)
+                                            : cli->Delete(full, headers);
     auto wait = backoff;
     if (r) {
       if (!Retryable(r->status)) return Response{r->status, r->body};
       last_error = "HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 200);
       if (r->has_header("Retry-After")) {
         long secs = std::strtol(r->get_header_value("Retry-After").c_str(), nullptr, 10);
-        if (secs > 0) wait = std::min<std::chrono::milliseconds>(std::chrono::seconds(secs),
-                                                                  retry_.max_backoff);
+        if (secs > 0)
+          wait =
+              std::min<std::chrono::milliseconds>(std::chrono::seconds(secs), retry_.max_backoff);
       }
     } else {
       last_error = httplib::to_string(r.error());

@@ -74,8 +74,8 @@ class Client {
  private:
   struct Impl;
   Client(Config config, RetryPolicy retry, std::unique_ptr<Impl> impl);
-  Result<Response> Do(const std::string& method, const std::string& path,
-                      const std::string& body, const std::string& content_type);
+  Result<Response> Do(const std::string& method, const std::string& path, const std::string& body,
+                      const std::string& content_type);
 
   Config config_;
   RetryPolicy retry_;

@@ -9,7 +9,7 @@ std::string SanitizedName(const std::string& s) {
   std::string out;
   for (char c : s) {
     out.push_back(std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c))
-                                                               : '-');
+                                                              : '-');
   }
   return out;
 }
@@ -31,9 +31,8 @@ SlicePublisher::SlicePublisher(Client* client, std::string driver, std::string n
 
 Result<std::vector<nlohmann::json>> SlicePublisher::ListOwn() {
   const std::string selector = "spec.nodeName=" + node_name_ + ",spec.driver=" + driver_;
-  MIGDRA_ASSIGN_OR_RETURN(
-      Response r, client_->Get(std::string(kResourceSlicesPath) +
-                               "?fieldSelector=" + QueryEscape(selector)));
+  MIGDRA_ASSIGN_OR_RETURN(Response r, client_->Get(std::string(kResourceSlicesPath) +
+                                                   "?fieldSelector=" + QueryEscape(selector)));
   if (!r.ok()) return HttpError("list resourceslices", r);
   std::vector<nlohmann::json> own;
   try {
@@ -88,7 +87,8 @@ Result<PublishStats> SlicePublisher::Publish(std::vector<nlohmann::json> desired
       nlohmann::json update = want;
       update["metadata"]["resourceVersion"] = have["metadata"].value("resourceVersion", "");
       MIGDRA_ASSIGN_OR_RETURN(
-          Response r, client_->Update(std::string(kResourceSlicesPath) + "/" + name, update.dump()));
+          Response r,
+          client_->Update(std::string(kResourceSlicesPath) + "/" + name, update.dump()));
       if (r.status == 409) {
         conflict = true;
         continue;
