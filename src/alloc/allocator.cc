@@ -311,6 +311,7 @@ struct Allocator::State {
   std::vector<ClaimPlan> plans;
   std::vector<std::vector<PickRecord>> picks;  // per claim
   int64_t steps = 0;
+  size_t search_end = 0;  // the search succeeds when it reaches this claim
   std::optional<Error> error;
   const NodeView* view = nullptr;
 
@@ -328,6 +329,14 @@ struct Allocator::State {
                              const std::string& request_label);
   Result<bool> Selectable(const Slot& slot, int device);
   Status Prepare(std::span<const api::ResourceClaim* const> claims);
+  void UndoAll() {
+    for (auto& claim_picks : picks) {
+      while (!claim_picks.empty()) {
+        Undo(claim_picks.back());
+        claim_picks.pop_back();
+      }
+    }
+  }
   Result<Outcome> Run(const NodeView& view, std::span<const api::ResourceClaim* const> claims);
   std::string Precheck();
   std::string Diagnose();
@@ -1041,7 +1050,7 @@ void Allocator::State::Undo(const PickRecord& record) {
 }
 
 int Allocator::State::Search(size_t claim, size_t request) {
-  if (claim == plans.size()) return kFound;
+  if (claim == search_end) return kFound;
   ClaimPlan& plan = plans[claim];
   if (request == plan.requests.size()) return Search(claim + 1, 0);
   auto& slots = plan.requests[request];
@@ -1242,24 +1251,25 @@ struct SlotCounts {
 std::string Allocator::State::Precheck() {
   for (size_t ci = 0; ci < plans.size(); ++ci) {
     ClaimPlan& plan = plans[ci];
-    std::vector<std::vector<int>> usable_by_request(plan.requests.size());
+    // usable[ri][si]: the devices subrequest si of request ri could take on its own.
+    std::vector<std::vector<std::vector<int>>> usable(plan.requests.size());
     for (size_t ri = 0; ri < plan.requests.size(); ++ri) {
       std::string reason;
       bool any = false;
       for (const Slot& slot : plan.requests[ri]) {
+        usable[ri].emplace_back();
         if (slot.all_mode) {  // All is decided (or an error) in the search
           any = true;
-          break;
+          continue;
         }
         SlotCounts counts;
-        std::vector<int> usable;
         for (int d : slot.candidates) {
           PickRecord rec;
           switch (Usable(slot, d, &rec)) {
             case kUsable:
               ConstraintsRemove(slot.claim, rec);
               ++counts.usable;
-              usable.push_back(d);
+              usable[ri].back().push_back(d);
               break;
             case kInUse:
               ++counts.in_use;
@@ -1283,8 +1293,7 @@ std::string Allocator::State::Precheck() {
         }
         if (counts.usable >= slot.count) {
           any = true;
-          if (!plan.first_available[ri]) usable_by_request[ri] = std::move(usable);
-          break;
+          continue;
         }
         if (!reason.empty()) reason += "; ";
         reason += "request " + slot.name + ": " + FormatInt(counts.usable) + " of " +
@@ -1308,15 +1317,23 @@ std::string Allocator::State::Precheck() {
       }
       if (!any) return "claim " + ClaimKey(*plan.claim) + " " + reason;
     }
-    // Constraints over plain ExactCount requests.
+    // Constraints: a request counts when the constraint covers all its subrequests; it then needs
+    // at least its smallest subrequest count of devices, from the union of their usable devices.
     for (const ConstraintState& c : plan.constraints) {
       std::vector<size_t> covered;
+      std::vector<int64_t> needed;
       bool checkable = true;
       for (size_t ri = 0; ri < plan.requests.size(); ++ri) {
-        const Slot& slot = plan.requests[ri][0];
-        if (!c.requests.empty() && !c.Applies(slot)) continue;
-        if (plan.first_available[ri] || slot.all_mode) checkable = false;
+        bool all_covered = true;
+        int64_t min_count = std::numeric_limits<int64_t>::max();
+        for (const Slot& slot : plan.requests[ri]) {
+          if (!c.Applies(slot)) all_covered = false;
+          if (slot.all_mode) checkable = false;
+          min_count = std::min(min_count, slot.count);
+        }
+        if (!all_covered) continue;
         covered.push_back(ri);
+        needed.push_back(min_count);
       }
       if (!checkable || covered.empty()) continue;
       // Per value: the devices each covered request could use, and all of them together.
@@ -1324,9 +1341,15 @@ std::string Allocator::State::Precheck() {
       std::map<AttrValue, std::vector<int>> union_by_value;
       int64_t total = 0;
       for (size_t k = 0; k < covered.size(); ++k) {
-        const Slot& slot = plan.requests[covered[k]][0];
-        total += slot.count;
-        for (int d : usable_by_request[covered[k]]) {
+        total += needed[k];
+        std::vector<int> devices_of_request;
+        for (const auto& list : usable[covered[k]]) {
+          devices_of_request.insert(devices_of_request.end(), list.begin(), list.end());
+        }
+        std::sort(devices_of_request.begin(), devices_of_request.end());
+        devices_of_request.erase(std::unique(devices_of_request.begin(), devices_of_request.end()),
+                                 devices_of_request.end());
+        for (int d : devices_of_request) {
           const DeviceInfo& info = devices[d];
           const auto* attr = LookupAttribute(*info.device, pools[info.pool].driver, c.attribute);
           if (attr == nullptr) continue;
@@ -1349,7 +1372,7 @@ std::string Allocator::State::Precheck() {
         for (const auto& [v, counts] : per_value) {
           bool all = static_cast<int64_t>(union_by_value[v].size()) >= total;
           for (size_t k = 0; k < covered.size(); ++k) {
-            if (counts[k] < plan.requests[covered[k]][0].count) all = false;
+            if (counts[k] < needed[k]) all = false;
           }
           if (all) {
             ok = true;
@@ -1527,14 +1550,23 @@ Result<Outcome> Allocator::State::Run(const NodeView& node_view,
   Outcome outcome;
   std::string reason = Precheck();
   int r = kNotFound;
-  if (reason.empty()) r = Search(0, 0);
-  if (r == kAbort) {
-    for (size_t ci = 0; ci < picks.size(); ++ci) {
-      while (!picks[ci].empty()) {
-        Undo(picks[ci].back());
-        picks[ci].pop_back();
-      }
+  // With several claims, each must fit on its own first: a claim that cannot would otherwise make
+  // the search retry every placement of the claims before it.
+  for (size_t ci = 0; reason.empty() && plans.size() > 1 && ci < plans.size(); ++ci) {
+    search_end = ci + 1;
+    r = Search(ci, 0);
+    UndoAll();
+    if (r == kAbort) return *error;
+    if (r == kNotFound) {
+      reason = "claim " + ClaimKey(*plans[ci].claim) + " does not fit on its own: " + Diagnose();
     }
+  }
+  if (reason.empty()) {
+    search_end = plans.size();
+    r = Search(0, 0);
+  }
+  if (r == kAbort) {
+    UndoAll();
     return *error;
   }
   if (r == kNotFound) {
@@ -1558,12 +1590,7 @@ Result<Outcome> Allocator::State::Run(const NodeView& node_view,
     outcome.allocations.push_back(std::move(result).value());
   }
   // The search leaves its picks applied; take them back out so the committed state is unchanged.
-  for (size_t ci = 0; ci < picks.size(); ++ci) {
-    while (!picks[ci].empty()) {
-      Undo(picks[ci].back());
-      picks[ci].pop_back();
-    }
-  }
+  UndoAll();
   if (!build_error.ok()) return std::move(build_error).error();
   return outcome;
 }
