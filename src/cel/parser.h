@@ -1,0 +1,29 @@
+// The CEL parser: the full grammar of the CEL specification (literals incl. bytes, raw and
+// triple-quoted strings, uint, double and null; operators with CEL precedence; ternary; member,
+// index and optional `.?` / `[?]` access; list, map and message literals; backquoted field names)
+// with the standard macros (has, all, exists, exists_one, map, filter), the two-variable
+// comprehension macros, cel.bind, cel.block, optMap and optFlatMap expanded as cel-go does.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "cel/ast.h"
+#include "common/result.h"
+
+namespace migdra::cel {
+
+struct ParseOptions {
+  bool enable_macros = true;
+  int max_recursion_depth = 250;
+  size_t max_expression_length = 100'000;
+};
+
+// The error message carries the position: "<line>:<column>: Syntax error: ...".
+Result<std::unique_ptr<Expr>> Parse(std::string_view source, const ParseOptions& options = {});
+
+// "line:column" (1-based) of byte `offset` in `source`.
+std::string PositionString(std::string_view source, int32_t offset);
+
+}  // namespace migdra::cel
