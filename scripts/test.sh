@@ -9,10 +9,11 @@ bash scripts/setup.sh
 
 build=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# ccache keys on paths relative to the checkout, so a fresh clone elsewhere reuses earlier work.
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=1
 
 echo "== configure ($build)"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIGDRA_WERROR=ON >/dev/null
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O2 -DMIGDRA_WERROR=ON >/dev/null
 echo "== build (-j$jobs)"
 ninja -C "$build" -j "$jobs"
 
