@@ -1,0 +1,118 @@
+#include "api/validation.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace migdra::api {
+namespace {
+
+using json = nlohmann::json;
+
+template <class T>
+T Decode(std::string_view yaml) {
+  auto docs = ParseDocuments(yaml);
+  EXPECT_TRUE(docs.ok());
+  auto object = FromJson<T>(docs->front());
+  EXPECT_TRUE(object.ok()) << object.error().ToString();
+  return *object;
+}
+
+std::vector<std::string> Lines(const std::vector<Error>& errors) {
+  std::vector<std::string> out;
+  for (const Error& e : errors) out.push_back(e.ToString());
+  return out;
+}
+
+TEST(NameFormats, Labels) {
+  EXPECT_TRUE(IsDNS1123Label("gpu-0-mig-1g10gb-19-0").empty());
+  EXPECT_EQ(IsDNS1123Label(std::string(64, 'a')).size(), 1u);
+  EXPECT_EQ(IsDNS1123Label("-a").size(), 1u);
+  EXPECT_EQ(IsDNS1123Label("A").size(), 1u);
+  EXPECT_TRUE(IsDNS1123Subdomain("gpu.nvidia.com").empty());
+  EXPECT_EQ(IsDNS1123Subdomain("gpu..com").size(), 1u);
+  EXPECT_TRUE(IsCIdentifier("cudaComputeCapability").empty());
+  EXPECT_EQ(IsCIdentifier("1abc").size(), 1u);
+  EXPECT_TRUE(IsQualifiedName("resource.kubernetes.io/pciBusID").empty());
+  EXPECT_EQ(IsQualifiedName("/x"), std::vector<std::string>{"prefix part must be non-empty"});
+  EXPECT_EQ(IsQualifiedName("a.com/"), std::vector<std::string>{"name part must be non-empty"});
+  EXPECT_TRUE(IsValidLabelValue("").empty());
+  EXPECT_EQ(IsValidLabelValue("a b").size(), 1u);
+}
+
+TEST(Validate, DefaultsAreApplied) {
+  // allocationMode "" means ExactCount and a missing count means 1: valid.
+  auto claim = Decode<ResourceClaim>(R"(
+metadata: {name: c}
+spec: {devices: {requests: [{name: gpu, exactly: {deviceClassName: mig.nvidia.com}}]}}
+)");
+  EXPECT_TRUE(Validate(claim).empty());
+}
+
+TEST(Validate, ReportsEveryProblem) {
+  auto claim = Decode<ResourceClaim>(R"(
+metadata: {name: c}
+spec:
+  devices:
+    requests:
+    - name: Gpu
+      exactly: {deviceClassName: x, count: 0}
+    - name: b
+)");
+  EXPECT_EQ(
+      Lines(Validate(claim)),
+      (std::vector<std::string>{
+          "spec.devices.requests[0].name: Invalid value: \"Gpu\": a lowercase RFC 1123 label must "
+          "consist of lower case alphanumeric characters or '-', and must start and end with an "
+          "alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+          "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+          "spec.devices.requests[0].exactly.count: Invalid value: 0: must be greater than zero",
+          "spec.devices.requests[1]: Required value: exactly one of `exactly` or `firstAvailable` "
+          "is "
+          "required"}));
+}
+
+TEST(Validate, SplitLayoutSliceMayReferenceCountersElsewhere) {
+  // The 1.35 layout: devices consume counter sets published in another slice of the pool.
+  auto slice = Decode<ResourceSlice>(R"(
+metadata: {name: s}
+spec:
+  driver: gpu.nvidia.com
+  nodeName: node-1
+  pool: {name: node-1, generation: 1, resourceSliceCount: 2}
+  devices:
+  - name: gpu-0-mig-1g5gb-19-0
+    consumesCounters:
+    - counterSet: gpu-0-counter-set
+      counters: {memory-slice-0: {value: "1"}}
+)");
+  EXPECT_TRUE(Validate(slice).empty());
+}
+
+TEST(Validate, CelCheckerIsConsulted) {
+  auto cls = Decode<DeviceClass>(R"(
+metadata: {name: c}
+spec: {selectors: [{cel: {expression: "device.driver =="}}]}
+)");
+  ValidationOptions options;
+  options.check_cel = [](std::string_view expr) -> std::optional<std::string> {
+    return std::string("compilation failed: ") + std::string(expr);
+  };
+  EXPECT_EQ(Lines(Validate(cls, options)),
+            std::vector<std::string>{
+                "spec.selectors[0].cel.expression: Invalid value: \"device.driver ==\": "
+                "compilation failed: device.driver =="});
+  EXPECT_TRUE(Validate(cls).empty());
+}
+
+TEST(Validate, AnyObjectDispatches) {
+  auto object = DecodeObject(
+      json::parse(R"({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "A"}})"));
+  ASSERT_TRUE(object.ok());
+  auto errors = Validate(*object);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].field, "metadata.name");
+}
+
+}  // namespace
+}  // namespace migdra::api
