@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cel/value.h"
@@ -50,12 +51,17 @@ struct Expr {
     kMap,
     kStruct,
     kComprehension,
+    // A chain of field selections / constant-string indexes on a declared variable
+    // (`device.attributes['d'].id`), resolved in one step when the activation can; `target`
+    // keeps the original expression for the general path.
+    kPath,
   };
 
   Kind kind = Kind::kConst;
   int32_t position = 0;  // byte offset in the source
 
-  Value constant;                // kConst
+  Value constant;                // kConst (borrows from owned_constant after planning)
+  Value owned_constant;          // kConst: the payload `constant` points into
   std::string name;              // kIdent name, kSelect field, kCall function, kStruct type name
   std::unique_ptr<Expr> target;  // kSelect operand, kCall receiver (null for global calls)
   // kCall arguments; kList elements; kMap keys and values interleaved; kStruct field values.
@@ -74,7 +80,8 @@ struct Expr {
   int slot = -1;       // kIdent: comprehension variable slot; kComprehension: iter_var slot
   int slot2 = -1;      // kComprehension: iter_var2 slot
   int accu_slot = -1;  // kComprehension
-  int global = -1;     // kIdent: index of the declared variable
+  int global = -1;     // kIdent, kPath: index of the declared variable
+  std::vector<std::string_view> path;  // kPath: the keys, borrowed from the original nodes
 };
 
 }  // namespace migdra::cel

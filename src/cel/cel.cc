@@ -1,7 +1,8 @@
 // The DRA selector environment: the `device` variable resolved lazily against an api::Device.
 #include "cel/cel.h"
 
-#include <deque>
+#include <algorithm>
+#include <optional>
 
 #include "cel/interpreter.h"
 
@@ -15,57 +16,62 @@ constexpr int kMaxCachedDomains = 4;
 class DomainMap : public MapValue {
  public:
   DomainMap() = default;
+  // `domain` is copied (DNS subdomains of up to 63 characters stay inline).
   void Reset(const api::Device* device, std::string_view driver, std::string_view domain,
              bool capacity) {
     device_ = device;
     driver_ = driver;
-    domain_ = domain;
     capacity_ = capacity;
+    if (domain.size() <= sizeof(inline_domain_)) {
+      std::copy(domain.begin(), domain.end(), inline_domain_);
+      domain_ = std::string_view(inline_domain_, domain.size());
+    } else {
+      long_domain_ = std::string(domain);
+      domain_ = long_domain_;
+    }
   }
   std::string_view domain() const { return domain_; }
 
   size_t Size() const override {
     size_t n = 0;
-    ForEach([&](std::string_view, const std::string&) { ++n; });
+    ForEach([&](std::string_view) { ++n; });
     return n;
   }
 
   bool Find(const Value& key, Value* out) const override {
     if (key.kind() != Kind::kString) return false;
-    const std::string* full = FindKey(key.str());
-    if (!full) return false;
-    *out = Convert(*full);
+    if (capacity_) {
+      const api::DeviceCapacity* c = Lookup(device_->capacity, key.str());
+      if (!c) return false;
+      *out = Value::QuantityRef(&c->value);
+      return true;
+    }
+    const api::DeviceAttribute* a = Lookup(device_->attributes, key.str());
+    if (!a) return false;
+    *out = Convert(*a, key.str());
     return true;
   }
 
   void Keys(std::vector<Value>* out) const override {
     out->clear();
-    ForEach(
-        [&](std::string_view id, const std::string&) { out->push_back(Value::StringView(id)); });
+    ForEach([&](std::string_view id) { out->push_back(Value::StringView(id)); });
   }
 
  private:
-  // The api::Device key for `id` in this domain, or nullptr.
-  const std::string* FindKey(std::string_view id) const {
+  // The entry for `id` in this domain: the bare key (driver's domain only), else "domain/id".
+  template <typename M>
+  const typename M::mapped_type* Lookup(const M& map, std::string_view id) const {
+    thread_local std::string key;
     if (domain_ == driver_) {
-      thread_local std::string bare;
-      bare.assign(id.data(), id.size());
-      if (const std::string* k = Lookup(bare)) return k;
+      key.assign(id.data(), id.size());
+      auto it = map.find(key);
+      if (it != map.end()) return &it->second;
     }
-    thread_local std::string qualified;
-    qualified.assign(domain_.data(), domain_.size());
-    qualified.push_back('/');
-    qualified.append(id.data(), id.size());
-    return Lookup(qualified);
-  }
-
-  const std::string* Lookup(const std::string& key) const {
-    if (capacity_) {
-      auto it = device_->capacity.find(key);
-      return it == device_->capacity.end() ? nullptr : &it->first;
-    }
-    auto it = device_->attributes.find(key);
-    return it == device_->attributes.end() ? nullptr : &it->first;
+    key.assign(domain_.data(), domain_.size());
+    key.push_back('/');
+    key.append(id.data(), id.size());
+    auto it = map.find(key);
+    return it == map.end() ? nullptr : &it->second;
   }
 
   template <typename F>
@@ -76,7 +82,7 @@ class DomainMap : public MapValue {
           slash == std::string::npos ? driver_ : std::string_view(key).substr(0, slash);
       std::string_view id = slash == std::string::npos ? std::string_view(key)
                                                        : std::string_view(key).substr(slash + 1);
-      if (domain == domain_) f(id, key);
+      if (domain == domain_) f(id);
     };
     if (capacity_) {
       for (const auto& [key, unused] : device_->capacity) visit(key);
@@ -85,25 +91,26 @@ class DomainMap : public MapValue {
     }
   }
 
-  Value Convert(const std::string& key) const {
-    if (capacity_) return Value::QuantityRef(&device_->capacity.at(key).value);
-    const api::DeviceAttribute& a = device_->attributes.at(key);
+  static Value Convert(const api::DeviceAttribute& a, std::string_view id) {
     if (a.int_value) return Value::Int(*a.int_value);
     if (a.bool_value) return Value::Bool(*a.bool_value);
     if (a.string_value) return Value::StringView(*a.string_value);
     if (a.version_value) {
       auto v = api::Semver::Parse(*a.version_value);
       if (!v.ok())
-        return Value::Error("attribute " + key + ": invalid version: " + v.error().message);
+        return Value::Error("attribute " + std::string(id) +
+                            ": invalid version: " + v.error().message);
       return Value::Semver(std::move(*v));
     }
-    return Value::Error("attribute " + key + " has no value");
+    return Value::Error("attribute " + std::string(id) + " has no value");
   }
 
   const api::Device* device_ = nullptr;
   std::string_view driver_;
   std::string_view domain_;
   bool capacity_ = false;
+  char inline_domain_[64];
+  std::string long_domain_;
 };
 
 // device.attributes / device.capacity: domain -> DomainMap. Every domain is present (an unknown
@@ -147,26 +154,18 @@ class DomainsMap : public MapValue {
  private:
   // A non-owning map value: the DomainMap lives in this object, which outlives the evaluation.
   std::shared_ptr<const MapValue> DomainFor(std::string_view domain) const {
-    DomainMap* slot = nullptr;
     for (int i = 0; i < used_; ++i) {
       if (cache_[i].domain() == domain)
         return std::shared_ptr<const MapValue>(std::shared_ptr<void>(), &cache_[i]);
     }
     if (used_ < kMaxCachedDomains) {
-      slot = &cache_[used_++];
-      // The domain text must outlive the evaluation: keep a copy when it is not the driver's.
-      std::string_view stable = domain == driver_ ? driver_ : Keep(domain);
-      slot->Reset(&device_, driver_, stable, capacity_);
+      DomainMap* slot = &cache_[used_++];
+      slot->Reset(&device_, driver_, domain, capacity_);
       return std::shared_ptr<const MapValue>(std::shared_ptr<void>(), slot);
     }
     auto owned = std::make_shared<DomainMap>();
-    owned->Reset(&device_, driver_, Keep(domain), capacity_);
+    owned->Reset(&device_, driver_, domain, capacity_);
     return owned;
-  }
-
-  std::string_view Keep(std::string_view s) const {
-    kept_.emplace_back(s);
-    return kept_.back();
   }
 
   const api::Device& device_;
@@ -174,7 +173,6 @@ class DomainsMap : public MapValue {
   bool capacity_;
   mutable DomainMap cache_[kMaxCachedDomains];
   mutable int used_ = 0;
-  mutable std::deque<std::string> kept_;
 };
 
 // The `device` object.
@@ -219,16 +217,45 @@ class DeviceMap : public MapValue {
 
 class DeviceActivation : public Activation {
  public:
-  explicit DeviceActivation(const DeviceMap& device)
-      : device_(Value::Map(std::shared_ptr<const MapValue>(std::shared_ptr<void>(), &device))) {}
+  DeviceActivation(const api::Device& device, std::string_view driver)
+      : device_(device), driver_(driver) {}
+
   bool Get(int index, Value* out) const override {
     if (index != 0) return false;
-    *out = device_;
+    if (!map_) map_.emplace(device_, driver_);
+    *out = Value::Map(std::shared_ptr<const MapValue>(std::shared_ptr<void>(), &*map_));
     return true;
   }
 
+  // device.driver, device.allowMultipleAllocations, device.attributes[d].id and
+  // device.capacity[d].id without building any map; anything else (including a missing
+  // attribute, whose error the general path reports) is left to the evaluator.
+  bool ResolvePath(int index, const std::vector<std::string_view>& path,
+                   Value* out) const override {
+    if (index != 0) return false;
+    if (path.size() == 1) {
+      if (path[0] == "driver") {
+        *out = Value::StringView(driver_);
+        return true;
+      }
+      if (path[0] == "allowMultipleAllocations") {
+        *out = Value::Bool(device_.allow_multiple_allocations.value_or(false));
+        return true;
+      }
+      return false;
+    }
+    if (path.size() != 3) return false;
+    const bool capacity = path[0] == "capacity";
+    if (!capacity && path[0] != "attributes") return false;
+    DomainMap domain;
+    domain.Reset(&device_, driver_, path[1], capacity);
+    return domain.Find(Value::StringView(path[2]), out);
+  }
+
  private:
-  Value device_;
+  const api::Device& device_;
+  std::string_view driver_;
+  mutable std::optional<DeviceMap> map_;
 };
 
 // Rejects selections of fields the DRA device type does not have (`device.foo`), as the
@@ -274,8 +301,7 @@ Result<CompiledSelector> CompiledSelector::Compile(std::string_view expression) 
 }
 
 Result<bool> CompiledSelector::Matches(const api::Device& device, std::string_view driver) const {
-  DeviceMap device_map(device, driver);
-  DeviceActivation activation(device_map);
+  DeviceActivation activation(device, driver);
   EvalOptions options;
   options.cost_limit = kSelectorCostLimit;
   Value result = impl_->program->Evaluate(activation, options);

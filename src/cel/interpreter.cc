@@ -85,6 +85,7 @@ class Planner {
   Status Plan(std::unique_ptr<Expr>& e) {
     switch (e->kind) {
       case Expr::Kind::kConst:
+        BorrowConstant(*e);
         return OkStatus();
       case Expr::Kind::kIdent:
         return PlanIdent(*e);
@@ -100,10 +101,16 @@ class Planner {
             }
           }
         }
-        return Plan(e->target);
+        MIGDRA_RETURN_IF_ERROR(Plan(e->target));
+        MakePath(e);
+        return OkStatus();
       }
       case Expr::Kind::kCall:
-        return PlanCall(e);
+        MIGDRA_RETURN_IF_ERROR(PlanCall(e));
+        if (e->kind == Expr::Kind::kCall && e->builtin == Builtin::kIndex) MakePath(e);
+        return OkStatus();
+      case Expr::Kind::kPath:
+        return OkStatus();
       case Expr::Kind::kList:
       case Expr::Kind::kMap:
       case Expr::Kind::kStruct:
@@ -131,6 +138,73 @@ class Planner {
   int max_slots() const { return max_slots_; }
 
  private:
+  // Wraps a selection/index chain rooted at a declared variable into a kPath node.
+  static void MakePath(std::unique_ptr<Expr>& e) {
+    std::vector<std::string_view> reversed;
+    const Expr* node = e.get();
+    int global = -1;
+    while (true) {
+      if (node->kind == Expr::Kind::kSelect && !node->test_only) {
+        reversed.push_back(node->name);
+        node = node->target.get();
+      } else if (node->kind == Expr::Kind::kCall && node->builtin == Builtin::kIndex &&
+                 node->args[1]->kind == Expr::Kind::kConst &&
+                 node->args[1]->constant.kind() == Kind::kString) {
+        reversed.push_back(node->args[1]->constant.str());
+        node = node->args[0].get();
+      } else if (node->kind == Expr::Kind::kPath) {
+        reversed.insert(reversed.end(), node->path.rbegin(), node->path.rend());
+        global = node->global;
+        break;
+      } else if (node->kind == Expr::Kind::kIdent && node->global >= 0 && node->slot < 0) {
+        global = node->global;
+        break;
+      } else {
+        return;
+      }
+    }
+    if (global < 0 || reversed.empty()) return;
+    auto path = std::make_unique<Expr>();
+    path->kind = Expr::Kind::kPath;
+    path->position = e->position;
+    path->global = global;
+    path->path.assign(reversed.rbegin(), reversed.rend());
+    path->target = std::move(e);
+    e = std::move(path);
+  }
+
+  // Constants are returned by a borrowed copy, so evaluation never touches reference counts.
+  static void BorrowConstant(Expr& e) {
+    e.owned_constant = e.constant.Owned();
+    e.constant = e.owned_constant.Borrowed();
+  }
+
+  // Calls of library functions whose arguments are all constants (`quantity('8Gi')`,
+  // `semver('1.2.3')`) are evaluated once here. Failing calls are left to fail at run time,
+  // with their position.
+  static void FoldConstantCall(std::unique_ptr<Expr>& e) {
+    if (!e->function || e->args.size() > 4) return;
+    Value args[5];
+    size_t n = 0;
+    if (e->target) {
+      if (e->target->kind != Expr::Kind::kConst) return;
+      args[n++] = e->target->constant;
+    }
+    for (const auto& a : e->args) {
+      if (a->kind != Expr::Kind::kConst) return;
+      args[n++] = a->constant;
+    }
+    CallContext ctx;
+    Value result = e->function->fn(args, n, ctx);
+    if (result.is_error()) return;
+    auto folded = std::make_unique<Expr>();
+    folded->kind = Expr::Kind::kConst;
+    folded->position = e->position;
+    folded->constant = result.Owned();
+    BorrowConstant(*folded);
+    e = std::move(folded);
+  }
+
   int Push(const std::string& name) {
     scopes_.push_back(name);
     max_slots_ = std::max(max_slots_, static_cast<int>(scopes_.size()));
@@ -256,6 +330,7 @@ class Planner {
                        e->name + "' (in container '" + env_.container + "')");
     }
     for (auto& a : e->args) MIGDRA_RETURN_IF_ERROR(Plan(a));
+    FoldConstantCall(e);
     return OkStatus();
   }
 
@@ -503,6 +578,11 @@ class Evaluator {
                   Value::Error("unknown type '" + e.name + "': message types are not supported"));
       case Expr::Kind::kComprehension:
         return EvalComprehension(e);
+      case Expr::Kind::kPath: {
+        Value out;
+        if (activation_.ResolvePath(e.global, e.path, &out)) return out;
+        return Eval(*e.target);
+      }
     }
     return Value::Error("unknown expression kind");
   }
@@ -510,6 +590,16 @@ class Evaluator {
   int64_t cost() const { return ctx_.cost; }
 
  private:
+  // Evaluates `e`, referring to constants in place instead of copying them.
+  const Value& EvalRef(const Expr& e, Value& storage) {
+    if (e.kind == Expr::Kind::kConst) {
+      ++ctx_.cost;
+      return e.constant;
+    }
+    storage = Eval(e);
+    return storage;
+  }
+
   Value CostExceeded(const Expr& e) {
     return At(e, Value::Error("operation cancelled: actual cost limit exceeded"));
   }
@@ -737,9 +827,10 @@ class Evaluator {
       }
       return At(e, Value::Error("bad builtin arity"));
     }
-    Value a = Eval(*e.args[0]);
+    Value a_storage, b_storage;
+    const Value& a = EvalRef(*e.args[0], a_storage);
     if (a.is_error()) return a;
-    Value b = Eval(*e.args[1]);
+    const Value& b = EvalRef(*e.args[1], b_storage);
     if (b.is_error()) return b;
     switch (e.builtin) {
       case Builtin::kEqual:
@@ -876,18 +967,20 @@ Result<std::shared_ptr<const Program>> Program::Compile(std::string_view source,
 
 Value Program::Evaluate(const Activation& activation, const EvalOptions& options,
                         int64_t* cost) const {
+  auto run = [&](Value* slots) {
+    Evaluator evaluator(*this, activation, options, slots);
+    Value result = evaluator.Eval(*root_);
+    if (cost) *cost = evaluator.cost();
+    return result;
+  };
   constexpr int kInlineSlots = 8;
-  Value inline_slots[kInlineSlots];
-  std::vector<Value> heap_slots;
-  Value* slots = inline_slots;
-  if (max_slots_ > kInlineSlots) {
-    heap_slots.resize(max_slots_);
-    slots = heap_slots.data();
+  if (max_slots_ == 0) return run(nullptr);
+  if (max_slots_ <= kInlineSlots) {
+    Value inline_slots[kInlineSlots];
+    return run(inline_slots);
   }
-  Evaluator evaluator(*this, activation, options, slots);
-  Value result = evaluator.Eval(*root_);
-  if (cost) *cost = evaluator.cost();
-  return result;
+  std::vector<Value> heap_slots(max_slots_);
+  return run(heap_slots.data());
 }
 
 std::string Program::Position(int32_t offset) const { return PositionString(source_, offset); }

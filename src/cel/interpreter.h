@@ -35,6 +35,12 @@ class Activation {
   virtual ~Activation() = default;
   // The value of declared variable `index`; false when it is not bound.
   virtual bool Get(int index, Value* out) const = 0;
+  // Optionally resolves `variable.path[0].path[1]...` (selections or constant string indexes)
+  // directly; false means "not handled", and the evaluator walks the path generically (which
+  // also produces the errors, with positions).
+  virtual bool ResolvePath(int index, const std::vector<std::string_view>& path, Value* out) const {
+    return false;
+  }
 };
 
 // Values for an Env's variables, by index.
@@ -65,7 +71,9 @@ class Program {
   static Result<std::shared_ptr<const Program>> Compile(std::string_view source, const Env& env);
 
   // Evaluates the program. Runtime errors are returned as Value::Error with the position of the
-  // failing sub-expression; the cost actually spent is stored in `cost` when not null.
+  // failing sub-expression; the cost actually spent is stored in `cost` when not null. The result
+  // may borrow strings from the program or the activation: use it while both live, or keep
+  // `result.Owned()`.
   Value Evaluate(const Activation& activation, const EvalOptions& options = {},
                  int64_t* cost = nullptr) const;
 

@@ -55,9 +55,48 @@ Value Value::Quantity(api::Quantity q) {
 }
 
 Value Value::Semver(api::Semver s) {
+  auto owned = std::make_shared<const api::Semver>(std::move(s));
   Value v(Kind::kSemver);
-  v.heap_ = std::make_shared<const api::Semver>(std::move(s));
+  v.u_.ptr = owned.get();
+  v.heap_ = std::move(owned);
   return v;
+}
+
+Value Value::Borrowed() const {
+  switch (kind_) {
+    case Kind::kString:
+    case Kind::kBytes:
+    case Kind::kQuantity:
+    case Kind::kSemver: {
+      Value v = *this;
+      v.heap_.reset();
+      return v;
+    }
+    default:
+      return *this;
+  }
+}
+
+Value Value::Owned() const {
+  switch (kind_) {
+    case Kind::kString:
+      return heap_ ? *this : String(std::string(str()));
+    case Kind::kBytes:
+      return heap_ ? *this : Bytes(std::string(str()));
+    case Kind::kQuantity:
+      return heap_ ? *this : Quantity(quantity());
+    case Kind::kSemver:
+      return heap_ ? *this : Semver(semver());
+    case Kind::kOptional:
+      return has_value() ? Optional(optional_value().Owned()) : *this;
+    case Kind::kList: {
+      std::vector<Value> elems;
+      for (const Value& e : list().elements) elems.push_back(e.Owned());
+      return List(std::move(elems));
+    }
+    default:
+      return *this;
+  }
 }
 
 Value Value::Error(std::string message, int32_t position) {

@@ -87,6 +87,11 @@ class Value {
     return v;
   }
   static Value Bytes(std::string b);
+  // A view of this value that does not own its string, quantity or semver payload: cheap to
+  // copy (no reference counting), valid while this value lives. Other kinds are returned as is.
+  Value Borrowed() const;
+  // A value that owns all of its payload (copies borrowed strings).
+  Value Owned() const;
   static Value List(std::vector<Value> elements);
   static Value List(std::shared_ptr<const ListData> list);
   static Value Map(std::shared_ptr<const MapValue> map);
@@ -140,7 +145,7 @@ class Value {
   bool has_value() const { return heap_ != nullptr; }  // optional
   const Value& optional_value() const { return *static_cast<const Value*>(heap_.get()); }
   const api::Quantity& quantity() const { return *static_cast<const api::Quantity*>(u_.ptr); }
-  const api::Semver& semver() const { return *static_cast<const api::Semver*>(heap_.get()); }
+  const api::Semver& semver() const { return *static_cast<const api::Semver*>(u_.ptr); }
   const ErrorData& error() const { return *static_cast<const ErrorData*>(heap_.get()); }
 
   // The CEL type name of the value ("int", "list", "google.protobuf.Timestamp", ...).
