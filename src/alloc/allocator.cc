@@ -1249,6 +1249,14 @@ struct SlotCounts {
 // enough individually usable devices, and matchAttribute / distinctAttribute constraints over
 // ExactCount requests can be met by those devices. Returns the reason when one fails.
 std::string Allocator::State::Precheck() {
+  // Hall's condition over all requests of all claims: any set of requests needs at least as many
+  // distinct free devices as it asks for. One group per exclusive, non-admin ExactCount request.
+  struct Group {
+    std::string name;
+    int64_t needed = 0;
+    std::vector<int> devices;
+  };
+  std::vector<Group> groups;
   for (size_t ci = 0; ci < plans.size(); ++ci) {
     ClaimPlan& plan = plans[ci];
     // usable[ri][si]: the devices subrequest si of request ri could take on its own.
@@ -1316,6 +1324,25 @@ std::string Allocator::State::Precheck() {
         }
       }
       if (!any) return "claim " + ClaimKey(*plan.claim) + " " + reason;
+      Group group;
+      group.name = ClaimKey(*plan.claim) + " request " + plan.requests[ri][0].parent;
+      group.needed = std::numeric_limits<int64_t>::max();
+      bool exclusive = true;
+      for (size_t si = 0; si < plan.requests[ri].size(); ++si) {
+        const Slot& slot = plan.requests[ri][si];
+        if (slot.all_mode || slot.admin) exclusive = false;
+        group.needed = std::min(group.needed, slot.count);
+        for (int d : usable[ri][si]) {
+          if (devices[d].shared) exclusive = false;
+          group.devices.push_back(d);
+        }
+      }
+      if (exclusive) {
+        std::sort(group.devices.begin(), group.devices.end());
+        group.devices.erase(std::unique(group.devices.begin(), group.devices.end()),
+                            group.devices.end());
+        groups.push_back(std::move(group));
+      }
     }
     // Constraints: a request counts when the constraint covers all its subrequests; it then needs
     // at least its smallest subrequest count of devices, from the union of their usable devices.
@@ -1390,6 +1417,42 @@ std::string Allocator::State::Precheck() {
                FormatInt(static_cast<int64_t>(distinct.size())) +
                " distinct values among the free matching devices, " + FormatInt(total) + " needed";
       }
+    }
+  }
+  if (groups.size() > 1) {
+    // Every subset when there are few groups, else all of them together.
+    const size_t n = groups.size();
+    const uint64_t subsets = n <= 8 ? (uint64_t{1} << n) : 0;
+    std::vector<uint64_t> stamp(devices.size(), 0);
+    uint64_t round = 0;
+    auto check = [&](auto&& in_subset) -> std::string {
+      ++round;
+      int64_t needed = 0;
+      int64_t distinct = 0;
+      std::string names;
+      for (size_t g = 0; g < n; ++g) {
+        if (!in_subset(g)) continue;
+        needed += groups[g].needed;
+        names += (names.empty() ? "" : ", ") + groups[g].name;
+        for (int d : groups[g].devices) {
+          if (stamp[d] != round) {
+            stamp[d] = round;
+            ++distinct;
+          }
+        }
+      }
+      if (needed <= distinct) return {};
+      return names + " need " + FormatInt(needed) + " devices together, but only " +
+             FormatInt(distinct) + " distinct free devices match them";
+    };
+    for (uint64_t mask = 3; mask < subsets; ++mask) {
+      if ((mask & (mask - 1)) == 0) continue;  // single requests were checked above
+      std::string reason = check([&](size_t g) { return (mask >> g) & 1; });
+      if (!reason.empty()) return reason;
+    }
+    if (subsets == 0) {
+      std::string reason = check([](size_t) { return true; });
+      if (!reason.empty()) return reason;
     }
   }
   return {};
@@ -1548,11 +1611,12 @@ Result<Outcome> Allocator::State::Run(const NodeView& node_view,
   error.reset();
   MIGDRA_RETURN_IF_ERROR(Prepare(claims));
   Outcome outcome;
-  std::string reason = Precheck();
+  std::string reason = options.prechecks ? Precheck() : std::string();
   int r = kNotFound;
   // With several claims, each must fit on its own first: a claim that cannot would otherwise make
   // the search retry every placement of the claims before it.
-  for (size_t ci = 0; reason.empty() && plans.size() > 1 && ci < plans.size(); ++ci) {
+  for (size_t ci = 0; options.prechecks && reason.empty() && plans.size() > 1 && ci < plans.size();
+       ++ci) {
     search_end = ci + 1;
     r = Search(ci, 0);
     UndoAll();

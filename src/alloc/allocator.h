@@ -50,6 +50,9 @@ struct Options {
   Strategy strategy = Strategy::kPack;
   // Devices tried (one step each) per Allocate call before it gives up with an error.
   int64_t step_budget = 2'000'000;
+  // The cheap infeasibility checks before the search (too few free matching devices, Hall's
+  // condition across requests, constraints no device set can meet). Off only to measure them.
+  bool prechecks = true;
   // Seed for the shareIDs of allowMultipleAllocations results; 0 draws one from the OS.
   uint64_t share_id_seed = 0;
 };

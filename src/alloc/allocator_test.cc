@@ -728,6 +728,23 @@ TEST(Search, MatchAttributeAcrossRequestsIsPrecheckedOnTheUnionOfDevices) {
   EXPECT_THAT(r->reason, HasSubstr("no value is shared by enough free devices"));
 }
 
+TEST(Search, RequestsThatTogetherNeedMoreDevicesThanMatchFailBeforeSearching) {
+  // 16 + 16 of 31 devices: each request alone fits; the search would try C(31,16) placements.
+  World w;
+  std::vector<api::Device> devs;
+  for (int i = 0; i < 31; ++i) devs.push_back(Dev("d" + std::to_string(i)));
+  w.slices.push_back(Slice("s", "p", devs));
+  auto claim = Claim("c", {Exactly("a", "any", 16), Exactly("b", "any", 16)});
+  Options o;
+  o.strategy = Strategy::kKubernetes;
+  o.step_budget = 100;
+  const api::ResourceClaim* ptr = &claim;
+  auto r = Allocate(w.Input(), Node("node-a"), std::span(&ptr, 1), o);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_FALSE(r->fits);
+  EXPECT_THAT(r->reason, HasSubstr("need 32 devices together, but only 31 distinct free devices"));
+}
+
 // ---- the pack strategy ----------------------------------------------------------------------
 
 TEST(Pack, RightSizesToTheSmallestMatchingDevice) {
@@ -772,7 +789,7 @@ TEST(Pack, StaysCompleteWhenTheRightSizedChoiceWouldBlockALaterRequest) {
 
 TEST(Incremental, CommitAndReleaseChangeWhatFits) {
   World w = H100World(1);
-  auto created = Allocator::Create(w.Input(), Options{Strategy::kPack, 100000, 1});
+  auto created = Allocator::Create(w.Input(), Options{Strategy::kPack, 100000, true, 1});
   ASSERT_TRUE(created.ok());
   Allocator& a = **created;
   auto claim = Claim("c", {Exactly("r", "mig-7g")});
@@ -803,7 +820,7 @@ TEST(ChooseNode, KubernetesTakesTheFirstThatFitsInNameOrderPackTheFullest) {
   auto claim = Claim("c", {Exactly("r", "any")});
   const api::ResourceClaim* ptr = &claim;
   for (Strategy strategy : {Strategy::kKubernetes, Strategy::kPack}) {
-    auto alloc = Allocator::Create(w.Input(), Options{strategy, 100000, 1});
+    auto alloc = Allocator::Create(w.Input(), Options{strategy, 100000, true, 1});
     ASSERT_TRUE(alloc.ok());
     ASSERT_TRUE(
         (*alloc)

@@ -1,0 +1,31 @@
+#!/bin/bash
+# Runs `migdra allocate` for one case folder and checks its exit code and output.
+#   check.sh MIGDRA CASE
+# CASE/args: the arguments (paths relative to CASE); CASE/exit: the expected exit code;
+# CASE/expect: lines `stdout: TEXT`, `stderr: TEXT` (must occur) or `stdout-not: TEXT` (must not).
+set -u
+migdra=$1
+cd "$(dirname "$0")/$2" || exit 2
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+# shellcheck disable=SC2046
+"$migdra" allocate $(cat args) >"$out" 2>"$err"
+code=$?
+fail=0
+if [ "$code" != "$(cat exit)" ]; then
+  echo "exit code $code, want $(cat exit)"; fail=1
+fi
+while IFS= read -r line; do
+  [ -z "$line" ] && continue
+  stream=${line%%: *}; text=${line#*: }
+  case $stream in
+    stdout) grep -qF -- "$text" "$out" || { echo "stdout lacks: $text"; fail=1; } ;;
+    stderr) grep -qF -- "$text" "$err" || { echo "stderr lacks: $text"; fail=1; } ;;
+    stdout-not) if grep -qF -- "$text" "$out"; then echo "stdout has: $text"; fail=1; fi ;;
+    *) echo "bad expect line: $line"; fail=1 ;;
+  esac
+done < expect
+if [ $fail != 0 ]; then
+  echo "--- stdout"; cat "$out"; echo "--- stderr"; cat "$err"
+fi
+exit $fail
