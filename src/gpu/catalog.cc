@@ -64,6 +64,9 @@ GpuModel ParseModel(const nlohmann::json& m) {
     }
     model.geometry.profiles.push_back(std::move(profile));
   }
+  // In NVML index order, the order in which NVML (and so the inventory) lists them.
+  std::stable_sort(model.geometry.profiles.begin(), model.geometry.profiles.end(),
+                   [](const Profile& a, const Profile& b) { return a.nvml_index < b.nvml_index; });
   return model;
 }
 

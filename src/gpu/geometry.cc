@@ -156,14 +156,54 @@ std::vector<std::vector<Instance>> MaximalLayouts(const Geometry& geometry) {
   return maximal;
 }
 
+namespace {
+
+void EnumerateAll(const Geometry& geometry, const std::vector<Instance>& candidates, size_t next,
+                  std::vector<Instance>& current, std::vector<std::vector<Instance>>& all) {
+  all.push_back(current);
+  for (size_t i = next; i < candidates.size(); ++i) {
+    if (!CheckAddInstance(geometry, current, candidates[i]).ok()) continue;
+    current.push_back(candidates[i]);
+    EnumerateAll(geometry, candidates, i + 1, current, all);
+    current.pop_back();
+  }
+}
+
+// True when multiset `a` (sorted) is a proper sub-multiset of `b` (sorted).
+bool ProperSubMultiset(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
+  return a.size() < b.size() && std::includes(b.begin(), b.end(), a.begin(), a.end());
+}
+
+}  // namespace
+
+std::vector<std::vector<Instance>> ValidLayouts(const Geometry& geometry) {
+  std::vector<Instance> candidates = AllCandidates(geometry);
+  std::vector<std::vector<Instance>> all;
+  std::vector<Instance> current;
+  EnumerateAll(geometry, candidates, 0, current, all);
+  return all;
+}
+
 size_t CountMaximalProfileMultisets(const Geometry& geometry) {
-  std::set<std::multiset<uint32_t>> multisets;
-  for (const auto& layout : MaximalLayouts(geometry)) {
-    std::multiset<uint32_t> ids;
-    for (const Instance& i : layout) ids.insert(i.profile_id);
+  std::set<std::vector<uint32_t>> multisets;
+  for (const auto& layout : ValidLayouts(geometry)) {
+    std::vector<uint32_t> ids;
+    for (const Instance& i : layout) ids.push_back(i.profile_id);
+    std::sort(ids.begin(), ids.end());
     multisets.insert(ids);
   }
-  return multisets.size();
+  size_t maximal = 0;
+  for (const auto& m : multisets) {
+    bool contained = false;
+    for (const auto& other : multisets) {
+      if (ProperSubMultiset(m, other)) {
+        contained = true;
+        break;
+      }
+    }
+    if (!contained) ++maximal;
+  }
+  return maximal;
 }
 
 std::string MigProfileName(uint32_t compute_slices, uint32_t nvml_index, uint64_t memory_mib,

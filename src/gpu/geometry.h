@@ -116,7 +116,10 @@ bool IsValidLayout(const Geometry& geometry, const std::vector<Instance>& layout
 // Every valid layout to which no further instance can be added, each sorted by start, the list
 // sorted lexicographically. Exhaustive (the largest catalog model has a few thousand layouts).
 std::vector<std::vector<Instance>> MaximalLayouts(const Geometry& geometry);
-// The number of distinct profile multisets among MaximalLayouts (the "maximal geometries").
+// Every valid layout, the empty one included, each sorted by start.
+std::vector<std::vector<Instance>> ValidLayouts(const Geometry& geometry);
+// The number of profile multisets some valid layout realises that no other realisable multiset
+// strictly contains (the "maximal geometries" of reference/mig-geometry-and-prior-art.md §A.4).
 size_t CountMaximalProfileMultisets(const Geometry& geometry);
 
 // The profile name go-nvlib (and hence NVIDIA's DRA driver) gives a GI profile with

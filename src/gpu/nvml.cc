@@ -301,17 +301,17 @@ Result<std::unique_ptr<Nvml>> Nvml::Open(const NvmlOptions& options) {
     dlclose(impl->handle);
     return MakeError(path + " lacks NVML functions: " + missing);
   }
-  auto describe = reinterpret_cast<const char* (*)()>(dlsym(impl->handle, "migdraNvmlsimDescribe"));
-  if (describe != nullptr) {
-    impl->simulated = true;
-    const char* text = describe();
-    impl->simulation = text != nullptr ? text : "";
-  }
   nvmlReturn_t rc = impl->nvmlInitWithFlags_fn(MIGDRA_NVML_INIT_FLAG_NO_GPUS);
   if (rc != MIGDRA_NVML_SUCCESS) {
     Error error = impl->Fail("nvmlInitWithFlags(NVML_INIT_FLAG_NO_GPUS) [" + impl->path + "]", rc);
     dlclose(impl->handle);
     return error;
+  }
+  auto describe = reinterpret_cast<const char* (*)()>(dlsym(impl->handle, "migdraNvmlsimDescribe"));
+  if (describe != nullptr) {
+    impl->simulated = true;
+    const char* text = describe();
+    impl->simulation = text != nullptr ? text : "";
   }
   return std::unique_ptr<Nvml>(new Nvml(std::move(impl)));
 }

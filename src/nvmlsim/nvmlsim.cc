@@ -448,7 +448,7 @@ extern "C" {
 __attribute__((visibility("default"))) const char* migdraNvmlsimDescribe(void) {
   Sim& sim = S();
   std::lock_guard<std::mutex> lock(sim.mu);
-  if (sim.description.empty()) {
+  if (!sim.initialized) {
     Config config;
     std::string error;
     sim.description = LoadConfig(config, error) ? config.description : "config error: " + error;
@@ -538,6 +538,7 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlInitWithFlags(unsigned i
   sim.config = std::move(config);
   sim.description = sim.config.description;
   sim.memory_state = InitialState(sim.config);
+  sim.calls.clear();
   sim.initialized = true;
   sim.init_count = 1;
   if (nvmlReturn_t injected = Enter("nvmlInitWithFlags"); injected != kSuccess) {
