@@ -25,8 +25,8 @@ std::string FormatDouble(double d) {
   }
   int exp = std::stoi(sci.substr(e + 1));
   std::string out;
-  // Go's 'g' with shortest precision uses %e when exp < -4 || exp >= 21.
-  if (exp < -4 || exp >= 21) {
+  // Go's 'g' with the shortest precision switches to %e when exp < -4 || exp >= 6.
+  if (exp < -4 || exp >= 6) {
     out = digits.substr(0, 1);
     if (digits.size() > 1) out += "." + digits.substr(1);
     char ebuf[16];

@@ -1,0 +1,212 @@
+// Unit tests of the CEL core and of the Kubernetes libraries (the standard library is covered
+// by the conformance suite in tests/cel-conformance).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "cel/format.h"
+#include "cel/interpreter.h"
+#include "cel/parser.h"
+
+namespace migdra::cel {
+namespace {
+
+// Evaluates `expr` with no variables; returns the value or the error message.
+struct Outcome {
+  bool ok;
+  std::string text;  // DebugString of the value, or the error message
+};
+
+Outcome Eval(std::string_view expr, const Env& env = {}, const Activation* activation = nullptr,
+             int64_t cost_limit = 1'000'000) {
+  auto program = Program::Compile(expr, env);
+  if (!program.ok()) return {false, program.error().message};
+  VectorActivation empty({});
+  EvalOptions options;
+  options.cost_limit = cost_limit;
+  Value v = (*program)->Evaluate(activation ? *activation : empty, options);
+  if (v.is_error()) return {false, ErrorMessage(**program, v)};
+  return {true, DebugString(v)};
+}
+
+std::string Ok(std::string_view expr) {
+  Outcome o = Eval(expr);
+  EXPECT_TRUE(o.ok) << expr << ": " << o.text;
+  return o.text;
+}
+
+std::string Fails(std::string_view expr) {
+  Outcome o = Eval(expr);
+  EXPECT_FALSE(o.ok) << expr << " evaluated to " << o.text;
+  return o.text;
+}
+
+TEST(CelParserTest, SyntaxErrorsCarryLineAndColumn) {
+  auto r = Parse("1 +\n  (2 * )");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message.rfind("2:8: Syntax error", 0), 0u) << r.error().message;
+  EXPECT_FALSE(Parse("'unterminated").ok());
+  EXPECT_FALSE(Parse("a.b(").ok());
+  EXPECT_FALSE(Parse("if").ok());  // reserved word
+  EXPECT_FALSE(Parse("9223372036854775808").ok());
+  EXPECT_TRUE(Parse("-9223372036854775808").ok());
+  EXPECT_TRUE(Parse("a.as()").ok());  // reserved words are valid method names
+}
+
+TEST(CelParserTest, RecursionIsBounded) {
+  std::string deep(5000, '(');
+  deep += "1";
+  deep += std::string(5000, ')');
+  auto r = Parse(deep);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("recursion"), std::string::npos);
+  std::string long_chain = "1";
+  for (int i = 0; i < 2000; ++i) long_chain += " + 1";
+  EXPECT_TRUE(Parse(long_chain).ok());  // left-associative chains do not recurse
+}
+
+TEST(CelEvalTest, Literals) {
+  EXPECT_EQ(Ok("b'\\xff\\x00'.size()"), "2");
+  EXPECT_EQ(Ok("'\\u00ff'.size()"), "1");
+  EXPECT_EQ(Ok("r'a\\nb'"), "\"a\\\\nb\"");
+  EXPECT_EQ(Ok("'''multi\nline'''.size()"), "10");
+  EXPECT_EQ(Ok("0x1F + 1"), "32");
+  EXPECT_EQ(Ok("18446744073709551615u"), "18446744073709551615u");
+  EXPECT_EQ(Ok("1e3"), "1000");
+  EXPECT_EQ(Ok("null"), "null");
+}
+
+TEST(CelEvalTest, StrictTypesAndHeterogeneousEquality) {
+  EXPECT_EQ(Ok("1 == 1.0"), "true");
+  EXPECT_EQ(Ok("1u == 1"), "true");
+  EXPECT_EQ(Ok("[1, 'a'] == [1.0, 'a']"), "true");
+  EXPECT_EQ(Ok("'1' == 1"), "false");
+  EXPECT_NE(Fails("1 + 1u").find("no matching overload"), std::string::npos);
+  EXPECT_NE(Fails("'a' < 1").find("no matching overload"), std::string::npos);
+  EXPECT_EQ(Ok("1 < 1.5"), "true");
+}
+
+TEST(CelEvalTest, ErrorsAreAbsorbedByLogicOperatorsInEitherOrder) {
+  EXPECT_EQ(Ok("1/0 == 1 || true"), "true");
+  EXPECT_EQ(Ok("true || 1/0 == 1"), "true");
+  EXPECT_EQ(Ok("1/0 == 1 && false"), "false");
+  EXPECT_EQ(Ok("false && 1/0 == 1"), "false");
+  EXPECT_NE(Fails("1/0 == 1 && true").find("division by zero"), std::string::npos);
+  EXPECT_EQ(Ok("[1, 0].exists(x, 1 / x == 1)"), "true");
+  EXPECT_NE(Fails("[1, 0].all(x, 1 / x == 1)").find("division by zero"), std::string::npos);
+}
+
+TEST(CelEvalTest, OverflowIsAnError) {
+  EXPECT_NE(Fails("9223372036854775807 + 1").find("overflow"), std::string::npos);
+  EXPECT_NE(Fails("-9223372036854775808 - 1").find("overflow"), std::string::npos);
+  EXPECT_NE(Fails("0u - 1u").find("overflow"), std::string::npos);
+  EXPECT_NE(Fails("-9223372036854775808 / -1").find("overflow"), std::string::npos);
+  EXPECT_NE(Fails("int(1e19)").find("range"), std::string::npos);
+}
+
+TEST(CelEvalTest, RuntimeErrorsCarryPosition) {
+  EXPECT_EQ(Fails("{'a': 1}.b"), "1:9: no such key: b");
+  EXPECT_EQ(Fails("true &&\n  [1][3] == 1"), "2:6: index out of bounds: 3");
+}
+
+TEST(CelEvalTest, Macros) {
+  EXPECT_EQ(Ok("[1, 2, 3].map(x, x * 2)"), "[2, 4, 6]");
+  EXPECT_EQ(Ok("[1, 2, 3].filter(x, x > 1)"), "[2, 3]");
+  EXPECT_EQ(Ok("[1, 2, 3].exists_one(x, x > 2)"), "true");
+  EXPECT_EQ(Ok("{'a': 1, 'b': 2}.all(k, k.size() == 1)"), "true");
+  EXPECT_EQ(Ok("has({'a': 1}.a) && !has({'a': 1}.b)"), "true");
+  EXPECT_EQ(Ok("cel.bind(x, 5, x * x)"), "25");
+  EXPECT_EQ(Ok("[10, 20].transformList(i, v, i + v)"), "[10, 21]");
+  EXPECT_EQ(Ok("[1, 2, 3].map(x, x > 1, x)"), "[2, 3]");
+}
+
+TEST(CelEvalTest, OptionalTypes) {
+  EXPECT_EQ(Ok("{'a': 1}.?a.orValue(0)"), "1");
+  EXPECT_EQ(Ok("{'a': 1}.?b.orValue(0)"), "0");
+  EXPECT_EQ(Ok("[1][?3].hasValue()"), "false");
+  EXPECT_EQ(Ok("optional.of(2).optMap(x, x + 1).value()"), "3");
+  EXPECT_EQ(Ok("[?optional.none(), ?optional.of(1)]"), "[1]");
+}
+
+TEST(CelEvalTest, CostLimitStopsRunawayComprehensions) {
+  Outcome o = Eval(
+      "[1,2,3,4,5,6,7,8,9,10].all(a, [1,2,3,4,5,6,7,8,9,10].all(b, "
+      "[1,2,3,4,5,6,7,8,9,10].all(c, [1,2,3,4,5,6,7,8,9,10].all(d, true))))",
+      {}, nullptr, 10'000);
+  EXPECT_FALSE(o.ok);
+  EXPECT_NE(o.text.find("cost limit exceeded"), std::string::npos) << o.text;
+  EXPECT_TRUE(Eval("[1,2,3].all(a, a > 0)", {}, nullptr, 10'000).ok);
+}
+
+TEST(CelEvalTest, VariablesAndUndeclaredReferences) {
+  Env env;
+  env.variables = {"x", "a.b"};
+  VectorActivation activation({{true, Value::Int(41)}, {true, Value::String("qualified")}});
+  EXPECT_EQ(Eval("x + 1", env, &activation).text, "42");
+  EXPECT_EQ(Eval("a.b", env, &activation).text, "\"qualified\"");
+  Outcome undeclared = Eval("y", env, &activation);
+  EXPECT_FALSE(undeclared.ok);
+  EXPECT_NE(undeclared.text.find("undeclared reference to 'y'"), std::string::npos);
+  env.check = false;  // without checking, the error happens at evaluation
+  EXPECT_EQ(Eval("y || true", env, &activation).text, "true");
+}
+
+TEST(CelKubernetesLibraryTest, Quantity) {
+  EXPECT_EQ(Ok("quantity('1.5Gi').compareTo(quantity('1536Mi'))"), "0");
+  EXPECT_EQ(Ok("quantity('1Gi').isGreaterThan(quantity('1G'))"), "true");
+  EXPECT_EQ(Ok("quantity('100m').isLessThan(quantity('1'))"), "true");
+  EXPECT_EQ(Ok("quantity('1Gi').add(quantity('512Mi')) == quantity('1.5Gi')"), "true");
+  EXPECT_EQ(Ok("quantity('1Gi').sub(1073741824).sign()"), "0");
+  EXPECT_EQ(Ok("quantity('2k').asInteger()"), "2000");
+  EXPECT_EQ(Ok("quantity('250m').asApproximateFloat()"), "0.25");
+  EXPECT_EQ(Ok("quantity('1.5').isInteger()"), "false");
+  EXPECT_EQ(Ok("isQuantity('1Mi') && !isQuantity('1MiB')"), "true");
+  EXPECT_NE(Fails("quantity('1.5').asInteger()").find("cannot convert"), std::string::npos);
+  EXPECT_NE(Fails("quantity('bogus')").find("quantities must match"), std::string::npos);
+  EXPECT_NE(Fails("quantity('1') < quantity('2')").find("no matching overload"), std::string::npos);
+}
+
+TEST(CelKubernetesLibraryTest, Semver) {
+  EXPECT_EQ(Ok("semver('1.2.3').major()"), "1");
+  EXPECT_EQ(Ok("semver('1.2.3').minor() + semver('1.2.3').patch()"), "5");
+  EXPECT_EQ(Ok("semver('1.10.0').isGreaterThan(semver('1.9.9'))"), "true");
+  EXPECT_EQ(Ok("semver('1.0.0-rc.1').isLessThan(semver('1.0.0'))"), "true");
+  EXPECT_EQ(Ok("semver('1.0.0').compareTo(semver('1.0.0+build'))"), "0");
+  EXPECT_EQ(Ok("isSemver('1.2.3') && !isSemver('v1.2.3') && isSemver('v1.2', true)"), "true");
+  EXPECT_EQ(Ok("semver('v01.2', true) == semver('1.2.0')"), "true");
+  EXPECT_NE(Fails("semver('1.2')").find("invalid semver"), std::string::npos);
+}
+
+TEST(CelKubernetesLibraryTest, ListsRegexAndSets) {
+  EXPECT_EQ(Ok("[1, 2, 2, 3].isSorted()"), "true");
+  EXPECT_EQ(Ok("['b', 'a'].isSorted()"), "false");
+  EXPECT_EQ(Ok("[1, 2, 3].sum()"), "6");
+  EXPECT_EQ(Ok("[1.5, 2.5].sum()"), "4");
+  EXPECT_EQ(Ok("[3, 1, 2].min()"), "1");
+  EXPECT_EQ(Ok("['a', 'c', 'b'].max()"), "\"c\"");
+  EXPECT_EQ(Ok("[1, 2, 1].indexOf(1)"), "0");
+  EXPECT_EQ(Ok("[1, 2, 1].lastIndexOf(1)"), "2");
+  EXPECT_EQ(Ok("[1].indexOf(5)"), "-1");
+  EXPECT_NE(Fails("[].min()").find("empty"), std::string::npos);
+  EXPECT_EQ(Ok("'abc 123 def 456'.find('[0-9]+')"), "\"123\"");
+  EXPECT_EQ(Ok("'abc 123 def 456'.findAll('[0-9]+')"), "[\"123\", \"456\"]");
+  EXPECT_EQ(Ok("'abc 123 def 456'.findAll('[0-9]+', 1)"), "[\"123\"]");
+  EXPECT_EQ(Ok("'abc'.find('x')"), "\"\"");
+  EXPECT_NE(Fails("'abc'.matches('(')").find("invalid regular expression"), std::string::npos);
+  EXPECT_EQ(Ok("sets.contains([1, 2, 3], [3, 1])"), "true");
+  EXPECT_EQ(Ok("sets.equivalent([1, 2], [2, 1, 1])"), "true");
+  EXPECT_EQ(Ok("sets.intersects([1, 2], [3])"), "false");
+}
+
+TEST(CelFormatTest, DoublesPrintLikeGo) {
+  EXPECT_EQ(FormatDouble(1.5), "1.5");
+  EXPECT_EQ(FormatDouble(1e21), "1e+21");
+  EXPECT_EQ(FormatDouble(123456.0), "123456");
+  EXPECT_EQ(FormatDouble(123456789.0), "1.23456789e+08");
+  EXPECT_EQ(FormatDouble(0.0001), "0.0001");
+  EXPECT_EQ(FormatDouble(0.00001), "1e-05");
+  EXPECT_EQ(FormatDouble(-2), "-2");
+}
+
+}  // namespace
+}  // namespace migdra::cel
