@@ -12,8 +12,8 @@ status=0
 echo "== NVML ABI: migdra's declarations vs $(ls /usr/local/cuda/include/nvml.h 2>/dev/null || echo 'nvml.h (not found)')"
 inc=/usr/local/cuda/include
 if [ -f "$inc/nvml.h" ]; then
-  g++ -std=c++20 -I"$root/src" -I"$inc" -DMIGDRA_REAL_NVML_H "$root/tests/gpu/check_nvml_abi.cc" -o "$work/abi-real" &&
-  g++ -std=c++20 -I"$root/src" "$root/tests/gpu/check_nvml_abi.cc" -o "$work/abi-ours" &&
+  g++ -std=c++20 -I"$root/src" -I"$inc" -DMIGDRA_REAL_NVML_H "$root/tests/gpu/check_nvml_abi.cc" "$root/src/gpu/geometry.cc" -o "$work/abi-real" &&
+  g++ -std=c++20 -I"$root/src" "$root/tests/gpu/check_nvml_abi.cc" "$root/src/gpu/geometry.cc" -o "$work/abi-ours" &&
   "$work/abi-real" > "$work/abi-real.txt" && "$work/abi-ours" > "$work/abi-ours.txt"
   if diff "$work/abi-real.txt" "$work/abi-ours.txt" > "$work/abi.diff"; then
     echo "ABI OK: $(grep -c '^struct' "$work/abi-real.txt") structs, $(grep -c '^  ' "$work/abi-real.txt") fields, $(grep -c '^constant' "$work/abi-real.txt") constants, $(grep -c '^function' "$work/abi-real.txt") functions identical"
@@ -26,8 +26,9 @@ fi
 
 migdra=${1:-}
 if [ -z "$migdra" ]; then
-  bash "$root/tests/gpu/build_minimal.sh" "$work/build" > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-  migdra="$work/build/migdra"
+  build=${BUILD_DIR:-/tmp/migdra-minimal}
+  bash "$root/tests/gpu/build_minimal.sh" "$build" > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+  migdra="$build/migdra"
 fi
 
 echo "== nvidia-smi"
@@ -35,6 +36,7 @@ nvidia-smi -L | tee "$work/smi-L.txt"
 nvidia-smi --query-gpu=index,uuid,name,pci.bus_id,memory.total,mig.mode.current,compute_cap,driver_version \
   --format=csv,noheader | tee "$work/smi-query.csv"
 nvidia-smi -q | awk '/^GPU /{i++} /Minor Number/{print i-1 ", " $NF}' > "$work/smi-minor.txt"
+nvidia-smi -q | grep -E "Product Brand|Product Architecture|Minor Number|MIG Mode" -A0 | sort | uniq -c
 nvidia-smi mig -lgip > "$work/lgip.txt" 2>&1
 nvidia-smi mig -lgipp > "$work/lgipp.txt" 2>&1
 cat "$work/lgip.txt" "$work/lgipp.txt"
