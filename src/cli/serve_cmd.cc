@@ -1,0 +1,137 @@
+// `migdra serve`: the embedded Kubernetes-API-compatible control plane for one GPU server.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/command.h"
+#include "control/control_plane.h"
+#if __has_include("control/runner.h")
+#include "control/runner.h"
+#define MIGDRA_HAVE_POD_RUNNER 1
+#endif
+
+namespace migdra::cli {
+namespace {
+
+bool MakeDirs(const std::string& path) {
+  std::string cur;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      if (!cur.empty() && ::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST) return false;
+    }
+    if (i < path.size()) cur += path[i];
+  }
+  return true;
+}
+
+int RunServe(int argc, char** argv) {
+  CLI::App app{"Run the embedded Kubernetes-API-compatible control plane for this GPU server"};
+  std::string data_dir;
+  std::string listen = "127.0.0.1:6443";
+  std::string simulate;
+  std::string strategy_name = "pack";
+  std::string node_name;
+  app.add_option("--data-dir", data_dir, "State, credentials and kubeconfig (default ~/.local/share/migdra)");
+  app.add_option("--listen", listen, "HOST:PORT to serve HTTPS on (PORT 0 picks a free one)");
+  app.add_option("--simulate", simulate,
+                 "Simulate GPUs instead of NVML: MODEL[:COUNT][,...], e.g. a100-80gb:8");
+  app.add_option("--strategy", strategy_name, "Placement strategy: pack (default) or kubernetes");
+  app.add_option("--node-name", node_name, "Name of this node (default: the host name)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  Result<alloc::Strategy> strategy = alloc::ParseStrategy(strategy_name);
+  if (!strategy.ok()) {
+    std::fprintf(stderr, "migdra serve: --strategy: %s\n", strategy.error().ToString().c_str());
+    return 2;
+  }
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
+    std::fprintf(stderr, "migdra serve: --listen must be HOST:PORT, got \"%s\"\n", listen.c_str());
+    return 2;
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) {
+    std::fprintf(stderr, "migdra serve: --listen: bad port in \"%s\"\n", listen.c_str());
+    return 2;
+  }
+  if (data_dir.empty()) {
+    const char* home = std::getenv("HOME");
+    data_dir = std::string(home && *home ? home : ".") + "/.local/share/migdra";
+  }
+  if (!MakeDirs(data_dir)) {
+    std::fprintf(stderr, "migdra serve: cannot create %s\n", data_dir.c_str());
+    return 1;
+  }
+
+  // Signals are taken synchronously by this thread; every thread started below inherits the mask.
+  // Restore the default actions first: a signal ignored by the parent would never reach sigwait.
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  control::ControlPlaneOptions options;
+  options.data_dir = data_dir;
+  options.host = host;
+  options.port = port;
+  options.simulate = simulate;
+  options.node_name = node_name;
+  options.strategy = *strategy;
+  auto plane = control::ControlPlane::Start(options);
+  if (!plane.ok()) {
+    std::fprintf(stderr, "migdra serve: %s\n", plane.error.message.c_str());
+    return 1;
+  }
+  control::ControlPlane& cp = **plane.value;
+#ifdef MIGDRA_HAVE_POD_RUNNER
+  std::string runner_error = cp.AddNodeAgent(control::MakePodRunner(cp.AgentContext()));
+  if (!runner_error.empty()) {
+    std::fprintf(stderr, "migdra serve: pod runner: %s\n", runner_error.c_str());
+    cp.Stop();
+    return 1;
+  }
+#endif
+  const std::string node = cp.local_node().node["metadata"].value("name", "");
+  std::fprintf(stderr, "migdra serve: node %s: %s; strategy %s\n", node.c_str(),
+               cp.local_node().description.c_str(), std::string(alloc::StrategyName(*strategy)).c_str());
+  std::fprintf(stderr, "migdra serve: serving https://%s:%d (state in %s)\n",
+               host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(),
+               cp.port(), data_dir.c_str());
+  std::fprintf(stdout, "export KUBECONFIG=%s\n", cp.credentials().kubeconfig_path.c_str());
+  std::fflush(stdout);
+  std::fflush(stderr);
+
+  int received = 0;
+  sigwait(&signals, &received);
+  std::fprintf(stderr, "migdra serve: %s, shutting down\n", received == SIGINT ? "interrupted" : "terminated");
+  cp.Stop();
+  return 0;
+}
+
+}  // namespace
+
+MIGDRA_REGISTER_COMMAND(serve, "serve", "Run the embedded Kubernetes-API control plane (kubectl-compatible)",
+                        RunServe);
+
+}  // namespace migdra::cli

@@ -1,0 +1,548 @@
+#include "control/api_handler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "control/objects.h"
+#include "control/patch.h"
+
+namespace migdra::control {
+namespace {
+
+constexpr const char* kServerVersion = "v1.34.0+migdra";
+
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : path) {
+    if (c == '/') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+ApiResponse JsonResponse(int status, const json& body) {
+  ApiResponse r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+ApiResponse ErrorResponse(const ApiError& error) {
+  return JsonResponse(error.code, ApiHandler::StatusJson(error));
+}
+
+ApiResponse NotFoundPath(const std::string& path) {
+  return ErrorResponse(ApiError{404, "NotFound", "the server could not find the requested resource"});
+}
+
+bool Truthy(const std::string& v) { return v == "true" || v == "1"; }
+
+json Verbs(const ResourceInfo& info) {
+  return json::array({"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"});
+}
+
+json ResourceList(const std::string& group_version) {
+  json resources = json::array();
+  for (const ResourceInfo& r : AllResources()) {
+    if (r.GroupVersion() != group_version) continue;
+    json entry = {{"name", r.plural}, {"singularName", r.singular}, {"namespaced", r.namespaced},
+                  {"kind", r.kind}, {"verbs", Verbs(r)}};
+    if (!r.short_names.empty()) entry["shortNames"] = r.short_names;
+    if (!r.categories.empty()) entry["categories"] = r.categories;
+    resources.push_back(entry);
+    for (const std::string& sub : r.subresources) {
+      json verbs = sub == "log" ? json::array({"get"}) : json::array({"get", "patch", "update"});
+      resources.push_back({{"name", r.plural + "/" + sub}, {"singularName", ""},
+                           {"namespaced", r.namespaced}, {"kind", sub == "log" ? "Pod" : r.kind},
+                           {"verbs", verbs}});
+    }
+  }
+  return json{{"kind", "APIResourceList"}, {"apiVersion", "v1"}, {"groupVersion", group_version},
+              {"resources", resources}};
+}
+
+std::vector<std::string> Groups() {
+  std::vector<std::string> groups;
+  for (const ResourceInfo& r : AllResources()) {
+    if (!r.group.empty() && std::find(groups.begin(), groups.end(), r.group) == groups.end()) {
+      groups.push_back(r.group);
+    }
+  }
+  return groups;
+}
+
+json GroupJson(const std::string& group) {
+  json version = {{"groupVersion", group + "/v1"}, {"version", "v1"}};
+  return json{{"name", group}, {"versions", json::array({version})}, {"preferredVersion", version}};
+}
+
+json ListJson(const ResourceInfo& info, const std::vector<json>& items, int64_t version) {
+  return json{{"kind", info.kind + "List"},
+              {"apiVersion", info.GroupVersion()},
+              {"metadata", {{"resourceVersion", std::to_string(version)}}},
+              {"items", items}};
+}
+
+bool WantsTable(const std::string& accept) {
+  return accept.find("as=Table") != std::string::npos;
+}
+
+ApiResult<json> ParseBody(const std::string& body) {
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    return ApiResult<json>::Fail(ApiError{
+        400, "BadRequest", "the request body is not valid JSON (this server accepts JSON only)"});
+  }
+  return ApiResult<json>::Ok(std::move(parsed));
+}
+
+bool Matches(const json& object, const LabelSelector& labels, const FieldSelector& fields) {
+  const json& meta = object["metadata"];
+  return labels.Matches(meta.contains("labels") ? meta["labels"] : json::object()) &&
+         fields.Matches(object);
+}
+
+std::string EventLine(const std::string& type, const json& object) {
+  return json{{"type", type}, {"object", object}}.dump() + "\n";
+}
+
+}  // namespace
+
+std::string ApiRequest::Param(const std::string& key) const {
+  auto it = query.find(key);
+  return it == query.end() ? "" : it->second;
+}
+
+std::string QualifiedResource(const ResourceInfo& info) {
+  return info.group.empty() ? info.plural : info.plural + "." + info.group;
+}
+
+json ApiHandler::StatusJson(const ApiError& error) {
+  json status = {{"kind", "Status"},       {"apiVersion", "v1"},       {"metadata", json::object()},
+                 {"status", "Failure"},    {"message", error.message}, {"reason", error.reason},
+                 {"code", error.code}};
+  if (!error.causes.empty()) status["details"]["causes"] = error.causes;
+  return status;
+}
+
+ApiHandler::ApiHandler(Store& store, std::string server_address)
+    : store_(store), server_address_(std::move(server_address)) {}
+
+ApiResponse ApiHandler::Handle(const ApiRequest& request) const {
+  const std::string& p = request.path;
+  if (p == "/healthz" || p == "/readyz" || p == "/livez") {
+    ApiResponse r;
+    r.content_type = "text/plain";
+    r.body = "ok";
+    return r;
+  }
+  if (p == "/version" || p == "/version/") {
+    return JsonResponse(200, {{"major", "1"},
+                              {"minor", "34"},
+                              {"gitVersion", kServerVersion},
+                              {"gitCommit", ""},
+                              {"gitTreeState", "clean"},
+                              {"buildDate", ""},
+                              {"goVersion", ""},
+                              {"compiler", "gcc"},
+                              {"platform", "linux/amd64"}});
+  }
+  if (p.rfind("/openapi/", 0) == 0) return OpenApi(request);
+  std::vector<std::string> segs = SplitPath(p);
+  if (segs.empty()) {
+    json paths = json::array({"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3",
+                              "/readyz", "/version"});
+    for (const std::string& g : Groups()) {
+      paths.push_back("/apis/" + g);
+      paths.push_back("/apis/" + g + "/v1");
+    }
+    return JsonResponse(200, {{"paths", paths}});
+  }
+  if ((segs[0] == "api" && segs.size() <= 2) || (segs[0] == "apis" && segs.size() <= 3)) {
+    return Discovery(request);
+  }
+  if (segs[0] == "api" || segs[0] == "apis") return Resource(request);
+  return NotFoundPath(p);
+}
+
+ApiResponse ApiHandler::Discovery(const ApiRequest& request) const {
+  std::vector<std::string> segs = SplitPath(request.path);
+  if (request.method != "GET") {
+    return ErrorResponse(ApiError{405, "MethodNotAllowed", "the server does not allow this method on the requested resource"});
+  }
+  if (segs[0] == "api") {
+    if (segs.size() == 1) {
+      return JsonResponse(200, {{"kind", "APIVersions"},
+                                {"versions", {"v1"}},
+                                {"serverAddressByClientCIDRs",
+                                 {{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", server_address_}}}}});
+    }
+    if (segs[1] == "v1") return JsonResponse(200, ResourceList("v1"));
+    return NotFoundPath(request.path);
+  }
+  if (segs.size() == 1) {
+    json groups = json::array();
+    for (const std::string& g : Groups()) groups.push_back(GroupJson(g));
+    return JsonResponse(200, {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", groups}});
+  }
+  std::vector<std::string> groups = Groups();
+  if (std::find(groups.begin(), groups.end(), segs[1]) == groups.end()) {
+    return NotFoundPath(request.path);
+  }
+  if (segs.size() == 2) {
+    json g = GroupJson(segs[1]);
+    g["kind"] = "APIGroup";
+    g["apiVersion"] = "v1";
+    return JsonResponse(200, g);
+  }
+  if (segs[2] != "v1") return NotFoundPath(request.path);
+  return JsonResponse(200, ResourceList(segs[1] + "/v1"));
+}
+
+// OpenAPI v3: kubectl reads it to learn that the server validates fields itself
+// (fieldValidation on PATCH), so `kubectl apply` needs no client-side schema.
+ApiResponse ApiHandler::OpenApi(const ApiRequest& request) const {
+  std::vector<std::string> segs = SplitPath(request.path);
+  if (segs.size() < 2 || segs[1] != "v3") return NotFoundPath(request.path);
+  std::set<std::string> gvs;
+  for (const ResourceInfo& r : AllResources()) {
+    gvs.insert(r.group.empty() ? "api/v1" : "apis/" + r.GroupVersion());
+  }
+  if (segs.size() == 2) {
+    json paths = json::object();
+    for (const std::string& gv : gvs) {
+      paths[gv] = {{"serverRelativeURL", "/openapi/v3/" + gv + "?hash=" + std::string(kServerVersion)}};
+    }
+    return JsonResponse(200, {{"paths", paths}});
+  }
+  std::string gv;
+  for (size_t i = 2; i < segs.size(); ++i) gv += (gv.empty() ? "" : "/") + segs[i];
+  if (!gvs.count(gv)) return NotFoundPath(request.path);
+  json paths = json::object();
+  json query_params = json::array();
+  for (const char* name : {"dryRun", "fieldManager", "fieldValidation", "force", "pretty"}) {
+    query_params.push_back({{"name", name}, {"in", "query"}, {"schema", {{"type", "string"}, {"uniqueItems", true}}}});
+  }
+  for (const ResourceInfo& r : AllResources()) {
+    std::string this_gv = r.group.empty() ? "api/v1" : "apis/" + r.GroupVersion();
+    if (this_gv != gv) continue;
+    json gvk = {{"group", r.group}, {"version", r.version}, {"kind", r.kind}};
+    std::string base = "/" + gv + "/" + (r.namespaced ? "namespaces/{namespace}/" : "") + r.plural;
+    json body_content = {{"application/json-patch+json", {{"schema", {{"type", "object"}}}}},
+                         {"application/merge-patch+json", {{"schema", {{"type", "object"}}}}}};
+    json op = {{"x-kubernetes-group-version-kind", gvk},
+               {"parameters", query_params},
+               {"requestBody", {{"content", body_content}, {"required", true}}},
+               {"responses", {{"200", {{"description", "OK"}}}}}};
+    json item_op = op;
+    item_op["x-kubernetes-action"] = "patch";
+    json post = op;
+    post["x-kubernetes-action"] = "post";
+    post["requestBody"]["content"] = {{"application/json", {{"schema", {{"type", "object"}}}}}};
+    json put = post;
+    put["x-kubernetes-action"] = "put";
+    paths[base] = {{"post", post}};
+    paths[base + "/{name}"] = {{"patch", item_op}, {"put", put}};
+  }
+  return JsonResponse(200, {{"openapi", "3.0.0"},
+                            {"info", {{"title", "Kubernetes"}, {"version", kServerVersion}}},
+                            {"paths", paths},
+                            {"components", {{"schemas", json::object()}}}});
+}
+
+ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
+  std::vector<std::string> segs = SplitPath(request.path);
+  std::string group, version;
+  size_t i;
+  if (segs[0] == "api") {
+    version = segs[1];
+    i = 2;
+  } else {
+    group = segs[1];
+    version = segs[2];
+    i = 3;
+  }
+  bool watch_path = false;
+  if (i < segs.size() && segs[i] == "watch") {
+    watch_path = true;
+    ++i;
+  }
+  std::string ns;
+  if (i + 2 < segs.size() && segs[i] == "namespaces") {
+    const ResourceInfo* inner = FindResource(group, version, segs[i + 2]);
+    if (inner && inner->namespaced) {
+      ns = segs[i + 1];
+      i += 2;
+    }
+  }
+  if (i >= segs.size()) return NotFoundPath(request.path);
+  const ResourceInfo* info = FindResource(group, version, segs[i]);
+  if (!info) return NotFoundPath(request.path);
+  std::string name = i + 1 < segs.size() ? segs[i + 1] : "";
+  std::string sub = i + 2 < segs.size() ? segs[i + 2] : "";
+  if (i + 3 < segs.size()) return NotFoundPath(request.path);
+  if (!sub.empty() && !info->HasSubresource(sub)) return NotFoundPath(request.path);
+  const std::string key = info->StoreKey();
+  const bool dry_run = request.Param("dryRun") == "All";
+  const std::string& method = request.method;
+
+  if (method == "GET" && name.empty()) {
+    ApiResult<LabelSelector> labels = LabelSelector::Parse(request.Param("labelSelector"));
+    if (!labels.ok()) return ErrorResponse(labels.error);
+    ApiResult<FieldSelector> fields = FieldSelector::Parse(request.Param("fieldSelector"));
+    if (!fields.ok()) return ErrorResponse(fields.error);
+    const bool watch = watch_path || Truthy(request.Param("watch"));
+    int64_t version_now = 0;
+    std::vector<json> items;
+    for (json& o : store_.List(key, ns, &version_now)) {
+      if (Matches(o, *labels.value, *fields.value)) items.push_back(std::move(o));
+    }
+    if (watch) {
+      WatchSpec spec;
+      spec.info = info;
+      spec.namespace_ = ns;
+      spec.labels = *labels.value;
+      spec.fields = *fields.value;
+      spec.as_table = WantsTable(request.accept);
+      spec.bookmarks = Truthy(request.Param("allowWatchBookmarks"));
+      std::string rv = request.Param("resourceVersion");
+      const bool initial = rv.empty() || rv == "0" || Truthy(request.Param("sendInitialEvents"));
+      if (initial) {
+        spec.after_version = version_now;
+        spec.initial = std::move(items);
+      } else {
+        int64_t v = ParseVersion(rv);
+        if (v < 0) return ErrorResponse(ApiError{400, "BadRequest", "invalid resourceVersion \"" + rv + "\""});
+        spec.after_version = v;
+      }
+      std::string timeout = request.Param("timeoutSeconds");
+      if (!timeout.empty()) {
+        int64_t t = ParseVersion(timeout);
+        if (t >= 0) spec.timeout_seconds = static_cast<int>(std::min<int64_t>(t, 3600));
+      }
+      ApiResponse r;
+      r.watch = std::move(spec);
+      return r;
+    }
+    if (WantsTable(request.accept)) {
+      std::string include = request.Param("includeObject");
+      return JsonResponse(200, BuildTable(*info, items, include.empty() ? "Metadata" : include,
+                                          std::to_string(version_now)));
+    }
+    return JsonResponse(200, ListJson(*info, items, version_now));
+  }
+
+  if (info->namespaced && ns.empty() && (method != "GET" || !name.empty())) {
+    return NotFoundPath(request.path);
+  }
+
+  if (method == "GET") {
+    std::optional<json> object = store_.Get(key, ns, name);
+    if (!object) return ErrorResponse(WithResource(ApiError{404, "NotFound", ""}, *info, name));
+    if (sub == "log") {
+      std::string container = request.Param("container");
+      const json& containers = (*object)["spec"]["containers"];
+      if (container.empty() && containers.is_array() && !containers.empty()) {
+        container = containers[0].value("name", "");
+      }
+      std::optional<std::string> log =
+          log_provider_ ? log_provider_(ns, name, container) : std::nullopt;
+      if (!log) {
+        return ErrorResponse(ApiError{
+            400, "BadRequest",
+            "container \"" + container + "\" in pod \"" + name + "\" is waiting to start: no runner has started it"});
+      }
+      ApiResponse r;
+      r.content_type = "text/plain";
+      r.body = *log;
+      return r;
+    }
+    if (WantsTable(request.accept)) {
+      std::string include = request.Param("includeObject");
+      return JsonResponse(200, BuildTable(*info, {*object}, include.empty() ? "Metadata" : include,
+                                          (*object)["metadata"].value("resourceVersion", "")));
+    }
+    return JsonResponse(200, *object);
+  }
+
+  WriteOptions write_options;
+  write_options.dry_run = dry_run;
+  write_options.strict_fields = request.Param("fieldValidation") == "Strict";
+
+  if (method == "POST") {
+    if (!name.empty()) return ErrorResponse(ApiError{405, "MethodNotAllowed", "POST is not allowed on a named resource"});
+    ApiResult<json> body = ParseBody(request.body);
+    if (!body.ok()) return ErrorResponse(body.error);
+    json& object = *body.value;
+    if (!object.is_object()) return ErrorResponse(ApiError{400, "BadRequest", "the body must be a JSON object"});
+    std::string api_version = object.value("apiVersion", "");
+    std::string kind = object.value("kind", "");
+    if ((!api_version.empty() && api_version != info->GroupVersion()) ||
+        (!kind.empty() && kind != info->kind)) {
+      return ErrorResponse(ApiError{400, "BadRequest",
+                                    "the API version in the data (" + api_version + ") does not match the expected API version (" +
+                                        info->GroupVersion() + ") or the kind (" + kind + ") is not " + info->kind});
+    }
+    if (info->namespaced) {
+      std::string body_ns = object.contains("metadata") && object["metadata"].is_object()
+                                ? object["metadata"].value("namespace", "")
+                                : "";
+      if (!body_ns.empty() && body_ns != ns) {
+        return ErrorResponse(ApiError{400, "BadRequest",
+                                      "the namespace of the provided object does not match the namespace sent on the request"});
+      }
+      object["metadata"]["namespace"] = ns;
+    }
+    ApiResult<json> created = CreateObject(store_, *info, std::move(object), write_options);
+    if (!created.ok()) return ErrorResponse(created.error);
+    return JsonResponse(201, *created.value);
+  }
+
+  if (method == "PUT" || method == "PATCH") {
+    if (name.empty()) return ErrorResponse(ApiError{405, "MethodNotAllowed", method + " needs a resource name"});
+    if (sub == "log") return ErrorResponse(ApiError{405, "MethodNotAllowed", "the log is read-only"});
+    ApiResult<json> body = ParseBody(request.body);
+    if (!body.ok()) return ErrorResponse(body.error);
+    const bool status_only = sub == "status";
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      json object;
+      bool patch_sets_version = false;
+      if (method == "PUT") {
+        object = *body.value;
+        if (!object.is_object()) return ErrorResponse(ApiError{400, "BadRequest", "the body must be a JSON object"});
+        if (!object.contains("metadata") || !object["metadata"].is_object()) object["metadata"] = json::object();
+        std::string body_name = object["metadata"].value("name", "");
+        if (!body_name.empty() && body_name != name) {
+          return ErrorResponse(ApiError{400, "BadRequest", "the name of the object (" + body_name +
+                                                               ") does not match the name on the URL (" + name + ")"});
+        }
+        object["metadata"]["name"] = name;
+        if (info->namespaced) object["metadata"]["namespace"] = ns;
+      } else {
+        std::optional<json> current = store_.Get(key, ns, name);
+        if (!current) return ErrorResponse(WithResource(ApiError{404, "NotFound", ""}, *info, name));
+        const std::string ct = request.content_type.substr(0, request.content_type.find(';'));
+        ApiResult<json> patched = ApiResult<json>::Fail(ApiError{415, "UnsupportedMediaType",
+                                                                 "the server does not support patch type \"" + ct + "\"; use json, merge or strategic-merge patches"});
+        if (ct == "application/merge-patch+json") {
+          patched = ApplyMergePatch(*current, *body.value);
+        } else if (ct == "application/json-patch+json") {
+          patched = ApplyJsonPatch(*current, *body.value);
+        } else if (ct == "application/strategic-merge-patch+json") {
+          patched = ApplyStrategicMergePatch(*current, *body.value);
+        }
+        if (!patched.ok()) return ErrorResponse(patched.error);
+        object = std::move(*patched.value);
+        if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
+          return ErrorResponse(ApiError{422, "Invalid", "the patch removed the object's metadata"});
+        }
+        const std::string patched_rv = object["metadata"].value("resourceVersion", "");
+        patch_sets_version = patched_rv != (*current)["metadata"].value("resourceVersion", "");
+        if (!patch_sets_version) {
+          // A patch without a version applies to the version it was computed on.
+          object["metadata"]["resourceVersion"] = (*current)["metadata"].value("resourceVersion", "");
+        }
+        object["metadata"]["name"] = name;
+        if (info->namespaced) object["metadata"]["namespace"] = ns;
+      }
+      ApiResult<json> updated = UpdateObject(store_, *info, std::move(object), status_only, write_options);
+      if (updated.ok()) return JsonResponse(200, *updated.value);
+      if (method == "PATCH" && !patch_sets_version && updated.error.reason == "Conflict") continue;
+      return ErrorResponse(updated.error);
+    }
+    return ErrorResponse(WithResource(ApiError{409, "Conflict", ""}, *info, name));
+  }
+
+  if (method == "DELETE") {
+    DeleteOptions options;
+    options.dry_run = dry_run;
+    options.propagation = request.Param("propagationPolicy");
+    if (!request.body.empty()) {
+      ApiResult<json> body = ParseBody(request.body);
+      if (!body.ok()) return ErrorResponse(body.error);
+      if (body.value->is_object()) {
+        if (body.value->contains("propagationPolicy") && (*body.value)["propagationPolicy"].is_string()) {
+          options.propagation = (*body.value)["propagationPolicy"];
+        }
+        if (body.value->value("orphanDependents", false)) options.propagation = "Orphan";
+        const json& pre = body.value->value("preconditions", json::object());
+        if (pre.is_object()) {
+          if (pre.contains("uid") && pre["uid"].is_string()) options.expected_uid = pre["uid"];
+          if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string()) {
+            options.expected_version = ParseVersion(pre["resourceVersion"]);
+          }
+        }
+        const json& dry = body.value->value("dryRun", json::array());
+        if (dry.is_array() && std::find(dry.begin(), dry.end(), "All") != dry.end()) options.dry_run = true;
+      }
+    }
+    if (name.empty()) {
+      ApiResult<LabelSelector> labels = LabelSelector::Parse(request.Param("labelSelector"));
+      if (!labels.ok()) return ErrorResponse(labels.error);
+      ApiResult<FieldSelector> fields = FieldSelector::Parse(request.Param("fieldSelector"));
+      if (!fields.ok()) return ErrorResponse(fields.error);
+      int64_t version_now = 0;
+      std::vector<json> deleted;
+      for (const json& o : store_.List(key, ns, &version_now)) {
+        if (!Matches(o, *labels.value, *fields.value)) continue;
+        ApiResult<json> d = DeleteObject(store_, *info, o["metadata"].value("namespace", ""),
+                                         o["metadata"].value("name", ""), options);
+        if (d.ok()) deleted.push_back(*d.value);
+      }
+      return JsonResponse(200, ListJson(*info, deleted, store_.CurrentVersion()));
+    }
+    if (!sub.empty()) return ErrorResponse(ApiError{405, "MethodNotAllowed", "cannot delete a subresource"});
+    ApiResult<json> deleted = DeleteObject(store_, *info, ns, name, options);
+    if (!deleted.ok()) return ErrorResponse(deleted.error);
+    return JsonResponse(200, *deleted.value);
+  }
+  return ErrorResponse(ApiError{405, "MethodNotAllowed", "method " + method + " is not supported"});
+}
+
+void ApiHandler::StreamWatch(const WatchSpec& spec,
+                             const std::function<bool(const std::string&)>& write,
+                             const std::atomic<bool>& stop) const {
+  auto render = [&](const json& object) {
+    if (!spec.as_table) return object;
+    return BuildTable(*spec.info, {object}, "Metadata", object["metadata"].value("resourceVersion", ""));
+  };
+  for (const json& object : spec.initial) {
+    if (!write(EventLine("ADDED", render(object)))) return;
+  }
+  const std::string key = spec.info->StoreKey();
+  int64_t cursor = spec.after_version;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(spec.timeout_seconds);
+  while (!stop.load() && std::chrono::steady_clock::now() < deadline) {
+    ApiResult<std::vector<WatchEvent>> events = store_.EventsAfter(cursor, 500);
+    if (!events.ok()) {
+      write(EventLine("ERROR", StatusJson(events.error)));
+      return;
+    }
+    if (events.value->empty()) {
+      auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (!store_.WaitForVersion(cursor, std::min<std::chrono::milliseconds>(
+                                             remaining, std::chrono::milliseconds(1000)))) {
+        // Quiet second: probe the connection so abandoned watches end.
+        if (!write("")) return;
+      }
+      continue;
+    }
+    for (const WatchEvent& e : *events.value) {
+      cursor = e.resource_version;
+      if (e.resource != key) continue;
+      if (!spec.namespace_.empty() && e.namespace_ != spec.namespace_) continue;
+      if (!Matches(e.object, spec.labels, spec.fields)) continue;
+      if (!write(EventLine(EventTypeName(e.type), render(e.object)))) return;
+    }
+  }
+}
+
+}  // namespace migdra::control

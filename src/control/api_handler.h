@@ -1,0 +1,88 @@
+// The Kubernetes REST API over the Store, independent of the HTTP transport: discovery, the
+// OpenAPI v3 documents kubectl needs, and the verbs get, list, watch, create, update, patch,
+// delete and deletecollection on the kinds of resources.h, with their status and log
+// subresources, dry runs, field validation and server-side tables.
+//
+// Handle() answers one request. A watch is not answered in full: Handle returns a WatchSpec and
+// the transport streams StreamWatch's output until it returns false.
+//
+// Thread safety: Handle and StreamWatch may run concurrently on any threads.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "control/resources.h"
+#include "control/selectors.h"
+#include "control/store.h"
+
+namespace migdra::control {
+
+struct ApiRequest {
+  std::string method;  // GET POST PUT PATCH DELETE
+  std::string path;
+  std::multimap<std::string, std::string> query;
+  std::string content_type;
+  std::string accept;
+  std::string body;
+  std::string Param(const std::string& key) const;
+};
+
+struct WatchSpec {
+  const ResourceInfo* info = nullptr;
+  std::string namespace_;
+  LabelSelector labels;
+  FieldSelector fields;
+  int64_t after_version = 0;
+  std::vector<json> initial;  // synthetic ADDED events (watch from "0" or unset version)
+  int timeout_seconds = 1800;
+  bool as_table = false;
+  bool bookmarks = false;
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<WatchSpec> watch;
+};
+
+// Supplies a pod's log (the runner's); nullopt when it has none.
+using PodLogProvider = std::function<std::optional<std::string>(
+    const std::string& ns, const std::string& pod, const std::string& container)>;
+
+class ApiHandler {
+ public:
+  // `server_address` is host:port as clients reach it (for /api's serverAddressByClientCIDRs).
+  ApiHandler(Store& store, std::string server_address);
+
+  ApiResponse Handle(const ApiRequest& request) const;
+
+  // Writes newline-separated watch events through `write` until the watch times out, `stop`
+  // becomes true, or `write` returns false (client gone).
+  void StreamWatch(const WatchSpec& spec, const std::function<bool(const std::string&)>& write,
+                   const std::atomic<bool>& stop) const;
+
+  void SetPodLogProvider(PodLogProvider provider) { log_provider_ = std::move(provider); }
+
+  // A Status object for an error.
+  static json StatusJson(const ApiError& error);
+
+ private:
+  ApiResponse Discovery(const ApiRequest& request) const;
+  ApiResponse OpenApi(const ApiRequest& request) const;
+  ApiResponse Resource(const ApiRequest& request) const;
+
+  Store& store_;
+  std::string server_address_;
+  PodLogProvider log_provider_;
+};
+
+// The qualified "resource.group" name used in API messages ("pods", "jobs.batch").
+std::string QualifiedResource(const ResourceInfo& info);
+
+}  // namespace migdra::control

@@ -1,0 +1,208 @@
+#include "control/api_handler.h"
+
+#include <gtest/gtest.h>
+
+namespace migdra::control {
+namespace {
+
+class ApiHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = Store::Open("");
+    ASSERT_TRUE(opened.ok());
+    store_ = std::move(*opened.value);
+    json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "default"}}}};
+    ASSERT_EQ(Call("POST", "/api/v1/namespaces", ns.dump()).status, 201);
+    handler_ = std::make_unique<ApiHandler>(*store_, "127.0.0.1:1");
+  }
+
+  ApiResponse Call(const std::string& method, const std::string& path, const std::string& body = "",
+                   const std::string& content_type = "application/json",
+                   std::multimap<std::string, std::string> query = {}, const std::string& accept = "") {
+    if (!handler_) handler_ = std::make_unique<ApiHandler>(*store_, "127.0.0.1:1");
+    ApiRequest r;
+    r.method = method;
+    r.path = path;
+    r.body = body;
+    r.content_type = content_type;
+    r.query = std::move(query);
+    r.accept = accept;
+    return handler_->Handle(r);
+  }
+
+  static json Claim(const std::string& name, int count = 1) {
+    return json::parse(R"({"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
+      "metadata": {"name": ")" + name + R"("},
+      "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": "mig", "count": )" +
+                       std::to_string(count) + R"(}}]}}})");
+  }
+
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ApiHandler> handler_;
+};
+
+constexpr const char* kClaims = "/apis/resource.k8s.io/v1/namespaces/default/resourceclaims";
+
+TEST_F(ApiHandlerTest, Discovery) {
+  json core = json::parse(Call("GET", "/api/v1").body);
+  EXPECT_EQ(core["kind"], "APIResourceList");
+  bool pods = false, log = false;
+  for (const json& r : core["resources"]) {
+    pods = pods || r["name"] == "pods";
+    log = log || r["name"] == "pods/log";
+  }
+  EXPECT_TRUE(pods && log);
+  json groups = json::parse(Call("GET", "/apis").body);
+  EXPECT_EQ(groups["kind"], "APIGroupList");
+  json dra = json::parse(Call("GET", "/apis/resource.k8s.io/v1").body);
+  EXPECT_EQ(dra["groupVersion"], "resource.k8s.io/v1");
+  EXPECT_EQ(Call("GET", "/apis/nope.io/v1").status, 404);
+  json openapi = json::parse(Call("GET", "/openapi/v3").body);
+  ASSERT_TRUE(openapi["paths"].contains("apis/resource.k8s.io/v1"));
+  json doc = json::parse(Call("GET", "/openapi/v3/apis/resource.k8s.io/v1").body);
+  const json& patch = doc["paths"]["/apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims/{name}"]["patch"];
+  EXPECT_EQ(patch["x-kubernetes-group-version-kind"]["kind"], "ResourceClaim");
+}
+
+TEST_F(ApiHandlerTest, CreateGetListWithDefaults) {
+  ApiResponse created = Call("POST", kClaims, Claim("c1").dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  json c = json::parse(created.body);
+  EXPECT_FALSE(c["metadata"]["uid"].get<std::string>().empty());
+  EXPECT_EQ(c["spec"]["devices"]["requests"][0]["exactly"]["allocationMode"], "ExactCount");
+  EXPECT_EQ(Call("POST", kClaims, Claim("c1").dump()).status, 409);
+  EXPECT_EQ(Call("GET", std::string(kClaims) + "/c1").status, 200);
+  ApiResponse missing = Call("GET", std::string(kClaims) + "/zz");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(json::parse(missing.body)["message"], "resourceclaims.resource.k8s.io \"zz\" not found");
+  json list = json::parse(Call("GET", kClaims).body);
+  EXPECT_EQ(list["kind"], "ResourceClaimList");
+  EXPECT_EQ(list["items"].size(), 1u);
+  // Namespace must exist.
+  EXPECT_EQ(Call("POST", "/apis/resource.k8s.io/v1/namespaces/nope/resourceclaims", Claim("x").dump()).status, 404);
+}
+
+TEST_F(ApiHandlerTest, GenerateName) {
+  json c = Claim("");
+  c["metadata"].erase("name");
+  c["metadata"]["generateName"] = "job-gpu-";
+  ApiResponse created = Call("POST", kClaims, c.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string name = json::parse(created.body)["metadata"]["name"];
+  EXPECT_EQ(name.size(), std::string("job-gpu-").size() + 5);
+  EXPECT_EQ(name.rfind("job-gpu-", 0), 0u);
+}
+
+TEST_F(ApiHandlerTest, InvalidObjectsGet422WithFieldPaths) {
+  ApiResponse r = Call("POST", kClaims, Claim("bad", 0).dump());
+  ASSERT_EQ(r.status, 422);
+  json status = json::parse(r.body);
+  EXPECT_EQ(status["reason"], "Invalid");
+  EXPECT_EQ(status["details"]["causes"][0]["field"], "spec.devices.requests[0].exactly.count");
+  json bad_name = Claim("Bad_Name");
+  EXPECT_EQ(Call("POST", kClaims, bad_name.dump()).status, 422);
+  EXPECT_EQ(Call("POST", kClaims, "{not json").status, 400);
+  json wrong_kind = Claim("c");
+  wrong_kind["kind"] = "Pod";
+  EXPECT_EQ(Call("POST", kClaims, wrong_kind.dump()).status, 400);
+}
+
+TEST_F(ApiHandlerTest, UpdateConflictsOnStaleVersion) {
+  json c = json::parse(Call("POST", kClaims, Claim("c1").dump()).body);
+  json labelled = c;
+  labelled["metadata"]["labels"] = {{"a", "b"}};
+  ApiResponse ok = Call("PUT", std::string(kClaims) + "/c1", labelled.dump());
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  ApiResponse stale = Call("PUT", std::string(kClaims) + "/c1", labelled.dump());
+  EXPECT_EQ(stale.status, 409);
+  // The claim spec is immutable.
+  json changed = json::parse(ok.body);
+  changed["spec"]["devices"]["requests"][0]["exactly"]["count"] = 2;
+  EXPECT_EQ(Call("PUT", std::string(kClaims) + "/c1", changed.dump()).status, 422);
+}
+
+TEST_F(ApiHandlerTest, PatchesAndStatusSubresource) {
+  Call("POST", kClaims, Claim("c1").dump());
+  ApiResponse merged = Call("PATCH", std::string(kClaims) + "/c1", R"({"metadata": {"labels": {"x": "y"}}})",
+                            "application/merge-patch+json");
+  ASSERT_EQ(merged.status, 200) << merged.body;
+  EXPECT_EQ(json::parse(merged.body)["metadata"]["labels"]["x"], "y");
+  ApiResponse jp = Call("PATCH", std::string(kClaims) + "/c1",
+                        R"([{"op": "replace", "path": "/metadata/labels/x", "value": "z"}])",
+                        "application/json-patch+json");
+  ASSERT_EQ(jp.status, 200) << jp.body;
+  EXPECT_EQ(Call("PATCH", std::string(kClaims) + "/c1", "{}", "application/apply-patch+yaml").status, 415);
+  // Status changes only through the status subresource.
+  ApiResponse main = Call("PATCH", std::string(kClaims) + "/c1", R"({"status": {"reservedFor": [{"resource": "pods", "name": "p", "uid": "u"}]}})",
+                          "application/merge-patch+json");
+  EXPECT_FALSE(json::parse(main.body).contains("status"));
+  ApiResponse status = Call("PATCH", std::string(kClaims) + "/c1/status",
+                            R"({"status": {"reservedFor": [{"resource": "pods", "name": "p", "uid": "u"}]}})",
+                            "application/merge-patch+json");
+  ASSERT_EQ(status.status, 200) << status.body;
+  EXPECT_EQ(json::parse(status.body)["status"]["reservedFor"][0]["name"], "p");
+}
+
+TEST_F(ApiHandlerTest, DeleteHonoursFinalizers) {
+  json c = Claim("c1");
+  c["metadata"]["finalizers"] = {"example.com/keep"};
+  Call("POST", kClaims, c.dump());
+  ApiResponse marked = Call("DELETE", std::string(kClaims) + "/c1");
+  ASSERT_EQ(marked.status, 200);
+  EXPECT_TRUE(json::parse(marked.body)["metadata"].contains("deletionTimestamp"));
+  EXPECT_EQ(Call("GET", std::string(kClaims) + "/c1").status, 200);
+  ApiResponse released = Call("PATCH", std::string(kClaims) + "/c1", R"({"metadata": {"finalizers": null}})",
+                              "application/merge-patch+json");
+  ASSERT_EQ(released.status, 200) << released.body;
+  EXPECT_EQ(Call("GET", std::string(kClaims) + "/c1").status, 404);
+  EXPECT_EQ(Call("DELETE", std::string(kClaims) + "/c1").status, 404);
+}
+
+TEST_F(ApiHandlerTest, DryRunWritesNothing) {
+  ApiResponse r = Call("POST", kClaims, Claim("c1").dump(), "application/json", {{"dryRun", "All"}});
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(Call("GET", std::string(kClaims) + "/c1").status, 404);
+}
+
+TEST_F(ApiHandlerTest, SelectorsAndTables) {
+  json a = Claim("a");
+  a["metadata"]["labels"] = {{"app", "x"}};
+  Call("POST", kClaims, a.dump());
+  Call("POST", kClaims, Claim("b").dump());
+  json list = json::parse(Call("GET", kClaims, "", "", {{"labelSelector", "app=x"}}).body);
+  ASSERT_EQ(list["items"].size(), 1u);
+  EXPECT_EQ(list["items"][0]["metadata"]["name"], "a");
+  list = json::parse(Call("GET", kClaims, "", "", {{"fieldSelector", "metadata.name=b"}}).body);
+  ASSERT_EQ(list["items"].size(), 1u);
+  json table = json::parse(Call("GET", kClaims, "", "", {}, "application/json;as=Table;v=v1;g=meta.k8s.io").body);
+  EXPECT_EQ(table["kind"], "Table");
+  EXPECT_EQ(table["columnDefinitions"][1]["name"], "State");
+  EXPECT_EQ(table["rows"][0]["cells"][1], "pending");
+  EXPECT_EQ(table["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+}
+
+TEST_F(ApiHandlerTest, WatchStreamsEventsAfterVersion) {
+  json c = json::parse(Call("POST", kClaims, Claim("a").dump()).body);
+  std::string rv = c["metadata"]["resourceVersion"];
+  Call("POST", kClaims, Claim("b").dump());
+  Call("DELETE", std::string(kClaims) + "/a");
+  ApiResponse w = Call("GET", kClaims, "", "", {{"watch", "true"}, {"resourceVersion", rv}, {"timeoutSeconds", "1"}});
+  ASSERT_TRUE(w.watch.has_value());
+  std::vector<json> events;
+  std::atomic<bool> stop{false};
+  handler_->StreamWatch(*w.watch, [&](const std::string& line) {
+    if (!line.empty()) events.push_back(json::parse(line));
+    return true;
+  }, stop);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0]["type"], "ADDED");
+  EXPECT_EQ(events[0]["object"]["metadata"]["name"], "b");
+  EXPECT_EQ(events[1]["type"], "DELETED");
+  // From "0": the current state first.
+  ApiResponse w0 = Call("GET", kClaims, "", "", {{"watch", "1"}, {"timeoutSeconds", "0"}});
+  ASSERT_TRUE(w0.watch.has_value());
+  EXPECT_EQ(w0.watch->initial.size(), 1u);
+}
+
+}  // namespace
+}  // namespace migdra::control

@@ -1,0 +1,139 @@
+#include "control/control_plane.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace migdra::control {
+namespace {
+
+// A port that was free a moment ago on `host` (for --listen HOST:0).
+int FreePort(const std::string& host) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = 0;
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int port = -1;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+void EnsureNamespace(Store& store, const std::string& name) {
+  if (store.Get("namespaces", "", name)) return;
+  json ns = {{"apiVersion", "v1"},
+             {"kind", "Namespace"},
+             {"metadata",
+              {{"name", name},
+               {"uid", NewUid()},
+               {"creationTimestamp", NowRfc3339()},
+               {"labels", {{"kubernetes.io/metadata.name", name}}}}},
+             {"spec", {{"finalizers", {"kubernetes"}}}},
+             {"status", {{"phase", "Active"}}}};
+  (void)store.Create("namespaces", ns);
+}
+
+}  // namespace
+
+ApiResult<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneOptions& options) {
+  using R = ApiResult<std::unique_ptr<ControlPlane>>;
+  std::unique_ptr<ControlPlane> plane(new ControlPlane());
+  plane->options_ = options;
+  const std::string lock_path = options.data_dir + "/lock";
+  plane->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (plane->lock_fd_ < 0 || ::flock(plane->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return R::Fail(ApiError{409, "Conflict", "another migdra serve is using " + options.data_dir +
+                                                 " (cannot lock " + lock_path + ")"});
+  }
+  int port = options.port;
+  if (port == 0) port = FreePort(options.host);
+  if (port <= 0) return R::Fail(ApiError{500, "InternalError", "no free port on " + options.host});
+
+  ApiResult<Credentials> credentials = EnsureCredentials(options.data_dir, options.host, port);
+  if (!credentials.ok()) return R::Fail(credentials.error);
+  plane->credentials_ = *credentials.value;
+
+  ApiResult<std::unique_ptr<Store>> store = Store::Open(options.data_dir + "/state.db");
+  if (!store.ok()) return R::Fail(store.error);
+  plane->store_ = std::move(*store.value);
+  for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+    EnsureNamespace(*plane->store_, ns);
+  }
+
+  LocalNodeOptions node_options;
+  node_options.node_name = options.node_name;
+  node_options.simulate = options.simulate;
+  ApiResult<LocalNode> local = BuildLocalNode(node_options);
+  if (!local.ok()) return R::Fail(local.error);
+  plane->local_node_ = std::move(*local.value);
+  ApiResult<bool> registered = RegisterLocalNode(*plane->store_, plane->local_node_);
+  if (!registered.ok()) return R::Fail(registered.error);
+
+  ControllerOptions controller_options;
+  controller_options.strategy = options.strategy;
+  plane->controllers_ = std::make_unique<Controllers>(*plane->store_, controller_options);
+  plane->controllers_->Start();
+
+  std::string client_host = options.host == "0.0.0.0" ? "127.0.0.1" : options.host;
+  plane->handler_ = std::make_unique<ApiHandler>(*plane->store_, client_host + ":" + std::to_string(port));
+  ControlPlane* raw = plane.get();
+  plane->handler_->SetPodLogProvider(
+      [raw](const std::string& ns, const std::string& pod, const std::string& container) -> std::optional<std::string> {
+        for (const auto& agent : raw->agents_) {
+          if (auto log = agent->PodLog(ns, pod, container)) return log;
+        }
+        return std::nullopt;
+      });
+  HttpOptions http_options;
+  http_options.host = options.host;
+  http_options.port = port;
+  plane->http_ = std::make_unique<HttpServer>(*plane->handler_, plane->credentials_, http_options);
+  ApiResult<int> bound = plane->http_->Start();
+  if (!bound.ok()) {
+    plane->controllers_->Stop();
+    return R::Fail(bound.error);
+  }
+  plane->port_ = *bound.value;
+  return R::Ok(std::move(plane));
+}
+
+ControlPlane::~ControlPlane() { Stop(); }
+
+NodeAgentContext ControlPlane::AgentContext() const {
+  NodeAgentContext context;
+  context.store = store_.get();
+  context.node_name = local_node_.node["metadata"].value("name", "");
+  context.data_dir = options_.data_dir;
+  context.simulate = options_.simulate;
+  return context;
+}
+
+std::string ControlPlane::AddNodeAgent(std::unique_ptr<NodeAgent> agent) {
+  if (!agent) return "";
+  std::string error = agent->Start();
+  if (!error.empty()) return error;
+  agents_.push_back(std::move(agent));
+  return "";
+}
+
+void ControlPlane::Stop() {
+  for (auto& agent : agents_) agent->Stop();
+  if (http_) http_->Stop();
+  if (controllers_) controllers_->Stop();
+  if (store_) store_->WakeAll();
+  if (lock_fd_ >= 0) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+  }
+}
+
+}  // namespace migdra::control

@@ -1,0 +1,79 @@
+// The in-process controllers of `migdra serve`, level-triggered: each pass reads the whole state
+// from the Store and moves it one step towards the desired state; a pass runs after every
+// write (and at least once a second), so a crash between two writes is repaired by the next
+// pass after restart.
+//
+// - Template claims (kube-controller-manager's resourceclaim controller): for each
+//   pod.spec.resourceClaims[] entry with resourceClaimTemplateName, a claim named
+//   `<pod>-<claim>-<5 random>` (generateName) with an owner reference to the pod, the annotation
+//   `resource.kubernetes.io/pod-claim-name`, the template's labels/annotations, recorded in
+//   pod.status.resourceClaimStatuses.
+// - Scheduler: binds pending pods whose claims all exist. Unallocated claims are allocated
+//   together with the allocator (alloc/, the configured strategy) on a node where they fit; the
+//   claim gets status.allocation, status.reservedFor += the pod and the finalizer
+//   `resource.kubernetes.io/delete-protection`; then the pod gets spec.nodeName and
+//   PodScheduled=True. When nothing fits: PodScheduled=False (Unschedulable) with the reason and
+//   a FailedScheduling Event (once per distinct reason). Pods are retried on every pass, so they
+//   are scheduled as soon as devices free up. Allocation state is read from the claims in the
+//   store, and claims are written before the pod is bound, so no device is handed out twice,
+//   even across a crash.
+// - Jobs: pods per parallelism/completions; backoffLimit; Complete/Failed conditions.
+// - Claim cleanup: reservedFor drops pods that are gone, replaced or finished; the last one
+//   deallocates (clears status.allocation and the finalizer); generated claims of finished pods
+//   are deleted.
+// - Garbage collection: dependents of deleted owners (ownerReferences), foreground and orphan
+//   deletion, namespace deletion.
+//
+// Thread safety: Start/Stop from one thread; the controllers run on their own thread.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "alloc/allocator.h"
+#include "control/store.h"
+
+namespace migdra::control {
+
+struct ControllerOptions {
+  alloc::Strategy strategy = alloc::Strategy::kPack;
+};
+
+class Controllers {
+ public:
+  Controllers(Store& store, ControllerOptions options);
+  ~Controllers();
+  Controllers(const Controllers&) = delete;
+  Controllers& operator=(const Controllers&) = delete;
+
+  void Start();
+  void Stop();
+
+  // One pass of every controller (tests drive this directly instead of Start).
+  void ReconcileOnce();
+
+ private:
+  void Loop();
+  void SyncTemplateClaims();
+  void Schedule();
+  void SyncJobs();
+  void SyncClaims();
+  void CollectGarbage();
+
+  Store& store_;
+  ControllerOptions options_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Writes `object` as the controllers do: optimistic on its resourceVersion, and deleting an
+// object left with a deletionTimestamp and no finalizers. Returns whether it was written.
+bool ControllerWrite(Store& store, const std::string& plural, json object);
+
+// Records a core/v1 Event about `object` (kind, namespace, name, uid from it).
+void RecordEvent(Store& store, const json& object, const std::string& type,
+                 const std::string& reason, const std::string& message,
+                 const std::string& component);
+
+}  // namespace migdra::control

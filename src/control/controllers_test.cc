@@ -1,0 +1,152 @@
+#include "control/controllers.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "control/local_node.h"
+#include "control/objects.h"
+#include "control/resources.h"
+
+namespace migdra::control {
+namespace {
+
+const ResourceInfo& Info(const std::string& plural) {
+  for (const ResourceInfo& r : AllResources()) {
+    if (r.plural == plural) return r;
+  }
+  return AllResources().front();
+}
+
+class ControllersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = Store::Open("");
+    ASSERT_TRUE(opened.ok());
+    store_ = std::move(*opened.value);
+    ASSERT_TRUE(CreateObject(*store_, Info("namespaces"),
+                             json{{"metadata", {{"name", "default"}}}}).ok());
+    LocalNodeOptions options;
+    options.node_name = "node-a";
+    options.simulate = "a100-80gb:1";
+    auto local = BuildLocalNode(options);
+    ASSERT_TRUE(local.ok()) << local.error.message;
+    ASSERT_TRUE(RegisterLocalNode(*store_, *local.value).ok());
+    ASSERT_TRUE(CreateObject(*store_, Info("deviceclasses"), json::parse(R"({
+      "metadata": {"name": "nvidia-mig"},
+      "spec": {"selectors": [{"cel": {"expression": "device.driver == 'gpu.nvidia.com'"}}]}})")).ok());
+    ASSERT_TRUE(CreateObject(*store_, Info("resourceclaimtemplates"), json::parse(R"({
+      "metadata": {"name": "mig-gpu-1g", "namespace": "default"},
+      "spec": {"spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": "nvidia-mig"}}]}}}})")).ok());
+    controllers_ = std::make_unique<Controllers>(*store_, ControllerOptions{});
+  }
+
+  void CreateJob(const std::string& name) {
+    json job = json::parse(R"({"metadata": {"namespace": "default"},
+      "spec": {"template": {"spec": {"restartPolicy": "OnFailure",
+        "containers": [{"name": "c", "image": "busybox:1", "resources": {"claims": [{"name": "gpu"}]}}],
+        "resourceClaims": [{"name": "gpu", "resourceClaimTemplateName": "mig-gpu-1g"}]}}}})");
+    job["metadata"]["name"] = name;
+    auto created = CreateObject(*store_, Info("jobs"), job);
+    ASSERT_TRUE(created.ok()) << created.error.message;
+  }
+
+  void Reconcile(int passes = 3) {
+    for (int i = 0; i < passes; ++i) controllers_->ReconcileOnce();
+  }
+
+  std::vector<json> List(const std::string& plural) { return store_->List(Info(plural).StoreKey(), ""); }
+
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Controllers> controllers_;
+};
+
+TEST_F(ControllersTest, JobGetsPodClaimAndRightSizedDevice) {
+  CreateJob("demo");
+  Reconcile();
+  auto pods = List("pods");
+  ASSERT_EQ(pods.size(), 1u);
+  const json& pod = pods[0];
+  EXPECT_EQ(pod["spec"]["nodeName"], "node-a");
+  EXPECT_EQ(pod["metadata"]["labels"]["job-name"], "demo");
+  auto claims = List("resourceclaims");
+  ASSERT_EQ(claims.size(), 1u);
+  const json& claim = claims[0];
+  std::string claim_name = claim["metadata"]["name"];
+  EXPECT_EQ(claim_name.rfind(pod["metadata"]["name"].get<std::string>() + "-gpu-", 0), 0u);
+  EXPECT_EQ(claim["metadata"]["annotations"]["resource.kubernetes.io/pod-claim-name"], "gpu");
+  EXPECT_EQ(claim["metadata"]["ownerReferences"][0]["uid"], pod["metadata"]["uid"]);
+  EXPECT_EQ(claim["metadata"]["finalizers"][0], "resource.kubernetes.io/delete-protection");
+  EXPECT_EQ(claim["status"]["reservedFor"][0]["uid"], pod["metadata"]["uid"]);
+  std::string device = claim["status"]["allocation"]["devices"]["results"][0]["device"];
+  EXPECT_NE(device.find("-mig-1g10gb-"), std::string::npos) << device;
+  EXPECT_EQ(pod["status"]["resourceClaimStatuses"][0]["resourceClaimName"], claim_name);
+}
+
+TEST_F(ControllersTest, SevenFitOnOneGpuTheEighthWaitsUntilOneIsDeleted) {
+  for (int i = 0; i < 8; ++i) CreateJob("job-" + std::to_string(i));
+  Reconcile();
+  std::set<std::string> devices;
+  for (const json& c : List("resourceclaims")) {
+    if (c.contains("status") && c["status"].contains("allocation")) {
+      devices.insert(c["status"]["allocation"]["devices"]["results"][0]["device"].get<std::string>());
+    }
+  }
+  EXPECT_EQ(devices.size(), 7u);
+  const json* waiting = nullptr;
+  auto pods = List("pods");
+  for (const json& p : pods) {
+    if (!p["spec"].contains("nodeName")) waiting = &p;
+  }
+  ASSERT_NE(waiting, nullptr);
+  bool unschedulable = false;
+  for (const json& c : (*waiting)["status"]["conditions"]) {
+    unschedulable = unschedulable || (c["type"] == "PodScheduled" && c["status"] == "False" &&
+                                      c["message"].get<std::string>().find("cannot allocate all claims") != std::string::npos);
+  }
+  EXPECT_TRUE(unschedulable) << (*waiting)["status"].dump();
+  bool event = false;
+  for (const json& e : List("events")) event = event || e["reason"] == "FailedScheduling";
+  EXPECT_TRUE(event);
+
+  // Delete a bound pod's job: its pod and claim go away, and the waiting pod gets the device.
+  std::string waiting_job = (*waiting)["metadata"]["labels"]["job-name"];
+  std::string victim = waiting_job == "job-0" ? "job-1" : "job-0";
+  DeleteOptions background;
+  background.propagation = "Background";
+  ASSERT_TRUE(DeleteObject(*store_, Info("jobs"), "default", victim, background).ok());
+  Reconcile(6);
+  int bound = 0;
+  for (const json& p : List("pods")) bound += p["spec"].contains("nodeName") ? 1 : 0;
+  EXPECT_EQ(bound, 7);
+  EXPECT_EQ(List("pods").size(), 7u);
+  devices.clear();
+  int allocated = 0;
+  for (const json& c : List("resourceclaims")) {
+    if (c.contains("status") && c["status"].contains("allocation")) {
+      ++allocated;
+      devices.insert(c["status"]["allocation"]["devices"]["results"][0]["device"].get<std::string>());
+    }
+  }
+  EXPECT_EQ(allocated, 7);
+  EXPECT_EQ(devices.size(), 7u);
+}
+
+TEST_F(ControllersTest, FinishedPodReleasesItsDevice) {
+  CreateJob("demo");
+  Reconcile();
+  json pod = List("pods")[0];
+  pod["status"]["phase"] = "Succeeded";
+  ASSERT_TRUE(UpdateObject(*store_, Info("pods"), pod, /*status_only=*/true).ok());
+  Reconcile(4);
+  // The generated claim of a finished pod is deallocated and deleted; the Job completes.
+  EXPECT_TRUE(List("resourceclaims").empty());
+  json job = List("jobs")[0];
+  bool complete = false;
+  for (const json& c : job["status"]["conditions"]) complete = complete || (c["type"] == "Complete" && c["status"] == "True");
+  EXPECT_TRUE(complete) << job["status"].dump();
+  EXPECT_EQ(job["status"]["succeeded"], 1);
+}
+
+}  // namespace
+}  // namespace migdra::control

@@ -1,0 +1,48 @@
+// The local node as `migdra serve` registers it: the Node object (GPU labels in the style of
+// NVIDIA's GPU feature discovery, capacity, Ready condition, node info) and the ResourceSlices
+// of its GPUs (driver/slice_builder.h), built from the GPU inventory — real NVML, or the
+// catalog's simulation for `--simulate MODEL[:COUNT][,...]` and on machines without a GPU.
+//
+// Thread safety: pure functions except RegisterLocalNode, which writes to the store.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "control/store.h"
+#include "gpu/inventory.h"
+
+namespace migdra::control {
+
+struct LocalNodeOptions {
+  std::string node_name;  // "" = this host's name
+  std::string simulate;   // "" = real NVML, falling back to a100-80gb:8 when there is none
+  std::string driver = "gpu.nvidia.com";
+};
+
+struct LocalNode {
+  gpu::NodeInventory inventory;
+  json node;                 // the Node object
+  std::vector<json> slices;  // the ResourceSlice objects
+  std::string description;   // one line: "8 x NVIDIA A100-SXM4-80GB (simulated)"
+};
+
+// Parses "a100-80gb:8,h100-80gb" into (model, count) pairs; count defaults to 1.
+ApiResult<std::vector<std::pair<std::string, int>>> ParseSimulateSpec(const std::string& spec);
+
+// Builds the node's inventory, Node object and slices.
+ApiResult<LocalNode> BuildLocalNode(const LocalNodeOptions& options);
+
+// The GPU feature discovery labels for `inventory` (nvidia.com/gpu.count, gpu.product,
+// gpu.memory, gpu.compute.major/minor, gpu.family, mig.capable, mig.strategy, ...).
+std::map<std::string, std::string> GpuNodeLabels(const gpu::NodeInventory& inventory);
+
+// Creates or updates the Node (keeping labels others added) and makes the node's slices of
+// `options.driver` exactly `local.slices` (creating, updating and deleting).
+ApiResult<bool> RegisterLocalNode(Store& store, const LocalNode& local);
+
+// A lower-case DNS subdomain form of this host's name.
+std::string DefaultNodeName();
+
+}  // namespace migdra::control

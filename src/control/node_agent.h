@@ -1,0 +1,44 @@
+// The hook for per-node agents that `migdra serve` runs beside its controllers — the pod runner
+// in particular (src/control/runner.*, owned by the driver engineer).
+//
+// A NodeAgent is given in-process access to the store and the name of the local node. It
+// typically watches the store (Store::EventsAfter / WaitForVersion) for pods whose
+// spec.nodeName is its node, prepares their claims' devices, runs them, and writes
+// status.phase / containerStatuses back with UpdateObject(..., status_only = true). Pods stay
+// Pending on their node while no agent runs them.
+//
+// Contract for runner.h: when src/control/runner.h exists, `migdra serve` includes it and calls
+//   std::unique_ptr<NodeAgent> MakePodRunner(const NodeAgentContext& context);
+// (namespace migdra::control) once at start-up, then Start(); Stop() at shutdown. A null result
+// means "no runner". No other change is needed to wire it in.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "control/store.h"
+
+namespace migdra::control {
+
+struct NodeAgentContext {
+  Store* store = nullptr;     // outlives the agent
+  std::string node_name;      // the local node's Node object name
+  std::string data_dir;       // the serve data directory (agents keep their state below it)
+  std::string simulate;       // the --simulate value ("" = real NVML)
+};
+
+class NodeAgent {
+ public:
+  virtual ~NodeAgent() = default;
+  // Starts background work; returns an error message, or "" on success.
+  virtual std::string Start() = 0;
+  // Stops background work; must return promptly (within a few seconds).
+  virtual void Stop() = 0;
+  // The log of a container of a pod this agent runs, for `kubectl logs`; nullopt if unknown.
+  virtual std::optional<std::string> PodLog(const std::string& ns, const std::string& pod,
+                                            const std::string& container) {
+    return std::nullopt;
+  }
+};
+
+}  // namespace migdra::control

@@ -1,0 +1,256 @@
+#include "control/objects.h"
+
+#include <algorithm>
+
+namespace migdra::control {
+namespace {
+
+std::string QualifiedKind(const ResourceInfo& info) {
+  return info.group.empty() ? info.kind : info.kind + "." + info.group;
+}
+
+std::string QualifiedPlural(const ResourceInfo& info) {
+  return info.group.empty() ? info.plural : info.plural + "." + info.group;
+}
+
+ApiError Invalid(const ResourceInfo& info, const std::string& name, const json& causes) {
+  std::vector<std::string> parts;
+  for (const json& c : causes) {
+    std::string field = c.value("field", "");
+    parts.push_back(field.empty() ? c.value("message", "") : field + ": " + c.value("message", ""));
+  }
+  std::string joined;
+  if (parts.size() == 1) {
+    joined = parts[0];
+  } else {
+    joined = "[";
+    for (size_t i = 0; i < parts.size(); ++i) joined += (i ? ", " : "") + parts[i];
+    joined += "]";
+  }
+  return ApiError{422, "Invalid", QualifiedKind(info) + " \"" + name + "\" is invalid: " + joined,
+                  causes};
+}
+
+ApiError StrictError(const std::vector<std::string>& unknown) {
+  std::string msg = "strict decoding error: ";
+  for (size_t i = 0; i < unknown.size(); ++i) {
+    msg += (i ? ", " : "") + std::string("unknown field \"") + unknown[i] + "\"";
+  }
+  return ApiError{400, "BadRequest", msg};
+}
+
+bool HasFinalizers(const json& object) {
+  const json& meta = object["metadata"];
+  return meta.contains("finalizers") && meta["finalizers"].is_array() &&
+         !meta["finalizers"].empty();
+}
+
+}  // namespace
+
+ApiError WithResource(ApiError error, const ResourceInfo& info, const std::string& name) {
+  if (error.reason == "NotFound") {
+    error.message = QualifiedPlural(info) + " \"" + name + "\" not found";
+  } else if (error.reason == "AlreadyExists") {
+    error.message = QualifiedPlural(info) + " \"" + name + "\" already exists";
+  } else if (error.reason == "Conflict") {
+    error.message = "Operation cannot be fulfilled on " + QualifiedPlural(info) + " \"" + name +
+                    "\": the object has been modified; please apply your changes to the latest "
+                    "version and try again";
+  }
+  return error;
+}
+
+ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object,
+                             const WriteOptions& options) {
+  if (!object.is_object()) {
+    return ApiResult<json>::Fail(ApiError{400, "BadRequest", "the body must be a JSON object"});
+  }
+  if (!object.contains("metadata") || !object["metadata"].is_object()) {
+    object["metadata"] = json::object();
+  }
+  json& meta = object["metadata"];
+  object["apiVersion"] = info.GroupVersion();
+  object["kind"] = info.kind;
+  if (!info.namespaced) meta.erase("namespace");
+  if (info.namespaced) {
+    std::string ns = meta.value("namespace", "");
+    std::optional<json> ns_object = store.Get("namespaces", "", ns);
+    if (!ns_object) {
+      return ApiResult<json>::Fail(
+          ApiError{404, "NotFound", "namespaces \"" + ns + "\" not found"});
+    }
+    if ((*ns_object)["metadata"].contains("deletionTimestamp")) {
+      return ApiResult<json>::Fail(ApiError{
+          403, "Forbidden",
+          QualifiedPlural(info) + " \"" + meta.value("name", "") + "\" is forbidden: unable to create new content in namespace " + ns +
+              " because it is being terminated"});
+    }
+  }
+  if (options.strict_fields) {
+    std::vector<std::string> unknown = UnknownFields(info, object);
+    if (!unknown.empty()) return ApiResult<json>::Fail(StrictError(unknown));
+  }
+  const bool generated = meta.value("name", "").empty() && !meta.value("generateName", "").empty();
+  meta.erase("resourceVersion");
+  meta.erase("deletionTimestamp");
+  meta.erase("deletionGracePeriodSeconds");
+  meta.erase("managedFields");
+  meta["uid"] = NewUid();
+  meta["creationTimestamp"] = NowRfc3339();
+  meta["generation"] = 1;
+  if (info.HasSubresource("status") && info.plural != "nodes") object.erase("status");
+  ApplyDefaults(info, object);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    if (generated) {
+      std::string base = meta.value("generateName", "");
+      if (base.size() > 58) base = base.substr(0, 58);
+      meta["name"] = base + RandomSuffix(5);
+      if (info.plural == "jobs") ApplyDefaults(info, object);  // labels carry the name
+    }
+    json causes = Validate(info, object, json());
+    if (!causes.empty()) {
+      return ApiResult<json>::Fail(Invalid(info, meta.value("name", ""), causes));
+    }
+    if (options.dry_run) {
+      if (store.Get(info.StoreKey(), meta.value("namespace", ""), meta.value("name", ""))) {
+        return ApiResult<json>::Fail(WithResource(ApiError{409, "AlreadyExists", ""}, info, meta.value("name", "")));
+      }
+      return ApiResult<json>::Ok(object);
+    }
+    ApiResult<json> created = store.Create(info.StoreKey(), object);
+    if (created.ok()) return created;
+    if (!(generated && created.error.reason == "AlreadyExists")) {
+      return ApiResult<json>::Fail(WithResource(created.error, info, meta.value("name", "")));
+    }
+  }
+  return ApiResult<json>::Fail(ApiError{500, "InternalError", "could not generate a unique name"});
+}
+
+ApiResult<json> UpdateObject(Store& store, const ResourceInfo& info, json object, bool status_only,
+                             const WriteOptions& options) {
+  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
+    return ApiResult<json>::Fail(ApiError{400, "BadRequest", "the object has no metadata"});
+  }
+  const std::string ns = info.namespaced ? object["metadata"].value("namespace", "") : "";
+  const std::string name = object["metadata"].value("name", "");
+  std::optional<json> current = store.Get(info.StoreKey(), ns, name);
+  if (!current) {
+    return ApiResult<json>::Fail(WithResource(ApiError{404, "NotFound", ""}, info, name));
+  }
+  if (options.strict_fields) {
+    std::vector<std::string> unknown = UnknownFields(info, object);
+    if (!unknown.empty()) return ApiResult<json>::Fail(StrictError(unknown));
+  }
+  std::optional<int64_t> expected;
+  std::string rv = object["metadata"].value("resourceVersion", "");
+  if (!rv.empty()) {
+    int64_t v = ParseVersion(rv);
+    if (v < 0) {
+      return ApiResult<json>::Fail(ApiError{400, "BadRequest", "invalid resourceVersion \"" + rv + "\""});
+    }
+    expected = v;
+  }
+  json updated;
+  if (status_only) {
+    updated = *current;
+    if (object.contains("status")) {
+      updated["status"] = object["status"];
+    } else {
+      updated.erase("status");
+    }
+  } else {
+    updated = std::move(object);
+    updated["apiVersion"] = info.GroupVersion();
+    updated["kind"] = info.kind;
+    if (info.HasSubresource("status")) {
+      if (current->contains("status")) {
+        updated["status"] = (*current)["status"];
+      } else {
+        updated.erase("status");
+      }
+    }
+  }
+  json& meta = updated["metadata"];
+  const json& old_meta = (*current)["metadata"];
+  for (const char* key : {"uid", "creationTimestamp", "deletionTimestamp",
+                          "deletionGracePeriodSeconds", "generation"}) {
+    if (old_meta.contains(key)) {
+      meta[key] = old_meta[key];
+    } else {
+      meta.erase(key);
+    }
+  }
+  meta.erase("managedFields");
+  if (info.namespaced) meta["namespace"] = ns;
+  if (!status_only && updated.value("spec", json()) != current->value("spec", json())) {
+    meta["generation"] = old_meta.value("generation", 0) + 1;
+  }
+  ApplyDefaults(info, updated);
+  json causes = Validate(info, updated, *current);
+  if (!causes.empty()) return ApiResult<json>::Fail(Invalid(info, name, causes));
+  if (options.dry_run) return ApiResult<json>::Ok(updated);
+  if (meta.contains("deletionTimestamp") && !HasFinalizers(updated) && info.plural != "namespaces") {
+    ApiResult<json> deleted = store.Delete(info.StoreKey(), ns, name, expected);
+    if (!deleted.ok()) return ApiResult<json>::Fail(WithResource(deleted.error, info, name));
+    return deleted;
+  }
+  ApiResult<json> stored = store.Update(info.StoreKey(), std::move(updated), expected);
+  if (!stored.ok()) return ApiResult<json>::Fail(WithResource(stored.error, info, name));
+  return stored;
+}
+
+ApiResult<json> DeleteObject(Store& store, const ResourceInfo& info, const std::string& ns,
+                             const std::string& name, const DeleteOptions& options) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::optional<json> current = store.Get(info.StoreKey(), ns, name);
+    if (!current) {
+      return ApiResult<json>::Fail(WithResource(ApiError{404, "NotFound", ""}, info, name));
+    }
+    json& meta = (*current)["metadata"];
+    const int64_t version = ParseVersion(meta.value("resourceVersion", ""));
+    if ((options.expected_version && *options.expected_version != version) ||
+        (!options.expected_uid.empty() && options.expected_uid != meta.value("uid", ""))) {
+      return ApiResult<json>::Fail(WithResource(ApiError{409, "Conflict", ""}, info, name));
+    }
+    std::string propagation = options.propagation;
+    if (propagation.empty()) propagation = info.plural == "jobs" ? "Orphan" : "Background";
+    json finalizers = meta.contains("finalizers") && meta["finalizers"].is_array()
+                          ? meta["finalizers"]
+                          : json::array();
+    auto add_finalizer = [&](const char* f) {
+      if (std::find(finalizers.begin(), finalizers.end(), f) == finalizers.end()) {
+        finalizers.push_back(f);
+      }
+    };
+    if (!meta.contains("deletionTimestamp")) {
+      if (propagation == "Orphan") add_finalizer("orphan");
+      if (propagation == "Foreground") add_finalizer("foregroundDeletion");
+    }
+    const bool namespace_with_content =
+        info.plural == "namespaces" && !(*current)["spec"].value("finalizers", json::array()).empty();
+    if (!finalizers.empty() || namespace_with_content) {
+      if (meta.contains("deletionTimestamp")) return ApiResult<json>::Ok(*current);
+      meta["deletionTimestamp"] = NowRfc3339();
+      meta["deletionGracePeriodSeconds"] = 0;
+      meta["finalizers"] = finalizers;
+      if (finalizers.empty()) meta.erase("finalizers");
+      if (info.plural == "namespaces") (*current)["status"]["phase"] = "Terminating";
+      if (options.dry_run) return ApiResult<json>::Ok(*current);
+      ApiResult<json> marked = store.Update(info.StoreKey(), *current, version);
+      if (marked.ok() || marked.error.reason != "Conflict" || options.expected_version) {
+        if (!marked.ok()) return ApiResult<json>::Fail(WithResource(marked.error, info, name));
+        return marked;
+      }
+      continue;
+    }
+    if (options.dry_run) return ApiResult<json>::Ok(*current);
+    ApiResult<json> deleted = store.Delete(info.StoreKey(), ns, name, version);
+    if (deleted.ok() || deleted.error.reason != "Conflict" || options.expected_version) {
+      if (!deleted.ok()) return ApiResult<json>::Fail(WithResource(deleted.error, info, name));
+      return deleted;
+    }
+  }
+  return ApiResult<json>::Fail(WithResource(ApiError{409, "Conflict", ""}, info, name));
+}
+
+}  // namespace migdra::control

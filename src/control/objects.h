@@ -1,0 +1,48 @@
+// Object lifecycle shared by the REST API and the in-process controllers: what the API server
+// does around a store write (server-owned metadata, generateName, defaulting, validation,
+// status-subresource rules, finalizers and deletionTimestamp).
+//
+// Thread safety: as the Store; every call may run concurrently with any other.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "control/resources.h"
+#include "control/store.h"
+
+namespace migdra::control {
+
+struct WriteOptions {
+  bool dry_run = false;
+  bool strict_fields = false;  // fieldValidation=Strict: unknown fields are an error
+};
+
+// Creates `object` (namespace already resolved into metadata.namespace for namespaced kinds).
+// Returns the stored object, or BadRequest / NotFound (namespace) / AlreadyExists / Invalid.
+ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object,
+                             const WriteOptions& options = {});
+
+// Replaces the object with `object`. `status_only` applies the status subresource's rules (only
+// status changes), else status is kept from the stored object for kinds with a status
+// subresource. The stored version must equal metadata.resourceVersion when that is set
+// (Conflict otherwise). An update that leaves a deleted object without finalizers deletes it.
+ApiResult<json> UpdateObject(Store& store, const ResourceInfo& info, json object, bool status_only,
+                             const WriteOptions& options = {});
+
+struct DeleteOptions {
+  std::string propagation;  // "", "Background", "Foreground", "Orphan"
+  std::optional<int64_t> expected_version;
+  std::string expected_uid;
+  bool dry_run = false;
+};
+
+// Deletes, or marks for deletion (deletionTimestamp) an object that has finalizers. Returns the
+// object as last stored.
+ApiResult<json> DeleteObject(Store& store, const ResourceInfo& info, const std::string& ns,
+                             const std::string& name, const DeleteOptions& options = {});
+
+// The ApiError for a store failure, with Kubernetes' message for the resource and name.
+ApiError WithResource(ApiError error, const ResourceInfo& info, const std::string& name);
+
+}  // namespace migdra::control

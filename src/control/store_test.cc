@@ -1,0 +1,127 @@
+#include "control/store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+namespace migdra::control {
+namespace {
+
+json Obj(const std::string& ns, const std::string& name, int value = 0) {
+  return json{{"metadata", {{"namespace", ns}, {"name", name}}}, {"spec", {{"value", value}}}};
+}
+
+std::string TempDb() {
+  std::string dir = std::filesystem::temp_directory_path() / ("migdra-store-" + std::to_string(::getpid()) + "-" + RandomSuffix(6));
+  std::filesystem::create_directories(dir);
+  return dir + "/state.db";
+}
+
+TEST(StoreTest, CreateGetListAndVersions) {
+  auto store = Store::Open("");
+  ASSERT_TRUE(store.ok());
+  Store& s = **store.value;
+  auto a = s.Create("pods", Obj("default", "a"));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ((*a.value)["metadata"]["resourceVersion"], "1");
+  ASSERT_TRUE(s.Create("pods", Obj("other", "b")).ok());
+  EXPECT_EQ(s.CurrentVersion(), 2);
+  auto dup = s.Create("pods", Obj("default", "a"));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error.code, 409);
+  EXPECT_EQ(dup.error.reason, "AlreadyExists");
+  EXPECT_EQ(s.List("pods", "").size(), 2u);
+  EXPECT_EQ(s.List("pods", "default").size(), 1u);
+  EXPECT_EQ(s.List("pods", "defaul").size(), 0u);
+  EXPECT_FALSE(s.Get("pods", "default", "missing"));
+  EXPECT_EQ((*s.Get("pods", "other", "b"))["metadata"]["resourceVersion"], "2");
+}
+
+TEST(StoreTest, UpdateChecksVersion) {
+  auto store = Store::Open("");
+  Store& s = **store.value;
+  ASSERT_TRUE(s.Create("pods", Obj("default", "a", 1)).ok());
+  auto stale = s.Update("pods", Obj("default", "a", 2), 7);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error.code, 409);
+  auto fresh = s.Update("pods", Obj("default", "a", 2), 1);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ((*s.Get("pods", "default", "a"))["spec"]["value"], 2);
+  auto missing = s.Update("pods", Obj("default", "zz"), std::nullopt);
+  EXPECT_EQ(missing.error.code, 404);
+  ASSERT_TRUE(s.Delete("pods", "default", "a", 2).ok());
+  EXPECT_FALSE(s.Get("pods", "default", "a"));
+}
+
+TEST(StoreTest, SurvivesReopen) {
+  const std::string path = TempDb();
+  {
+    auto store = Store::Open(path);
+    ASSERT_TRUE(store.ok());
+    Store& s = **store.value;
+    ASSERT_TRUE(s.Create("pods", Obj("default", "a")).ok());
+    ASSERT_TRUE(s.Create("pods", Obj("default", "b")).ok());
+    ASSERT_TRUE(s.Delete("pods", "default", "a", std::nullopt).ok());
+  }
+  auto store = Store::Open(path);
+  ASSERT_TRUE(store.ok());
+  Store& s = **store.value;
+  EXPECT_EQ(s.CurrentVersion(), 3);
+  EXPECT_FALSE(s.Get("pods", "default", "a"));
+  EXPECT_TRUE(s.Get("pods", "default", "b"));
+  // Versions continue after a restart; a watch from before the restart is too old.
+  auto c = s.Create("pods", Obj("default", "c"));
+  EXPECT_EQ((*c.value)["metadata"]["resourceVersion"], "4");
+  EXPECT_EQ(s.EventsAfter(1).error.code, 410);
+  EXPECT_EQ(s.EventsAfter(3).value->size(), 1u);
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+}
+
+TEST(StoreTest, WatchLogIsOrderedAndBounded) {
+  auto store = Store::Open("", /*log_capacity=*/3);
+  Store& s = **store.value;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(s.Create("pods", Obj("default", "p" + std::to_string(i))).ok());
+  auto recent = s.EventsAfter(3);
+  ASSERT_TRUE(recent.ok());
+  ASSERT_EQ(recent.value->size(), 2u);
+  EXPECT_EQ((*recent.value)[0].resource_version, 4);
+  EXPECT_EQ((*recent.value)[1].type, EventType::kAdded);
+  EXPECT_EQ(s.EventsAfter(1).error.code, 410);
+  EXPECT_TRUE(s.EventsAfter(2).ok());
+}
+
+TEST(StoreTest, WaitForVersionWakesOnWrite) {
+  auto store = Store::Open("");
+  Store& s = **store.value;
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    (void)s.Create("pods", Obj("default", "a"));
+  });
+  EXPECT_TRUE(s.WaitForVersion(0, std::chrono::seconds(5)));
+  writer.join();
+  EXPECT_FALSE(s.WaitForVersion(1, std::chrono::milliseconds(20)));
+}
+
+TEST(StoreTest, ConcurrentWritersGetDistinctVersions) {
+  auto store = Store::Open("");
+  Store& s = **store.value;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        ASSERT_TRUE(s.Create("pods", Obj("default", "p" + std::to_string(t) + "-" + std::to_string(i))).ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(s.CurrentVersion(), 400);
+  std::set<std::string> versions;
+  for (const json& o : s.List("pods", "")) versions.insert(o["metadata"]["resourceVersion"].get<std::string>());
+  EXPECT_EQ(versions.size(), 400u);
+}
+
+}  // namespace
+}  // namespace migdra::control
