@@ -1,0 +1,170 @@
+// migdra discover [--nvml PATH] [--driver-root DIR] [--simulate MODEL[:COUNT][,...]]
+//                 [-o yaml|json] [--labels] [--node NAME] [--mig-mode dynamic|static]
+//                 [--layout 1.34|1.35] [--driver NAME]
+//
+// This node's GPUs as the ResourceSlices the driver would publish (or, with --labels, the node
+// labels). Real NVML is used when it loads; with no GPU, or with --simulate, nvmlsim stands in and
+// a line on stderr says so. YAML output is one document per slice; JSON output is a List.
+// Exit codes: 0 ok, 2 bad flags or an error reading the GPUs.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "api/codec.h"
+#include "cli/command.h"
+#include "driver/node_labels.h"
+#include "driver/slice_builder.h"
+#include "gpu/inventory.h"
+#include "gpu/nvml.h"
+
+namespace migdra::cli {
+namespace {
+
+// nvmlsim next to the executable (build tree: src/cli/migdra and src/nvmlsim/), in an install
+// tree (bin/migdra and lib/migdra/), or where MIGDRA_NVMLSIM_LIBRARY says.
+std::vector<std::string> NvmlsimCandidates() {
+  std::vector<std::string> out;
+  if (const char* explicit_path = std::getenv("MIGDRA_NVMLSIM_LIBRARY")) {
+    if (*explicit_path != '\0') out.push_back(explicit_path);
+  }
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    std::filesystem::path dir = exe.parent_path();
+    out.push_back((dir / "libnvidia-ml.so.1").string());
+    out.push_back((dir / ".." / "nvmlsim" / "libnvidia-ml.so.1").string());
+    out.push_back((dir / ".." / "lib" / "migdra" / "libnvidia-ml.so.1").string());
+  }
+  return out;
+}
+
+Result<std::unique_ptr<gpu::Nvml>> OpenNvmlsim() {
+  std::string tried;
+  for (const std::string& path : NvmlsimCandidates()) {
+    if (!std::filesystem::exists(path)) {
+      tried += "\n  " + path + ": not found";
+      continue;
+    }
+    auto nvml = gpu::Nvml::Open({path, ""});
+    if (nvml.ok() && (*nvml)->simulated()) return nvml;
+    tried += "\n  " + path + ": " + (nvml.ok() ? "not nvmlsim" : nvml.error().message);
+  }
+  return MakeError("cannot load nvmlsim:" + tried);
+}
+
+std::string DefaultNodeName() {
+  if (const char* node = std::getenv("NODE_NAME")) {
+    if (*node != '\0') return node;
+  }
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) == 0 && host[0] != '\0') {
+    std::string name(host);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return name;
+  }
+  return "localhost";
+}
+
+int RunDiscover(int argc, char** argv) {
+  CLI::App app{"This node's GPUs as the ResourceSlices the driver would publish",
+               "migdra discover"};
+  std::string nvml_path, driver_root, simulate, output = "yaml", node = DefaultNodeName();
+  std::string mig_mode = "dynamic", layout = "1.35", driver = "gpu.nvidia.com";
+  bool labels = false;
+  app.add_option("--nvml", nvml_path, "path of libnvidia-ml.so.1 to load");
+  app.add_option("--driver-root", driver_root,
+                 "root of the NVIDIA driver (e.g. /run/nvidia/driver)");
+  app.add_option("--simulate", simulate, "simulate GPUs with nvmlsim: MODEL[:COUNT][,...]");
+  app.add_option("-o,--output", output, "output format")->check(CLI::IsMember({"yaml", "json"}));
+  app.add_flag("--labels", labels, "print the node labels instead of the ResourceSlices");
+  app.add_option("--node", node, "node name (pool name of the slices)");
+  app.add_option("--mig-mode", mig_mode, "MIG devices to publish")
+      ->check(CLI::IsMember({"dynamic", "static"}));
+  app.add_option("--layout", layout, "ResourceSlice layout of this Kubernetes version")
+      ->check(CLI::IsMember({"1.34", "1.35"}));
+  app.add_option("--driver", driver, "DRA driver name");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  std::unique_ptr<gpu::Nvml> nvml;
+  if (!simulate.empty()) {
+    setenv("MIGDRA_NVMLSIM_MODELS", simulate.c_str(), 1);
+    unsetenv("MIGDRA_NVMLSIM_CONFIG");
+    auto sim = OpenNvmlsim();
+    if (!sim.ok()) {
+      std::cerr << "migdra discover: " << sim.error().message << "\n";
+      return 2;
+    }
+    nvml = std::move(*sim);
+  } else {
+    auto real = gpu::Nvml::Open({nvml_path, driver_root});
+    if (real.ok()) {
+      nvml = std::move(*real);
+    } else if (!nvml_path.empty()) {
+      std::cerr << "migdra discover: " << real.error().message << "\n";
+      return 2;
+    } else {
+      std::cerr << "migdra discover: no GPU (" << real.error().message << ")\n";
+      if (std::getenv("MIGDRA_NVMLSIM_CONFIG") == nullptr &&
+          std::getenv("MIGDRA_NVMLSIM_MODELS") == nullptr) {
+        // The walkthrough's node.
+        setenv("MIGDRA_NVMLSIM_MODELS", "a100-80gb:8", 1);
+      }
+      auto sim = OpenNvmlsim();
+      if (!sim.ok()) {
+        std::cerr << "migdra discover: " << sim.error().message << "\n";
+        return 2;
+      }
+      nvml = std::move(*sim);
+    }
+  }
+  if (nvml->simulated()) {
+    std::cerr << "migdra discover: simulating " << nvml->simulation_description()
+              << " with nvmlsim (" << nvml->library_path() << ")\n";
+  }
+
+  auto inventory = gpu::ReadInventory(*nvml, node);
+  if (!inventory.ok()) {
+    std::cerr << "migdra discover: " << inventory.error().message << "\n";
+    return 2;
+  }
+  if (labels) {
+    nlohmann::json out = driver::NodeLabels(*inventory);
+    std::cout << (output == "json" ? api::ToJsonText(out, 2) + "\n" : api::ToYaml(out));
+    return 0;
+  }
+  driver::SliceOptions options;
+  options.driver = driver;
+  options.mig = mig_mode == "static" ? driver::MigStrategy::kStatic : driver::MigStrategy::kDynamic;
+  options.layout = layout == "1.34" ? driver::SliceLayout::kCombined : driver::SliceLayout::kSplit;
+  auto slices = driver::BuildSlices(*inventory, options);
+  if (!slices.ok()) {
+    std::cerr << "migdra discover: " << slices.error().message << "\n";
+    return 2;
+  }
+  std::vector<nlohmann::json> documents;
+  for (const api::ResourceSlice& slice : *slices) documents.push_back(api::ToJson(slice));
+  if (output == "json") {
+    nlohmann::json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", documents}};
+    std::cout << api::ToJsonText(list, 2) << "\n";
+  } else {
+    std::cout << api::ToYaml(documents);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace migdra::cli
+
+MIGDRA_REGISTER_COMMAND(discover, "discover", "print this node's GPUs as ResourceSlices",
+                        migdra::cli::RunDiscover);
