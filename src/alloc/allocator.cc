@@ -249,7 +249,14 @@ struct NodeView {
   double fullness = 0;       // cached NodeFullness, valid for (fullness_change, fullness_global)
   uint64_t fullness_change = ~0ULL;
   uint64_t fullness_global = ~0ULL;
-  std::unordered_map<std::string, std::pair<uint64_t, uint64_t>> infeasible;
+  // Claims (by FeasibilitySignature) found not to fit, valid while both epochs are unchanged:
+  // committing more never makes claims fit, only releases do.
+  struct Memo {
+    uint64_t node_epoch = 0;
+    uint64_t global_epoch = 0;
+    std::string reason;
+  };
+  std::unordered_map<std::string, Memo> infeasible;
 };
 
 enum Verdict { kUsable, kInUse, kCounters, kTainted, kCapacity, kConstraint };
@@ -1762,9 +1769,8 @@ Result<NodeChoice> Allocator::ChooseNode(std::span<const api::Node* const> candi
   for (size_t i : order) {
     NodeView& view = *views[i];
     auto memo = view.infeasible.find(signature);
-    if (memo != view.infeasible.end() && memo->second.first == view.epoch &&
-        memo->second.second == s.global_epoch) {
-      choice.reason += candidates[i]->metadata.name + ": does not fit (unchanged since last try)\n";
+    if (memo != view.infeasible.end() && memo->second.node_epoch == view.epoch &&
+        memo->second.global_epoch == s.global_epoch) {
       continue;
     }
     MIGDRA_ASSIGN_OR_RETURN(Outcome outcome, s.Run(view, claims));
@@ -1772,11 +1778,14 @@ Result<NodeChoice> Allocator::ChooseNode(std::span<const api::Node* const> candi
       choice.fits = true;
       choice.node_index = static_cast<int>(i);
       choice.allocations = std::move(outcome.allocations);
-      choice.reason.clear();
       return choice;
     }
-    view.infeasible[signature] = {view.epoch, s.global_epoch};
-    choice.reason += candidates[i]->metadata.name + ": " + outcome.reason + "\n";
+    view.infeasible[signature] = {view.epoch, s.global_epoch, std::move(outcome.reason)};
+  }
+  // Nothing fits: every candidate now has a current memo with its reason.
+  for (size_t i : order) {
+    choice.reason += candidates[i]->metadata.name + ": " +
+                     views[i]->infeasible[signature].reason + "\n";
   }
   return choice;
 }
