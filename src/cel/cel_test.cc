@@ -202,9 +202,11 @@ TEST(CelFormatTest, DoublesPrintLikeGo) {
   EXPECT_EQ(FormatDouble(1.5), "1.5");
   EXPECT_EQ(FormatDouble(1e21), "1e+21");
   EXPECT_EQ(FormatDouble(123456.0), "123456");
-  EXPECT_EQ(FormatDouble(123456789.0), "1.23456789e+08");
+  EXPECT_EQ(FormatDouble(123456789.0), "123456789");
+  EXPECT_EQ(FormatDouble(1.5e20), "150000000000000000000");
   EXPECT_EQ(FormatDouble(0.0001), "0.0001");
-  EXPECT_EQ(FormatDouble(0.00001), "1e-05");
+  EXPECT_EQ(FormatDouble(0.00001), "0.00001");
+  EXPECT_EQ(FormatDouble(1.5e-7), "1.5e-7");
   EXPECT_EQ(FormatDouble(-2), "-2");
 }
 

@@ -25,13 +25,12 @@ std::string FormatDouble(double d) {
   }
   int exp = std::stoi(sci.substr(e + 1));
   std::string out;
-  // Go's 'g' with the shortest precision switches to %e when exp < -4 || exp >= 6.
-  if (exp < -4 || exp >= 6) {
+  // Shortest digits; exponent form when exp < -6 || exp >= 21, as the reference evaluator
+  // (@bufbuild/cel, JavaScript number formatting) prints doubles.
+  if (exp < -6 || exp >= 21) {
     out = digits.substr(0, 1);
     if (digits.size() > 1) out += "." + digits.substr(1);
-    char ebuf[16];
-    std::snprintf(ebuf, sizeof(ebuf), "e%c%02d", exp < 0 ? '-' : '+', std::abs(exp));
-    out += ebuf;
+    out += (exp < 0 ? "e-" : "e+") + std::to_string(std::abs(exp));
   } else if (exp < 0) {
     out = "0." + std::string(-exp - 1, '0') + digits;
   } else if (static_cast<int>(digits.size()) <= exp + 1) {

@@ -9,7 +9,7 @@
 
 namespace migdra::cel {
 
-// Go's strconv.FormatFloat(d, 'g', -1, 64), which cel-go uses for string(double).
+// string(double): shortest round-trip digits, exponent form below 1e-6 and from 1e21 on.
 std::string FormatDouble(double d);
 // "1.5s", "-0.000000001s", "3600s" (as cel-go prints durations in string()).
 std::string FormatDuration(Int128 nanos);

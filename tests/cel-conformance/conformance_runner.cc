@@ -9,6 +9,9 @@
 // non-skipped cases pass.
 //
 // Usage: cel_conformance_runner SUITE.json [--verbose]
+//        cel_conformance_runner --differential RESULTS.json
+// The second form compares migdra's results with those of the reference evaluator
+// @bufbuild/cel (written by differential.js) and fails on any disagreement.
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -302,6 +305,52 @@ int Run(const std::string& path, bool verbose) {
   return ok ? 0 : 1;
 }
 
+int RunDifferential(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::cerr << "cannot read " << path << " (written by tests/cel-conformance/differential.js)\n";
+    return 2;
+  }
+  json cases = json::parse(in);
+  int agree = 0;
+  std::vector<std::string> disagreements;
+  for (const json& c : cases) {
+    const std::string expr = c["expr"];
+    auto program = Program::Compile(expr, Env{});
+    std::string ours;
+    bool ours_error = false;
+    Value result;
+    if (!program.ok()) {
+      ours_error = true;
+      ours = program.error().message;
+    } else {
+      result = (*program)->Evaluate(VectorActivation({}));
+      ours_error = result.is_error();
+      ours = ours_error ? ErrorMessage(**program, result) : DebugString(result);
+    }
+    bool same;
+    std::string reference;
+    if (c.contains("error")) {
+      same = ours_error;
+      reference = "error: " + c["error"].get<std::string>();
+    } else {
+      auto expected = FromJson(c["value"]);
+      if (!expected.ok()) return 2;
+      reference = DebugString(*expected);
+      same = !ours_error && SameValue(result, *expected);
+    }
+    if (same) {
+      ++agree;
+    } else {
+      disagreements.push_back(expr + ": migdra " + (ours_error ? "error: " : "") + ours +
+                              ", @bufbuild/cel " + reference);
+    }
+  }
+  std::printf("differential vs @bufbuild/cel: %d of %zu expressions agree\n", agree, cases.size());
+  for (const std::string& d : disagreements) std::printf("  DIFFER %s\n", d.c_str());
+  return disagreements.empty() ? 0 : 1;
+}
+
 }  // namespace
 }  // namespace migdra::cel
 
@@ -312,6 +361,8 @@ int main(int argc, char** argv) {
   }
   bool verbose = argc > 2 && std::string(argv[2]) == "--verbose";
   try {
+    if (std::string(argv[1]) == "--differential" && argc > 2)
+      return migdra::cel::RunDifferential(argv[2]);
     return migdra::cel::Run(argv[1], verbose);
   } catch (const std::exception& e) {
     std::cerr << "conformance runner: " << e.what() << "\n";
