@@ -51,6 +51,14 @@ Result<std::vector<nlohmann::json>> SlicePublisher::ListOwn() {
 }
 
 Result<PublishStats> SlicePublisher::Publish(std::vector<nlohmann::json> desired) {
+  try {
+    return PublishOnce(std::move(desired));
+  } catch (const std::exception& e) {
+    return MakeError(std::string("publishing resourceslices: ") + e.what());
+  }
+}
+
+Result<PublishStats> SlicePublisher::PublishOnce(std::vector<nlohmann::json> desired) {
   PublishStats stats;
   for (size_t i = 0; i < desired.size(); ++i) {
     auto& meta = desired[i]["metadata"];
@@ -62,7 +70,12 @@ Result<PublishStats> SlicePublisher::Publish(std::vector<nlohmann::json> desired
   for (int attempt = 0; attempt < 5; ++attempt) {
     MIGDRA_ASSIGN_OR_RETURN(auto existing, ListOwn());
     std::map<std::string, nlohmann::json> by_name;
-    for (auto& e : existing) by_name[e["metadata"].value("name", "")] = std::move(e);
+    for (auto& e : existing) {
+      // json's operator= takes its argument by value, which would move `e` before the key is
+      // read; so read the key first.
+      std::string name = e["metadata"].value("name", "");
+      by_name[name] = std::move(e);
+    }
     bool conflict = false;
     PublishStats round;
     for (const auto& want : desired) {

@@ -36,6 +36,7 @@ class SlicePublisher {
   Result<PublishStats> Publish(std::vector<nlohmann::json> desired);
 
  private:
+  Result<PublishStats> PublishOnce(std::vector<nlohmann::json> desired);
   Result<std::vector<nlohmann::json>> ListOwn();
 
   Client* client_;
