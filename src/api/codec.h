@@ -90,7 +90,7 @@ const ObjectMeta& ObjectMetaOf(const AnyObject& object);
 
 // YAML text for a JSON value: block style, 2-space indentation, keys in the value's order (sorted
 // for nlohmann::json), strings quoted whenever they would otherwise read back as another type.
-// ParseDocuments(ToYaml(v)) yields v. No trailing `---`.
+// For an object v (any Kubernetes document), ParseDocuments(ToYaml(v)) yields v. No trailing `---`.
 std::string ToYaml(const nlohmann::json& value);
 // Several documents joined with "---\n".
 std::string ToYaml(const std::vector<nlohmann::json>& documents);

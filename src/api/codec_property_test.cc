@@ -19,10 +19,10 @@ using json = nlohmann::json;
 // Pieces strings are built from: plain text plus everything that forces YAML quoting or escapes.
 rc::Gen<std::string> GenString() {
   static const std::vector<std::string> kAtoms = {
-      "a", "b", "Z",  "gpu",  "0",    "7", "1.5", "-",    ".",   "/",   "_",
-      " ", ":", ": ", "#",    " #",   "'", "\"",  "\\",   "\n",  "\t",  "{",
-      "}", "[", "]",  ",",    "*",    "&", "!",   "|",    ">",   "%",   "@",
-      "`", "µ", "ü",  "true", "null", "~", "yes", "0x1F", "1e3", "---", "\x01"};
+      "a",    "b",    "Z", "gpu", "0",    "7",   "1.5", "-",    ".",   "/", "_", " ",
+      ":",    ": ",   "#", " #",  "'",    "\"",  "\\",  "\n",   "\t",  "{", "}", "[",
+      "]",    ",",    "*", "&",   "!",    "|",   ">",   "%",    "@",   "`", "µ", "ü",
+      "true", "null", "~", "yes", "0x1F", "1e3", "---", "\x01", "\x7f"};
   return rc::gen::map(rc::gen::container<std::vector<std::string>>(rc::gen::elementOf(kAtoms)),
                       [](const std::vector<std::string>& parts) {
                         std::string out;

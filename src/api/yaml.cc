@@ -1,14 +1,18 @@
 // ParseDocuments and ToYaml: YAML / JSON text <-> nlohmann::json, with Kubernetes' YAML rules.
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <map>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "api/codec.h"
@@ -61,8 +65,11 @@ json ResolveInteger(std::string_view s) {
       return static_cast<int64_t>(0 - magnitude);
     }
   }
-  // Out of range of 64 bits: a float, as Go's YAML library does.
-  return std::strtod(std::string(s).c_str(), nullptr);
+  // Out of range of 64 bits: a float, as Go's YAML library does (a string when out of range even
+  // for a double).
+  double value = std::strtod(std::string(s).c_str(), nullptr);
+  if (!std::isfinite(value)) return std::string(s);
+  return value;
 }
 
 bool IsFloat(std::string_view s) {
@@ -72,6 +79,7 @@ bool IsFloat(std::string_view s) {
 
 // The value of a plain (unquoted) scalar under the YAML 1.2 core schema. `.inf` and `.nan` stay
 // strings: JSON cannot hold them.
+// Out-of-range numbers ("1e999") stay strings, as in Go's YAML library.
 json ResolvePlain(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
   if (s == "true" || s == "True" || s == "TRUE") return true;
@@ -80,7 +88,10 @@ json ResolvePlain(const std::string& s) {
   if (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.') {
     json integer = ResolveInteger(s);
     if (!integer.is_null()) return integer;
-    if (IsFloat(s)) return std::strtod(s.c_str(), nullptr);
+    if (IsFloat(s)) {
+      double value = std::strtod(s.c_str(), nullptr);
+      if (std::isfinite(value)) return value;
+    }
   }
   return s;
 }
@@ -91,53 +102,156 @@ std::string Position(const YAML::Mark& mark) {
          std::to_string(mark.column + 1) + ": ";
 }
 
-Result<json> YamlToJson(const YAML::Node& node, int depth) {
-  if (depth > kMaxDepth) return MakeError(Position(node.Mark()) + "nesting too deep");
-  switch (node.Type()) {
-    case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null:
-      return json(nullptr);
-    case YAML::NodeType::Scalar: {
-      const std::string& tag = node.Tag();
-      if (tag == "?") return ResolvePlain(node.Scalar());
-      if (tag == "!" || tag == "tag:yaml.org,2002:str") return json(node.Scalar());
-      if (tag == "tag:yaml.org,2002:null") return json(nullptr);
-      json resolved = ResolvePlain(node.Scalar());
-      bool matches = (tag == "tag:yaml.org,2002:bool" && resolved.is_boolean()) ||
-                     (tag == "tag:yaml.org,2002:int" && resolved.is_number_integer()) ||
-                     (tag == "tag:yaml.org,2002:float" && resolved.is_number());
-      if (!matches) {
-        return MakeError(Position(node.Mark()) + "cannot decode \"" + node.Scalar() + "\" as " +
-                         tag);
-      }
-      return resolved;
+// Resolves a scalar by its tag: "?" is a plain scalar, "!" a quoted one (always a string).
+json ResolveScalar(const YAML::Mark& mark, const std::string& tag, const std::string& value);
+
+// Thrown from inside the event handler to stop yaml-cpp at the first problem; never escapes
+// ParseYamlText.
+struct YamlStop {
+  Error error;
+};
+
+[[noreturn]] void Stop(const YAML::Mark& mark, const std::string& message) {
+  throw YamlStop{MakeError(Position(mark) + message)};
+}
+
+json ResolveScalar(const YAML::Mark& mark, const std::string& tag, const std::string& value) {
+  if (tag == "?") return ResolvePlain(value);
+  if (tag == "!" || tag == "tag:yaml.org,2002:str") return json(value);
+  if (tag == "tag:yaml.org,2002:null") return json(nullptr);
+  json resolved = ResolvePlain(value);
+  bool matches = (tag == "tag:yaml.org,2002:bool" && resolved.is_boolean()) ||
+                 (tag == "tag:yaml.org,2002:int" && resolved.is_number_integer()) ||
+                 (tag == "tag:yaml.org,2002:float" && resolved.is_number());
+  if (!matches) Stop(mark, "cannot decode \"" + value + "\" as " + tag);
+  return resolved;
+}
+
+// Builds JSON values straight from yaml-cpp's parser events (no intermediate YAML::Node), with
+// positions for errors, duplicate-key detection, and limits on nesting and alias expansion.
+class JsonBuilder : public YAML::EventHandler {
+ public:
+  // Values produced per text, counting every node an alias copies: bounds "billion laughs".
+  static constexpr size_t kMaxNodes = 1'000'000;
+
+  void OnDocumentStart(const YAML::Mark& /*mark*/) override {
+    root_ = nullptr;
+    stack_.clear();
+  }
+  void OnDocumentEnd() override {}
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (TakeKey(mark, "null")) return;
+    Count(mark, 1);
+    Add(mark, json(nullptr), anchor, 1);
+  }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) Stop(mark, "alias refers to a node that is not complete");
+    if (ExpectingKey()) {
+      if (!it->second.value.is_string()) Stop(mark, "mapping keys must be strings");
+      TakeKey(mark, it->second.value.get<std::string>());
+      return;
     }
-    case YAML::NodeType::Sequence: {
-      json array = json::array();
-      for (const YAML::Node& item : node) {
-        MIGDRA_ASSIGN_OR_RETURN(json value, YamlToJson(item, depth + 1));
-        array.push_back(std::move(value));
-      }
-      return array;
+    Count(mark, it->second.weight);
+    Add(mark, it->second.value, 0, it->second.weight);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    if (TakeKey(mark, value)) {
+      if (anchor != 0) anchors_[anchor] = Anchored{json(value), 1};
+      return;
     }
-    case YAML::NodeType::Map: {
-      json object = json::object();
-      for (const auto& entry : node) {
-        if (!entry.first.IsScalar()) {
-          return MakeError(Position(entry.first.Mark()) + "mapping keys must be strings");
-        }
-        const std::string& key = entry.first.Scalar();
-        if (object.contains(key)) {
-          return MakeError(Position(entry.first.Mark()) + "duplicate key \"" + key + "\"");
-        }
-        MIGDRA_ASSIGN_OR_RETURN(json value, YamlToJson(entry.second, depth + 1));
-        object[key] = std::move(value);
-      }
-      return object;
+    Count(mark, 1);
+    Add(mark, ResolveScalar(mark, tag, value), anchor, 1);
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value /*style*/) override {
+    Open(mark, json::array(), anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+
+  void OnMapStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value /*style*/) override {
+    Open(mark, json::object(), anchor);
+  }
+  void OnMapEnd() override { Close(); }
+
+  json TakeRoot() { return std::move(root_); }
+
+ private:
+  struct Frame {
+    json value;
+    YAML::anchor_t anchor = 0;
+    size_t first_node = 0;  // nodes_ when the collection started, for its alias weight
+    bool has_key = false;
+    std::string key;
+  };
+  struct Anchored {
+    json value;
+    size_t weight;
+  };
+
+  bool ExpectingKey() const {
+    return !stack_.empty() && stack_.back().value.is_object() && !stack_.back().has_key;
+  }
+
+  // When a mapping waits for a key, takes `key` (checking for duplicates) and returns true.
+  bool TakeKey(const YAML::Mark& mark, const std::string& key) {
+    if (!ExpectingKey()) return false;
+    Frame& frame = stack_.back();
+    if (frame.value.contains(key)) Stop(mark, "duplicate key \"" + key + "\"");
+    frame.key = key;
+    frame.has_key = true;
+    return true;
+  }
+
+  void Count(const YAML::Mark& mark, size_t nodes) {
+    nodes_ += nodes;
+    if (nodes_ > kMaxNodes) Stop(mark, "too many nodes (aliases expand to more than 1000000)");
+  }
+
+  void Open(const YAML::Mark& mark, json empty, YAML::anchor_t anchor) {
+    if (ExpectingKey()) Stop(mark, "mapping keys must be strings");
+    if (stack_.size() >= static_cast<size_t>(kMaxDepth)) Stop(mark, "nesting too deep");
+    Count(mark, 1);
+    Frame frame;
+    frame.value = std::move(empty);
+    frame.anchor = anchor;
+    frame.first_node = nodes_;
+    stack_.push_back(std::move(frame));
+  }
+
+  void Close() {
+    Frame frame = std::move(stack_.back());
+    stack_.pop_back();
+    Add(YAML::Mark::null_mark(), std::move(frame.value), frame.anchor,
+        nodes_ - frame.first_node + 1);
+  }
+
+  void Add(const YAML::Mark& mark, json value, YAML::anchor_t anchor, size_t weight) {
+    if (anchor != 0) anchors_[anchor] = Anchored{value, weight};
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      return;
+    }
+    Frame& frame = stack_.back();
+    if (frame.value.is_array()) {
+      frame.value.push_back(std::move(value));
+    } else {
+      frame.value[frame.key] = std::move(value);
+      frame.has_key = false;
     }
   }
-  return json(nullptr);
-}
+
+  json root_;
+  std::vector<Frame> stack_;
+  std::map<YAML::anchor_t, Anchored> anchors_;
+  size_t nodes_ = 0;
+};
 
 int JsonDepth(const json& value, int depth) {
   if (depth > kMaxDepth) return depth;
@@ -177,6 +291,8 @@ Result<std::vector<json>> ParseJsonText(std::string_view text) {
   json value;
   try {
     value = json::parse(text.begin(), text.end());
+  } catch (const json::out_of_range& e) {
+    return MakeError(std::string("json: ") + e.what());
   } catch (const json::parse_error& e) {
     // nlohmann reports a byte offset; turn it into a line and column.
     size_t offset = std::min<size_t>(e.byte, text.size());
@@ -197,6 +313,8 @@ Result<std::vector<json>> ParseJsonText(std::string_view text) {
     }
     return MakeError("json: line " + std::to_string(line) + ", column " + std::to_string(column) +
                      ": " + what);
+  } catch (const std::exception& e) {
+    return MakeError(std::string("json: ") + e.what());
   }
   if (JsonDepth(value, 0) > kMaxDepth) return MakeError("json: nesting too deep");
   std::vector<json> documents;
@@ -208,26 +326,46 @@ Result<std::vector<json>> ParseJsonText(std::string_view text) {
   return documents;
 }
 
+// YAML allows no C0 control characters other than tab, LF and CR (and yaml-cpp can loop forever on
+// a NUL); they are refused up front with their position.
+Status CheckPrintable(std::string_view text) {
+  size_t line = 1, column = 1;
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+      return MakeError("yaml: line " + std::to_string(line) + ", column " + std::to_string(column) +
+                       ": control characters are not allowed");
+    }
+    if (c == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return OkStatus();
+}
+
 Result<std::vector<json>> ParseYamlText(std::string_view text) {
-  std::vector<YAML::Node> nodes;
+  MIGDRA_RETURN_IF_ERROR(CheckPrintable(text));
+  std::vector<json> documents;
   try {
-    nodes = YAML::LoadAll(std::string(text));
+    std::istringstream in{std::string(text)};
+    YAML::Parser parser(in);
+    JsonBuilder builder;
+    // yaml-cpp 0.7 can report a document forever without consuming input on some malformed
+    // streams (upstream #1040); no real stream has more documents than bytes.
+    size_t budget = text.size() + 2;
+    while (parser.HandleNextDocument(builder)) {
+      if (budget-- == 0) return MakeError("yaml: did not find expected node content");
+      AppendDocument(builder.TakeRoot(), documents);
+    }
+  } catch (const YamlStop& stop) {
+    return stop.error;
   } catch (const YAML::Exception& e) {
     return MakeError(Position(e.mark) + e.msg);
   } catch (const std::exception& e) {
     return MakeError(std::string("yaml: ") + e.what());
-  }
-  std::vector<json> documents;
-  for (const YAML::Node& node : nodes) {
-    Result<json> value = [&]() -> Result<json> {
-      try {
-        return YamlToJson(node, 0);
-      } catch (const std::exception& e) {
-        return MakeError(std::string("yaml: ") + e.what());
-      }
-    }();
-    if (!value.ok()) return std::move(value).error();
-    AppendDocument(std::move(value).value(), documents);
   }
   return documents;
 }
@@ -293,7 +431,12 @@ std::string Scalar(const json& value) {
   }
   // JSON's string escapes are valid in a YAML double-quoted scalar; numbers, booleans and null
   // are written as JSON writes them.
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  // DEL is not printable in YAML; JSON leaves it unescaped.
+  for (size_t at = text.find('\x7f'); at != std::string::npos; at = text.find('\x7f', at)) {
+    text.replace(at, 1, "\\u007f");
+  }
+  return text;
 }
 
 bool IsEmptyCollection(const json& value) { return value.is_structured() && value.empty(); }

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs one libFuzzer binary for a bounded time: run_fuzzer.sh FUZZER SEED_DIR WORK_DIR SECONDS.
+# New inputs go to WORK_DIR (never the source tree); a crash fails the test and leaves the
+# reproducer in WORK_DIR. Exit 77 (ctest: skipped) when the fuzzer was not built.
+set -uo pipefail
+fuzzer=$1 seeds=$2 work=$3 seconds=$4
+if [[ ! -x $fuzzer ]]; then
+  echo "fuzzer $fuzzer not built (scripts/test.sh builds fuzz/ with clang-19); skipping"
+  exit 77
+fi
+mkdir -p "$work"
+dirs=("$work")
+[[ -d $seeds ]] && dirs+=("$seeds")
+exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  -print_final_stats=1 -artifact_prefix="$work/" "${dirs[@]}"
