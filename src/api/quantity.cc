@@ -26,10 +26,13 @@ Int128 Pow10(int n) {
 }
 
 int DigitCount(UInt128 v) {
+  // Multiplying up is much cheaper than dividing a 128-bit value down.
   int n = 0;
-  while (v != 0) {
-    v /= 10;
+  UInt128 power = 1;
+  while (n < 39 && v >= power) {
     ++n;
+    if (n == 39) break;
+    power *= 10;
   }
   return n;
 }
@@ -258,6 +261,10 @@ int Quantity::Compare(const Quantity& other) const {
   if (a_sign != b_sign) return a_sign < b_sign ? -1 : 1;
   if (a_sign == 0) return 0;
   UInt128 a = Abs(unscaled_), b = Abs(other.unscaled_);
+  if (scale_ == other.scale_) {
+    const int c = a == b ? 0 : (a < b ? -1 : 1);
+    return a_sign > 0 ? c : -c;
+  }
   const int64_t a_mag = DigitCount(a) + static_cast<int64_t>(scale_);
   const int64_t b_mag = DigitCount(b) + static_cast<int64_t>(other.scale_);
   int magnitude_cmp = 0;
