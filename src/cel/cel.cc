@@ -11,6 +11,38 @@ namespace {
 
 constexpr int kMaxCachedDomains = 4;
 
+// The entry for `id` of `domain` in a device's attribute or capacity map: the bare key (only in
+// the driver's own domain), else "domain/id".
+template <typename M>
+const typename M::mapped_type* FindEntry(const M& map, std::string_view driver,
+                                         std::string_view domain, std::string_view id) {
+  thread_local std::string key;
+  if (domain == driver) {
+    key.assign(id.data(), id.size());
+    auto it = map.find(key);
+    if (it != map.end()) return &it->second;
+  }
+  key.assign(domain.data(), domain.size());
+  key.push_back('/');
+  key.append(id.data(), id.size());
+  auto it = map.find(key);
+  return it == map.end() ? nullptr : &it->second;
+}
+
+Value ConvertAttribute(const api::DeviceAttribute& a, std::string_view id) {
+  if (a.int_value) return Value::Int(*a.int_value);
+  if (a.bool_value) return Value::Bool(*a.bool_value);
+  if (a.string_value) return Value::StringView(*a.string_value);
+  if (a.version_value) {
+    auto v = api::Semver::Parse(*a.version_value);
+    if (!v.ok())
+      return Value::Error("attribute " + std::string(id) +
+                          ": invalid version: " + v.error().message);
+    return Value::Semver(std::move(*v));
+  }
+  return Value::Error("attribute " + std::string(id) + " has no value");
+}
+
 // device.attributes[domain] or device.capacity[domain]: the entries of one domain. Keys of the
 // api::Device maps are "id" (the driver's own domain) or "domain/id".
 class DomainMap : public MapValue {
@@ -41,14 +73,14 @@ class DomainMap : public MapValue {
   bool Find(const Value& key, Value* out) const override {
     if (key.kind() != Kind::kString) return false;
     if (capacity_) {
-      const api::DeviceCapacity* c = Lookup(device_->capacity, key.str());
+      const api::DeviceCapacity* c = FindEntry(device_->capacity, driver_, domain_, key.str());
       if (!c) return false;
       *out = Value::QuantityRef(&c->value);
       return true;
     }
-    const api::DeviceAttribute* a = Lookup(device_->attributes, key.str());
+    const api::DeviceAttribute* a = FindEntry(device_->attributes, driver_, domain_, key.str());
     if (!a) return false;
-    *out = Convert(*a, key.str());
+    *out = ConvertAttribute(*a, key.str());
     return true;
   }
 
@@ -58,22 +90,6 @@ class DomainMap : public MapValue {
   }
 
  private:
-  // The entry for `id` in this domain: the bare key (driver's domain only), else "domain/id".
-  template <typename M>
-  const typename M::mapped_type* Lookup(const M& map, std::string_view id) const {
-    thread_local std::string key;
-    if (domain_ == driver_) {
-      key.assign(id.data(), id.size());
-      auto it = map.find(key);
-      if (it != map.end()) return &it->second;
-    }
-    key.assign(domain_.data(), domain_.size());
-    key.push_back('/');
-    key.append(id.data(), id.size());
-    auto it = map.find(key);
-    return it == map.end() ? nullptr : &it->second;
-  }
-
   template <typename F>
   void ForEach(F&& f) const {
     auto visit = [&](const std::string& key) {
@@ -89,20 +105,6 @@ class DomainMap : public MapValue {
     } else {
       for (const auto& [key, unused] : device_->attributes) visit(key);
     }
-  }
-
-  static Value Convert(const api::DeviceAttribute& a, std::string_view id) {
-    if (a.int_value) return Value::Int(*a.int_value);
-    if (a.bool_value) return Value::Bool(*a.bool_value);
-    if (a.string_value) return Value::StringView(*a.string_value);
-    if (a.version_value) {
-      auto v = api::Semver::Parse(*a.version_value);
-      if (!v.ok())
-        return Value::Error("attribute " + std::string(id) +
-                            ": invalid version: " + v.error().message);
-      return Value::Semver(std::move(*v));
-    }
-    return Value::Error("attribute " + std::string(id) + " has no value");
   }
 
   const api::Device* device_ = nullptr;
@@ -247,9 +249,16 @@ class DeviceActivation : public Activation {
     if (path.size() != 3) return false;
     const bool capacity = path[0] == "capacity";
     if (!capacity && path[0] != "attributes") return false;
-    DomainMap domain;
-    domain.Reset(&device_, driver_, path[1], capacity);
-    return domain.Find(Value::StringView(path[2]), out);
+    if (capacity) {
+      const api::DeviceCapacity* c = FindEntry(device_.capacity, driver_, path[1], path[2]);
+      if (!c) return false;
+      *out = Value::QuantityRef(&c->value);
+      return true;
+    }
+    const api::DeviceAttribute* a = FindEntry(device_.attributes, driver_, path[1], path[2]);
+    if (!a) return false;
+    *out = ConvertAttribute(*a, path[2]);
+    return true;
   }
 
  private:
