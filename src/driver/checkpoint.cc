@@ -159,7 +159,8 @@ Status SaveCheckpoint(const std::string& path, const Checkpoint& checkpoint) {
   return WriteFileAtomic(path, SerializeCheckpoint(checkpoint));
 }
 
-Status WriteFileAtomic(const std::string& path, const std::string& content, int mode) {
+Status WriteFileAtomic(const std::string& path, const std::string& content, int mode,
+                       bool durable) {
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return MakeError("cannot create " + tmp + ": " + std::strerror(errno));
@@ -174,7 +175,7 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, int 
     }
     written += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  if (durable && ::fsync(fd) != 0) {
     int err = errno;
     ::close(fd);
     return MakeError("cannot fsync " + tmp + ": " + std::strerror(err));
@@ -183,6 +184,7 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, int 
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return MakeError("cannot rename " + tmp + ": " + std::strerror(errno));
   }
+  if (!durable) return OkStatus();
   std::string dir = std::filesystem::path(path).parent_path().string();
   int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

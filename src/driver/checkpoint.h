@@ -67,8 +67,10 @@ Result<std::optional<Checkpoint>> LoadCheckpoint(const std::string& path);
 // Atomically replaces `path` with the serialised checkpoint.
 Status SaveCheckpoint(const std::string& path, const Checkpoint& checkpoint);
 
-// Replaces `path` with `content` atomically and durably (tmp + fsync + rename + fsync folder).
-Status WriteFileAtomic(const std::string& path, const std::string& content, int mode = 0600);
+// Replaces `path` with `content` atomically (tmp + rename) and, when `durable`, so that it
+// survives a power loss (fsync of the file before the rename, fsync of the folder after).
+Status WriteFileAtomic(const std::string& path, const std::string& content, int mode = 0600,
+                       bool durable = true);
 
 // The kernel's boot ID under `proc_root` ("/proc"); empty when unreadable.
 std::string ReadBootId(const std::string& proc_root);
