@@ -1113,7 +1113,7 @@ int Allocator::State::SearchSlot(size_t claim, size_t request, const Slot& slot)
   std::vector<int8_t> refined;
   if (options.strategy == Strategy::kPack) {
     OrderForPack(order);
-    refined.assign(order.size(), 0);
+    if (options.pack_placement != PackPlacement::kRightSizeOnly) refined.assign(order.size(), 0);
   }
   return Pick(claim, request, slot, order, refined, 0, 0);
 }
@@ -1214,7 +1214,10 @@ void Allocator::State::RefineGroup(std::vector<int>& order, size_t begin, size_t
     }
     AddCounters(d, -1);
   }
-  std::stable_sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+  const bool fullest_first = options.pack_placement == PackPlacement::kFullestGpuFirst;
+  std::stable_sort(keys.begin(), keys.end(), [fullest_first](const Key& a, const Key& b) {
+    if (std::isinf(a.blocked) != std::isinf(b.blocked)) return std::isinf(b.blocked);
+    if (fullest_first && a.fullness != b.fullness) return a.fullness > b.fullness;
     if (a.blocked != b.blocked) return a.blocked < b.blocked;
     return a.fullness > b.fullness;
   });
@@ -1784,8 +1787,8 @@ Result<NodeChoice> Allocator::ChooseNode(std::span<const api::Node* const> candi
   }
   // Nothing fits: every candidate now has a current memo with its reason.
   for (size_t i : order) {
-    choice.reason += candidates[i]->metadata.name + ": " +
-                     views[i]->infeasible[signature].reason + "\n";
+    choice.reason +=
+        candidates[i]->metadata.name + ": " + views[i]->infeasible[signature].reason + "\n";
   }
   return choice;
 }

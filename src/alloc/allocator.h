@@ -46,8 +46,19 @@ enum class Strategy {
 std::string_view StrategyName(Strategy strategy);
 Result<Strategy> ParseStrategy(std::string_view name);
 
+// How `kPack` orders devices of one size (after right-sizing).
+enum class PackPlacement {
+  // The placement that blocks the least of what is still placeable on its GPU, then the fullest.
+  kLeastBlocking,
+  // The fullest GPU (best fit), then the least-blocking placement on it.
+  kFullestGpuFirst,
+  // Right-sizing only: among devices of one size, the upstream (first-fit) order.
+  kRightSizeOnly,
+};
+
 struct Options {
   Strategy strategy = Strategy::kPack;
+  PackPlacement pack_placement = PackPlacement::kLeastBlocking;
   // Devices tried (one step each) per Allocate call before it gives up with an error.
   int64_t step_budget = 2'000'000;
   // The cheap infeasibility checks before the search (too few free matching devices, Hall's

@@ -789,7 +789,8 @@ TEST(Pack, StaysCompleteWhenTheRightSizedChoiceWouldBlockALaterRequest) {
 
 TEST(Incremental, CommitAndReleaseChangeWhatFits) {
   World w = H100World(1);
-  auto created = Allocator::Create(w.Input(), Options{Strategy::kPack, 100000, true, 1});
+  auto created = Allocator::Create(
+      w.Input(), Options{Strategy::kPack, PackPlacement::kLeastBlocking, 100000, true, 1});
   ASSERT_TRUE(created.ok());
   Allocator& a = **created;
   auto claim = Claim("c", {Exactly("r", "mig-7g")});
@@ -820,7 +821,8 @@ TEST(ChooseNode, KubernetesTakesTheFirstThatFitsInNameOrderPackTheFullest) {
   auto claim = Claim("c", {Exactly("r", "any")});
   const api::ResourceClaim* ptr = &claim;
   for (Strategy strategy : {Strategy::kKubernetes, Strategy::kPack}) {
-    auto alloc = Allocator::Create(w.Input(), Options{strategy, 100000, true, 1});
+    auto alloc = Allocator::Create(
+        w.Input(), Options{strategy, PackPlacement::kLeastBlocking, 100000, true, 1});
     ASSERT_TRUE(alloc.ok());
     ASSERT_TRUE(
         (*alloc)
