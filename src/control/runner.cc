@@ -1,0 +1,844 @@
+#include "control/runner.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "control/objects.h"
+#include "control/resources.h"
+#include "dra_v1.grpc.pb.h"
+#include "driver/claim_source.h"
+#include "driver/device_state.h"
+#include "driver/dra_service.h"
+#include "driver/nvml_mig_backend.h"
+#include "gpu/nvml.h"
+#include "gpu/simulator.h"
+#include "kube/client.h"
+
+namespace migdra::control {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kPods = "pods";
+constexpr const char* kClaims = "resourceclaims.resource.k8s.io";
+constexpr const char* kDriverName = "gpu.nvidia.com";
+constexpr const char* kHostPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+// Restart back-off: kubelet uses 10 s doubling to 5 min; a single-node runner restarts sooner.
+constexpr std::chrono::milliseconds kInitialRestartDelay{500};
+constexpr std::chrono::milliseconds kMaxRestartDelay{30000};
+
+const ResourceInfo& PodInfo() {
+  static const ResourceInfo* info = FindResource("", "v1", "pods");
+  return *info;
+}
+
+std::string Str(const json& o, const char* key) {
+  return o.is_object() && o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : "";
+}
+
+std::string PodKey(const json& pod) {
+  return Str(pod["metadata"], "namespace") + "/" + Str(pod["metadata"], "name");
+}
+
+bool HasFinalizer(const json& pod) {
+  const json& meta = pod["metadata"];
+  if (!meta.contains("finalizers") || !meta["finalizers"].is_array()) return false;
+  for (const json& f : meta["finalizers"]) {
+    if (f == kPodRunnerFinalizer) return true;
+  }
+  return false;
+}
+
+bool Terminal(const json& pod) {
+  std::string phase = pod.contains("status") ? Str(pod["status"], "phase") : "";
+  return phase == "Succeeded" || phase == "Failed";
+}
+
+bool Deleting(const json& pod) { return pod["metadata"].contains("deletionTimestamp"); }
+
+// One container's process and what is known of it.
+struct ContainerRun {
+  std::string name;
+  json spec;
+  bool init = false;
+  pid_t pid = -1;  // also the process group id
+  int restarts = 0;
+  std::string started_at;
+  std::string finished_at;
+  std::optional<int> exit_code;
+  std::string reason;
+  std::string message;
+  Clock::time_point next_start{};
+  bool done = false;  // exited for good (no restart coming)
+};
+
+// The CDI spec edits the runner applies: the environment of the named CDI devices.
+Result<std::vector<std::string>> CdiEnvironment(const std::string& cdi_root,
+                                                const std::vector<std::string>& device_ids) {
+  std::vector<std::string> env;
+  std::set<std::string> wanted(device_ids.begin(), device_ids.end());
+  std::set<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(cdi_root, ec)) {
+    if (entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path());
+    json spec = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!spec.is_object() || !spec.contains("kind") || !spec.contains("devices")) continue;
+    std::string kind = spec["kind"].get<std::string>();
+    bool used = false;
+    for (const json& device : spec["devices"]) {
+      std::string id = kind + "=" + Str(device, "name");
+      if (!wanted.count(id)) continue;
+      used = true;
+      found.insert(id);
+      if (device.contains("containerEdits") && device["containerEdits"].contains("env")) {
+        for (const json& e : device["containerEdits"]["env"]) env.push_back(e.get<std::string>());
+      }
+    }
+    if (used && spec.contains("containerEdits") && spec["containerEdits"].contains("env")) {
+      for (const json& e : spec["containerEdits"]["env"]) env.push_back(e.get<std::string>());
+    }
+  }
+  for (const std::string& id : wanted) {
+    if (!found.count(id)) return MakeError("CDI device " + id + " not found under " + cdi_root);
+  }
+  return env;
+}
+
+// Sets NAME=VALUE in `env`, replacing an earlier NAME.
+void SetEnv(std::vector<std::string>& env, const std::string& entry) {
+  std::string name = entry.substr(0, entry.find('='));
+  for (std::string& e : env) {
+    if (e.compare(0, name.size() + 1, name + "=") == 0) {
+      e = entry;
+      return;
+    }
+  }
+  env.push_back(entry);
+}
+
+class PodRunner;
+
+// Runs one pod from preparation to the release of its devices, on its own thread.
+class PodWorker {
+ public:
+  PodWorker(PodRunner* runner, json pod);
+  ~PodWorker();
+  // The pod was deleted: stop its processes, release its devices and the pod.
+  void RequestStop() {
+    stop_.store(true);
+    cv_.notify_all();
+  }
+  // The server is shutting down: stop the processes only; the next start runs the pod again.
+  void RequestShutdown() {
+    shutdown_.store(true);
+    cv_.notify_all();
+  }
+  bool finished() const { return finished_.load(); }
+
+ private:
+  void Run();
+  bool PrepareClaims(std::vector<std::string>* env);
+  void UnprepareClaims();
+  pid_t Start(ContainerRun& c, const std::vector<std::string>& cdi_env);
+  void StopProcesses(int64_t max_grace_seconds);
+  bool Interrupted() const { return stop_.load() || shutdown_.load(); }
+  void WriteStatus(const std::string& phase, const std::string& reason = "",
+                   const std::string& message = "");
+  void ReleasePod();
+  bool WaitFor(std::chrono::milliseconds d);
+
+  PodRunner* runner_;
+  json pod_;
+  std::string uid_;
+  std::string dir_;
+  std::vector<ContainerRun> containers_;
+  std::vector<driver::ClaimRef> claims_;
+  std::string start_time_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> shutdown_{false};
+  std::atomic<bool> finished_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;
+};
+
+class PodRunner : public NodeAgent {
+ public:
+  explicit PodRunner(NodeAgentContext context) : ctx_(std::move(context)) {}
+  ~PodRunner() override { Stop(); }
+
+  std::string Start() override;
+  void Stop() override;
+  std::optional<std::string> PodLog(const std::string& ns, const std::string& pod,
+                                    const std::string& container) override;
+
+  Store& store() { return *ctx_.store; }
+  const std::string& runner_dir() const { return runner_dir_; }
+  const std::string& cdi_root() const { return cdi_root_; }
+  k8s::io::kubelet::pkg::apis::dra::v1::DRAPlugin::Stub& dra() { return *dra_; }
+
+  // Read-modify-write of a pod with retries on conflicts; `mutate` returns false to skip.
+  bool UpdatePod(const std::string& ns, const std::string& name, const std::string& uid,
+                 bool status_only, const std::function<bool(json&)>& mutate);
+
+ private:
+  void Loop();
+  void Reconcile();
+
+  NodeAgentContext ctx_;
+  std::string runner_dir_;
+  std::string cdi_root_;
+  std::unique_ptr<gpu::Nvml> nvml_;
+  std::unique_ptr<driver::NvmlMigBackend> backend_;
+  std::unique_ptr<kube::Client> client_;
+  std::unique_ptr<driver::KubeClaimSource> claim_source_;
+  std::unique_ptr<driver::DeviceState> device_state_;
+  std::unique_ptr<driver::DraServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<k8s::io::kubelet::pkg::apis::dra::v1::DRAPlugin::Stub> dra_;
+
+  std::atomic<bool> stop_{false};
+  std::thread loop_;
+  std::mutex workers_mu_;
+  std::map<std::string, std::unique_ptr<PodWorker>> workers_;  // by pod UID
+};
+
+// ---- PodWorker -------------------------------------------------------------------------------
+
+PodWorker::PodWorker(PodRunner* runner, json pod) : runner_(runner), pod_(std::move(pod)) {
+  uid_ = Str(pod_["metadata"], "uid");
+  dir_ = runner_->runner_dir() + "/pods/" + uid_;
+  thread_ = std::thread([this] { Run(); });
+}
+
+PodWorker::~PodWorker() {
+  RequestShutdown();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool PodWorker::WaitFor(std::chrono::milliseconds d) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, d, [this] { return Interrupted(); });
+}
+
+bool PodRunner::UpdatePod(const std::string& ns, const std::string& name, const std::string& uid,
+                          bool status_only, const std::function<bool(json&)>& mutate) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    std::optional<json> current = store().Get(kPods, ns, name);
+    if (!current || Str((*current)["metadata"], "uid") != uid) return false;
+    json updated = *current;
+    if (!mutate(updated)) return true;
+    ApiResult<json> r = UpdateObject(store(), PodInfo(), updated, status_only);
+    if (r.ok()) return true;
+    if (r.error.code != 409) {
+      std::fprintf(stderr, "migdra serve: runner: updating pod %s/%s: %s\n", ns.c_str(),
+                   name.c_str(), r.error.message.c_str());
+      return false;
+    }
+  }
+  return false;
+}
+
+void PodWorker::WriteStatus(const std::string& phase, const std::string& reason,
+                            const std::string& message) {
+  const json& meta = pod_["metadata"];
+  runner_->UpdatePod(Str(meta, "namespace"), Str(meta, "name"), uid_, true, [&](json& pod) {
+    json& status = pod["status"];
+    status["phase"] = phase;
+    status["hostIP"] = "127.0.0.1";
+    status["podIP"] = "127.0.0.1";
+    status["podIPs"] = json::array({{{"ip", "127.0.0.1"}}});
+    if (!start_time_.empty()) status["startTime"] = start_time_;
+    if (!reason.empty()) {
+      status["reason"] = reason;
+      status["message"] = message;
+    }
+    bool all_ready = true;
+    json init_statuses = json::array(), statuses = json::array();
+    for (const ContainerRun& c : containers_) {
+      json s = {{"name", c.name}, {"image", Str(c.spec, "image")},
+                {"imageID", ""},  {"restartCount", c.restarts},
+                {"ready", false}, {"started", false}};
+      if (c.pid > 0 && !c.exit_code) {
+        s["state"] = {{"running", {{"startedAt", c.started_at}}}};
+        s["ready"] = true;
+        s["started"] = true;
+        s["containerID"] = "migdra://" + std::to_string(c.pid);
+      } else if (c.exit_code) {
+        json t = {
+            {"exitCode", *c.exit_code},
+            {"reason", c.reason.empty() ? (*c.exit_code == 0 ? "Completed" : "Error") : c.reason},
+            {"finishedAt", c.finished_at}};
+        if (!c.started_at.empty()) t["startedAt"] = c.started_at;
+        if (!c.message.empty()) t["message"] = c.message;
+        s["state"] = c.done
+                         ? json{{"terminated", t}}
+                         : json{{"waiting",
+                                 {{"reason", "CrashLoopBackOff"},
+                                  {"message", "back-off restarting failed container " + c.name}}}};
+        if (!c.done) s["lastState"] = {{"terminated", t}};
+      } else {
+        s["state"] = {{"waiting", {{"reason", c.reason.empty() ? "ContainerCreating" : c.reason}}}};
+        if (!c.message.empty()) s["state"]["waiting"]["message"] = c.message;
+      }
+      if (!c.init && !s["ready"].get<bool>()) all_ready = false;
+      (c.init ? init_statuses : statuses).push_back(s);
+    }
+    status["containerStatuses"] = statuses;
+    if (!init_statuses.empty()) status["initContainerStatuses"] = init_statuses;
+    std::string now = NowRfc3339();
+    auto condition = [&](const char* type, bool value) {
+      json& conds = status["conditions"];
+      if (!conds.is_array()) conds = json::array();
+      std::string want = value ? "True" : "False";
+      for (json& c : conds) {
+        if (Str(c, "type") == type) {
+          if (Str(c, "status") != want) {
+            c["status"] = want;
+            c["lastTransitionTime"] = now;
+          }
+          return;
+        }
+      }
+      conds.push_back({{"type", type}, {"status", want}, {"lastTransitionTime", now}});
+    };
+    bool running = phase == "Running";
+    condition("Initialized", phase != "Pending");
+    condition("ContainersReady", running && all_ready);
+    condition("Ready", running && all_ready);
+    return true;
+  });
+}
+
+bool PodWorker::PrepareClaims(std::vector<std::string>* env) {
+  namespace dra = k8s::io::kubelet::pkg::apis::dra::v1;
+  const json& spec = pod_["spec"];
+  std::string ns = Str(pod_["metadata"], "namespace");
+  if (!spec.contains("resourceClaims") || spec["resourceClaims"].empty()) return true;
+
+  std::chrono::milliseconds delay{500};
+  while (!Interrupted()) {
+    std::string problem;
+    claims_.clear();
+    std::optional<json> current = runner_->store().Get(kPods, ns, Str(pod_["metadata"], "name"));
+    if (!current) return false;
+    const json& status = (*current)["status"];
+    for (const json& pc : spec["resourceClaims"]) {
+      std::string claim_name = Str(pc, "resourceClaimName");
+      if (claim_name.empty() && status.contains("resourceClaimStatuses")) {
+        for (const json& s : status["resourceClaimStatuses"]) {
+          if (Str(s, "name") == Str(pc, "name")) claim_name = Str(s, "resourceClaimName");
+        }
+      }
+      if (claim_name.empty()) {
+        problem = "claim " + Str(pc, "name") + " has not been created yet";
+        break;
+      }
+      std::optional<json> claim = runner_->store().Get(kClaims, ns, claim_name);
+      if (!claim) {
+        problem = "resourceclaim " + ns + "/" + claim_name + " not found";
+        break;
+      }
+      claims_.push_back({ns, claim_name, Str((*claim)["metadata"], "uid")});
+    }
+    if (problem.empty()) {
+      dra::NodePrepareResourcesRequest request;
+      for (const auto& c : claims_) {
+        dra::Claim* claim = request.add_claims();
+        claim->set_namespace_(c.namespace_);
+        claim->set_name(c.name);
+        claim->set_uid(c.uid);
+      }
+      dra::NodePrepareResourcesResponse response;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      grpc::Status rpc = runner_->dra().NodePrepareResources(&context, request, &response);
+      if (!rpc.ok()) {
+        problem = "NodePrepareResources: " + rpc.error_message();
+      } else {
+        std::vector<std::string> ids;
+        for (const auto& c : claims_) {
+          auto it = response.claims().find(c.uid);
+          if (it == response.claims().end()) {
+            problem = "driver returned nothing for claim " + c.name;
+            break;
+          }
+          if (!it->second.error().empty()) {
+            problem = "claim " + c.name + ": " + it->second.error();
+            break;
+          }
+          for (const auto& d : it->second.devices()) {
+            for (const auto& id : d.cdi_device_ids()) ids.push_back(id);
+          }
+        }
+        if (problem.empty()) {
+          auto cdi = CdiEnvironment(runner_->cdi_root(), ids);
+          if (cdi.ok()) {
+            *env = std::move(*cdi);
+            return true;
+          }
+          problem = cdi.error().message;
+        }
+      }
+    }
+    for (ContainerRun& c : containers_) {
+      c.reason = "ContainerCreating";
+      c.message = "preparing devices: " + problem;
+    }
+    WriteStatus("Pending");
+    if (WaitFor(delay)) return false;
+    delay = std::min(delay * 2, std::chrono::milliseconds(10000));
+  }
+  return false;
+}
+
+void PodWorker::UnprepareClaims() {
+  namespace dra = k8s::io::kubelet::pkg::apis::dra::v1;
+  if (claims_.empty()) return;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    dra::NodeUnprepareResourcesRequest request;
+    for (const auto& c : claims_) {
+      dra::Claim* claim = request.add_claims();
+      claim->set_namespace_(c.namespace_);
+      claim->set_name(c.name);
+      claim->set_uid(c.uid);
+    }
+    dra::NodeUnprepareResourcesResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    grpc::Status rpc = runner_->dra().NodeUnprepareResources(&context, request, &response);
+    std::string problem = rpc.ok() ? "" : rpc.error_message();
+    for (const auto& [uid, r] : response.claims()) {
+      if (!r.error().empty()) problem += " claim " + uid + ": " + r.error();
+    }
+    if (problem.empty()) {
+      claims_.clear();
+      return;
+    }
+    std::fprintf(stderr, "migdra serve: runner: unpreparing claims of pod %s: %s\n",
+                 PodKey(pod_).c_str(), problem.c_str());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 << std::min(attempt, 5)));
+  }
+}
+
+pid_t PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) {
+  std::vector<std::string> argv;
+  if (c.spec.contains("command")) {
+    for (const json& a : c.spec["command"]) argv.push_back(a.get<std::string>());
+  }
+  if (argv.empty()) return -1;
+  if (c.spec.contains("args")) {
+    for (const json& a : c.spec["args"]) argv.push_back(a.get<std::string>());
+  }
+  std::vector<std::string> env = {std::string("PATH=") + kHostPath,
+                                  "HOSTNAME=" + Str(pod_["metadata"], "name"), "HOME=/root"};
+  if (c.spec.contains("env")) {
+    for (const json& e : c.spec["env"]) {
+      if (e.contains("value")) SetEnv(env, Str(e, "name") + "=" + Str(e, "value"));
+    }
+  }
+  for (const std::string& e : cdi_env) SetEnv(env, e);
+  std::string workdir = Str(c.spec, "workingDir");
+  std::string log_path = dir_ + "/" + c.name + ".log";
+
+  std::vector<char*> cargv, cenv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  for (auto& e : env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+
+  pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int null_fd = open("/dev/null", O_RDONLY);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    if (null_fd >= 0) dup2(null_fd, 0);
+    if (!workdir.empty() && chdir(workdir.c_str()) != 0) {
+      dprintf(2, "migdra: cannot enter workingDir %s: %s\n", workdir.c_str(), strerror(errno));
+      _exit(127);
+    }
+    for (int f = 3; f < 1024; ++f) close(f);
+    execvpe(cargv[0], cargv.data(), cenv.data());
+    dprintf(2, "migdra: cannot run %s: %s\n", cargv[0], strerror(errno));
+    _exit(127);
+  }
+  if (pid > 0) {
+    setpgid(pid, pid);
+    std::ofstream(dir_ + "/" + c.name + ".pgid") << pid << "\n";
+  }
+  return pid;
+}
+
+void PodWorker::StopProcesses(int64_t max_grace_seconds) {
+  int64_t grace = 30;
+  if (pod_["spec"].contains("terminationGracePeriodSeconds") &&
+      pod_["spec"]["terminationGracePeriodSeconds"].is_number_integer()) {
+    grace = pod_["spec"]["terminationGracePeriodSeconds"].get<int64_t>();
+  }
+  grace = std::min(grace, max_grace_seconds);
+  for (ContainerRun& c : containers_) {
+    if (c.pid > 0 && !c.exit_code) kill(-c.pid, SIGTERM);
+  }
+  auto deadline = Clock::now() + std::chrono::seconds(grace);
+  for (ContainerRun& c : containers_) {
+    if (c.pid <= 0 || c.exit_code) continue;
+    int status = 0;
+    while (waitpid(c.pid, &status, WNOHANG) == 0) {
+      if (Clock::now() >= deadline) {
+        kill(-c.pid, SIGKILL);
+        waitpid(c.pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    c.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    c.finished_at = NowRfc3339();
+    c.done = true;
+    c.reason = "Error";
+    c.message = "stopped: pod deleted";
+  }
+}
+
+void PodWorker::ReleasePod() {
+  const json& meta = pod_["metadata"];
+  runner_->UpdatePod(Str(meta, "namespace"), Str(meta, "name"), uid_, false, [](json& pod) {
+    if (!HasFinalizer(pod)) return false;
+    json kept = json::array();
+    for (const json& f : pod["metadata"]["finalizers"]) {
+      if (f != kPodRunnerFinalizer) kept.push_back(f);
+    }
+    pod["metadata"]["finalizers"] = kept;
+    return true;
+  });
+}
+
+void PodWorker::Run() {
+  fs::create_directories(dir_);
+  const json& spec = pod_["spec"];
+  for (const char* list : {"initContainers", "containers"}) {
+    if (!spec.contains(list)) continue;
+    for (const json& c : spec[list]) {
+      ContainerRun run;
+      run.name = Str(c, "name");
+      run.spec = c;
+      run.init = std::string(list) == "initContainers";
+      containers_.push_back(std::move(run));
+    }
+  }
+  std::string restart_policy = Str(spec, "restartPolicy");
+  if (restart_policy.empty()) restart_policy = "Always";
+
+  // A pod a crashed runner was running: its processes were orphaned; stop them, then carry on as
+  // if the containers had failed.
+  for (ContainerRun& c : containers_) {
+    std::ifstream pgid_file(dir_ + "/" + c.name + ".pgid");
+    pid_t pgid = 0;
+    if (pgid_file >> pgid && pgid > 1) kill(-pgid, SIGKILL);
+  }
+
+  // Like a kubelet that cannot create a container's configuration, the runner keeps such a pod
+  // Pending with the reason on the container, until it is deleted.
+  for (const ContainerRun& c : containers_) {
+    if (c.spec.contains("command") && !c.spec["command"].empty()) continue;
+    std::string message = "container " + c.name +
+                          " has no command: migdra's host runtime runs commands, not container "
+                          "images (image " +
+                          Str(c.spec, "image") + "); set command (and args) to run it";
+    for (ContainerRun& each : containers_) {
+      each.reason = "CommandRequired";
+      each.message = message;
+    }
+    WriteStatus("Pending");
+    while (!Interrupted()) WaitFor(std::chrono::seconds(1));
+    if (stop_.load()) ReleasePod();
+    finished_ = true;
+    return;
+  }
+
+  std::vector<std::string> cdi_env;
+  start_time_ = NowRfc3339();
+  if (!PrepareClaims(&cdi_env)) {
+    UnprepareClaims();
+    ReleasePod();
+    finished_ = true;
+    return;
+  }
+
+  auto run_container = [&](ContainerRun& c) {
+    c.pid = Start(c, cdi_env);
+    c.exit_code.reset();
+    c.reason.clear();
+    c.message.clear();
+    c.started_at = NowRfc3339();
+  };
+  auto reap = [&](ContainerRun& c) -> bool {
+    if (c.pid <= 0 || c.exit_code) return false;
+    int status = 0;
+    if (waitpid(c.pid, &status, WNOHANG) != c.pid) return false;
+    c.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    c.finished_at = NowRfc3339();
+    bool restart =
+        restart_policy == "Always" || (restart_policy == "OnFailure" && *c.exit_code != 0);
+    if (c.init && *c.exit_code == 0) restart = false;
+    if (restart) {
+      auto delay =
+          std::min(kInitialRestartDelay * (1 << std::min(c.restarts, 10)), kMaxRestartDelay);
+      c.next_start = Clock::now() + delay;
+    } else {
+      c.done = true;
+    }
+    return true;
+  };
+
+  std::string phase = "Pending";
+  bool failed = false;
+  // Init containers, one after another.
+  for (ContainerRun& c : containers_) {
+    if (!c.init || failed) continue;
+    run_container(c);
+    WriteStatus("Pending");
+    while (!Interrupted() && !c.done) {
+      if (reap(c)) WriteStatus("Pending");
+      if (!c.done && c.exit_code && Clock::now() >= c.next_start) {
+        ++c.restarts;
+        run_container(c);
+        WriteStatus("Pending");
+      }
+      WaitFor(std::chrono::milliseconds(50));
+    }
+    if (c.exit_code && *c.exit_code != 0) failed = true;
+  }
+
+  if (!failed && !Interrupted()) {
+    for (ContainerRun& c : containers_) {
+      if (!c.init) run_container(c);
+    }
+    phase = "Running";
+    WriteStatus(phase);
+    while (!Interrupted()) {
+      bool changed = false, all_done = true;
+      for (ContainerRun& c : containers_) {
+        if (c.init) continue;
+        if (reap(c)) changed = true;
+        if (!c.done && c.exit_code && Clock::now() >= c.next_start) {
+          ++c.restarts;
+          run_container(c);
+          changed = true;
+        }
+        if (!c.done) all_done = false;
+      }
+      if (all_done) break;
+      if (changed) WriteStatus(phase);
+      WaitFor(std::chrono::milliseconds(50));
+    }
+  }
+
+  if (shutdown_.load() && !stop_.load()) {
+    StopProcesses(/*max_grace_seconds=*/5);
+    finished_ = true;
+    return;
+  }
+  if (stop_.load()) StopProcesses(/*max_grace_seconds=*/3600);
+  for (const ContainerRun& c : containers_) fs::remove(dir_ + "/" + c.name + ".pgid");
+  bool all_zero = !failed;
+  for (const ContainerRun& c : containers_) {
+    if (!c.init && (!c.exit_code || *c.exit_code != 0)) all_zero = false;
+  }
+  UnprepareClaims();
+  WriteStatus(all_zero ? "Succeeded" : "Failed");
+  ReleasePod();
+  finished_ = true;
+}
+
+// ---- PodRunner -------------------------------------------------------------------------------
+
+std::string PodRunner::Start() {
+  std::error_code ec;
+  // The driver's socket path is a unix address: relative paths would depend on the cwd.
+  ctx_.data_dir = fs::absolute(ctx_.data_dir, ec).string();
+  runner_dir_ = ctx_.data_dir + "/runner";
+  cdi_root_ = ctx_.data_dir + "/cdi";
+  std::string driver_dir = ctx_.data_dir + "/driver";
+  fs::create_directories(runner_dir_ + "/pods", ec);
+  fs::create_directories(driver_dir, ec);
+
+  std::string simulate = ctx_.simulate;
+  if (simulate.empty()) {
+    auto real = gpu::Nvml::Open();
+    if (real.ok()) {
+      nvml_ = std::move(*real);
+    } else {
+      simulate = "a100-80gb:8";
+    }
+  }
+  if (!nvml_) {
+    auto sim = gpu::OpenSimulator(simulate, driver_dir + "/nvmlsim-state.json");
+    if (!sim.ok()) return "opening nvmlsim: " + sim.error().message;
+    nvml_ = std::move(*sim);
+  }
+  backend_ = std::make_unique<driver::NvmlMigBackend>(nvml_.get());
+
+  auto config = kube::LoadKubeconfig(ctx_.data_dir + "/kubeconfig");
+  if (!config.ok()) return "reading the kubeconfig: " + config.error().message;
+  auto client = kube::Client::Create(*config);
+  if (!client.ok()) return "API client: " + client.error().message;
+  client_ = std::move(*client);
+  claim_source_ = std::make_unique<driver::KubeClaimSource>(client_.get());
+
+  driver::DeviceStateOptions options;
+  options.driver_name = kDriverName;
+  options.pool_name = ctx_.node_name;
+  options.state_dir = driver_dir;
+  options.cdi_root = cdi_root_;
+  auto state = driver::DeviceState::Create(options, backend_.get(), claim_source_.get());
+  if (!state.ok()) return "driver state: " + state.error().message;
+  device_state_ = std::move(*state);
+
+  driver::DraServerOptions server_options;
+  server_options.driver_name = kDriverName;
+  server_options.plugins_dir = ctx_.data_dir + "/plugins";
+  server_options.registry_dir = ctx_.data_dir + "/plugins_registry";
+  server_options.register_with_kubelet = false;
+  server_ = std::make_unique<driver::DraServer>(server_options, device_state_.get());
+  if (Status s = server_->Start(); !s.ok()) return "driver gRPC server: " + s.error().message;
+
+  channel_ =
+      grpc::CreateChannel("unix://" + server_->dra_socket(), grpc::InsecureChannelCredentials());
+  dra_ = k8s::io::kubelet::pkg::apis::dra::v1::DRAPlugin::NewStub(channel_);
+  loop_ = std::thread([this] { Loop(); });
+  return "";
+}
+
+void PodRunner::Stop() {
+  if (stop_.exchange(true)) return;
+  if (ctx_.store) ctx_.store->WakeAll();
+  if (loop_.joinable()) loop_.join();
+  {
+    // Shutdown stops the pods' processes but keeps their devices prepared and their status;
+    // the next start runs them again (see PodWorker::Run).
+    std::lock_guard lock(workers_mu_);
+    for (auto& [uid, worker] : workers_) worker->RequestShutdown();
+    workers_.clear();
+  }
+  if (server_) server_->Stop();
+}
+
+void PodRunner::Loop() {
+  while (!stop_.load()) {
+    int64_t version = store().CurrentVersion();
+    Reconcile();
+    store().WaitForVersion(version, std::chrono::milliseconds(500));
+  }
+}
+
+void PodRunner::Reconcile() {
+  std::vector<json> pods = store().List(kPods, "");
+  std::set<std::string> seen;
+  std::lock_guard lock(workers_mu_);
+  for (json& pod : pods) {
+    if (Str(pod["spec"], "nodeName") != ctx_.node_name) continue;
+    std::string uid = Str(pod["metadata"], "uid");
+    seen.insert(uid);
+    auto it = workers_.find(uid);
+    if (it != workers_.end()) {
+      if (Deleting(pod)) it->second->RequestStop();
+      continue;
+    }
+    if (Terminal(pod)) {
+      if (HasFinalizer(pod)) {
+        // Finished earlier (or by a runner that crashed before releasing it).
+        UpdatePod(Str(pod["metadata"], "namespace"), Str(pod["metadata"], "name"), uid, false,
+                  [](json& p) {
+                    json kept = json::array();
+                    for (const json& f : p["metadata"]["finalizers"]) {
+                      if (f != kPodRunnerFinalizer) kept.push_back(f);
+                    }
+                    p["metadata"]["finalizers"] = kept;
+                    return true;
+                  });
+      }
+      continue;
+    }
+    if (Deleting(pod) && !HasFinalizer(pod)) continue;
+    if (!HasFinalizer(pod)) {
+      bool taken = UpdatePod(Str(pod["metadata"], "namespace"), Str(pod["metadata"], "name"), uid,
+                             false, [](json& p) {
+                               if (!p["metadata"].contains("finalizers")) {
+                                 p["metadata"]["finalizers"] = json::array();
+                               }
+                               p["metadata"]["finalizers"].push_back(kPodRunnerFinalizer);
+                               return true;
+                             });
+      if (!taken) continue;
+      std::optional<json> fresh =
+          store().Get(kPods, Str(pod["metadata"], "namespace"), Str(pod["metadata"], "name"));
+      if (!fresh) continue;
+      pod = *fresh;
+    }
+    auto worker = std::make_unique<PodWorker>(this, pod);
+    if (Deleting(pod)) worker->RequestStop();
+    workers_.emplace(uid, std::move(worker));
+  }
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (it->second->finished() || !seen.count(it->first)) {
+      if (!seen.count(it->first)) it->second->RequestStop();
+      if (it->second->finished()) {
+        it = workers_.erase(it);
+        continue;
+      }
+    }
+    ++it;
+  }
+}
+
+std::optional<std::string> PodRunner::PodLog(const std::string& ns, const std::string& pod,
+                                             const std::string& container) {
+  std::optional<json> object = store().Get(kPods, ns, pod);
+  if (!object) return std::nullopt;
+  std::string name = container;
+  if (name.empty() && (*object)["spec"].contains("containers") &&
+      !(*object)["spec"]["containers"].empty()) {
+    name = Str((*object)["spec"]["containers"][0], "name");
+  }
+  std::string path =
+      runner_dir_ + "/pods/" + Str((*object)["metadata"], "uid") + "/" + name + ".log";
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+std::unique_ptr<NodeAgent> MakePodRunner(const NodeAgentContext& context) {
+  return std::make_unique<PodRunner>(context);
+}
+
+}  // namespace migdra::control
