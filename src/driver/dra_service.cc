@@ -61,8 +61,9 @@ grpc::Status Unprepare(DeviceState* state,
                        typename Api::NodeUnprepareResourcesResponse* response) {
   for (const auto& claim : request->claims()) {
     auto& entry = (*response->mutable_claims())[claim.uid()];
-    Status s = Guarded(
-        [&] { return state->Unprepare({claim.namespace_(), claim.name(), claim.uid()}); });
+    Status s = Guarded([&] {
+      return state->Unprepare({claim.namespace_(), claim.name(), claim.uid()});
+    });
     if (!s.ok()) entry.set_error(s.error().ToString());
   }
   return grpc::Status::OK;
