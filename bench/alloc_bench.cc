@@ -653,7 +653,7 @@ void RunPacking(bool quick) {
     }
   }
   std::printf(
-      "pack-lb: least-blocking placement (the default); pack-ff: fullest GPU first; pack-rs: "
+      "\npack-lb: least-blocking placement (the default); pack-ff: fullest GPU first; pack-rs: "
       "right-sizing only, first fit within a size\n");
   std::printf(
       "\nstatic balanced layout: 4x[7g] 4x[4g+3g] 2x[2g+1g.20gb+3g] 3x[3x2g+1g] "
