@@ -9,14 +9,14 @@
 # printed while they run.
 #
 # Usage: scripts/walkthrough.sh
-# Environment: JOBS (default 56), TRAIN_SECONDS (default 15), MIGDRA (a built migdra binary:
+# Environment: JOBS (default 56), TRAIN_SECONDS (default 60: how long each pod works), MIGDRA (a built migdra binary:
 # skips the build), KEEP=1 keeps the server's data directory, SIMULATE (default: embedded default).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 jobs=${JOBS:-56}
-train_seconds=${TRAIN_SECONDS:-15}
+train_seconds=${TRAIN_SECONDS:-60}
 if [[ -z "${MIGDRA:-}" ]]; then
   bash scripts/setup.sh
   build=${BUILD_DIR:-build}
@@ -69,9 +69,9 @@ echo "== kubectl get resourceslices"
 k get resourceslices
 node=$(k get nodes -o jsonpath='{.items[0].metadata.name}')
 echo "== kubectl describe node $node | grep gpu"
-k describe node "$node" | grep gpu | head -n 12
+k describe node "$node" | grep gpu | sed -n "1,12p"
 echo "== kubectl describe node $node | grep mig"
-k describe node "$node" | grep mig | head -n 8
+k describe node "$node" | grep mig | sed -n "1,8p"
 echo "== kubectl get resourceclaimtemplate"
 k get resourceclaimtemplate
 
@@ -115,16 +115,16 @@ if [[ -f "$sim_state" ]]; then
   echo "   MIG instances that exist on the (simulated) GPUs: $(jq '[.gpus[].gis[]] | length' "$sim_state")"
 fi
 echo "== kubectl get resourceclaims (first 10)"
-k get resourceclaims | head -n 11
+k get resourceclaims | sed -n "1,11p"
 echo "== kubectl get pods -o wide (first 10)"
-k get pods -o wide | head -n 11
+k get pods -o wide | sed -n "1,11p"
 
 echo "== waiting for every Job to complete"
 until [[ $(k get jobs -o json | jq '[.items[] | select(any(.status.conditions[]?; .type=="Complete" and .status=="True"))] | length') == "$jobs" ]]; do
   ((SECONDS < deadline)) || { echo "timed out waiting for the Jobs" >&2; k get jobs | head; exit 1; }
   sleep 2
 done
-k get jobs | head -n 6
+k get jobs | sed -n "1,6p"
 
 uuids=$work/uuids
 : >"$uuids"
