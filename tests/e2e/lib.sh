@@ -76,7 +76,7 @@ start_server() {
 }
 
 k() {
-  timeout 60 "$KUBECTL_BIN" --cache-dir "$E2E_TMP/kube-cache" --request-timeout 30s "$@"
+  timeout 180 "$KUBECTL_BIN" --cache-dir "$E2E_TMP/kube-cache" --request-timeout 30s "$@"
 }
 
 # api METHOD PATH [curl args...]: an authenticated request; prints the body, then the status

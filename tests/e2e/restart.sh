@@ -31,13 +31,21 @@ writer() {
   done
   return 0
 }
-for w in 1 2 3 4; do writer "$w" & done
-sleep 3
+writers=()
+for w in 1 2 3 4; do
+  writer "$w" &
+  writers+=($!)
+done
+# Kill once some writes were acknowledged (bounded: 60 s).
+for _ in $(seq 600); do
+  [[ $(cat "$E2E_TMP"/acked-* 2>/dev/null | wc -l) -ge 20 ]] && break
+  sleep 0.1
+done
 kill -9 "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=
-wait  # the writers end on their first refused connection
-acked=$(cat "$E2E_TMP"/acked-* 2>/dev/null | wc -l)
+wait "${writers[@]}"  # the writers end on their first refused connection
+acked=$( (cat "$E2E_TMP"/acked-* 2>/dev/null || true) | wc -l)
 ((acked > 0)) || fail "no write was acknowledged before the kill"
 
 start_server
