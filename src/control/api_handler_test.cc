@@ -133,11 +133,12 @@ TEST_F(ApiHandlerTest, PatchesAndStatusSubresource) {
   ASSERT_EQ(jp.status, 200) << jp.body;
   EXPECT_EQ(Call("PATCH", std::string(kClaims) + "/c1", "{}", "application/apply-patch+yaml").status, 415);
   // Status changes only through the status subresource.
-  ApiResponse main = Call("PATCH", std::string(kClaims) + "/c1", R"({"status": {"reservedFor": [{"resource": "pods", "name": "p", "uid": "u"}]}})",
-                          "application/merge-patch+json");
+  const std::string status_patch = R"({"status": {
+      "allocation": {"devices": {"results": [{"request": "gpu", "driver": "gpu.nvidia.com", "pool": "n", "device": "d"}]}},
+      "reservedFor": [{"resource": "pods", "name": "p", "uid": "u"}]}})";
+  ApiResponse main = Call("PATCH", std::string(kClaims) + "/c1", status_patch, "application/merge-patch+json");
   EXPECT_FALSE(json::parse(main.body).contains("status"));
-  ApiResponse status = Call("PATCH", std::string(kClaims) + "/c1/status",
-                            R"({"status": {"reservedFor": [{"resource": "pods", "name": "p", "uid": "u"}]}})",
+  ApiResponse status = Call("PATCH", std::string(kClaims) + "/c1/status", status_patch,
                             "application/merge-patch+json");
   ASSERT_EQ(status.status, 200) << status.body;
   EXPECT_EQ(json::parse(status.body)["status"]["reservedFor"][0]["name"], "p");
