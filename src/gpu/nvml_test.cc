@@ -24,15 +24,15 @@
 namespace migdra::gpu {
 namespace {
 
-std::string BinaryDir() {
-  const char* dir = std::getenv("MIGDRA_BINARY_DIR");
-  return dir != nullptr ? dir : ".";
-}
+// Built-in paths (set by CMake) unless the environment overrides them.
 std::string SourceDir() {
   const char* dir = std::getenv("MIGDRA_SOURCE_DIR");
-  return dir != nullptr ? dir : ".";
+  return dir != nullptr ? dir : MIGDRA_TEST_SOURCE_DIR;
 }
-std::string NvmlsimPath() { return BinaryDir() + "/src/nvmlsim/libnvidia-ml.so.1"; }
+std::string NvmlsimPath() {
+  const char* dir = std::getenv("MIGDRA_BINARY_DIR");
+  return dir != nullptr ? std::string(dir) + "/src/nvmlsim/libnvidia-ml.so.1" : MIGDRA_TEST_NVMLSIM;
+}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);

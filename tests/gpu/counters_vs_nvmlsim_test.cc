@@ -131,8 +131,9 @@ TEST(CountersVsNvmlsimTest, ExhaustivelyAgreeOnEveryCatalogModel) {
 
 TEST(CountersVsNvmlsimTest, RandomSequencesThroughNvmlsimAgree) {
   const char* binary_dir = std::getenv("MIGDRA_BINARY_DIR");
-  const std::string nvmlsim =
-      std::string(binary_dir != nullptr ? binary_dir : ".") + "/src/nvmlsim/libnvidia-ml.so.1";
+  const std::string nvmlsim = binary_dir != nullptr
+                                  ? std::string(binary_dir) + "/src/nvmlsim/libnvidia-ml.so.1"
+                                  : std::string(MIGDRA_TEST_NVMLSIM);
   unsetenv("MIGDRA_NVMLSIM_CONFIG");
   unsetenv("MIGDRA_NVMLSIM_STATE");
   unsetenv("MIGDRA_NVMLSIM_FAULTS");
