@@ -36,7 +36,8 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kClaims = "/apis/resource.k8s.io/v1/namespaces/default/resourceclaims";
 
 std::string ClaimBody(const std::string& name) {
-  return R"({"apiVersion":"resource.k8s.io/v1","kind":"ResourceClaim","metadata":{"name":")" + name +
+  return R"({"apiVersion":"resource.k8s.io/v1","kind":"ResourceClaim","metadata":{"name":")" +
+         name +
          R"("},"spec":{"devices":{"requests":[{"name":"gpu","exactly":{"deviceClassName":"nvidia-mig"}}]}}})";
 }
 
@@ -81,7 +82,8 @@ double HandlerCreates(ApiHandler& handler, int threads, int ops, const std::stri
   });
 }
 
-double HandlerGets(ApiHandler& handler, int threads, int ops, const std::string& prefix, int existing) {
+double HandlerGets(ApiHandler& handler, int threads, int ops, const std::string& prefix,
+                   int existing) {
   return Parallel(threads, ops, [&](int, int i) {
     ApiRequest r;
     r.method = "GET";
@@ -105,7 +107,8 @@ int main(int argc, char** argv) {
   const int gets = Arg(argc, argv, "--gets", 20000);
   const int watch_samples = Arg(argc, argv, "--watch-samples", 200);
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("migdra-api-bench-" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("migdra-api-bench-" + std::to_string(::getpid()));
   fs::create_directories(dir);
 
   auto durable = migdra::control::Store::Open((dir / "state.db").string());
@@ -151,11 +154,13 @@ int main(int argc, char** argv) {
   double dur_creates = HandlerCreates(handler, clients, creates, "d-");
   double dur_gets = HandlerGets(handler, clients, gets, "d-", creates);
   double http_creates = Parallel(clients, creates, [&](int t, int i) {
-    auto res = https[static_cast<size_t>(t)]->Post(kClaims, ClaimBody("h-" + std::to_string(i)), "application/json");
+    auto res = https[static_cast<size_t>(t)]->Post(kClaims, ClaimBody("h-" + std::to_string(i)),
+                                                   "application/json");
     return res && res->status == 201;
   });
   double http_gets = Parallel(clients, gets, [&](int t, int i) {
-    auto res = https[static_cast<size_t>(t)]->Get(std::string(kClaims) + "/h-" + std::to_string(i % creates));
+    auto res = https[static_cast<size_t>(t)]->Get(std::string(kClaims) + "/h-" +
+                                                  std::to_string(i % creates));
     return res && res->status == 200;
   });
 
@@ -171,23 +176,25 @@ int main(int argc, char** argv) {
   const std::string from = std::to_string((*durable.value)->CurrentVersion());
   std::thread watcher([&] {
     std::string buffer;
-    watch_client->Get(std::string(kClaims) + "?watch=true&timeoutSeconds=60&resourceVersion=" + from,
-                      [&](const char* data, size_t len) {
-                        buffer.append(data, len);
-                        size_t nl;
-                        while ((nl = buffer.find('\n')) != std::string::npos) {
-                          json event = json::parse(buffer.substr(0, nl), nullptr, false);
-                          buffer.erase(0, nl + 1);
-                          if (event.is_discarded()) continue;
-                          std::string name = event["object"]["metadata"].value("name", "");
-                          if (name.rfind("w-", 0) != 0) continue;
-                          size_t i = std::stoul(name.substr(2));
-                          std::lock_guard lock(mu);
-                          latency_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent[i]).count());
-                          if (++received >= watch_samples) return false;
-                        }
-                        return true;
-                      });
+    watch_client->Get(
+        std::string(kClaims) + "?watch=true&timeoutSeconds=60&resourceVersion=" + from,
+        [&](const char* data, size_t len) {
+          buffer.append(data, len);
+          size_t nl;
+          while ((nl = buffer.find('\n')) != std::string::npos) {
+            json event = json::parse(buffer.substr(0, nl), nullptr, false);
+            buffer.erase(0, nl + 1);
+            if (event.is_discarded()) continue;
+            std::string name = event["object"]["metadata"].value("name", "");
+            if (name.rfind("w-", 0) != 0) continue;
+            size_t i = std::stoul(name.substr(2));
+            std::lock_guard lock(mu);
+            latency_ms.push_back(
+                std::chrono::duration<double, std::milli>(Clock::now() - sent[i]).count());
+            if (++received >= watch_samples) return false;
+          }
+          return true;
+        });
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   for (int i = 0; i < watch_samples; ++i) {
@@ -207,16 +214,24 @@ int main(int argc, char** argv) {
 
   std::sort(latency_ms.begin(), latency_ms.end());
   auto pct = [&](double p) {
-    return latency_ms.empty() ? -1.0 : latency_ms[std::min(latency_ms.size() - 1, static_cast<size_t>(p * latency_ms.size()))];
+    return latency_ms.empty() ? -1.0
+                              : latency_ms[std::min(latency_ms.size() - 1,
+                                                    static_cast<size_t>(p * latency_ms.size()))];
   };
   std::printf("%-44s %12s %12s\n", "path", "creates/s", "gets/s");
-  std::printf("%-44s %12.0f %12.0f\n", "handler, in-memory store (baseline)", mem_creates, mem_gets);
+  std::printf("%-44s %12.0f %12.0f\n", "handler, in-memory store (baseline)", mem_creates,
+              mem_gets);
   std::printf("%-44s %12.0f %12.0f\n", "handler, durable SQLite store", dur_creates, dur_gets);
-  std::printf("%-44s %12.0f %12.0f\n", "HTTPS + token + durable store (serve)", http_creates, http_gets);
-  std::printf("ratios: HTTPS/durable-handler creates %.2f, gets %.2f; durable/in-memory creates %.2f\n",
-              http_creates / dur_creates, http_gets / dur_gets, dur_creates / mem_creates);
-  std::printf("watch latency (create sent -> ADDED received), %zu samples: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-              latency_ms.size(), pct(0.5), pct(0.9), pct(0.99), latency_ms.empty() ? -1.0 : latency_ms.back());
+  std::printf("%-44s %12.0f %12.0f\n", "HTTPS + token + durable store (serve)", http_creates,
+              http_gets);
+  std::printf(
+      "ratios: HTTPS/durable-handler creates %.2f, gets %.2f; durable/in-memory creates %.2f\n",
+      http_creates / dur_creates, http_gets / dur_gets, dur_creates / mem_creates);
+  std::printf(
+      "watch latency (create sent -> ADDED received), %zu samples: p50 %.2f ms, p90 %.2f ms, p99 "
+      "%.2f ms, max %.2f ms\n",
+      latency_ms.size(), pct(0.5), pct(0.9), pct(0.99),
+      latency_ms.empty() ? -1.0 : latency_ms.back());
   fs::remove_all(dir);
   return 0;
 }

@@ -37,7 +37,8 @@ int RunServe(int argc, char** argv) {
   std::string simulate;
   std::string strategy_name = "pack";
   std::string node_name;
-  app.add_option("--data-dir", data_dir, "State, credentials and kubeconfig (default ~/.local/share/migdra)");
+  app.add_option("--data-dir", data_dir,
+                 "State, credentials and kubeconfig (default ~/.local/share/migdra)");
   app.add_option("--listen", listen, "HOST:PORT to serve HTTPS on (PORT 0 picks a free one)");
   app.add_option("--simulate", simulate,
                  "Simulate GPUs instead of NVML: MODEL[:COUNT][,...], e.g. a100-80gb:8");
@@ -60,7 +61,8 @@ int RunServe(int argc, char** argv) {
     return 2;
   }
   std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   int port = 0;
   try {
     port = std::stoi(listen.substr(colon + 1));
@@ -114,7 +116,8 @@ int RunServe(int argc, char** argv) {
 #endif
   const std::string node = cp.local_node().node["metadata"].value("name", "");
   std::fprintf(stderr, "migdra serve: node %s: %s; strategy %s\n", node.c_str(),
-               cp.local_node().description.c_str(), std::string(alloc::StrategyName(*strategy)).c_str());
+               cp.local_node().description.c_str(),
+               std::string(alloc::StrategyName(*strategy)).c_str());
   std::fprintf(stderr, "migdra serve: serving https://%s:%d (state in %s)\n",
                host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(),
                cp.port(), data_dir.c_str());
@@ -124,14 +127,16 @@ int RunServe(int argc, char** argv) {
 
   int received = 0;
   sigwait(&signals, &received);
-  std::fprintf(stderr, "migdra serve: %s, shutting down\n", received == SIGINT ? "interrupted" : "terminated");
+  std::fprintf(stderr, "migdra serve: %s, shutting down\n",
+               received == SIGINT ? "interrupted" : "terminated");
   cp.Stop();
   return 0;
 }
 
 }  // namespace
 
-MIGDRA_REGISTER_COMMAND(serve, "serve", "Run the embedded Kubernetes-API control plane (kubectl-compatible)",
+MIGDRA_REGISTER_COMMAND(serve, "serve",
+                        "Run the embedded Kubernetes-API control plane (kubectl-compatible)",
                         RunServe);
 
 }  // namespace migdra::cli

@@ -39,32 +39,41 @@ ApiResponse ErrorResponse(const ApiError& error) {
 }
 
 ApiResponse NotFoundPath(const std::string& path) {
-  return ErrorResponse(ApiError{404, "NotFound", "the server could not find the requested resource"});
+  return ErrorResponse(
+      ApiError{404, "NotFound", "the server could not find the requested resource"});
 }
 
 bool Truthy(const std::string& v) { return v == "true" || v == "1"; }
 
 json Verbs(const ResourceInfo& info) {
-  return json::array({"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"});
+  return json::array(
+      {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"});
 }
 
 json ResourceList(const std::string& group_version) {
   json resources = json::array();
   for (const ResourceInfo& r : AllResources()) {
     if (r.GroupVersion() != group_version) continue;
-    json entry = {{"name", r.plural}, {"singularName", r.singular}, {"namespaced", r.namespaced},
-                  {"kind", r.kind}, {"verbs", Verbs(r)}};
+    json entry = {{"name", r.plural},
+                  {"singularName", r.singular},
+                  {"namespaced", r.namespaced},
+                  {"kind", r.kind},
+                  {"verbs", Verbs(r)}};
     if (!r.short_names.empty()) entry["shortNames"] = r.short_names;
     if (!r.categories.empty()) entry["categories"] = r.categories;
     resources.push_back(entry);
     for (const std::string& sub : r.subresources) {
       json verbs = sub == "log" ? json::array({"get"}) : json::array({"get", "patch", "update"});
-      resources.push_back({{"name", r.plural + "/" + sub}, {"singularName", ""},
-                           {"namespaced", r.namespaced}, {"kind", sub == "log" ? "Pod" : r.kind},
+      resources.push_back({{"name", r.plural + "/" + sub},
+                           {"singularName", ""},
+                           {"namespaced", r.namespaced},
+                           {"kind", sub == "log" ? "Pod" : r.kind},
                            {"verbs", verbs}});
     }
   }
-  return json{{"kind", "APIResourceList"}, {"apiVersion", "v1"}, {"groupVersion", group_version},
+  return json{{"kind", "APIResourceList"},
+              {"apiVersion", "v1"},
+              {"groupVersion", group_version},
               {"resources", resources}};
 }
 
@@ -90,9 +99,7 @@ json ListJson(const ResourceInfo& info, const std::vector<json>& items, int64_t 
               {"items", items}};
 }
 
-bool WantsTable(const std::string& accept) {
-  return accept.find("as=Table") != std::string::npos;
-}
+bool WantsTable(const std::string& accept) { return accept.find("as=Table") != std::string::npos; }
 
 ApiResult<json> ParseBody(const std::string& body) {
   json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
@@ -125,8 +132,8 @@ std::string QualifiedResource(const ResourceInfo& info) {
 }
 
 json ApiHandler::StatusJson(const ApiError& error) {
-  json status = {{"kind", "Status"},       {"apiVersion", "v1"},       {"metadata", json::object()},
-                 {"status", "Failure"},    {"message", error.message}, {"reason", error.reason},
+  json status = {{"kind", "Status"},    {"apiVersion", "v1"},       {"metadata", json::object()},
+                 {"status", "Failure"}, {"message", error.message}, {"reason", error.reason},
                  {"code", error.code}};
   if (!error.causes.empty()) status["details"]["causes"] = error.causes;
   return status;
@@ -157,8 +164,8 @@ ApiResponse ApiHandler::Handle(const ApiRequest& request) const {
   if (p.rfind("/openapi/", 0) == 0) return OpenApi(request);
   std::vector<std::string> segs = SplitPath(p);
   if (segs.empty()) {
-    json paths = json::array({"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3",
-                              "/readyz", "/version"});
+    json paths = json::array(
+        {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"});
     for (const std::string& g : Groups()) {
       paths.push_back("/apis/" + g);
       paths.push_back("/apis/" + g + "/v1");
@@ -175,14 +182,17 @@ ApiResponse ApiHandler::Handle(const ApiRequest& request) const {
 ApiResponse ApiHandler::Discovery(const ApiRequest& request) const {
   std::vector<std::string> segs = SplitPath(request.path);
   if (request.method != "GET") {
-    return ErrorResponse(ApiError{405, "MethodNotAllowed", "the server does not allow this method on the requested resource"});
+    return ErrorResponse(
+        ApiError{405, "MethodNotAllowed",
+                 "the server does not allow this method on the requested resource"});
   }
   if (segs[0] == "api") {
     if (segs.size() == 1) {
-      return JsonResponse(200, {{"kind", "APIVersions"},
-                                {"versions", {"v1"}},
-                                {"serverAddressByClientCIDRs",
-                                 {{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", server_address_}}}}});
+      return JsonResponse(200,
+                          {{"kind", "APIVersions"},
+                           {"versions", {"v1"}},
+                           {"serverAddressByClientCIDRs",
+                            {{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", server_address_}}}}});
     }
     if (segs[1] == "v1") return JsonResponse(200, ResourceList("v1"));
     return NotFoundPath(request.path);
@@ -218,7 +228,8 @@ ApiResponse ApiHandler::OpenApi(const ApiRequest& request) const {
   if (segs.size() == 2) {
     json paths = json::object();
     for (const std::string& gv : gvs) {
-      paths[gv] = {{"serverRelativeURL", "/openapi/v3/" + gv + "?hash=" + std::string(kServerVersion)}};
+      paths[gv] = {
+          {"serverRelativeURL", "/openapi/v3/" + gv + "?hash=" + std::string(kServerVersion)}};
     }
     return JsonResponse(200, {{"paths", paths}});
   }
@@ -228,7 +239,8 @@ ApiResponse ApiHandler::OpenApi(const ApiRequest& request) const {
   json paths = json::object();
   json query_params = json::array();
   for (const char* name : {"dryRun", "fieldManager", "fieldValidation", "force", "pretty"}) {
-    query_params.push_back({{"name", name}, {"in", "query"}, {"schema", {{"type", "string"}, {"uniqueItems", true}}}});
+    query_params.push_back(
+        {{"name", name}, {"in", "query"}, {"schema", {{"type", "string"}, {"uniqueItems", true}}}});
   }
   for (const ResourceInfo& r : AllResources()) {
     std::string this_gv = r.group.empty() ? "api/v1" : "apis/" + r.GroupVersion();
@@ -319,7 +331,9 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
         spec.initial = std::move(items);
       } else {
         int64_t v = ParseVersion(rv);
-        if (v < 0) return ErrorResponse(ApiError{400, "BadRequest", "invalid resourceVersion \"" + rv + "\""});
+        if (v < 0)
+          return ErrorResponse(
+              ApiError{400, "BadRequest", "invalid resourceVersion \"" + rv + "\""});
         spec.after_version = v;
       }
       std::string timeout = request.Param("timeoutSeconds");
@@ -355,9 +369,9 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
       std::optional<std::string> log =
           log_provider_ ? log_provider_(ns, name, container) : std::nullopt;
       if (!log) {
-        return ErrorResponse(ApiError{
-            400, "BadRequest",
-            "container \"" + container + "\" in pod \"" + name + "\" is waiting to start: no runner has started it"});
+        return ErrorResponse(ApiError{400, "BadRequest",
+                                      "container \"" + container + "\" in pod \"" + name +
+                                          "\" is waiting to start: no runner has started it"});
       }
       ApiResponse r;
       r.content_type = "text/plain";
@@ -377,18 +391,23 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
   write_options.strict_fields = request.Param("fieldValidation") == "Strict";
 
   if (method == "POST") {
-    if (!name.empty()) return ErrorResponse(ApiError{405, "MethodNotAllowed", "POST is not allowed on a named resource"});
+    if (!name.empty())
+      return ErrorResponse(
+          ApiError{405, "MethodNotAllowed", "POST is not allowed on a named resource"});
     ApiResult<json> body = ParseBody(request.body);
     if (!body.ok()) return ErrorResponse(body.error);
     json& object = *body.value;
-    if (!object.is_object()) return ErrorResponse(ApiError{400, "BadRequest", "the body must be a JSON object"});
+    if (!object.is_object())
+      return ErrorResponse(ApiError{400, "BadRequest", "the body must be a JSON object"});
     std::string api_version = object.value("apiVersion", "");
     std::string kind = object.value("kind", "");
     if ((!api_version.empty() && api_version != info->GroupVersion()) ||
         (!kind.empty() && kind != info->kind)) {
       return ErrorResponse(ApiError{400, "BadRequest",
-                                    "the API version in the data (" + api_version + ") does not match the expected API version (" +
-                                        info->GroupVersion() + ") or the kind (" + kind + ") is not " + info->kind});
+                                    "the API version in the data (" + api_version +
+                                        ") does not match the expected API version (" +
+                                        info->GroupVersion() + ") or the kind (" + kind +
+                                        ") is not " + info->kind});
     }
     if (info->namespaced) {
       std::string body_ns = object.contains("metadata") && object["metadata"].is_object()
@@ -396,7 +415,8 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
                                 : "";
       if (!body_ns.empty() && body_ns != ns) {
         return ErrorResponse(ApiError{400, "BadRequest",
-                                      "the namespace of the provided object does not match the namespace sent on the request"});
+                                      "the namespace of the provided object does not match the "
+                                      "namespace sent on the request"});
       }
       object["metadata"]["namespace"] = ns;
     }
@@ -406,8 +426,10 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
   }
 
   if (method == "PUT" || method == "PATCH") {
-    if (name.empty()) return ErrorResponse(ApiError{405, "MethodNotAllowed", method + " needs a resource name"});
-    if (sub == "log") return ErrorResponse(ApiError{405, "MethodNotAllowed", "the log is read-only"});
+    if (name.empty())
+      return ErrorResponse(ApiError{405, "MethodNotAllowed", method + " needs a resource name"});
+    if (sub == "log")
+      return ErrorResponse(ApiError{405, "MethodNotAllowed", "the log is read-only"});
     ApiResult<json> body = ParseBody(request.body);
     if (!body.ok()) return ErrorResponse(body.error);
     const bool status_only = sub == "status";
@@ -416,21 +438,27 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
       bool patch_sets_version = false;
       if (method == "PUT") {
         object = *body.value;
-        if (!object.is_object()) return ErrorResponse(ApiError{400, "BadRequest", "the body must be a JSON object"});
-        if (!object.contains("metadata") || !object["metadata"].is_object()) object["metadata"] = json::object();
+        if (!object.is_object())
+          return ErrorResponse(ApiError{400, "BadRequest", "the body must be a JSON object"});
+        if (!object.contains("metadata") || !object["metadata"].is_object())
+          object["metadata"] = json::object();
         std::string body_name = object["metadata"].value("name", "");
         if (!body_name.empty() && body_name != name) {
-          return ErrorResponse(ApiError{400, "BadRequest", "the name of the object (" + body_name +
-                                                               ") does not match the name on the URL (" + name + ")"});
+          return ErrorResponse(ApiError{400, "BadRequest",
+                                        "the name of the object (" + body_name +
+                                            ") does not match the name on the URL (" + name + ")"});
         }
         object["metadata"]["name"] = name;
         if (info->namespaced) object["metadata"]["namespace"] = ns;
       } else {
         std::optional<json> current = store_.Get(key, ns, name);
-        if (!current) return ErrorResponse(WithResource(ApiError{404, "NotFound", ""}, *info, name));
+        if (!current)
+          return ErrorResponse(WithResource(ApiError{404, "NotFound", ""}, *info, name));
         const std::string ct = request.content_type.substr(0, request.content_type.find(';'));
-        ApiResult<json> patched = ApiResult<json>::Fail(ApiError{415, "UnsupportedMediaType",
-                                                                 "the server does not support patch type \"" + ct + "\"; use json, merge or strategic-merge patches"});
+        ApiResult<json> patched =
+            ApiResult<json>::Fail(ApiError{415, "UnsupportedMediaType",
+                                           "the server does not support patch type \"" + ct +
+                                               "\"; use json, merge or strategic-merge patches"});
         if (ct == "application/merge-patch+json") {
           patched = ApplyMergePatch(*current, *body.value);
         } else if (ct == "application/json-patch+json") {
@@ -440,19 +468,22 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
         }
         if (!patched.ok()) return ErrorResponse(patched.error);
         object = std::move(*patched.value);
-        if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
+        if (!object.is_object() || !object.contains("metadata") ||
+            !object["metadata"].is_object()) {
           return ErrorResponse(ApiError{422, "Invalid", "the patch removed the object's metadata"});
         }
         const std::string patched_rv = object["metadata"].value("resourceVersion", "");
         patch_sets_version = patched_rv != (*current)["metadata"].value("resourceVersion", "");
         if (!patch_sets_version) {
           // A patch without a version applies to the version it was computed on.
-          object["metadata"]["resourceVersion"] = (*current)["metadata"].value("resourceVersion", "");
+          object["metadata"]["resourceVersion"] =
+              (*current)["metadata"].value("resourceVersion", "");
         }
         object["metadata"]["name"] = name;
         if (info->namespaced) object["metadata"]["namespace"] = ns;
       }
-      ApiResult<json> updated = UpdateObject(store_, *info, std::move(object), status_only, write_options);
+      ApiResult<json> updated =
+          UpdateObject(store_, *info, std::move(object), status_only, write_options);
       if (updated.ok()) return JsonResponse(200, *updated.value);
       if (method == "PATCH" && !patch_sets_version && updated.error.reason == "Conflict") continue;
       return ErrorResponse(updated.error);
@@ -468,7 +499,8 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
       ApiResult<json> body = ParseBody(request.body);
       if (!body.ok()) return ErrorResponse(body.error);
       if (body.value->is_object()) {
-        if (body.value->contains("propagationPolicy") && (*body.value)["propagationPolicy"].is_string()) {
+        if (body.value->contains("propagationPolicy") &&
+            (*body.value)["propagationPolicy"].is_string()) {
           options.propagation = (*body.value)["propagationPolicy"];
         }
         if (body.value->value("orphanDependents", false)) options.propagation = "Orphan";
@@ -480,7 +512,8 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
           }
         }
         const json& dry = body.value->value("dryRun", json::array());
-        if (dry.is_array() && std::find(dry.begin(), dry.end(), "All") != dry.end()) options.dry_run = true;
+        if (dry.is_array() && std::find(dry.begin(), dry.end(), "All") != dry.end())
+          options.dry_run = true;
       }
     }
     if (name.empty()) {
@@ -498,7 +531,8 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
       }
       return JsonResponse(200, ListJson(*info, deleted, store_.CurrentVersion()));
     }
-    if (!sub.empty()) return ErrorResponse(ApiError{405, "MethodNotAllowed", "cannot delete a subresource"});
+    if (!sub.empty())
+      return ErrorResponse(ApiError{405, "MethodNotAllowed", "cannot delete a subresource"});
     ApiResult<json> deleted = DeleteObject(store_, *info, ns, name, options);
     if (!deleted.ok()) return ErrorResponse(deleted.error);
     return JsonResponse(200, *deleted.value);
@@ -511,14 +545,16 @@ void ApiHandler::StreamWatch(const WatchSpec& spec,
                              const std::atomic<bool>& stop) const {
   auto render = [&](const json& object) {
     if (!spec.as_table) return object;
-    return BuildTable(*spec.info, {object}, "Metadata", object["metadata"].value("resourceVersion", ""));
+    return BuildTable(*spec.info, {object}, "Metadata",
+                      object["metadata"].value("resourceVersion", ""));
   };
   for (const json& object : spec.initial) {
     if (!write(EventLine("ADDED", render(object)))) return;
   }
   const std::string key = spec.info->StoreKey();
   int64_t cursor = spec.after_version;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(spec.timeout_seconds);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(spec.timeout_seconds);
   while (!stop.load() && std::chrono::steady_clock::now() < deadline) {
     ApiResult<std::vector<WatchEvent>> events = store_.EventsAfter(cursor, 500);
     if (!events.ok()) {

@@ -18,7 +18,8 @@ class ApiHandlerTest : public ::testing::Test {
 
   ApiResponse Call(const std::string& method, const std::string& path, const std::string& body = "",
                    const std::string& content_type = "application/json",
-                   std::multimap<std::string, std::string> query = {}, const std::string& accept = "") {
+                   std::multimap<std::string, std::string> query = {},
+                   const std::string& accept = "") {
     if (!handler_) handler_ = std::make_unique<ApiHandler>(*store_, "127.0.0.1:1");
     ApiRequest r;
     r.method = method;
@@ -32,7 +33,8 @@ class ApiHandlerTest : public ::testing::Test {
 
   static json Claim(const std::string& name, int count = 1) {
     return json::parse(R"({"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
-      "metadata": {"name": ")" + name + R"("},
+      "metadata": {"name": ")" +
+                       name + R"("},
       "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": "mig", "count": )" +
                        std::to_string(count) + R"(}}]}}})");
   }
@@ -60,7 +62,9 @@ TEST_F(ApiHandlerTest, Discovery) {
   json openapi = json::parse(Call("GET", "/openapi/v3").body);
   ASSERT_TRUE(openapi["paths"].contains("apis/resource.k8s.io/v1"));
   json doc = json::parse(Call("GET", "/openapi/v3/apis/resource.k8s.io/v1").body);
-  const json& patch = doc["paths"]["/apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims/{name}"]["patch"];
+  const json& patch =
+      doc["paths"]["/apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims/{name}"]
+         ["patch"];
   EXPECT_EQ(patch["x-kubernetes-group-version-kind"]["kind"], "ResourceClaim");
 }
 
@@ -74,12 +78,16 @@ TEST_F(ApiHandlerTest, CreateGetListWithDefaults) {
   EXPECT_EQ(Call("GET", std::string(kClaims) + "/c1").status, 200);
   ApiResponse missing = Call("GET", std::string(kClaims) + "/zz");
   EXPECT_EQ(missing.status, 404);
-  EXPECT_EQ(json::parse(missing.body)["message"], "resourceclaims.resource.k8s.io \"zz\" not found");
+  EXPECT_EQ(json::parse(missing.body)["message"],
+            "resourceclaims.resource.k8s.io \"zz\" not found");
   json list = json::parse(Call("GET", kClaims).body);
   EXPECT_EQ(list["kind"], "ResourceClaimList");
   EXPECT_EQ(list["items"].size(), 1u);
   // Namespace must exist.
-  EXPECT_EQ(Call("POST", "/apis/resource.k8s.io/v1/namespaces/nope/resourceclaims", Claim("x").dump()).status, 404);
+  EXPECT_EQ(
+      Call("POST", "/apis/resource.k8s.io/v1/namespaces/nope/resourceclaims", Claim("x").dump())
+          .status,
+      404);
 }
 
 TEST_F(ApiHandlerTest, GenerateName) {
@@ -123,20 +131,24 @@ TEST_F(ApiHandlerTest, UpdateConflictsOnStaleVersion) {
 
 TEST_F(ApiHandlerTest, PatchesAndStatusSubresource) {
   Call("POST", kClaims, Claim("c1").dump());
-  ApiResponse merged = Call("PATCH", std::string(kClaims) + "/c1", R"({"metadata": {"labels": {"x": "y"}}})",
-                            "application/merge-patch+json");
+  ApiResponse merged =
+      Call("PATCH", std::string(kClaims) + "/c1", R"({"metadata": {"labels": {"x": "y"}}})",
+           "application/merge-patch+json");
   ASSERT_EQ(merged.status, 200) << merged.body;
   EXPECT_EQ(json::parse(merged.body)["metadata"]["labels"]["x"], "y");
   ApiResponse jp = Call("PATCH", std::string(kClaims) + "/c1",
                         R"([{"op": "replace", "path": "/metadata/labels/x", "value": "z"}])",
                         "application/json-patch+json");
   ASSERT_EQ(jp.status, 200) << jp.body;
-  EXPECT_EQ(Call("PATCH", std::string(kClaims) + "/c1", "{}", "application/apply-patch+yaml").status, 415);
+  EXPECT_EQ(
+      Call("PATCH", std::string(kClaims) + "/c1", "{}", "application/apply-patch+yaml").status,
+      415);
   // Status changes only through the status subresource.
   const std::string status_patch = R"({"status": {
       "allocation": {"devices": {"results": [{"request": "gpu", "driver": "gpu.nvidia.com", "pool": "n", "device": "d"}]}},
       "reservedFor": [{"resource": "pods", "name": "p", "uid": "u"}]}})";
-  ApiResponse main = Call("PATCH", std::string(kClaims) + "/c1", status_patch, "application/merge-patch+json");
+  ApiResponse main =
+      Call("PATCH", std::string(kClaims) + "/c1", status_patch, "application/merge-patch+json");
   EXPECT_FALSE(json::parse(main.body).contains("status"));
   ApiResponse status = Call("PATCH", std::string(kClaims) + "/c1/status", status_patch,
                             "application/merge-patch+json");
@@ -152,15 +164,17 @@ TEST_F(ApiHandlerTest, DeleteHonoursFinalizers) {
   ASSERT_EQ(marked.status, 200);
   EXPECT_TRUE(json::parse(marked.body)["metadata"].contains("deletionTimestamp"));
   EXPECT_EQ(Call("GET", std::string(kClaims) + "/c1").status, 200);
-  ApiResponse released = Call("PATCH", std::string(kClaims) + "/c1", R"({"metadata": {"finalizers": null}})",
-                              "application/merge-patch+json");
+  ApiResponse released =
+      Call("PATCH", std::string(kClaims) + "/c1", R"({"metadata": {"finalizers": null}})",
+           "application/merge-patch+json");
   ASSERT_EQ(released.status, 200) << released.body;
   EXPECT_EQ(Call("GET", std::string(kClaims) + "/c1").status, 404);
   EXPECT_EQ(Call("DELETE", std::string(kClaims) + "/c1").status, 404);
 }
 
 TEST_F(ApiHandlerTest, DryRunWritesNothing) {
-  ApiResponse r = Call("POST", kClaims, Claim("c1").dump(), "application/json", {{"dryRun", "All"}});
+  ApiResponse r =
+      Call("POST", kClaims, Claim("c1").dump(), "application/json", {{"dryRun", "All"}});
   EXPECT_EQ(r.status, 201);
   EXPECT_EQ(Call("GET", std::string(kClaims) + "/c1").status, 404);
 }
@@ -175,7 +189,8 @@ TEST_F(ApiHandlerTest, SelectorsAndTables) {
   EXPECT_EQ(list["items"][0]["metadata"]["name"], "a");
   list = json::parse(Call("GET", kClaims, "", "", {{"fieldSelector", "metadata.name=b"}}).body);
   ASSERT_EQ(list["items"].size(), 1u);
-  json table = json::parse(Call("GET", kClaims, "", "", {}, "application/json;as=Table;v=v1;g=meta.k8s.io").body);
+  json table = json::parse(
+      Call("GET", kClaims, "", "", {}, "application/json;as=Table;v=v1;g=meta.k8s.io").body);
   EXPECT_EQ(table["kind"], "Table");
   EXPECT_EQ(table["columnDefinitions"][1]["name"], "State");
   EXPECT_EQ(table["rows"][0]["cells"][1], "pending");
@@ -187,14 +202,18 @@ TEST_F(ApiHandlerTest, WatchStreamsEventsAfterVersion) {
   std::string rv = c["metadata"]["resourceVersion"];
   Call("POST", kClaims, Claim("b").dump());
   Call("DELETE", std::string(kClaims) + "/a");
-  ApiResponse w = Call("GET", kClaims, "", "", {{"watch", "true"}, {"resourceVersion", rv}, {"timeoutSeconds", "1"}});
+  ApiResponse w = Call("GET", kClaims, "", "",
+                       {{"watch", "true"}, {"resourceVersion", rv}, {"timeoutSeconds", "1"}});
   ASSERT_TRUE(w.watch.has_value());
   std::vector<json> events;
   std::atomic<bool> stop{false};
-  handler_->StreamWatch(*w.watch, [&](const std::string& line) {
-    if (!line.empty()) events.push_back(json::parse(line));
-    return true;
-  }, stop);
+  handler_->StreamWatch(
+      *w.watch,
+      [&](const std::string& line) {
+        if (!line.empty()) events.push_back(json::parse(line));
+        return true;
+      },
+      stop);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0]["type"], "ADDED");
   EXPECT_EQ(events[0]["object"]["metadata"]["name"], "b");

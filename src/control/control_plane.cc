@@ -1,8 +1,8 @@
 #include "control/control_plane.h"
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,7 +17,8 @@ int FreePort(const std::string& host) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = 0;
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1)
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   int port = -1;
   socklen_t len = sizeof addr;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
@@ -51,8 +52,9 @@ ApiResult<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneO
   const std::string lock_path = options.data_dir + "/lock";
   plane->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (plane->lock_fd_ < 0 || ::flock(plane->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return R::Fail(ApiError{409, "Conflict", "another migdra serve is using " + options.data_dir +
-                                                 " (cannot lock " + lock_path + ")"});
+    return R::Fail(ApiError{
+        409, "Conflict",
+        "another migdra serve is using " + options.data_dir + " (cannot lock " + lock_path + ")"});
   }
   int port = options.port;
   if (port == 0) port = FreePort(options.host);
@@ -84,10 +86,12 @@ ApiResult<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneO
   plane->controllers_->Start();
 
   std::string client_host = options.host == "0.0.0.0" ? "127.0.0.1" : options.host;
-  plane->handler_ = std::make_unique<ApiHandler>(*plane->store_, client_host + ":" + std::to_string(port));
+  plane->handler_ =
+      std::make_unique<ApiHandler>(*plane->store_, client_host + ":" + std::to_string(port));
   ControlPlane* raw = plane.get();
   plane->handler_->SetPodLogProvider(
-      [raw](const std::string& ns, const std::string& pod, const std::string& container) -> std::optional<std::string> {
+      [raw](const std::string& ns, const std::string& pod,
+            const std::string& container) -> std::optional<std::string> {
         for (const auto& agent : raw->agents_) {
           if (auto log = agent->PodLog(ns, pod, container)) return log;
         }

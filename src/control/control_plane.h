@@ -31,8 +31,9 @@ struct ControlPlaneOptions {
 
 class ControlPlane {
  public:
-  // Locks the data directory (fails when another server holds it), opens the store, makes credentials, registers the node and publishes its slices, then starts
-  // the controllers and serves. On return the API answers.
+  // Locks the data directory (fails when another server holds it), opens the store, makes
+  // credentials, registers the node and publishes its slices, then starts the controllers and
+  // serves. On return the API answers.
   static ApiResult<std::unique_ptr<ControlPlane>> Start(const ControlPlaneOptions& options);
   ~ControlPlane();
 

@@ -50,7 +50,8 @@ bool Terminal(const json& pod) { return Phase(pod) == "Succeeded" || Phase(pod) 
 bool HasFinalizer(const json& o, const std::string& f) {
   const json& meta = o["metadata"];
   if (!meta.contains("finalizers") || !meta["finalizers"].is_array()) return false;
-  return std::find(meta["finalizers"].begin(), meta["finalizers"].end(), f) != meta["finalizers"].end();
+  return std::find(meta["finalizers"].begin(), meta["finalizers"].end(), f) !=
+         meta["finalizers"].end();
 }
 
 void RemoveFinalizer(json& o, const std::string& f) {
@@ -133,17 +134,16 @@ std::string ConditionMessage(const json& object, const std::string& type) {
 std::string ClaimNameFor(const json& pod, const json& entry) {
   std::string direct = Str(entry, "resourceClaimName");
   if (!direct.empty()) return direct;
-  const json& statuses = pod.contains("status") ? pod["status"].value("resourceClaimStatuses", json::array())
-                                                : json::array();
+  const json& statuses = pod.contains("status")
+                             ? pod["status"].value("resourceClaimStatuses", json::array())
+                             : json::array();
   for (const json& s : statuses) {
     if (Str(s, "name") == Str(entry, "name")) return Str(s, "resourceClaimName");
   }
   return "";
 }
 
-json PodClaims(const json& pod) {
-  return pod["spec"].value("resourceClaims", json::array());
-}
+json PodClaims(const json& pod) { return pod["spec"].value("resourceClaims", json::array()); }
 
 }  // namespace
 
@@ -163,25 +163,24 @@ void RecordEvent(Store& store, const json& object, const std::string& type,
   std::string ns = Ns(object);
   if (ns.empty()) ns = "default";
   const std::string now = NowRfc3339();
-  json event = {
-      {"apiVersion", "v1"},
-      {"kind", "Event"},
-      {"metadata", {{"namespace", ns}, {"generateName", Name(object) + "."}}},
-      {"involvedObject",
-       {{"kind", object.value("kind", "")},
-        {"apiVersion", object.value("apiVersion", "")},
-        {"name", Name(object)},
-        {"uid", Uid(object)},
-        {"resourceVersion", object["metadata"].value("resourceVersion", "")}}},
-      {"reason", reason},
-      {"message", message},
-      {"type", type},
-      {"source", {{"component", component}}},
-      {"reportingComponent", component},
-      {"reportingInstance", component},
-      {"firstTimestamp", now},
-      {"lastTimestamp", now},
-      {"count", 1}};
+  json event = {{"apiVersion", "v1"},
+                {"kind", "Event"},
+                {"metadata", {{"namespace", ns}, {"generateName", Name(object) + "."}}},
+                {"involvedObject",
+                 {{"kind", object.value("kind", "")},
+                  {"apiVersion", object.value("apiVersion", "")},
+                  {"name", Name(object)},
+                  {"uid", Uid(object)},
+                  {"resourceVersion", object["metadata"].value("resourceVersion", "")}}},
+                {"reason", reason},
+                {"message", message},
+                {"type", type},
+                {"source", {{"component", component}}},
+                {"reportingComponent", component},
+                {"reportingInstance", component},
+                {"firstTimestamp", now},
+                {"lastTimestamp", now},
+                {"count", 1}};
   if (!Ns(object).empty()) event["involvedObject"]["namespace"] = Ns(object);
   (void)CreateObject(store, Info("events"), std::move(event));
 }
@@ -236,12 +235,14 @@ void Controllers::SyncTemplateClaims() {
       for (const json& claim : store_.List(Info("resourceclaims").StoreKey(), Ns(pod))) {
         const json* ref = ControllerRef(claim);
         if (ref && Str(*ref, "uid") == Uid(pod) &&
-            Str(claim["metadata"].value("annotations", json::object()), kPodClaimName) == claim_entry) {
+            Str(claim["metadata"].value("annotations", json::object()), kPodClaimName) ==
+                claim_entry) {
           existing = Name(claim);
         }
       }
       if (existing.empty()) {
-        std::optional<json> t = store_.Get(Info("resourceclaimtemplates").StoreKey(), Ns(pod), templ);
+        std::optional<json> t =
+            store_.Get(Info("resourceclaimtemplates").StoreKey(), Ns(pod), templ);
         if (!t) {
           std::string message = "resourceclaimtemplate.resource.k8s.io \"" + templ + "\" not found";
           json status = pod["status"];
@@ -295,7 +296,8 @@ void Controllers::Schedule() {
   }
   if (pending.empty()) return;
   std::sort(pending.begin(), pending.end(), [](const json& a, const json& b) {
-    std::string ta = Str(a["metadata"], "creationTimestamp"), tb = Str(b["metadata"], "creationTimestamp");
+    std::string ta = Str(a["metadata"], "creationTimestamp"),
+                tb = Str(b["metadata"], "creationTimestamp");
     if (ta != tb) return ta < tb;
     return Name(a) < Name(b);
   });
@@ -328,7 +330,8 @@ void Controllers::Schedule() {
   for (const auto& c : allocated) input.allocated_claims.push_back(&c);
   alloc::Options alloc_options;
   alloc_options.strategy = options_.strategy;
-  Result<std::unique_ptr<alloc::Allocator>> allocator = alloc::Allocator::Create(input, alloc_options);
+  Result<std::unique_ptr<alloc::Allocator>> allocator =
+      alloc::Allocator::Create(input, alloc_options);
 
   auto unschedulable = [&](json pod, const std::string& message) {
     json status = pod["status"];
@@ -351,10 +354,12 @@ void Controllers::Schedule() {
     for (const json& entry : PodClaims(pod)) {
       std::string claim_name = ClaimNameFor(pod, entry);
       if (claim_name.empty()) {
-        waiting = "waiting for resource claim of entry \"" + Str(entry, "name") + "\" to be created";
+        waiting =
+            "waiting for resource claim of entry \"" + Str(entry, "name") + "\" to be created";
         break;
       }
-      std::optional<json> claim = store_.Get(Info("resourceclaims").StoreKey(), Ns(pod), claim_name);
+      std::optional<json> claim =
+          store_.Get(Info("resourceclaims").StoreKey(), Ns(pod), claim_name);
       if (!claim) {
         waiting = "resourceclaim.resource.k8s.io \"" + claim_name + "\" not found";
         break;
@@ -382,7 +387,8 @@ void Controllers::Schedule() {
         bool mine = std::any_of(reserved.begin(), reserved.end(),
                                 [&](const json& r) { return Str(r, "uid") == Uid(pod); });
         if (!mine && reserved.size() >= kMaxReservedFor) {
-          unschedulable(pod, none_available + "resourceclaim \"" + Name(claims[i]) + "\" is reserved by too many consumers");
+          unschedulable(pod, none_available + "resourceclaim \"" + Name(claims[i]) +
+                                 "\" is reserved by too many consumers");
           blocked = true;
           break;
         }
@@ -413,7 +419,8 @@ void Controllers::Schedule() {
       for (const auto& n : nodes) node_ptrs.push_back(&n);
       Result<alloc::NodeChoice> choice = (*allocator)->ChooseNode(node_ptrs, claim_ptrs);
       if (!choice.ok()) {
-        unschedulable(pod, none_available + "error allocating claims: " + choice.error().ToString());
+        unschedulable(pod,
+                      none_available + "error allocating claims: " + choice.error().ToString());
         continue;
       }
       if (!choice->fits) {
@@ -427,7 +434,9 @@ void Controllers::Schedule() {
       node_name = nodes.front().metadata.name;
       for (const json& c : claims) {
         const json& selector = c["status"]["allocation"].value("nodeSelector", json());
-        const json& terms = selector.is_object() ? selector.value("nodeSelectorTerms", json::array()) : json::array();
+        const json& terms = selector.is_object()
+                                ? selector.value("nodeSelectorTerms", json::array())
+                                : json::array();
         for (const json& term : terms) {
           for (const json& f : term.value("matchFields", json::array())) {
             if (Str(f, "key") == "metadata.name" && f.contains("values") && !f["values"].empty()) {
@@ -444,7 +453,8 @@ void Controllers::Schedule() {
       json claim = claims[i];
       auto slot = std::find(to_allocate_index.begin(), to_allocate_index.end(), i);
       if (slot != to_allocate_index.end()) {
-        const api::AllocationResult& result = results[static_cast<size_t>(slot - to_allocate_index.begin())];
+        const api::AllocationResult& result =
+            results[static_cast<size_t>(slot - to_allocate_index.begin())];
         claim["status"]["allocation"] = api::ToJson(result);
         json& finalizers = claim["metadata"]["finalizers"];
         if (!finalizers.is_array()) finalizers = json::array();
@@ -452,14 +462,16 @@ void Controllers::Schedule() {
       }
       json& reserved = claim["status"]["reservedFor"];
       if (!reserved.is_array()) reserved = json::array();
-      if (std::none_of(reserved.begin(), reserved.end(), [&](const json& r) { return Str(r, "uid") == Uid(pod); })) {
+      if (std::none_of(reserved.begin(), reserved.end(),
+                       [&](const json& r) { return Str(r, "uid") == Uid(pod); })) {
         reserved.push_back({{"resource", "pods"}, {"name", Name(pod)}, {"uid", Uid(pod)}});
       }
       if (claim == claims[i]) continue;
       ok = ControllerWrite(store_, "resourceclaims", claim);
       if (ok && slot != to_allocate_index.end() && allocator.ok()) {
-        (void)(*allocator)->Commit(Ns(claim) + "/" + Name(claim),
-                                   results[static_cast<size_t>(slot - to_allocate_index.begin())]);
+        (void)(*allocator)
+            ->Commit(Ns(claim) + "/" + Name(claim),
+                     results[static_cast<size_t>(slot - to_allocate_index.begin())]);
       }
     }
     if (!ok) continue;  // a claim changed under us: the next pass retries with fresh state
@@ -505,11 +517,14 @@ void Controllers::SyncJobs() {
     const int parallelism = spec.value("parallelism", 1);
     const int backoff_limit = spec.value("backoffLimit", 6);
     const json before = job;
-    if (!status.contains("startTime") && !spec.value("suspend", false)) status["startTime"] = NowRfc3339();
+    if (!status.contains("startTime") && !spec.value("suspend", false))
+      status["startTime"] = NowRfc3339();
     if (!finished) {
       if (failed > backoff_limit) {
-        SetCondition(status, "FailureTarget", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", true);
-        SetCondition(status, "Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", true);
+        SetCondition(status, "FailureTarget", "True", "BackoffLimitExceeded",
+                     "Job has reached the specified backoff limit", true);
+        SetCondition(status, "Failed", "True", "BackoffLimitExceeded",
+                     "Job has reached the specified backoff limit", true);
         for (const json& pod : owned) {
           if (!Terminal(pod) && !Deleting(pod)) {
             (void)DeleteObject(store_, Info("pods"), Ns(pod), Name(pod));
@@ -517,8 +532,10 @@ void Controllers::SyncJobs() {
           }
         }
       } else if (succeeded >= completions) {
-        SetCondition(status, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods", true);
-        SetCondition(status, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", true);
+        SetCondition(status, "SuccessCriteriaMet", "True", "CompletionsReached",
+                     "Reached expected number of succeeded pods", true);
+        SetCondition(status, "Complete", "True", "CompletionsReached",
+                     "Reached expected number of succeeded pods", true);
         status["completionTime"] = NowRfc3339();
       } else if (!spec.value("suspend", false)) {
         int want = std::min(parallelism, completions - succeeded) - active;
@@ -529,7 +546,9 @@ void Controllers::SyncJobs() {
           meta["generateName"] = Name(job) + "-";
           meta.erase("name");
           meta["ownerReferences"] = json::array({OwnerRef(job, true)});
-          json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", meta},
+          json pod = {{"apiVersion", "v1"},
+                      {"kind", "Pod"},
+                      {"metadata", meta},
                       {"spec", tmpl.value("spec", json::object())}};
           ApiResult<json> created = CreateObject(store_, Info("pods"), std::move(pod));
           if (created.ok()) {
@@ -549,7 +568,8 @@ void Controllers::SyncJobs() {
     status["failed"] = failed;
     status["ready"] = ready;
     status["terminating"] = terminating;
-    if (!status.contains("uncountedTerminatedPods")) status["uncountedTerminatedPods"] = json::object();
+    if (!status.contains("uncountedTerminatedPods"))
+      status["uncountedTerminatedPods"] = json::object();
     if (status["active"] == 0) status.erase("active");
     if (status["succeeded"] == 0) status.erase("succeeded");
     if (status["failed"] == 0) status.erase("failed");
@@ -656,8 +676,7 @@ void Controllers::CollectGarbage() {
       continue;
     }
     if ((!any_owner || owner_foreground) && !Deleting(e.object)) {
-      (void)DeleteObject(store_, Info(e.plural), Ns(e.object), Name(e.object),
-                         BackgroundDelete());
+      (void)DeleteObject(store_, Info(e.plural), Ns(e.object), Name(e.object), BackgroundDelete());
     }
   }
   for (Entry& e : all) {
@@ -681,7 +700,8 @@ void Controllers::CollectGarbage() {
         if (!info.namespaced) continue;
         for (const json& child : store_.List(info.StoreKey(), Name(o))) {
           empty = false;
-          if (!Deleting(child)) (void)DeleteObject(store_, info, Name(o), Name(child), BackgroundDelete());
+          if (!Deleting(child))
+            (void)DeleteObject(store_, info, Name(o), Name(child), BackgroundDelete());
         }
       }
       if (empty) {

@@ -24,8 +24,8 @@ class ControllersTest : public ::testing::Test {
     auto opened = Store::Open("");
     ASSERT_TRUE(opened.ok());
     store_ = std::move(*opened.value);
-    ASSERT_TRUE(CreateObject(*store_, Info("namespaces"),
-                             json{{"metadata", {{"name", "default"}}}}).ok());
+    ASSERT_TRUE(
+        CreateObject(*store_, Info("namespaces"), json{{"metadata", {{"name", "default"}}}}).ok());
     LocalNodeOptions options;
     options.node_name = "node-a";
     options.simulate = "a100-80gb:1";
@@ -34,10 +34,12 @@ class ControllersTest : public ::testing::Test {
     ASSERT_TRUE(RegisterLocalNode(*store_, *local.value).ok());
     ASSERT_TRUE(CreateObject(*store_, Info("deviceclasses"), json::parse(R"({
       "metadata": {"name": "nvidia-mig"},
-      "spec": {"selectors": [{"cel": {"expression": "device.driver == 'gpu.nvidia.com'"}}]}})")).ok());
+      "spec": {"selectors": [{"cel": {"expression": "device.driver == 'gpu.nvidia.com'"}}]}})"))
+                    .ok());
     ASSERT_TRUE(CreateObject(*store_, Info("resourceclaimtemplates"), json::parse(R"({
       "metadata": {"name": "mig-gpu-1g", "namespace": "default"},
-      "spec": {"spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": "nvidia-mig"}}]}}}})")).ok());
+      "spec": {"spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": "nvidia-mig"}}]}}}})"))
+                    .ok());
     controllers_ = std::make_unique<Controllers>(*store_, ControllerOptions{});
   }
 
@@ -55,7 +57,9 @@ class ControllersTest : public ::testing::Test {
     for (int i = 0; i < passes; ++i) controllers_->ReconcileOnce();
   }
 
-  std::vector<json> List(const std::string& plural) { return store_->List(Info(plural).StoreKey(), ""); }
+  std::vector<json> List(const std::string& plural) {
+    return store_->List(Info(plural).StoreKey(), "");
+  }
 
   std::unique_ptr<Store> store_;
   std::unique_ptr<Controllers> controllers_;
@@ -89,7 +93,8 @@ TEST_F(ControllersTest, SevenFitOnOneGpuTheEighthWaitsUntilOneIsDeleted) {
   std::set<std::string> devices;
   for (const json& c : List("resourceclaims")) {
     if (c.contains("status") && c["status"].contains("allocation")) {
-      devices.insert(c["status"]["allocation"]["devices"]["results"][0]["device"].get<std::string>());
+      devices.insert(
+          c["status"]["allocation"]["devices"]["results"][0]["device"].get<std::string>());
     }
   }
   EXPECT_EQ(devices.size(), 7u);
@@ -101,8 +106,10 @@ TEST_F(ControllersTest, SevenFitOnOneGpuTheEighthWaitsUntilOneIsDeleted) {
   ASSERT_NE(waiting, nullptr);
   bool unschedulable = false;
   for (const json& c : (*waiting)["status"]["conditions"]) {
-    unschedulable = unschedulable || (c["type"] == "PodScheduled" && c["status"] == "False" &&
-                                      c["message"].get<std::string>().find("cannot allocate all claims") != std::string::npos);
+    unschedulable =
+        unschedulable ||
+        (c["type"] == "PodScheduled" && c["status"] == "False" &&
+         c["message"].get<std::string>().find("cannot allocate all claims") != std::string::npos);
   }
   EXPECT_TRUE(unschedulable) << (*waiting)["status"].dump();
   bool event = false;
@@ -125,7 +132,8 @@ TEST_F(ControllersTest, SevenFitOnOneGpuTheEighthWaitsUntilOneIsDeleted) {
   for (const json& c : List("resourceclaims")) {
     if (c.contains("status") && c["status"].contains("allocation")) {
       ++allocated;
-      devices.insert(c["status"]["allocation"]["devices"]["results"][0]["device"].get<std::string>());
+      devices.insert(
+          c["status"]["allocation"]["devices"]["results"][0]["device"].get<std::string>());
     }
   }
   EXPECT_EQ(allocated, 7);
@@ -143,7 +151,8 @@ TEST_F(ControllersTest, FinishedPodReleasesItsDevice) {
   EXPECT_TRUE(List("resourceclaims").empty());
   json job = List("jobs")[0];
   bool complete = false;
-  for (const json& c : job["status"]["conditions"]) complete = complete || (c["type"] == "Complete" && c["status"] == "True");
+  for (const json& c : job["status"]["conditions"])
+    complete = complete || (c["type"] == "Complete" && c["status"] == "True");
   EXPECT_TRUE(complete) << job["status"].dump();
   EXPECT_EQ(job["status"]["succeeded"], 1);
 }

@@ -22,9 +22,7 @@ namespace {
 using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
 
-ApiError Failure(const std::string& what) {
-  return ApiError{500, "InternalError", what};
-}
+ApiError Failure(const std::string& what) { return ApiError{500, "InternalError", what}; }
 
 bool ReadFile(const std::string& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
@@ -127,17 +125,20 @@ X509Ptr MakeCert(EVP_PKEY* key, const std::string& common_name, X509* issuer, EV
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>("migdra"), -1, -1, 0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                             0);
   X509* signer = issuer ? issuer : cert.get();
   X509_set_issuer_name(cert.get(), X509_get_subject_name(signer));
   bool ok = true;
   if (is_ca) {
     ok = ok && AddExtension(cert.get(), signer, NID_basic_constraints, "critical,CA:TRUE");
-    ok = ok && AddExtension(cert.get(), signer, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
+    ok = ok && AddExtension(cert.get(), signer, NID_key_usage,
+                            "critical,keyCertSign,cRLSign,digitalSignature");
     ok = ok && AddExtension(cert.get(), signer, NID_subject_key_identifier, "hash");
   } else {
     ok = ok && AddExtension(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
-    ok = ok && AddExtension(cert.get(), signer, NID_key_usage, "critical,digitalSignature,keyEncipherment");
+    ok = ok && AddExtension(cert.get(), signer, NID_key_usage,
+                            "critical,digitalSignature,keyEncipherment");
     ok = ok && AddExtension(cert.get(), signer, NID_ext_key_usage, "serverAuth");
     ok = ok && AddExtension(cert.get(), signer, NID_subject_alt_name, subject_alt_names);
   }
@@ -211,16 +212,18 @@ ApiResult<Credentials> EnsureCredentials(const std::string& data_dir, const std:
     ReadFile(c.ca_cert_path, &ca_pem);
   }
 
-  const std::string sans = "IP:127.0.0.1,IP:::1,DNS:localhost" +
-                           (host == "127.0.0.1" || host == "localhost" || host.empty() || host == "0.0.0.0"
-                                ? std::string()
-                                : std::string(IsIp(host) ? ",IP:" : ",DNS:") + host);
+  const std::string sans =
+      "IP:127.0.0.1,IP:::1,DNS:localhost" +
+      (host == "127.0.0.1" || host == "localhost" || host.empty() || host == "0.0.0.0"
+           ? std::string()
+           : std::string(IsIp(host) ? ",IP:" : ",DNS:") + host);
   std::string old_sans;
   if (new_ca || !Exists(c.cert_path) || !Exists(c.key_path) || !ReadFile(hosts_path, &old_sans) ||
       old_sans != sans) {
     PkeyPtr key = NewKey();
     if (!key) return R::Fail(Failure("cannot generate the serving key"));
-    X509Ptr cert = MakeCert(key.get(), "migdra-apiserver", ca.get(), ca_key.get(), false, sans, 825);
+    X509Ptr cert =
+        MakeCert(key.get(), "migdra-apiserver", ca.get(), ca_key.get(), false, sans, 825);
     if (!cert) return R::Fail(Failure("cannot sign the serving certificate"));
     if (!WriteFile(c.key_path, KeyPem(key.get()), 0600) ||
         !WriteFile(c.cert_path, CertPem(cert.get()), 0644) || !WriteFile(hosts_path, sans, 0644)) {
@@ -238,7 +241,7 @@ ApiResult<Credentials> EnsureCredentials(const std::string& data_dir, const std:
   ::chmod(token_path.c_str(), 0600);
 
   std::string client_host = (host.empty() || host == "0.0.0.0") ? "127.0.0.1" : host;
-  if (client_host == "::" ) client_host = "::1";
+  if (client_host == "::") client_host = "::1";
   if (client_host.find(':') != std::string::npos) client_host = "[" + client_host + "]";
   const std::string kubeconfig =
       "apiVersion: v1\n"
@@ -246,12 +249,18 @@ ApiResult<Credentials> EnsureCredentials(const std::string& data_dir, const std:
       "clusters:\n"
       "- name: migdra\n"
       "  cluster:\n"
-      "    server: https://" + client_host + ":" + std::to_string(port) + "\n"
-      "    certificate-authority-data: " + Base64(ca_pem) + "\n"
+      "    server: https://" +
+      client_host + ":" + std::to_string(port) +
+      "\n"
+      "    certificate-authority-data: " +
+      Base64(ca_pem) +
+      "\n"
       "users:\n"
       "- name: migdra-admin\n"
       "  user:\n"
-      "    token: " + c.token + "\n"
+      "    token: " +
+      c.token +
+      "\n"
       "contexts:\n"
       "- name: migdra\n"
       "  context:\n"

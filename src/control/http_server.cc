@@ -8,7 +8,8 @@ namespace {
 
 bool TokenMatches(const std::string& header, const std::string& token) {
   const std::string prefix = "Bearer ";
-  if (header.size() != prefix.size() + token.size() || header.compare(0, prefix.size(), prefix) != 0) {
+  if (header.size() != prefix.size() + token.size() ||
+      header.compare(0, prefix.size(), prefix) != 0) {
     return false;
   }
   return CRYPTO_memcmp(header.data() + prefix.size(), token.data(), token.size()) == 0;
@@ -35,7 +36,8 @@ ApiResult<int> HttpServer::Start() {
     server_ = std::make_unique<httplib::Server>();
   }
   if (!server_->is_valid()) {
-    return ApiResult<int>::Fail(ApiError{500, "InternalError", "cannot load the serving certificate " + credentials_.cert_path});
+    return ApiResult<int>::Fail(ApiError{
+        500, "InternalError", "cannot load the serving certificate " + credentials_.cert_path});
   }
   const size_t threads = options_.threads;
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -74,19 +76,19 @@ ApiResult<int> HttpServer::Start() {
     }
     auto spec = std::make_shared<WatchSpec>(std::move(*response.watch));
     res.status = 200;
-    res.set_chunked_content_provider(
-        "application/json", [this, spec](size_t, httplib::DataSink& sink) {
-          handler_.StreamWatch(
-              *spec,
-              [&sink](const std::string& line) {
-                if (!sink.is_writable()) return false;
-                if (line.empty()) return true;
-                return sink.write(line.data(), line.size());
-              },
-              stopping_);
-          sink.done();
-          return true;
-        });
+    res.set_chunked_content_provider("application/json",
+                                     [this, spec](size_t, httplib::DataSink& sink) {
+                                       handler_.StreamWatch(
+                                           *spec,
+                                           [&sink](const std::string& line) {
+                                             if (!sink.is_writable()) return false;
+                                             if (line.empty()) return true;
+                                             return sink.write(line.data(), line.size());
+                                           },
+                                           stopping_);
+                                       sink.done();
+                                       return true;
+                                     });
   };
   server_->Get(".*", serve);
   server_->Post(".*", serve);
@@ -101,8 +103,9 @@ ApiResult<int> HttpServer::Start() {
     port = -1;
   }
   if (port <= 0) {
-    return ApiResult<int>::Fail(ApiError{500, "InternalError",
-                                         "cannot listen on " + options_.host + ":" + std::to_string(options_.port)});
+    return ApiResult<int>::Fail(
+        ApiError{500, "InternalError",
+                 "cannot listen on " + options_.host + ":" + std::to_string(options_.port)});
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return ApiResult<int>::Ok(port);

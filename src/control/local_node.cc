@@ -71,20 +71,25 @@ ApiResult<std::vector<std::pair<std::string, int>>> ParseSimulateSpec(const std:
   size_t start = 0;
   while (start <= spec.size()) {
     size_t comma = spec.find(',', start);
-    std::string item = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (item.empty()) return R::Fail(ApiError{400, "BadRequest", "--simulate: empty model in \"" + spec + "\""});
+    std::string item =
+        spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty())
+      return R::Fail(ApiError{400, "BadRequest", "--simulate: empty model in \"" + spec + "\""});
     int count = 1;
     size_t colon = item.find(':');
     if (colon != std::string::npos) {
       std::string n = item.substr(colon + 1);
-      if (n.empty() || n.size() > 3 || !std::all_of(n.begin(), n.end(), ::isdigit) || std::stoi(n) < 1) {
-        return R::Fail(ApiError{400, "BadRequest", "--simulate: bad GPU count \"" + n + "\" (want 1..999)"});
+      if (n.empty() || n.size() > 3 || !std::all_of(n.begin(), n.end(), ::isdigit) ||
+          std::stoi(n) < 1) {
+        return R::Fail(
+            ApiError{400, "BadRequest", "--simulate: bad GPU count \"" + n + "\" (want 1..999)"});
       }
       count = std::stoi(n);
       item = item.substr(0, colon);
     }
     Result<const gpu::GpuModel*> model = gpu::FindModel(item);
-    if (!model.ok()) return R::Fail(ApiError{400, "BadRequest", "--simulate: " + model.error().ToString()});
+    if (!model.ok())
+      return R::Fail(ApiError{400, "BadRequest", "--simulate: " + model.error().ToString()});
     out.emplace_back((*model)->key, count);
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -110,7 +115,8 @@ std::map<std::string, std::string> GpuNodeLabels(const gpu::NodeInventory& inven
     labels["nvidia.com/cuda.driver.major"] = driver.substr(0, dot);
     if (dot != std::string::npos) {
       size_t dot2 = driver.find('.', dot + 1);
-      labels["nvidia.com/cuda.driver.minor"] = driver.substr(dot + 1, dot2 == std::string::npos ? std::string::npos : dot2 - dot - 1);
+      labels["nvidia.com/cuda.driver.minor"] =
+          driver.substr(dot + 1, dot2 == std::string::npos ? std::string::npos : dot2 - dot - 1);
       if (dot2 != std::string::npos) labels["nvidia.com/cuda.driver.rev"] = driver.substr(dot2 + 1);
     }
   }
@@ -143,7 +149,8 @@ ApiResult<LocalNode> BuildLocalNode(const LocalNodeOptions& options) {
     Result<std::unique_ptr<gpu::Nvml>> nvml = gpu::Nvml::Open();
     if (nvml.ok()) {
       Result<gpu::NodeInventory> inv = gpu::ReadInventory(**nvml, node_name);
-      if (!inv.ok()) return R::Fail(Failure("reading the GPU inventory: " + inv.error().ToString()));
+      if (!inv.ok())
+        return R::Fail(Failure("reading the GPU inventory: " + inv.error().ToString()));
       local.inventory = std::move(*inv);
       local.inventory.simulated = local.inventory.simulated || (*nvml)->simulated();
     } else {
@@ -178,8 +185,10 @@ ApiResult<LocalNode> BuildLocalNode(const LocalNodeOptions& options) {
   driver::SliceOptions slice_options;
   slice_options.driver = options.driver;
   slice_options.layout = driver::SliceLayout::kCombined;
-  Result<std::vector<api::ResourceSlice>> slices = driver::BuildSlices(local.inventory, slice_options);
-  if (!slices.ok()) return R::Fail(Failure("building ResourceSlices: " + slices.error().ToString()));
+  Result<std::vector<api::ResourceSlice>> slices =
+      driver::BuildSlices(local.inventory, slice_options);
+  if (!slices.ok())
+    return R::Fail(Failure("building ResourceSlices: " + slices.error().ToString()));
   for (const api::ResourceSlice& s : *slices) {
     json slice = api::ToJson(s);
     slice["apiVersion"] = "resource.k8s.io/v1";
@@ -196,39 +205,47 @@ ApiResult<LocalNode> BuildLocalNode(const LocalNodeOptions& options) {
   const std::string cpus = std::to_string(std::max(1u, std::thread::hardware_concurrency()));
   long pages = sysconf(_SC_PHYS_PAGES);
   long page_size = sysconf(_SC_PAGE_SIZE);
-  const std::string memory = std::to_string(static_cast<long long>(pages) * page_size / 1024) + "Ki";
+  const std::string memory =
+      std::to_string(static_cast<long long>(pages) * page_size / 1024) + "Ki";
   json resources = {{"cpu", cpus}, {"memory", memory}, {"pods", "110"}, {"ephemeral-storage", "0"}};
   const std::string now = NowRfc3339();
-  auto condition = [&](const char* type, const char* status, const char* reason, const char* message) {
-    return json{{"type", type}, {"status", status}, {"reason", reason}, {"message", message},
-                {"lastHeartbeatTime", now}, {"lastTransitionTime", now}};
+  auto condition = [&](const char* type, const char* status, const char* reason,
+                       const char* message) {
+    return json{{"type", type},       {"status", status},         {"reason", reason},
+                {"message", message}, {"lastHeartbeatTime", now}, {"lastTransitionTime", now}};
   };
-  local.node = {
-      {"apiVersion", "v1"},
-      {"kind", "Node"},
-      {"metadata", {{"name", node_name}, {"labels", labels},
-                    {"annotations", {{"node.alpha.kubernetes.io/ttl", "0"}}}}},
-      {"spec", json::object()},
-      {"status",
-       {{"capacity", resources},
-        {"allocatable", resources},
-        {"conditions", json::array({condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-                                    condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                                    condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-                                    condition("Ready", "True", "KubeletReady", "migdra serve is posting ready status")})},
-        {"addresses", json::array({{{"type", "InternalIP"}, {"address", "127.0.0.1"}},
-                                   {{"type", "Hostname"}, {"address", node_name}}})},
-        {"nodeInfo",
-         {{"machineID", ""},
-          {"systemUUID", ""},
-          {"bootID", ""},
-          {"kernelVersion", Kernel()},
-          {"osImage", OsImage()},
-          {"containerRuntimeVersion", "migdra://0.1.0"},
-          {"kubeletVersion", kNodeVersion},
-          {"kubeProxyVersion", ""},
-          {"operatingSystem", "linux"},
-          {"architecture", "amd64"}}}}}};
+  local.node = {{"apiVersion", "v1"},
+                {"kind", "Node"},
+                {"metadata",
+                 {{"name", node_name},
+                  {"labels", labels},
+                  {"annotations", {{"node.alpha.kubernetes.io/ttl", "0"}}}}},
+                {"spec", json::object()},
+                {"status",
+                 {{"capacity", resources},
+                  {"allocatable", resources},
+                  {"conditions",
+                   json::array({condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
+                                          "kubelet has sufficient memory available"),
+                                condition("DiskPressure", "False", "KubeletHasNoDiskPressure",
+                                          "kubelet has no disk pressure"),
+                                condition("PIDPressure", "False", "KubeletHasSufficientPID",
+                                          "kubelet has sufficient PID available"),
+                                condition("Ready", "True", "KubeletReady",
+                                          "migdra serve is posting ready status")})},
+                  {"addresses", json::array({{{"type", "InternalIP"}, {"address", "127.0.0.1"}},
+                                             {{"type", "Hostname"}, {"address", node_name}}})},
+                  {"nodeInfo",
+                   {{"machineID", ""},
+                    {"systemUUID", ""},
+                    {"bootID", ""},
+                    {"kernelVersion", Kernel()},
+                    {"osImage", OsImage()},
+                    {"containerRuntimeVersion", "migdra://0.1.0"},
+                    {"kubeletVersion", kNodeVersion},
+                    {"kubeProxyVersion", ""},
+                    {"operatingSystem", "linux"},
+                    {"architecture", "amd64"}}}}}};
   const gpu::NodeInventory& inv = local.inventory;
   local.description = std::to_string(inv.gpus.size()) + " x " +
                       (inv.gpus.empty() ? std::string("no GPU") : inv.gpus.front().product_name) +
@@ -243,7 +260,8 @@ ApiResult<bool> RegisterLocalNode(Store& store, const LocalNode& local) {
   std::optional<json> existing = store.Get("nodes", "", node_name);
   if (existing) {
     json merged = *existing;
-    for (const auto& [k, v] : node["metadata"]["labels"].items()) merged["metadata"]["labels"][k] = v;
+    for (const auto& [k, v] : node["metadata"]["labels"].items())
+      merged["metadata"]["labels"][k] = v;
     if (!node["metadata"]["labels"].contains("migdra.io/simulated")) {
       merged["metadata"]["labels"].erase("migdra.io/simulated");
     }
@@ -287,8 +305,11 @@ ApiResult<bool> RegisterLocalNode(Store& store, const LocalNode& local) {
     slice["metadata"]["creationTimestamp"] = NowRfc3339();
     slice["metadata"]["generation"] = 1;
     slice["metadata"]["ownerReferences"] = json::array(
-        {{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node_name},
-          {"uid", store.Get("nodes", "", node_name).value_or(json::object())["metadata"].value("uid", "")},
+        {{{"apiVersion", "v1"},
+          {"kind", "Node"},
+          {"name", node_name},
+          {"uid",
+           store.Get("nodes", "", node_name).value_or(json::object())["metadata"].value("uid", "")},
           {"controller", true}}});
     ApiResult<json> r = store.Create(key, slice);
     if (!r.ok()) return R::Fail(r.error);

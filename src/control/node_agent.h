@@ -21,10 +21,10 @@
 namespace migdra::control {
 
 struct NodeAgentContext {
-  Store* store = nullptr;     // outlives the agent
-  std::string node_name;      // the local node's Node object name
-  std::string data_dir;       // the serve data directory (agents keep their state below it)
-  std::string simulate;       // the --simulate value ("" = real NVML)
+  Store* store = nullptr;  // outlives the agent
+  std::string node_name;   // the local node's Node object name
+  std::string data_dir;    // the serve data directory (agents keep their state below it)
+  std::string simulate;    // the --simulate value ("" = real NVML)
 };
 
 class NodeAgent {

@@ -80,10 +80,11 @@ ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object
           ApiError{404, "NotFound", "namespaces \"" + ns + "\" not found"});
     }
     if ((*ns_object)["metadata"].contains("deletionTimestamp")) {
-      return ApiResult<json>::Fail(ApiError{
-          403, "Forbidden",
-          QualifiedPlural(info) + " \"" + meta.value("name", "") + "\" is forbidden: unable to create new content in namespace " + ns +
-              " because it is being terminated"});
+      return ApiResult<json>::Fail(
+          ApiError{403, "Forbidden",
+                   QualifiedPlural(info) + " \"" + meta.value("name", "") +
+                       "\" is forbidden: unable to create new content in namespace " + ns +
+                       " because it is being terminated"});
     }
   }
   if (options.strict_fields) {
@@ -113,7 +114,8 @@ ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object
     }
     if (options.dry_run) {
       if (store.Get(info.StoreKey(), meta.value("namespace", ""), meta.value("name", ""))) {
-        return ApiResult<json>::Fail(WithResource(ApiError{409, "AlreadyExists", ""}, info, meta.value("name", "")));
+        return ApiResult<json>::Fail(
+            WithResource(ApiError{409, "AlreadyExists", ""}, info, meta.value("name", "")));
       }
       return ApiResult<json>::Ok(object);
     }
@@ -146,7 +148,8 @@ ApiResult<json> UpdateObject(Store& store, const ResourceInfo& info, json object
   if (!rv.empty()) {
     int64_t v = ParseVersion(rv);
     if (v < 0) {
-      return ApiResult<json>::Fail(ApiError{400, "BadRequest", "invalid resourceVersion \"" + rv + "\""});
+      return ApiResult<json>::Fail(
+          ApiError{400, "BadRequest", "invalid resourceVersion \"" + rv + "\""});
     }
     expected = v;
   }
@@ -189,7 +192,8 @@ ApiResult<json> UpdateObject(Store& store, const ResourceInfo& info, json object
   json causes = Validate(info, updated, *current);
   if (!causes.empty()) return ApiResult<json>::Fail(Invalid(info, name, causes));
   if (options.dry_run) return ApiResult<json>::Ok(updated);
-  if (meta.contains("deletionTimestamp") && !HasFinalizers(updated) && info.plural != "namespaces") {
+  if (meta.contains("deletionTimestamp") && !HasFinalizers(updated) &&
+      info.plural != "namespaces") {
     ApiResult<json> deleted = store.Delete(info.StoreKey(), ns, name, expected);
     if (!deleted.ok()) return ApiResult<json>::Fail(WithResource(deleted.error, info, name));
     return deleted;
@@ -227,7 +231,8 @@ ApiResult<json> DeleteObject(Store& store, const ResourceInfo& info, const std::
       if (propagation == "Foreground") add_finalizer("foregroundDeletion");
     }
     const bool namespace_with_content =
-        info.plural == "namespaces" && !(*current)["spec"].value("finalizers", json::array()).empty();
+        info.plural == "namespaces" &&
+        !(*current)["spec"].value("finalizers", json::array()).empty();
     if (!finalizers.empty() || namespace_with_content) {
       if (meta.contains("deletionTimestamp")) return ApiResult<json>::Ok(*current);
       meta["deletionTimestamp"] = NowRfc3339();

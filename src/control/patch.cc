@@ -22,13 +22,20 @@ json MergePatchValue(const json& target, const json& patch) {
 // Patch merge keys of the built-in kinds' lists (the `patchMergeKey` struct tags).
 const std::map<std::string, std::string>& MergeKeys() {
   static const std::map<std::string, std::string> keys = {
-      {"containers", "name"},        {"initContainers", "name"},
-      {"ephemeralContainers", "name"}, {"env", "name"},
-      {"volumes", "name"},           {"volumeMounts", "mountPath"},
-      {"volumeDevices", "devicePath"}, {"ports", "containerPort"},
-      {"imagePullSecrets", "name"},  {"resourceClaims", "name"},
-      {"conditions", "type"},        {"ownerReferences", "uid"},
-      {"hostAliases", "ip"},         {"topologySpreadConstraints", "topologyKey"},
+      {"containers", "name"},
+      {"initContainers", "name"},
+      {"ephemeralContainers", "name"},
+      {"env", "name"},
+      {"volumes", "name"},
+      {"volumeMounts", "mountPath"},
+      {"volumeDevices", "devicePath"},
+      {"ports", "containerPort"},
+      {"imagePullSecrets", "name"},
+      {"resourceClaims", "name"},
+      {"conditions", "type"},
+      {"ownerReferences", "uid"},
+      {"hostAliases", "ip"},
+      {"topologySpreadConstraints", "topologyKey"},
       {"resourceClaimStatuses", "name"},
   };
   return keys;
@@ -70,8 +77,8 @@ ApiResult<json> MergeList(const std::string& key, const json& target, const json
     }
     if (!element.is_object() || !element.contains(merge_key)) {
       return ApiResult<json>::Fail(ApiError{
-          400, "BadRequest", "map: " + element.dump() + " does not contain declared merge key: " +
-                                 merge_key});
+          400, "BadRequest",
+          "map: " + element.dump() + " does not contain declared merge key: " + merge_key});
     }
     auto found = std::find_if(result.begin(), result.end(), [&](const json& e) {
       return e.is_object() && e.contains(merge_key) && e[merge_key] == element[merge_key];

@@ -18,7 +18,8 @@ TEST(PatchTest, MergePatchFollowsRfc7386) {
 
 TEST(PatchTest, JsonPatchAppliesOrFails) {
   json target = json::parse(R"({"metadata": {"labels": {"a": "1"}}})");
-  auto r = ApplyJsonPatch(target, json::parse(R"([{"op": "add", "path": "/metadata/labels/b", "value": "2"},
+  auto r = ApplyJsonPatch(target,
+                          json::parse(R"([{"op": "add", "path": "/metadata/labels/b", "value": "2"},
                                                  {"op": "remove", "path": "/metadata/labels/a"}])"));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ((*r.value)["metadata"]["labels"], json::parse(R"({"b": "2"})"));
@@ -56,7 +57,8 @@ TEST(PatchTest, StrategicMergeDirectives) {
   auto r = ApplyStrategicMergePatch(target, patch);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r.value, json::parse(R"({"a": {"z": 3}, "f": ["q"]})"));
-  auto missing_key = ApplyStrategicMergePatch(target, json::parse(R"({"containers": [{"image": "x"}]})"));
+  auto missing_key =
+      ApplyStrategicMergePatch(target, json::parse(R"({"containers": [{"image": "x"}]})"));
   EXPECT_FALSE(missing_key.ok());
 }
 

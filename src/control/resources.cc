@@ -16,7 +16,8 @@ const char* kResourceGroup = "resource.k8s.io";
 bool IsDnsLabel(const std::string& s) {
   if (s.empty() || s.size() > 63) return false;
   for (char c : s) {
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
       return false;
     }
   }
@@ -31,7 +32,8 @@ bool IsDnsSubdomain(const std::string& s) {
     std::string part = s.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (part.empty()) return false;
     for (char c : part) {
-      if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
+      if (!(std::islower(static_cast<unsigned char>(c)) ||
+            std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
         return false;
       }
     }
@@ -96,8 +98,8 @@ void DefaultPodSpec(json& spec) {
       if (!c.contains("resources")) c["resources"] = json::object();
       if (!c.contains("imagePullPolicy")) {
         std::string image = Str(c, "image");
-        bool latest = image.find(':') == std::string::npos ||
-                      image.substr(image.rfind(':')) == ":latest";
+        bool latest =
+            image.find(':') == std::string::npos || image.substr(image.rfind(':')) == ":latest";
         c["imagePullPolicy"] = latest ? "Always" : "IfNotPresent";
       }
     }
@@ -108,28 +110,31 @@ void ValidateName(const ResourceInfo& info, const json& object, json& causes) {
   const json& meta = Field(object, {"metadata"});
   std::string name = Str(meta, "name");
   if (name.empty()) {
-    causes.push_back(Cause("FieldValueRequired", "metadata.name", "Required value: name or generateName is required"));
+    causes.push_back(Cause("FieldValueRequired", "metadata.name",
+                           "Required value: name or generateName is required"));
     return;
   }
   bool label_only = info.plural == "namespaces";
   bool ok = info.plural == "events" ? name.find('/') == std::string::npos
                                     : (label_only ? IsDnsLabel(name) : IsDnsSubdomain(name));
   if (!ok) {
-    causes.push_back(Cause(
-        "FieldValueInvalid", "metadata.name",
-        "Invalid value: \"" + name + "\": a lowercase RFC 1123 " +
-            (label_only ? std::string("label") : std::string("subdomain")) +
-            " must consist of lower case alphanumeric characters, '-' or '.', and must start "
-            "and end with an alphanumeric character"));
+    causes.push_back(
+        Cause("FieldValueInvalid", "metadata.name",
+              "Invalid value: \"" + name + "\": a lowercase RFC 1123 " +
+                  (label_only ? std::string("label") : std::string("subdomain")) +
+                  " must consist of lower case alphanumeric characters, '-' or '.', and must start "
+                  "and end with an alphanumeric character"));
   }
   if (meta.contains("labels") && !meta["labels"].is_null()) {
     if (!meta["labels"].is_object()) {
-      causes.push_back(Cause("FieldValueInvalid", "metadata.labels", "Invalid value: must be a map of strings"));
+      causes.push_back(
+          Cause("FieldValueInvalid", "metadata.labels", "Invalid value: must be a map of strings"));
     } else {
       for (const auto& [k, v] : meta["labels"].items()) {
         if (!v.is_string() || v.get<std::string>().size() > 63) {
           causes.push_back(Cause("FieldValueInvalid", "metadata.labels",
-                                 "Invalid value: \"" + k + "\": label values must be strings of at most 63 characters"));
+                                 "Invalid value: \"" + k +
+                                     "\": label values must be strings of at most 63 characters"));
         }
       }
     }
@@ -148,9 +153,11 @@ void ValidatePodSpec(const json& spec, const std::string& path, json& causes, bo
       if (name.empty()) {
         causes.push_back(Cause("FieldValueRequired", p + ".name", "Required value"));
       } else if (!IsDnsLabel(name)) {
-        causes.push_back(Cause("FieldValueInvalid", p + ".name", "Invalid value: \"" + name + "\": must be a DNS label"));
+        causes.push_back(Cause("FieldValueInvalid", p + ".name",
+                               "Invalid value: \"" + name + "\": must be a DNS label"));
       } else if (!names.insert(name).second) {
-        causes.push_back(Cause("FieldValueDuplicate", p + ".name", "Duplicate value: \"" + name + "\""));
+        causes.push_back(
+            Cause("FieldValueDuplicate", p + ".name", "Duplicate value: \"" + name + "\""));
       }
       if (Str(containers[i], "image").empty()) {
         causes.push_back(Cause("FieldValueRequired", p + ".image", "Required value"));
@@ -165,8 +172,10 @@ void ValidatePodSpec(const json& spec, const std::string& path, json& causes, bo
             for (const json& pc : pod_claims) declared = declared || Str(pc, "name") == claim;
           }
           if (!declared) {
-            causes.push_back(Cause("FieldValueNotFound", p + ".resources.claims[" + std::to_string(c) + "].name",
-                                   "Not found: \"" + claim + "\": must be the name of an entry in spec.resourceClaims"));
+            causes.push_back(Cause("FieldValueNotFound",
+                                   p + ".resources.claims[" + std::to_string(c) + "].name",
+                                   "Not found: \"" + claim +
+                                       "\": must be the name of an entry in spec.resourceClaims"));
           }
         }
       }
@@ -179,27 +188,32 @@ void ValidatePodSpec(const json& spec, const std::string& path, json& causes, bo
       std::string p = path + ".resourceClaims[" + std::to_string(i) + "]";
       std::string name = Str(claims[i], "name");
       if (!IsDnsLabel(name)) {
-        causes.push_back(Cause("FieldValueInvalid", p + ".name", "Invalid value: \"" + name + "\": must be a DNS label"));
+        causes.push_back(Cause("FieldValueInvalid", p + ".name",
+                               "Invalid value: \"" + name + "\": must be a DNS label"));
       } else if (!names.insert(name).second) {
-        causes.push_back(Cause("FieldValueDuplicate", p + ".name", "Duplicate value: \"" + name + "\""));
+        causes.push_back(
+            Cause("FieldValueDuplicate", p + ".name", "Duplicate value: \"" + name + "\""));
       }
       bool direct = !Str(claims[i], "resourceClaimName").empty();
       bool templ = !Str(claims[i], "resourceClaimTemplateName").empty();
       if (direct == templ) {
         causes.push_back(Cause("FieldValueInvalid", p,
-                               "Invalid value: exactly one of `resourceClaimName` or `resourceClaimTemplateName` must be set"));
+                               "Invalid value: exactly one of `resourceClaimName` or "
+                               "`resourceClaimTemplateName` must be set"));
       }
     }
   }
   std::string restart = Str(spec, "restartPolicy");
   if (in_job) {
     if (restart != "Never" && restart != "OnFailure") {
-      causes.push_back(Cause("FieldValueNotSupported", path + ".restartPolicy",
-                             "Unsupported value: \"" + restart + "\": supported values: \"OnFailure\", \"Never\""));
+      causes.push_back(Cause(
+          "FieldValueNotSupported", path + ".restartPolicy",
+          "Unsupported value: \"" + restart + "\": supported values: \"OnFailure\", \"Never\""));
     }
   } else if (restart != "Always" && restart != "Never" && restart != "OnFailure") {
     causes.push_back(Cause("FieldValueNotSupported", path + ".restartPolicy",
-                           "Unsupported value: \"" + restart + "\": supported values: \"Always\", \"OnFailure\", \"Never\""));
+                           "Unsupported value: \"" + restart +
+                               "\": supported values: \"Always\", \"OnFailure\", \"Never\""));
   }
 }
 
@@ -207,7 +221,8 @@ void ValidateNonNegative(const json& spec, const char* key, const std::string& p
   const json& v = Field(spec, {key});
   if (v.is_null()) return;
   if (!v.is_number_integer() || v.get<long long>() < 0) {
-    causes.push_back(Cause("FieldValueInvalid", path + "." + key, "Invalid value: " + v.dump() + ": must be greater than or equal to 0"));
+    causes.push_back(Cause("FieldValueInvalid", path + "." + key,
+                           "Invalid value: " + v.dump() + ": must be greater than or equal to 0"));
   }
 }
 
@@ -223,7 +238,8 @@ void ValidateKind(const ResourceInfo& info, const json& object, const json& old,
     ValidatePodSpec(spec, "spec", causes, false);
   } else if (info.plural == "jobs") {
     ValidatePodSpec(Field(spec, {"template", "spec"}), "spec.template.spec", causes, true);
-    for (const char* key : {"parallelism", "completions", "backoffLimit", "activeDeadlineSeconds"}) {
+    for (const char* key :
+         {"parallelism", "completions", "backoffLimit", "activeDeadlineSeconds"}) {
       ValidateNonNegative(spec, key, "spec", causes);
     }
     LabelSelector selector = LabelSelector::FromObject(Field(spec, {"selector"}));
@@ -232,7 +248,8 @@ void ValidateKind(const ResourceInfo& info, const json& object, const json& old,
                              "Invalid value: `selector` does not match template `labels`"));
     }
     if (!old.is_null() && Field(old, {"spec", "template"}) != Field(spec, {"template"})) {
-      causes.push_back(Cause("FieldValueInvalid", "spec.template", "Invalid value: field is immutable"));
+      causes.push_back(
+          Cause("FieldValueInvalid", "spec.template", "Invalid value: field is immutable"));
     }
   }
 }
@@ -251,9 +268,24 @@ const std::vector<ResourceInfo>& AllResources() {
       {"", "v1", "events", "event", "Event", true, {"ev"}, {}, {}},
       {"batch", "v1", "jobs", "job", "Job", true, {}, {"status"}, {"all"}},
       {kResourceGroup, "v1", "deviceclasses", "deviceclass", "DeviceClass", false, {}, {}, {}},
-      {kResourceGroup, "v1", "resourceclaims", "resourceclaim", "ResourceClaim", true, {}, {"status"}, {}},
-      {kResourceGroup, "v1", "resourceclaimtemplates", "resourceclaimtemplate",
-       "ResourceClaimTemplate", true, {}, {}, {}},
+      {kResourceGroup,
+       "v1",
+       "resourceclaims",
+       "resourceclaim",
+       "ResourceClaim",
+       true,
+       {},
+       {"status"},
+       {}},
+      {kResourceGroup,
+       "v1",
+       "resourceclaimtemplates",
+       "resourceclaimtemplate",
+       "ResourceClaimTemplate",
+       true,
+       {},
+       {},
+       {}},
       {kResourceGroup, "v1", "resourceslices", "resourceslice", "ResourceSlice", false, {}, {}, {}},
   };
   return resources;
@@ -282,7 +314,8 @@ void ApplyDefaults(const ResourceInfo& info, json& object) {
     DefaultDeviceRequests(object["spec"]["spec"]["devices"]);
   } else if (info.plural == "pods") {
     DefaultPodSpec(object["spec"]);
-    if (!object.contains("status") || !object["status"].is_object()) object["status"] = json::object();
+    if (!object.contains("status") || !object["status"].is_object())
+      object["status"] = json::object();
     if (!object["status"].contains("phase")) object["status"]["phase"] = "Pending";
     if (!object["status"].contains("qosClass")) object["status"]["qosClass"] = "BestEffort";
   } else if (info.plural == "namespaces") {
@@ -298,7 +331,8 @@ void ApplyDefaults(const ResourceInfo& info, json& object) {
     if (!spec.contains("backoffLimit")) spec["backoffLimit"] = 6;
     if (!spec.contains("completionMode")) spec["completionMode"] = "NonIndexed";
     if (!spec.contains("suspend")) spec["suspend"] = false;
-    if (!spec.contains("podReplacementPolicy")) spec["podReplacementPolicy"] = "TerminatingOrFailed";
+    if (!spec.contains("podReplacementPolicy"))
+      spec["podReplacementPolicy"] = "TerminatingOrFailed";
     if (!spec.value("manualSelector", false) && !spec.contains("selector")) {
       const std::string uid = meta.value("uid", "");
       const std::string name = meta.value("name", "");
@@ -330,7 +364,8 @@ json Validate(const ResourceInfo& info, const json& object, const json& old) {
   json typed = TypedValidate(info, object);
   for (json& cause : typed) {
     // The name was checked above already.
-    if (cause.value("field", "") != "metadata.name" || causes.empty()) causes.push_back(std::move(cause));
+    if (cause.value("field", "") != "metadata.name" || causes.empty())
+      causes.push_back(std::move(cause));
   }
   return causes;
 }
@@ -377,7 +412,10 @@ namespace {
 
 json Column(const std::string& name, const std::string& type, int priority,
             const std::string& description, const std::string& format = "") {
-  return json{{"name", name}, {"type", type}, {"format", format}, {"description", description},
+  return json{{"name", name},
+              {"type", type},
+              {"format", format},
+              {"description", description},
               {"priority", priority}};
 }
 
@@ -405,7 +443,8 @@ std::string ClaimState(const json& claim) {
 json PodRow(const json& pod) {
   const json& status = Field(pod, {"status"});
   const json& spec = Field(pod, {"spec"});
-  int total = Field(spec, {"containers"}).is_array() ? static_cast<int>(spec["containers"].size()) : 0;
+  int total =
+      Field(spec, {"containers"}).is_array() ? static_cast<int>(spec["containers"].size()) : 0;
   int ready = 0;
   long long restarts = 0;
   std::string reason = Str(status, "reason").empty() ? Str(status, "phase") : Str(status, "reason");
@@ -413,7 +452,8 @@ json PodRow(const json& pod) {
   if (statuses.is_array()) {
     for (const json& cs : statuses) {
       if (Field(cs, {"ready"}) == true) ++ready;
-      if (Field(cs, {"restartCount"}).is_number_integer()) restarts += cs["restartCount"].get<long long>();
+      if (Field(cs, {"restartCount"}).is_number_integer())
+        restarts += cs["restartCount"].get<long long>();
       std::string waiting = Str(Field(cs, {"state", "waiting"}), "reason");
       std::string terminated = Str(Field(cs, {"state", "terminated"}), "reason");
       if (!waiting.empty()) {
@@ -426,11 +466,11 @@ json PodRow(const json& pod) {
   if (!Str(pod["metadata"], "deletionTimestamp").empty()) reason = "Terminating";
   std::string node = Str(spec, "nodeName");
   std::string ip = Str(status, "podIP");
-  return json::array({Str(pod["metadata"], "name"), std::to_string(ready) + "/" + std::to_string(total),
-                      reason, restarts, Age(pod), ip.empty() ? "<none>" : ip,
-                      node.empty() ? "<none>" : node,
-                      Str(status, "nominatedNodeName").empty() ? "<none>" : Str(status, "nominatedNodeName"),
-                      "<none>"});
+  return json::array(
+      {Str(pod["metadata"], "name"), std::to_string(ready) + "/" + std::to_string(total), reason,
+       restarts, Age(pod), ip.empty() ? "<none>" : ip, node.empty() ? "<none>" : node,
+       Str(status, "nominatedNodeName").empty() ? "<none>" : Str(status, "nominatedNodeName"),
+       "<none>"});
 }
 
 json JobRow(const json& job) {
@@ -449,10 +489,12 @@ json JobRow(const json& job) {
       if (type == "SuccessCriteriaMet" && state == "Running") state = "SuccessCriteriaMet";
     }
   }
-  long long succeeded = Field(status, {"succeeded"}).is_number_integer() ? status["succeeded"].get<long long>() : 0;
-  std::string completions = Field(spec, {"completions"}).is_number_integer()
-                                ? std::to_string(succeeded) + "/" + std::to_string(spec["completions"].get<long long>())
-                                : std::to_string(succeeded) + "/1 of " + std::to_string(spec.value("parallelism", 1));
+  long long succeeded =
+      Field(status, {"succeeded"}).is_number_integer() ? status["succeeded"].get<long long>() : 0;
+  std::string completions =
+      Field(spec, {"completions"}).is_number_integer()
+          ? std::to_string(succeeded) + "/" + std::to_string(spec["completions"].get<long long>())
+          : std::to_string(succeeded) + "/1 of " + std::to_string(spec.value("parallelism", 1));
   std::string duration;
   long long start = SecondsSince(Str(status, "startTime"));
   long long end = SecondsSince(Str(status, "completionTime"));
@@ -469,7 +511,8 @@ json JobRow(const json& job) {
   const json& labels = Field(spec, {"selector", "matchLabels"});
   if (labels.is_object()) {
     for (const auto& [k, v] : labels.items()) {
-      selector += (selector.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : "");
+      selector +=
+          (selector.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : "");
     }
   }
   return json::array({Str(job["metadata"], "name"), state, completions, duration, Age(job),
@@ -501,9 +544,10 @@ json NodeRow(const json& node) {
     }
   }
   const json& info = Field(node, {"status", "nodeInfo"});
-  return json::array({Str(node["metadata"], "name"), ready, roles.empty() ? "<none>" : roles, Age(node),
-                      Str(info, "kubeletVersion"), internal_ip, "<none>", Str(info, "osImage"),
-                      Str(info, "kernelVersion"), Str(info, "containerRuntimeVersion")});
+  return json::array({Str(node["metadata"], "name"), ready, roles.empty() ? "<none>" : roles,
+                      Age(node), Str(info, "kubeletVersion"), internal_ip, "<none>",
+                      Str(info, "osImage"), Str(info, "kernelVersion"),
+                      Str(info, "containerRuntimeVersion")});
 }
 
 json EventRow(const json& event) {
@@ -513,13 +557,15 @@ json EventRow(const json& event) {
   long long since = SecondsSince(last);
   const json& involved = Field(event, {"involvedObject"});
   std::string kind = Str(involved, "kind");
-  std::transform(kind.begin(), kind.end(), kind.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(kind.begin(), kind.end(), kind.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   std::string source = Str(Field(event, {"source"}), "component");
   std::string first = Str(event, "firstTimestamp");
   long long first_since = SecondsSince(first);
-  return json::array({since < 0 ? "<unknown>" : HumanDuration(since), Str(event, "type"), Str(event, "reason"),
-                      kind + "/" + Str(involved, "name"), Str(event, "message"),
-                      Str(involved, "fieldPath"), source, first_since < 0 ? "<unknown>" : HumanDuration(first_since),
+  return json::array({since < 0 ? "<unknown>" : HumanDuration(since), Str(event, "type"),
+                      Str(event, "reason"), kind + "/" + Str(involved, "name"),
+                      Str(event, "message"), Str(involved, "fieldPath"), source,
+                      first_since < 0 ? "<unknown>" : HumanDuration(first_since),
                       event.value("count", 1), Str(event["metadata"], "name")});
 }
 
@@ -535,62 +581,89 @@ json BuildTable(const ResourceInfo& info, const std::vector<json>& objects,
       "created.";
   json columns;
   if (info.plural == "pods") {
-    columns = {Column("Name", "string", 0, name_desc, "name"),
-               Column("Ready", "string", 0, "The aggregate readiness state of this pod for accepting traffic."),
-               Column("Status", "string", 0, "The aggregate status of the containers in this pod."),
-               Column("Restarts", "string", 0, "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."),
-               Column("Age", "string", 0, age_desc),
-               Column("IP", "string", 1, "IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated."),
-               Column("Node", "string", 1, "NodeName is a request to schedule this pod onto a specific node."),
-               Column("Nominated Node", "string", 1, "nominatedNodeName is set only when this pod preempts other pods on the node."),
-               Column("Readiness Gates", "string", 1, "If specified, all readiness gates will be evaluated for pod readiness.")};
+    columns = {
+        Column("Name", "string", 0, name_desc, "name"),
+        Column("Ready", "string", 0,
+               "The aggregate readiness state of this pod for accepting traffic."),
+        Column("Status", "string", 0, "The aggregate status of the containers in this pod."),
+        Column("Restarts", "string", 0,
+               "The number of times the containers in this pod have been restarted and when the "
+               "last container in this pod has restarted."),
+        Column("Age", "string", 0, age_desc),
+        Column("IP", "string", 1,
+               "IP address allocated to the pod. Routable at least within the cluster. Empty if "
+               "not yet allocated."),
+        Column("Node", "string", 1,
+               "NodeName is a request to schedule this pod onto a specific node."),
+        Column("Nominated Node", "string", 1,
+               "nominatedNodeName is set only when this pod preempts other pods on the node."),
+        Column("Readiness Gates", "string", 1,
+               "If specified, all readiness gates will be evaluated for pod readiness.")};
   } else if (info.plural == "jobs") {
-    columns = {Column("Name", "string", 0, name_desc, "name"),
-               Column("Status", "string", 0, "Status of the job."),
-               Column("Completions", "string", 0, "The desired number of successfully finished pods the job should be run with."),
-               Column("Duration", "string", 0, "Time required to complete the job."),
-               Column("Age", "string", 0, age_desc),
-               Column("Containers", "string", 1, "Names of each container in the template."),
-               Column("Images", "string", 1, "Images referenced by each container in the template."),
-               Column("Selector", "string", 1, "A label query over pods that should match the pod count.")};
+    columns = {
+        Column("Name", "string", 0, name_desc, "name"),
+        Column("Status", "string", 0, "Status of the job."),
+        Column("Completions", "string", 0,
+               "The desired number of successfully finished pods the job should be run with."),
+        Column("Duration", "string", 0, "Time required to complete the job."),
+        Column("Age", "string", 0, age_desc),
+        Column("Containers", "string", 1, "Names of each container in the template."),
+        Column("Images", "string", 1, "Images referenced by each container in the template."),
+        Column("Selector", "string", 1,
+               "A label query over pods that should match the pod count.")};
   } else if (info.plural == "nodes") {
-    columns = {Column("Name", "string", 0, name_desc, "name"),
-               Column("Status", "string", 0, "The status of the node"),
-               Column("Roles", "string", 0, "The roles of the node"),
-               Column("Age", "string", 0, age_desc),
-               Column("Version", "string", 0, "Kubelet Version reported by the node."),
-               Column("Internal-IP", "string", 1, "List of internal IPs."),
-               Column("External-IP", "string", 1, "List of external IPs."),
-               Column("OS-Image", "string", 1, "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy))."),
-               Column("Kernel-Version", "string", 1, "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."),
-               Column("Container-Runtime", "string", 1, "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).")};
+    columns = {
+        Column("Name", "string", 0, name_desc, "name"),
+        Column("Status", "string", 0, "The status of the node"),
+        Column("Roles", "string", 0, "The roles of the node"),
+        Column("Age", "string", 0, age_desc),
+        Column("Version", "string", 0, "Kubelet Version reported by the node."),
+        Column("Internal-IP", "string", 1, "List of internal IPs."),
+        Column("External-IP", "string", 1, "List of external IPs."),
+        Column("OS-Image", "string", 1,
+               "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 "
+               "(wheezy))."),
+        Column("Kernel-Version", "string", 1,
+               "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."),
+        Column("Container-Runtime", "string", 1,
+               "ContainerRuntime Version reported by the node through runtime remote API (e.g. "
+               "containerd://1.4.2).")};
   } else if (info.plural == "namespaces") {
     columns = {Column("Name", "string", 0, name_desc, "name"),
                Column("Status", "string", 0, "The status of the namespace"),
                Column("Age", "string", 0, age_desc)};
   } else if (info.plural == "events") {
-    columns = {Column("Last Seen", "string", 0, "Time when last event occurred"),
-               Column("Type", "string", 0, "Type of this event (Normal, Warning), new types could be added in the future."),
-               Column("Reason", "string", 0, "This should be a short, machine understandable string that gives the reason for this event being generated."),
-               Column("Object", "string", 0, "The object that this event is about."),
-               Column("Message", "string", 0, "A human-readable description of the status of this operation."),
-               Column("Subobject", "string", 1, "The field of the object this event is about."),
-               Column("Source", "string", 1, "The component reporting this event."),
-               Column("First Seen", "string", 1, "The time at which the event was first recorded."),
-               Column("Count", "string", 1, "The number of times this event has occurred."),
-               Column("Name", "string", 1, name_desc, "name")};
+    columns = {
+        Column("Last Seen", "string", 0, "Time when last event occurred"),
+        Column("Type", "string", 0,
+               "Type of this event (Normal, Warning), new types could be added in the future."),
+        Column("Reason", "string", 0,
+               "This should be a short, machine understandable string that gives the reason for "
+               "this event being generated."),
+        Column("Object", "string", 0, "The object that this event is about."),
+        Column("Message", "string", 0,
+               "A human-readable description of the status of this operation."),
+        Column("Subobject", "string", 1, "The field of the object this event is about."),
+        Column("Source", "string", 1, "The component reporting this event."),
+        Column("First Seen", "string", 1, "The time at which the event was first recorded."),
+        Column("Count", "string", 1, "The number of times this event has occurred."),
+        Column("Name", "string", 1, name_desc, "name")};
   } else if (info.plural == "resourceclaims") {
     columns = {Column("Name", "string", 0, name_desc, "name"),
-               Column("State", "string", 0, "A summary of the current state (allocated, pending, reserved, etc.)."),
+               Column("State", "string", 0,
+                      "A summary of the current state (allocated, pending, reserved, etc.)."),
                Column("Age", "string", 0, age_desc)};
   } else if (info.plural == "resourceslices") {
-    columns = {Column("Name", "string", 0, name_desc, "name"),
-               Column("Node", "string", 0, "nodeName limits which node this resource slice is available on"),
-               Column("Driver", "string", 0, "The name of the driver that publishes this resource slice"),
-               Column("Pool", "string", 0, "The name of the pool this slice belongs to"),
-               Column("Age", "string", 0, age_desc)};
+    columns = {
+        Column("Name", "string", 0, name_desc, "name"),
+        Column("Node", "string", 0,
+               "nodeName limits which node this resource slice is available on"),
+        Column("Driver", "string", 0, "The name of the driver that publishes this resource slice"),
+        Column("Pool", "string", 0, "The name of the pool this slice belongs to"),
+        Column("Age", "string", 0, age_desc)};
   } else {
-    columns = {Column("Name", "string", 0, name_desc, "name"), Column("Age", "string", 0, age_desc)};
+    columns = {Column("Name", "string", 0, name_desc, "name"),
+               Column("Age", "string", 0, age_desc)};
   }
   json rows = json::array();
   for (const json& object : objects) {
@@ -620,9 +693,8 @@ json BuildTable(const ResourceInfo& info, const std::vector<json>& objects,
     if (include_object == "Object") {
       row["object"] = object;
     } else if (include_object != "None") {
-      row["object"] = {{"kind", "PartialObjectMetadata"},
-                       {"apiVersion", "meta.k8s.io/v1"},
-                       {"metadata", meta}};
+      row["object"] = {
+          {"kind", "PartialObjectMetadata"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", meta}};
     }
     rows.push_back(std::move(row));
   }

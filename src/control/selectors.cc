@@ -137,7 +137,8 @@ LabelSelector LabelSelector::FromObject(const json& selector, bool null_matches_
       std::string op = e.value("operator", "");
       req.op = op == "In" ? "in" : op == "NotIn" ? "notin" : op == "Exists" ? "exists" : "!";
       if (e.contains("values") && e["values"].is_array()) {
-        for (const json& v : e["values"]) req.values.push_back(v.is_string() ? v.get<std::string>() : "");
+        for (const json& v : e["values"])
+          req.values.push_back(v.is_string() ? v.get<std::string>() : "");
       }
       sel.requirements_.push_back(std::move(req));
     }
@@ -149,7 +150,8 @@ bool LabelSelector::Matches(const json& labels) const {
   if (match_nothing_) return false;
   for (const Requirement& req : requirements_) {
     bool has = labels.is_object() && labels.contains(req.key);
-    std::string value = has && labels[req.key].is_string() ? labels[req.key].get<std::string>() : "";
+    std::string value =
+        has && labels[req.key].is_string() ? labels[req.key].get<std::string>() : "";
     auto in = [&] {
       return std::find(req.values.begin(), req.values.end(), value) != req.values.end();
     };

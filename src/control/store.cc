@@ -180,8 +180,7 @@ ApiResult<json> Store::Create(const std::string& resource, json object) {
   const std::string ns = object["metadata"].value("namespace", "");
   const std::string name = object["metadata"].value("name", "");
   if (Get(resource, ns, name)) {
-    return ApiResult<json>::Fail(
-        ApiError{409, "AlreadyExists", "\"" + name + "\" already exists"});
+    return ApiResult<json>::Fail(ApiError{409, "AlreadyExists", "\"" + name + "\" already exists"});
   }
   return Write(resource, ns, name, std::move(object), EventType::kAdded);
 }
@@ -244,8 +243,8 @@ ApiResult<json> Store::Write(const std::string& resource, const std::string& ns,
       ok = sqlite3_step(del.get()) == SQLITE_DONE;
     }
   } else {
-    Statement put(db_,
-                  "INSERT OR REPLACE INTO objects (resource, ns, name, body) VALUES (?1, ?2, ?3, ?4)");
+    Statement put(
+        db_, "INSERT OR REPLACE INTO objects (resource, ns, name, body) VALUES (?1, ?2, ?3, ?4)");
     ok = put.ok();
     if (ok) {
       sqlite3_bind_text(put.get(), 1, resource.c_str(), -1, SQLITE_TRANSIENT);
@@ -283,9 +282,7 @@ ApiResult<json> Store::Write(const std::string& resource, const std::string& ns,
       log_.pop_front();
     }
   }
-  {
-    std::lock_guard lock(wait_mu_);
-  }
+  { std::lock_guard lock(wait_mu_); }
   wait_cv_.notify_all();
   return ApiResult<json>::Ok(std::move(object));
 }
@@ -294,8 +291,9 @@ ApiResult<std::vector<WatchEvent>> Store::EventsAfter(int64_t after, size_t max)
   std::shared_lock lock(mu_);
   if (after < log_floor_) {
     return ApiResult<std::vector<WatchEvent>>::Fail(
-        ApiError{410, "Expired", "too old resource version: " + std::to_string(after) + " (" +
-                                     std::to_string(log_floor_ + 1) + ")"});
+        ApiError{410, "Expired",
+                 "too old resource version: " + std::to_string(after) + " (" +
+                     std::to_string(log_floor_ + 1) + ")"});
   }
   std::vector<WatchEvent> out;
   // The log is ordered by version; find the first event after `after`.
@@ -311,9 +309,7 @@ bool Store::WaitForVersion(int64_t after, std::chrono::milliseconds timeout) con
 }
 
 void Store::WakeAll() const {
-  {
-    std::lock_guard lock(wait_mu_);
-  }
+  { std::lock_guard lock(wait_mu_); }
   wait_cv_.notify_all();
 }
 

@@ -68,7 +68,8 @@ class Store {
  public:
   // Opens (creating if needed) the database at `path`. An empty path is an in-memory database
   // (tests). `log_capacity` bounds the watch log.
-  static ApiResult<std::unique_ptr<Store>> Open(const std::string& path, size_t log_capacity = 50000);
+  static ApiResult<std::unique_ptr<Store>> Open(const std::string& path,
+                                                size_t log_capacity = 50000);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -102,13 +103,13 @@ class Store {
 
  private:
   Store() = default;
-  ApiResult<json> Write(const std::string& resource, const std::string& ns,
-                        const std::string& name, json object, EventType type);
+  ApiResult<json> Write(const std::string& resource, const std::string& ns, const std::string& name,
+                        json object, EventType type);
   bool Exec(const char* sql);
 
   sqlite3* db_ = nullptr;
   size_t log_capacity_ = 0;
-  mutable std::mutex write_mu_;  // serialises writers
+  mutable std::mutex write_mu_;   // serialises writers
   mutable std::shared_mutex mu_;  // guards the fields below
   int64_t version_ = 0;
   // resource -> "ns/name" -> object

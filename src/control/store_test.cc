@@ -15,7 +15,8 @@ json Obj(const std::string& ns, const std::string& name, int value = 0) {
 }
 
 std::string TempDb() {
-  std::string dir = std::filesystem::temp_directory_path() / ("migdra-store-" + std::to_string(::getpid()) + "-" + RandomSuffix(6));
+  std::string dir = std::filesystem::temp_directory_path() /
+                    ("migdra-store-" + std::to_string(::getpid()) + "-" + RandomSuffix(6));
   std::filesystem::create_directories(dir);
   return dir + "/state.db";
 }
@@ -83,7 +84,8 @@ TEST(StoreTest, SurvivesReopen) {
 TEST(StoreTest, WatchLogIsOrderedAndBounded) {
   auto store = Store::Open("", /*log_capacity=*/3);
   Store& s = **store.value;
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(s.Create("pods", Obj("default", "p" + std::to_string(i))).ok());
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(s.Create("pods", Obj("default", "p" + std::to_string(i))).ok());
   auto recent = s.EventsAfter(3);
   ASSERT_TRUE(recent.ok());
   ASSERT_EQ(recent.value->size(), 2u);
@@ -112,14 +114,17 @@ TEST(StoreTest, ConcurrentWritersGetDistinctVersions) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
-        ASSERT_TRUE(s.Create("pods", Obj("default", "p" + std::to_string(t) + "-" + std::to_string(i))).ok());
+        ASSERT_TRUE(
+            s.Create("pods", Obj("default", "p" + std::to_string(t) + "-" + std::to_string(i)))
+                .ok());
       }
     });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(s.CurrentVersion(), 400);
   std::set<std::string> versions;
-  for (const json& o : s.List("pods", "")) versions.insert(o["metadata"]["resourceVersion"].get<std::string>());
+  for (const json& o : s.List("pods", ""))
+    versions.insert(o["metadata"]["resourceVersion"].get<std::string>());
   EXPECT_EQ(versions.size(), 400u);
 }
 

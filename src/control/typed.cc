@@ -43,12 +43,14 @@ json TypedValidate(const ResourceInfo& info, const json& object) {
       api::DecodeObjectAll(WithoutServerFields(object), errors, api::DecodeOptions{.strict = true});
   for (const Error& e : errors) {
     if (IsUnknownField(e)) continue;
-    causes.push_back(json{{"reason", "FieldValueTypeMismatch"}, {"field", e.field},
+    causes.push_back(json{{"reason", "FieldValueTypeMismatch"},
+                          {"field", e.field},
                           {"message", "Invalid value: " + e.message}});
   }
   if (!causes.empty() || !decoded.ok()) return causes;
   for (const Error& e : api::Validate(*decoded)) {
-    causes.push_back(json{{"reason", CauseReason(e.message)}, {"field", e.field}, {"message", e.message}});
+    causes.push_back(
+        json{{"reason", CauseReason(e.message)}, {"field", e.field}, {"message", e.message}});
   }
   return causes;
 }
@@ -57,7 +59,8 @@ std::vector<std::string> TypedUnknownFields(const ResourceInfo& info, const json
   std::vector<std::string> unknown;
   if (!HasSchema(info)) return unknown;
   std::vector<Error> errors;
-  (void)api::DecodeObjectAll(WithoutServerFields(object), errors, api::DecodeOptions{.strict = true});
+  (void)api::DecodeObjectAll(WithoutServerFields(object), errors,
+                             api::DecodeOptions{.strict = true});
   for (const Error& e : errors) {
     if (IsUnknownField(e)) unknown.push_back(e.field);
   }
