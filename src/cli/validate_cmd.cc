@@ -4,13 +4,15 @@
 // `FILE: KIND/NAME: field.path: message`, on stderr. A file that cannot be read or parsed gives
 // one line `FILE: <message>` (YAML/JSON errors carry "line L, column C"). A summary line goes to
 // stdout. Documents without apiVersion and kind (e.g. Helm values files kept beside manifests)
-// are not Kubernetes objects: they are skipped silently and counted in the summary.
+// are not Kubernetes objects: they are skipped silently and counted in the summary. CEL selectors
+// are compiled (cel module), so a selector that does not compile is an error too.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -20,6 +22,7 @@
 
 #include "api/codec.h"
 #include "api/validation.h"
+#include "cel/cel.h"
 #include "cli/command.h"
 
 namespace migdra::cli {
@@ -145,6 +148,12 @@ int RunValidate(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   api::ValidationOptions options;
+  // Selectors are compiled as the API server compiles new expressions.
+  options.check_cel = [](std::string_view expression) -> std::optional<std::string> {
+    Result<cel::CompiledSelector> compiled = cel::CompiledSelector::Compile(expression);
+    if (compiled.ok()) return std::nullopt;
+    return compiled.error().ToString();
+  };
   Tally tally;
   for (const std::string& file : files) ValidatePath(file, recursive, options, tally);
   std::printf("%d valid, %d invalid, %d skipped (not Kubernetes objects)\n", tally.valid,
