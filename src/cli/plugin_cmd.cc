@@ -38,6 +38,7 @@
 #include "driver/slice_builder.h"
 #include "gpu/inventory.h"
 #include "gpu/nvml.h"
+#include "gpu/simulator.h"
 #include "kube/client.h"
 #include "kube/slice_publisher.h"
 
@@ -55,29 +56,6 @@ std::string HostNodeName() {
     return name;
   }
   return "localhost";
-}
-
-// nvmlsim beside the executable (build tree or install tree) or at MIGDRA_NVMLSIM_LIBRARY.
-Result<std::unique_ptr<gpu::Nvml>> OpenSimulator() {
-  std::vector<std::string> candidates;
-  if (const char* p = std::getenv("MIGDRA_NVMLSIM_LIBRARY"); p != nullptr && *p != '\0') {
-    candidates.push_back(p);
-  }
-  std::error_code ec;
-  std::filesystem::path dir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
-  if (!ec) {
-    candidates.push_back((dir / "libnvidia-ml.so.1").string());
-    candidates.push_back((dir / ".." / "nvmlsim" / "libnvidia-ml.so.1").string());
-    candidates.push_back((dir / ".." / "lib" / "migdra" / "libnvidia-ml.so.1").string());
-  }
-  std::string tried;
-  for (const auto& path : candidates) {
-    if (!std::filesystem::exists(path)) continue;
-    auto nvml = gpu::Nvml::Open({path, ""});
-    if (nvml.ok() && (*nvml)->simulated()) return nvml;
-    tried += "\n  " + path + ": " + (nvml.ok() ? "not nvmlsim" : nvml.error().message);
-  }
-  return MakeError("cannot load nvmlsim" + (tried.empty() ? std::string(" (not built)") : tried));
 }
 
 // What the driver publishes must match what it can prepare: under enabled-gpus a GPU whose MIG
@@ -143,11 +121,12 @@ int RunPlugin(int argc, char** argv) {
   // plugin sees the instances it created.
   std::unique_ptr<gpu::Nvml> nvml;
   if (!simulate.empty()) {
-    setenv("MIGDRA_NVMLSIM_MODELS", simulate.c_str(), 1);
-    unsetenv("MIGDRA_NVMLSIM_CONFIG");
     std::filesystem::create_directories(state_dir);
-    setenv("MIGDRA_NVMLSIM_STATE", (state_dir + "/nvmlsim-state.json").c_str(), 0);
-    auto sim = OpenSimulator();
+    const char* state_env = std::getenv("MIGDRA_NVMLSIM_STATE");
+    std::string sim_state = state_env != nullptr && *state_env != '\0'
+                                ? std::string(state_env)
+                                : state_dir + "/nvmlsim-state.json";
+    auto sim = gpu::OpenSimulator(simulate, sim_state);
     if (!sim.ok()) return fail(sim.error().message);
     nvml = std::move(*sim);
     std::cerr << "migdra plugin: simulating " << nvml->simulation_description()

@@ -1,9 +1,9 @@
 // `migdra validate -f FILE...`: decodes and validates manifests as the API server would.
 //
 // Contract (DESIGN.md): exit 0 when every object is valid, else 2 with one line per problem,
-// `FILE: KIND/NAME: field.path: message`, on stderr. A file that cannot be read or parsed gives
-// one line `FILE: <message>` (YAML/JSON errors carry "line L, column C"). A summary line goes to
-// stdout. Documents without apiVersion and kind (e.g. Helm values files kept beside manifests)
+// `FILE: KIND/NAME: field.path: message`, on stdout and nothing else there. A file that cannot
+// be read or parsed gives one line `FILE: <message>` (YAML/JSON errors carry "line L, column C").
+// When everything is valid, a summary line goes to stderr. Documents without apiVersion and kind (e.g. Helm values files kept beside manifests)
 // are not Kubernetes objects: they are skipped silently and counted in the summary. CEL selectors
 // are compiled (cel module), so a selector that does not compile is an error too.
 #include <algorithm>
@@ -39,7 +39,7 @@ struct Tally {
 };
 
 void Report(const std::string& line, Tally& tally) {
-  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fprintf(stdout, "%s\n", line.c_str());
   ++tally.problems;
 }
 
@@ -129,12 +129,12 @@ int RunValidate(int argc, char** argv) {
   CLI::App app{
       "Validate Kubernetes manifests as the API server would (strict decoding, resource.k8s.io/v1 "
       "rules, Pod/Job claim references).\n\n"
-      "Exit 0 when every object is valid, else 2 with one line per problem on stderr:\n"
+      "Exit 0 when every object is valid, else 2 with one line per problem on stdout:\n"
       "  FILE: KIND/NAME: field.path: message\n"
       "A file that cannot be parsed gives `FILE: message` with the line and column.\n"
       "Directories contribute their *.yaml, *.yml and *.json files in name order; `-` is stdin.\n"
       "Documents without apiVersion and kind (e.g. Helm values files) are not Kubernetes objects:\n"
-      "they are skipped and counted in the summary line printed on stdout.\n"
+      "they are skipped, and counted in the summary printed on stderr when all is valid.\n"
       "Known kinds: resource.k8s.io/v1 DeviceClass, ResourceClaim, ResourceClaimTemplate,\n"
       "ResourceSlice; v1 Node, Namespace, Pod; batch/v1 Job. Any other kind is an error."};
   std::vector<std::string> files;
@@ -156,9 +156,10 @@ int RunValidate(int argc, char** argv) {
   };
   Tally tally;
   for (const std::string& file : files) ValidatePath(file, recursive, options, tally);
-  std::printf("%d valid, %d invalid, %d skipped (not Kubernetes objects)\n", tally.valid,
-              tally.invalid, tally.skipped);
-  return tally.problems == 0 ? 0 : 2;
+  if (tally.problems != 0) return 2;
+  std::fprintf(stderr, "%d valid, %d skipped (not Kubernetes objects)\n", tally.valid,
+               tally.skipped);
+  return 0;
 }
 
 }  // namespace

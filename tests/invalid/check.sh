@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs `migdra validate -f FILE` on one invalid manifest and checks that it exits 2 and prints
 # exactly the lines the file announces in its `# expect: ` comments (each prefixed "FILE: "),
-# in any order, and nothing else on stderr.
+# in any order, on stdout and nothing else there.
 # Usage: check.sh MIGDRA FILE
 set -uo pipefail
 migdra=$1
@@ -11,7 +11,7 @@ if [[ -z $expected ]]; then
   echo "FAIL: $file has no '# expect: ' line" >&2
   exit 1
 fi
-actual=$("$migdra" validate -f "$file" 2>&1 >/dev/null | sort)
+actual=$("$migdra" validate -f "$file" 2>/dev/null | sort)
 rc=$("$migdra" validate -f "$file" >/dev/null 2>&1; echo $?)
 status=0
 if [[ $rc -ne 2 ]]; then
@@ -19,7 +19,7 @@ if [[ $rc -ne 2 ]]; then
   status=1
 fi
 if [[ $actual != "$expected" ]]; then
-  echo "FAIL: $file: stderr differs (--- want, +++ got)" >&2
+  echo "FAIL: $file: stdout differs (--- want, +++ got)" >&2
   diff <(echo "$expected") <(echo "$actual") >&2
   status=1
 fi
