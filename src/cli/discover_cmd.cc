@@ -23,41 +23,10 @@
 #include "driver/slice_builder.h"
 #include "gpu/inventory.h"
 #include "gpu/nvml.h"
+#include "gpu/simulator.h"
 
 namespace migdra::cli {
 namespace {
-
-// nvmlsim next to the executable (build tree: src/cli/migdra and src/nvmlsim/), in an install
-// tree (bin/migdra and lib/migdra/), or where MIGDRA_NVMLSIM_LIBRARY says.
-std::vector<std::string> NvmlsimCandidates() {
-  std::vector<std::string> out;
-  if (const char* explicit_path = std::getenv("MIGDRA_NVMLSIM_LIBRARY")) {
-    if (*explicit_path != '\0') out.push_back(explicit_path);
-  }
-  std::error_code ec;
-  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    std::filesystem::path dir = exe.parent_path();
-    out.push_back((dir / "libnvidia-ml.so.1").string());
-    out.push_back((dir / ".." / "nvmlsim" / "libnvidia-ml.so.1").string());
-    out.push_back((dir / ".." / "lib" / "migdra" / "libnvidia-ml.so.1").string());
-  }
-  return out;
-}
-
-Result<std::unique_ptr<gpu::Nvml>> OpenNvmlsim() {
-  std::string tried;
-  for (const std::string& path : NvmlsimCandidates()) {
-    if (!std::filesystem::exists(path)) {
-      tried += "\n  " + path + ": not found";
-      continue;
-    }
-    auto nvml = gpu::Nvml::Open({path, ""});
-    if (nvml.ok() && (*nvml)->simulated()) return nvml;
-    tried += "\n  " + path + ": " + (nvml.ok() ? "not nvmlsim" : nvml.error().message);
-  }
-  return MakeError("cannot load nvmlsim:" + tried);
-}
 
 std::string DefaultNodeName() {
   if (const char* node = std::getenv("NODE_NAME")) {
@@ -98,9 +67,7 @@ int RunDiscover(int argc, char** argv) {
 
   std::unique_ptr<gpu::Nvml> nvml;
   if (!simulate.empty()) {
-    setenv("MIGDRA_NVMLSIM_MODELS", simulate.c_str(), 1);
-    unsetenv("MIGDRA_NVMLSIM_CONFIG");
-    auto sim = OpenNvmlsim();
+    auto sim = gpu::OpenSimulator(simulate);
     if (!sim.ok()) {
       std::cerr << "migdra discover: " << sim.error().message << "\n";
       return 2;
@@ -115,12 +82,10 @@ int RunDiscover(int argc, char** argv) {
       return 2;
     } else {
       std::cerr << "migdra discover: no GPU (" << real.error().message << ")\n";
-      if (std::getenv("MIGDRA_NVMLSIM_CONFIG") == nullptr &&
-          std::getenv("MIGDRA_NVMLSIM_MODELS") == nullptr) {
-        // The walkthrough's node.
-        setenv("MIGDRA_NVMLSIM_MODELS", "a100-80gb:8", 1);
-      }
-      auto sim = OpenNvmlsim();
+      bool configured = std::getenv("MIGDRA_NVMLSIM_CONFIG") != nullptr ||
+                        std::getenv("MIGDRA_NVMLSIM_MODELS") != nullptr;
+      // Unless nvmlsim is configured already, the walkthrough's node.
+      auto sim = gpu::OpenSimulator(configured ? "" : "a100-80gb:8");
       if (!sim.ok()) {
         std::cerr << "migdra discover: " << sim.error().message << "\n";
         return 2;

@@ -3,9 +3,10 @@
 // Contract (DESIGN.md): exit 0 when every object is valid, else 2 with one line per problem,
 // `FILE: KIND/NAME: field.path: message`, on stdout and nothing else there. A file that cannot
 // be read or parsed gives one line `FILE: <message>` (YAML/JSON errors carry "line L, column C").
-// When everything is valid, a summary line goes to stderr. Documents without apiVersion and kind (e.g. Helm values files kept beside manifests)
-// are not Kubernetes objects: they are skipped silently and counted in the summary. CEL selectors
-// are compiled (cel module), so a selector that does not compile is an error too.
+// When everything is valid, a summary line goes to stderr. Documents without apiVersion and kind
+// (e.g. Helm values files kept beside manifests) are not Kubernetes objects: they are skipped
+// silently and counted in the summary. CEL selectors are compiled (cel module), so a selector that
+// does not compile is an error too.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
