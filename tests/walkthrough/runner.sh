@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# End-to-end test of the pod runner of `migdra serve` (simulated 8 x A100-80GB), with the real
+# kubectl: a pod's command runs with its env, workingDir and the CDI environment of its MIG
+# device; `kubectl logs` shows its output; restartPolicy OnFailure restarts a failing container;
+# `kubectl delete` sends SIGTERM, then releases the partition; a container without a command stays
+# Pending with the reason CommandRequired.
+# Usage: runner.sh PATH/TO/migdra
+source "$(dirname "$0")/../e2e/lib.sh"
+
+start_server
+k apply -f "$EXAMPLES/deviceclass.yaml" -f "$EXAMPLES/resourceclaimtemplate.yaml" >/dev/null
+work=$E2E_TMP/work
+mkdir -p "$work"
+
+pod() {  # pod NAME RESTART_POLICY COMMAND_JSON [extra container fields]
+  cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $1
+spec:
+  restartPolicy: $2
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: main
+    image: busybox
+    command: $3
+    workingDir: $work
+    env:
+    - name: GREETING
+      value: hello
+    resources:
+      claims:
+      - name: gpu
+  resourceClaims:
+  - name: gpu
+    resourceClaimTemplateName: mig-gpu-1g
+EOF
+}
+
+phase() { k get pod "$1" -o jsonpath='{.status.phase}'; }
+sim_instances() { jq '[.gpus[].gis[]] | length' "$DATA_DIR/driver/nvmlsim-state.json"; }
+
+# 1. env, workingDir, CDI environment and logs.
+pod env-pod Never '["/bin/sh", "-c", "echo greeting=$GREETING dir=$(pwd) device=$NVIDIA_VISIBLE_DEVICES cuda=$CUDA_VISIBLE_DEVICES"]' | k apply -f - >/dev/null
+wait_for "env-pod to succeed" 60 bash -c "[[ \$($KUBECTL_BIN get pod env-pod -o jsonpath='{.status.phase}') == Succeeded ]]"
+log=$(k logs env-pod)
+[[ $log == *"greeting=hello dir=$work device=MIG-"* ]] || fail "env-pod log: $log"
+device=$(sed -n 's/.*device=\(MIG-[^ ]*\).*/\1/p' <<<"$log")
+[[ $log == *"cuda=$device"* ]] || fail "CUDA_VISIBLE_DEVICES differs from NVIDIA_VISIBLE_DEVICES: $log"
+[[ $(k get pod env-pod -o jsonpath='{.status.containerStatuses[0].state.terminated.exitCode}') == 0 ]] ||
+  fail "env-pod exit code"
+pass "command runs with env, workingDir and the MIG device's CDI environment; kubectl logs shows it"
+
+# 2. restartPolicy OnFailure: fails twice, then succeeds.
+pod flaky OnFailure '["/bin/sh", "-c", "n=$(cat count 2>/dev/null || echo 0); echo $((n+1)) > count; echo attempt $((n+1)); [ $n -ge 2 ]"]' |
+  sed "s|workingDir: $work|workingDir: $work/flaky|" | k apply -f - >/dev/null
+mkdir -p "$work/flaky"
+wait_for "flaky to succeed" 60 bash -c "[[ \$($KUBECTL_BIN get pod flaky -o jsonpath='{.status.phase}') == Succeeded ]]"
+restarts=$(k get pod flaky -o jsonpath='{.status.containerStatuses[0].restartCount}')
+[[ $restarts == 2 ]] || fail "flaky restarted $restarts times, want 2"
+pass "restartPolicy OnFailure restarts a failing container (2 restarts, then Succeeded)"
+
+# 3. restartPolicy Never: a failing container fails the pod.
+pod failing Never '["/bin/sh", "-c", "exit 3"]' | k apply -f - >/dev/null
+wait_for "failing to fail" 60 bash -c "[[ \$($KUBECTL_BIN get pod failing -o jsonpath='{.status.phase}') == Failed ]]"
+[[ $(k get pod failing -o jsonpath='{.status.containerStatuses[0].state.terminated.exitCode}') == 3 ]] ||
+  fail "failing exit code"
+pass "restartPolicy Never: exit code 3 fails the pod"
+
+# 4. Deletion: SIGTERM reaches the process, the pod goes away, its partition is destroyed.
+pod sleeper Always "[\"/bin/sh\", \"-c\", \"trap 'echo got-sigterm > $work/sigterm; exit 0' TERM; while true; do sleep 0.2; done\"]" |
+  k apply -f - >/dev/null
+wait_for "sleeper to run" 60 bash -c "[[ \$($KUBECTL_BIN get pod sleeper -o jsonpath='{.status.phase}') == Running ]]"
+before=$(sim_instances)
+((before >= 1)) || fail "no MIG instance exists while sleeper runs"
+k delete pod sleeper --wait=true --timeout=60s >/dev/null
+[[ -f $work/sigterm ]] || fail "the container did not get SIGTERM"
+wait_for "sleeper's partition to be destroyed" 30 bash -c "[[ \$(jq '[.gpus[].gis[]] | length' $DATA_DIR/driver/nvmlsim-state.json) == 0 ]]"
+pass "kubectl delete: SIGTERM delivered, pod gone, MIG partition destroyed"
+
+# 5. No command: Pending with the reason, and deletable.
+pod no-command Always 'null' | sed '/command: null/d' | k apply -f - >/dev/null
+wait_for "no-command's reason" 30 bash -c "[[ \$($KUBECTL_BIN get pod no-command -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}') == CommandRequired ]]"
+[[ $(phase no-command) == Pending ]] || fail "no-command phase $(phase no-command)"
+msg=$(k get pod no-command -o jsonpath='{.status.containerStatuses[0].state.waiting.message}')
+[[ $msg == *"runs commands, not container images"* ]] || fail "no-command message: $msg"
+k delete pod no-command --wait=true --timeout=30s >/dev/null
+pass "a container without command stays Pending with reason CommandRequired and a clear message"
+echo "runner e2e: all passed"
