@@ -290,7 +290,39 @@ Status CheckDeviceFields(const Program& program, const Expr& e) {
 struct CompiledSelector::Impl {
   std::string expression;
   std::shared_ptr<const Program> program;
+  // Set when the whole selector is `device.driver == '<literal>'` (either operand order), the
+  // DeviceClass selector of NVIDIA's classes and of the walkthrough: it cannot fail or cost more
+  // than one comparison, so Matches answers it without the evaluator.
+  std::optional<std::string> driver_equals;
 };
+
+namespace {
+
+bool IsDeviceDriver(const Expr& e) {
+  if (e.kind == Expr::Kind::kPath) {
+    return e.global == 0 && e.path.size() == 1 && e.path[0] == "driver";
+  }
+  return e.kind == Expr::Kind::kSelect && !e.test_only && e.name == "driver" && e.target &&
+         e.target->kind == Expr::Kind::kIdent && e.target->global == 0;
+}
+
+std::optional<std::string> DriverEqualsLiteral(const Expr& root) {
+  if (root.kind != Expr::Kind::kCall || root.builtin != Builtin::kEqual || root.target ||
+      root.args.size() != 2) {
+    return std::nullopt;
+  }
+  for (int i = 0; i < 2; ++i) {
+    const Expr& driver = *root.args[i];
+    const Expr& literal = *root.args[1 - i];
+    if (IsDeviceDriver(driver) && literal.kind == Expr::Kind::kConst &&
+        literal.constant.kind() == Kind::kString) {
+      return std::string(literal.constant.str());
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 Result<CompiledSelector> CompiledSelector::Compile(std::string_view expression) {
   Env env;
@@ -305,11 +337,13 @@ Result<CompiledSelector> CompiledSelector::Compile(std::string_view expression) 
   }
   auto impl = std::make_shared<Impl>();
   impl->expression = std::string(expression);
+  impl->driver_equals = DriverEqualsLiteral(root);
   impl->program = std::move(*program);
   return CompiledSelector(std::move(impl));
 }
 
 Result<bool> CompiledSelector::Matches(const api::Device& device, std::string_view driver) const {
+  if (impl_->driver_equals) return driver == *impl_->driver_equals;
   DeviceActivation activation(device, driver);
   EvalOptions options;
   options.cost_limit = kSelectorCostLimit;

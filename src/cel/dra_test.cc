@@ -105,6 +105,19 @@ TEST(DraSelectorTest, WalkthroughAndNvidiaDeviceClasses) {
   EXPECT_FALSE(MustMatch(gpu_class, mig));
 }
 
+// The driver-equality selector is answered without the evaluator; it must agree with it.
+TEST(DraSelectorTest, DriverEqualityShortcutAgreesWithTheEvaluator) {
+  const api::Device mig = MigDevice();
+  for (const char* expr : {"device.driver == 'gpu.nvidia.com'", "'gpu.nvidia.com' == device.driver",
+                           "(device.driver == 'gpu.nvidia.com') == true"}) {
+    EXPECT_TRUE(*Match(expr, mig)) << expr;
+    EXPECT_FALSE(*Match(expr, mig, "gpu.nvidia.co")) << expr;
+    EXPECT_FALSE(*Match(expr, mig, "")) << expr;
+  }
+  EXPECT_FALSE(*Match("device.driver == 'GPU.NVIDIA.COM'", mig));
+  EXPECT_FALSE(MustMatch("device.driver != 'gpu.nvidia.com'", mig));
+}
+
 TEST(DraSelectorTest, TypicalUserSelectors) {
   const api::Device mig = MigDevice();
   EXPECT_TRUE(MustMatch("device.attributes['gpu.nvidia.com'].profile == '1g.10gb'", mig));
