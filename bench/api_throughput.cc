@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
     c->enable_server_certificate_verification(true);
     c->set_bearer_token_auth(token.c_str());
     c->set_keep_alive(true);
+    c->set_tcp_nodelay(true);
     c->set_read_timeout(30, 0);
     https.push_back(std::move(c));
   }
@@ -172,6 +173,7 @@ int main(int argc, char** argv) {
   auto watch_client = std::make_unique<httplib::SSLClient>("127.0.0.1", *port.value);
   watch_client->set_ca_cert_path(credentials.value->ca_cert_path.c_str());
   watch_client->set_bearer_token_auth(token.c_str());
+  watch_client->set_tcp_nodelay(true);
   watch_client->set_read_timeout(60, 0);
   const std::string from = std::to_string((*durable.value)->CurrentVersion());
   std::thread watcher([&] {

@@ -239,6 +239,7 @@ struct Client::Impl {
     cli->set_read_timeout(timeout);
     cli->set_write_timeout(timeout);
     cli->set_keep_alive(false);
+    cli->set_tcp_nodelay(true);
     return cli;
   }
 };
