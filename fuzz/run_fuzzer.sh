@@ -11,5 +11,7 @@ fi
 mkdir -p "$work"
 dirs=("$work")
 [[ -d $seeds ]] && dirs+=("$seeds")
+# A crash must fail the test: libFuzzer's own exit code for it (77) is ctest's "skipped".
 exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  -error_exitcode=1 -timeout_exitcode=1 \
   -print_final_stats=1 -artifact_prefix="$work/" "${dirs[@]}"

@@ -82,6 +82,20 @@ TEST(ParseDocuments, JsonObjectAndArray) {
   EXPECT_EQ(many->size(), 2u);
 }
 
+TEST(ParseDocuments, YamlMustBeValidUtf8) {
+  auto ok = ParseDocuments("name: caf\xc3\xa9 \xe2\x9c\x93\n");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ((*ok)[0]["name"], "caf\xc3\xa9 \xe2\x9c\x93");
+  for (const char* bad :
+       {"a: 1\nkind\xff: x\n", "a: \xc3\n", "a: \xed\xa0\x80\n", "a: \xc0\xaf\n"}) {
+    auto r = ParseDocuments(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("invalid UTF-8"), std::string::npos) << r.error().message;
+  }
+  EXPECT_EQ(ParseDocuments("a: 1\nkind\xff: x\n").error().message,
+            "yaml: line 2, column 5: invalid UTF-8");
+}
+
 TEST(ParseDocuments, ErrorsCarryTheLine) {
   auto bad_yaml = ParseDocuments("a: b\nc: [d\n");
   ASSERT_FALSE(bad_yaml.ok());

@@ -326,28 +326,65 @@ Result<std::vector<json>> ParseJsonText(std::string_view text) {
   return documents;
 }
 
+// The length of the UTF-8 sequence starting at text[i], or 0 when it is not valid UTF-8
+// (overlong forms, surrogates and code points past U+10FFFF included).
+size_t Utf8SequenceLength(std::string_view text, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  size_t n = 0;
+  unsigned char low = 0x80, high = 0xbf;  // allowed range of the second byte
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) low = 0xa0;
+    if (c == 0xed) high = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) low = 0x90;
+    if (c == 0xf4) high = 0x8f;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
+  }
+  return n;
+}
+
 // YAML allows no C0 control characters other than tab, LF and CR (and yaml-cpp can loop forever on
-// a NUL); they are refused up front with their position.
-Status CheckPrintable(std::string_view text) {
+// a NUL), and a stream must be valid UTF-8 (as Kubernetes' YAML reader requires; yaml-cpp would
+// pass broken bytes through into strings no emitter can write back). Both are refused up front
+// with their position.
+Status CheckCharacters(std::string_view text) {
   size_t line = 1, column = 1;
-  for (char ch : text) {
-    unsigned char c = static_cast<unsigned char>(ch);
+  auto fail = [&](const char* what) {
+    return MakeError("yaml: line " + std::to_string(line) + ", column " + std::to_string(column) +
+                     ": " + what);
+  };
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
     if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
-      return MakeError("yaml: line " + std::to_string(line) + ", column " + std::to_string(column) +
-                       ": control characters are not allowed");
+      return fail("control characters are not allowed");
     }
+    size_t n = Utf8SequenceLength(text, i);
+    if (n == 0) return fail("invalid UTF-8");
     if (c == '\n') {
       ++line;
       column = 1;
     } else {
       ++column;
     }
+    i += n;
   }
   return OkStatus();
 }
 
 Result<std::vector<json>> ParseYamlText(std::string_view text) {
-  MIGDRA_RETURN_IF_ERROR(CheckPrintable(text));
+  MIGDRA_RETURN_IF_ERROR(CheckCharacters(text));
   std::vector<json> documents;
   try {
     std::istringstream in{std::string(text)};
