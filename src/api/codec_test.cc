@@ -96,6 +96,14 @@ TEST(ParseDocuments, YamlMustBeValidUtf8) {
             "yaml: line 2, column 5: invalid UTF-8");
 }
 
+TEST(ToYaml, KeysLongerThanYamlsImplicitKeyLimitRoundTrip) {
+  json doc = {{"items", json::array({{{std::string(3000, 'k'), nullptr}, {"b", {{"c", 1}}}}})},
+              {std::string(1500, 'x'), {{"nested", "v"}}}};
+  auto back = ParseDocuments(ToYaml(doc));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ((*back)[0], doc);
+}
+
 TEST(ParseDocuments, ErrorsCarryTheLine) {
   auto bad_yaml = ParseDocuments("a: b\nc: [d\n");
   ASSERT_FALSE(bad_yaml.ok());

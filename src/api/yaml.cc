@@ -480,12 +480,21 @@ bool IsEmptyCollection(const json& value) { return value.is_structured() && valu
 
 void EmitValue(const json& value, int indent, std::string& out);
 
+constexpr size_t kMaxImplicitKeyLength = 1000;
+
 void EmitObjectBody(const json& object, int indent, bool first_inline, std::string& out) {
   bool first = true;
   for (auto it = object.begin(); it != object.end(); ++it) {
     if (!(first && first_inline)) out.append(indent, ' ');
     first = false;
-    out += Scalar(json(it.key()));
+    std::string key = Scalar(json(it.key()));
+    if (key.size() > kMaxImplicitKeyLength) {
+      // YAML limits implicit keys to 1024 characters; longer ones need the explicit `? key` form.
+      out += "? " + key + '\n';
+      out.append(indent, ' ');
+    } else {
+      out += key;
+    }
     out += ':';
     const json& child = it.value();
     if (child.is_object() && !child.empty()) {

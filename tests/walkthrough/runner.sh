@@ -74,7 +74,8 @@ pod sleeper Always "[\"/bin/sh\", \"-c\", \"trap 'echo got-sigterm > $work/sigte
 wait_for "sleeper to run" 60 bash -c "[[ \$($KUBECTL_BIN get pod sleeper -o jsonpath='{.status.phase}') == Running ]]"
 before=$(sim_instances)
 ((before >= 1)) || fail "no MIG instance exists while sleeper runs"
-k delete pod sleeper --wait=true --timeout=60s >/dev/null
+k delete pod sleeper --wait=false >/dev/null
+wait_for "sleeper to be gone" 90 bash -c "! $KUBECTL_BIN get pod sleeper 2>/dev/null"
 [[ -f $work/sigterm ]] || fail "the container did not get SIGTERM"
 wait_for "sleeper's partition to be destroyed" 30 bash -c "[[ \$(jq '[.gpus[].gis[]] | length' $DATA_DIR/driver/nvmlsim-state.json) == 0 ]]"
 pass "kubectl delete: SIGTERM delivered, pod gone, MIG partition destroyed"
@@ -85,6 +86,7 @@ wait_for "no-command's reason" 30 bash -c "[[ \$($KUBECTL_BIN get pod no-command
 [[ $(phase no-command) == Pending ]] || fail "no-command phase $(phase no-command)"
 msg=$(k get pod no-command -o jsonpath='{.status.containerStatuses[0].state.waiting.message}')
 [[ $msg == *"runs commands, not container images"* ]] || fail "no-command message: $msg"
-k delete pod no-command --wait=true --timeout=30s >/dev/null
+k delete pod no-command --wait=false >/dev/null
+wait_for "no-command to be gone" 60 bash -c "! $KUBECTL_BIN get pod no-command 2>/dev/null"
 pass "a container without command stays Pending with reason CommandRequired and a clear message"
 echo "runner e2e: all passed"
