@@ -12,6 +12,9 @@ mkdir -p "$work"
 dirs=("$work")
 [[ -d $seeds ]] && dirs+=("$seeds")
 # A crash must fail the test: libFuzzer's own exit code for it (77) is ctest's "skipped".
+# A fixed seed and run count make the suite's run the same everywhere (the time bound only caps
+# a slow machine); set MIGDRA_FUZZ_SEED=0 and a larger MIGDRA_FUZZ_RUNS to explore.
 exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  -seed="${MIGDRA_FUZZ_SEED:-1}" -runs="${MIGDRA_FUZZ_RUNS:-40000}" \
   -error_exitcode=1 -timeout_exitcode=1 \
   -print_final_stats=1 -artifact_prefix="$work/" "${dirs[@]}"
