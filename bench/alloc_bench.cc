@@ -617,7 +617,7 @@ void RunMixes(const Cluster& cluster, RequestStyle style, double horizon, bool q
           if (k == 3) placer = std::make_unique<StaticPlacer>(Balanced());
           if (k == 4) {
             placer = std::make_unique<AllocatorPlacer>(cluster, Strategy::kPack, style,
-                                                       PackPlacement::kFullestGpuFirst);
+                                                       PackPlacement::kRightSizeOnly);
           }
           if (k == 5) {
             placer = std::make_unique<AllocatorPlacer>(cluster, Strategy::kPack, style,
@@ -786,7 +786,7 @@ void RunOptimum(bool quick) {
     for (int s = 0; s < 3; ++s) {
       AllocatorPlacer placer(
           cluster, s == 1 ? Strategy::kKubernetes : Strategy::kPack, RequestStyle::kExactProfile,
-          s == 2 ? PackPlacement::kFullestGpuFirst : PackPlacement::kLeastBlocking);
+          s == 2 ? PackPlacement::kRightSizeOnly : PackPlacement::kLeastBlocking);
       for (size_t r = 0; r < requests.size(); ++r) {
         if (placer.Place(static_cast<int>(r), requests[r])) {
           got[s] += Profiles()[requests[r]].compute;

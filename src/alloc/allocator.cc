@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
@@ -237,6 +238,15 @@ struct SelectorSet {
   std::vector<int8_t> match;        // per device: -1 unknown, 0, 1
 };
 
+// How good a fitting allocation is under kPack, smaller first: the size of the devices it takes
+// (right-sizing), then how much of what was still placeable next to them it blocks.
+struct PlacementScore {
+  double size_counters = 0;
+  double size_memory = 0;
+  double blocked = 0;
+  auto operator<=>(const PlacementScore&) const = default;
+};
+
 struct NodeView {
   std::map<std::string, std::string> labels;
   api::Node node;
@@ -257,6 +267,14 @@ struct NodeView {
     std::string reason;
   };
   std::unordered_map<std::string, Memo> infeasible;
+  // Claims (by FeasibilitySignature) found to fit, with the score of the allocation found, valid
+  // while this node's and the global change counters are unchanged.
+  struct Fit {
+    uint64_t node_change = 0;
+    uint64_t global_change = 0;
+    PlacementScore score;
+  };
+  std::unordered_map<std::string, Fit> fitting;
 };
 
 enum Verdict { kUsable, kInUse, kCounters, kTainted, kCapacity, kConstraint };
@@ -321,6 +339,8 @@ struct Allocator::State {
   size_t search_end = 0;  // the search succeeds when it reaches this claim
   std::optional<Error> error;
   const NodeView* view = nullptr;
+  PlacementScore last_score;         // of the last fitting Run under kPack
+  PlacementScore last_choice_score;  // of the node the last fitting ChooseNode took, under kPack
 
   Status Index(const AllocatorInput& input);
   Status CommitPicks(const std::string& key, std::vector<PickRecord> records);
@@ -364,6 +384,8 @@ struct Allocator::State {
            std::vector<int8_t>& refined, int64_t k, size_t start);
   void OrderForPack(std::vector<int>& order);
   void RefineGroup(std::vector<int>& order, size_t begin, size_t end);
+  double Blocked(int device);
+  PlacementScore ScorePicks();
   double SetFullness(int set) const;
   double NodeFullness(const NodeView& view) const;
   Result<api::AllocationResult> BuildResult(size_t claim);
@@ -1176,8 +1198,55 @@ double Allocator::State::SetFullness(int set) const {
   return s.count > 0 ? sum / s.count : 0;
 }
 
+// What placing free device `d` would take away on its counter sets: the summed sizes of the
+// devices there that fit now and would not fit after. Zero for devices without counters.
+double Allocator::State::Blocked(int d) {
+  const DeviceInfo& info = devices[d];
+  double blocked = 0;
+  if (info.sets.empty()) return blocked;
+  AddCounters(d, +1);
+  for (int set : info.sets) {
+    for (int e : sets[set].devices) {
+      if (e == d || in_use[e] > 0 || picked[e] > 0) continue;
+      if (CountersFit(e)) continue;
+      AddCounters(d, -1);
+      bool fit_before = CountersFit(e);
+      AddCounters(d, +1);
+      if (fit_before) blocked += devices[e].size_counters;
+    }
+  }
+  AddCounters(d, -1);
+  return blocked;
+}
+
+// The score of the picks of the current search, each device judged against the state just before
+// it was picked. Leaves the picks applied.
+PlacementScore Allocator::State::ScorePicks() {
+  std::vector<int> taken;
+  for (const auto& claim_picks : picks) {
+    for (const PickRecord& rec : claim_picks) {
+      if (!devices[rec.device].shared) taken.push_back(rec.device);
+    }
+  }
+  PlacementScore score;
+  for (auto it = taken.rbegin(); it != taken.rend(); ++it) {
+    int d = *it;
+    score.size_counters += devices[d].size_counters;
+    score.size_memory += devices[d].size_memory;
+    if (--picked[d] == 0 && in_use[d] == 0) {
+      AddCounters(d, -1);
+      if (options.pack_placement == PackPlacement::kLeastBlocking) score.blocked += Blocked(d);
+    }
+  }
+  for (int d : taken) {
+    if (picked[d]++ == 0 && in_use[d] == 0) AddCounters(d, +1);
+  }
+  return score;
+}
+
 // Within one size: the device that blocks the least of what is still placeable on its counter
-// sets (weighted by the size of what it blocks), then the fullest counter set.
+// sets (weighted by the size of what it blocks), then the fullest counter set, then upstream
+// order.
 void Allocator::State::RefineGroup(std::vector<int>& order, size_t begin, size_t end) {
   struct Key {
     double blocked;
@@ -1191,33 +1260,16 @@ void Allocator::State::RefineGroup(std::vector<int>& order, size_t begin, size_t
     Key& key = keys[i - begin];
     key.position = i;
     key.fullness = 0;
-    key.blocked = 0;
     bool free = (info.shared || (in_use[d] == 0 && picked[d] == 0)) && CountersFit(d);
     if (!free) {
       key.blocked = std::numeric_limits<double>::infinity();
       continue;
     }
     for (int set : info.sets) key.fullness += SetFullness(set);
-    if (info.sets.empty()) continue;
-    AddCounters(d, +1);
-    for (int set : info.sets) {
-      for (int e : sets[set].devices) {
-        if (e == d || in_use[e] > 0 || picked[e] > 0) continue;
-        const DeviceInfo& other = devices[e];
-        bool fit_after = CountersFit(e);
-        if (fit_after) continue;
-        AddCounters(d, -1);
-        bool fit_before = CountersFit(e);
-        AddCounters(d, +1);
-        if (fit_before) key.blocked += other.size_counters;
-      }
-    }
-    AddCounters(d, -1);
+    key.blocked = Blocked(d);
   }
-  const bool fullest_first = options.pack_placement == PackPlacement::kFullestGpuFirst;
-  std::stable_sort(keys.begin(), keys.end(), [fullest_first](const Key& a, const Key& b) {
+  std::stable_sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
     if (std::isinf(a.blocked) != std::isinf(b.blocked)) return std::isinf(b.blocked);
-    if (fullest_first && a.fullness != b.fullness) return a.fullness > b.fullness;
     if (a.blocked != b.blocked) return a.blocked < b.blocked;
     return a.fullness > b.fullness;
   });
@@ -1663,6 +1715,7 @@ Result<Outcome> Allocator::State::Run(const NodeView& node_view,
     }
     outcome.allocations.push_back(std::move(result).value());
   }
+  if (options.strategy == Strategy::kPack) last_score = ScorePicks();
   // The search leaves its picks applied; take them back out so the committed state is unchanged.
   UndoAll();
   if (!build_error.ok()) return std::move(build_error).error();
@@ -1717,6 +1770,10 @@ void AppendRequest(const std::string& cls, const std::vector<api::DeviceSelector
 }
 
 // What decides whether claims fit (not their names or configs): the memo key of infeasibility.
+// Fitting claim sets remembered per node; past this many the memo starts over, so a long-lived
+// allocator that sees many distinct claims does not grow without bound.
+constexpr size_t kMaxRememberedFits = 256;
+
 std::string FeasibilitySignature(std::span<const api::ResourceClaim* const> claims) {
   std::string out;
   for (const auto* claim : claims) {
@@ -1747,28 +1804,33 @@ std::string FeasibilitySignature(std::span<const api::ResourceClaim* const> clai
 Result<NodeChoice> Allocator::ChooseNode(std::span<const api::Node* const> candidates,
                                          std::span<const api::ResourceClaim* const> claims) {
   State& s = *state_;
+  const bool pack = s.options.strategy == Strategy::kPack;
   std::vector<size_t> order(candidates.size());
   std::vector<NodeView*> views(candidates.size());
-  std::vector<double> fullness(candidates.size(), 0);
   for (size_t i = 0; i < candidates.size(); ++i) {
     order[i] = i;
     views[i] = &s.ViewFor(*candidates[i]);
-    if (s.options.strategy == Strategy::kPack) {
-      NodeView& v = *views[i];
-      if (v.fullness_change != v.change || v.fullness_global != s.global_change) {
-        v.fullness = s.NodeFullness(v);
-        v.fullness_change = v.change;
-        v.fullness_global = s.global_change;
-      }
-      fullness[i] = v.fullness;
-    }
   }
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (fullness[a] != fullness[b]) return fullness[a] > fullness[b];
     return candidates[a]->metadata.name < candidates[b]->metadata.name;
   });
   std::string signature = FeasibilitySignature(claims);
   NodeChoice choice;
+  // kubernetes: the first node in name order that fits. pack: every node is scored and the best
+  // taken (ties: the fullest, then name order); scores are remembered per node until that node
+  // changes, so one claim after another re-runs only the nodes the last commits touched.
+  std::optional<size_t> best;
+  PlacementScore best_score;
+  std::optional<Outcome> best_outcome;
+  auto fullness = [&](size_t i) {
+    NodeView& v = *views[i];
+    if (v.fullness_change != v.change || v.fullness_global != s.global_change) {
+      v.fullness = s.NodeFullness(v);
+      v.fullness_change = v.change;
+      v.fullness_global = s.global_change;
+    }
+    return v.fullness;
+  };
   for (size_t i : order) {
     NodeView& view = *views[i];
     auto memo = view.infeasible.find(signature);
@@ -1776,14 +1838,51 @@ Result<NodeChoice> Allocator::ChooseNode(std::span<const api::Node* const> candi
         memo->second.global_epoch == s.global_epoch) {
       continue;
     }
-    MIGDRA_ASSIGN_OR_RETURN(Outcome outcome, s.Run(view, claims));
-    if (outcome.fits) {
-      choice.fits = true;
-      choice.node_index = static_cast<int>(i);
-      choice.allocations = std::move(outcome.allocations);
-      return choice;
+    std::optional<Outcome> outcome;
+    PlacementScore score;
+    auto fit = pack ? view.fitting.find(signature) : view.fitting.end();
+    if (fit != view.fitting.end() && fit->second.node_change == view.change &&
+        fit->second.global_change == s.global_change) {
+      score = fit->second.score;
+    } else {
+      MIGDRA_ASSIGN_OR_RETURN(Outcome run, s.Run(view, claims));
+      if (!run.fits) {
+        view.infeasible[signature] = {view.epoch, s.global_epoch, std::move(run.reason)};
+        continue;
+      }
+      if (!pack) {
+        choice.fits = true;
+        choice.node_index = static_cast<int>(i);
+        choice.allocations = std::move(run.allocations);
+        return choice;
+      }
+      score = s.last_score;
+      if (view.fitting.size() >= kMaxRememberedFits) view.fitting.clear();
+      view.fitting[signature] = {view.change, s.global_change, score};
+      outcome = std::move(run);
     }
-    view.infeasible[signature] = {view.epoch, s.global_epoch, std::move(outcome.reason)};
+    bool better =
+        !best || score < best_score || (score == best_score && fullness(i) > fullness(*best));
+    if (better) {
+      best = i;
+      best_score = score;
+      best_outcome = std::move(outcome);
+    }
+  }
+  if (best) {
+    if (!best_outcome) {
+      MIGDRA_ASSIGN_OR_RETURN(Outcome run, s.Run(*views[*best], claims));
+      if (!run.fits) {
+        return MakeError("internal: node " + candidates[*best]->metadata.name +
+                         " was remembered to fit the claims but does not");
+      }
+      best_outcome = std::move(run);
+    }
+    choice.fits = true;
+    choice.node_index = static_cast<int>(*best);
+    choice.allocations = std::move(best_outcome->allocations);
+    s.last_choice_score = best_score;
+    return choice;
   }
   // Nothing fits: every candidate now has a current memo with its reason.
   for (size_t i : order) {
@@ -1791,6 +1890,29 @@ Result<NodeChoice> Allocator::ChooseNode(std::span<const api::Node* const> candi
         candidates[i]->metadata.name + ": " + views[i]->infeasible[signature].reason + "\n";
   }
   return choice;
+}
+
+Result<std::vector<size_t>> Allocator::BatchOrder(
+    std::span<const api::Node* const> candidates,
+    std::span<const std::vector<const api::ResourceClaim*>> claim_sets) {
+  std::vector<size_t> order(claim_sets.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (state_->options.strategy != Strategy::kPack || claim_sets.size() < 2) return order;
+  std::vector<std::optional<PlacementScore>> size(claim_sets.size());
+  for (size_t i = 0; i < claim_sets.size(); ++i) {
+    if (claim_sets[i].empty()) continue;
+    MIGDRA_ASSIGN_OR_RETURN(NodeChoice choice, ChooseNode(candidates, claim_sets[i]));
+    if (choice.fits) size[i] = state_->last_choice_score;
+  }
+  auto larger = [](const PlacementScore& a, const PlacementScore& b) {
+    if (a.size_counters != b.size_counters) return a.size_counters > b.size_counters;
+    return a.size_memory > b.size_memory;
+  };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (size[a].has_value() != size[b].has_value()) return size[a].has_value();
+    return size[a] && larger(*size[a], *size[b]);
+  });
+  return order;
 }
 
 Status Allocator::Commit(const std::string& key, const api::AllocationResult& allocation) {

@@ -12,7 +12,8 @@
 //   devices of one request enumerated as combinations.
 // - `kPack` (the default) chooses among the feasible placements: the smallest matching device first
 //   (right-sizing), then the one that blocks the least of what is still placeable on the same
-//   counter set (GPU), then the fullest counter set; among nodes, the fullest node that fits.
+//   counter set (GPU), then the fullest counter set, then upstream order. Among nodes it takes the
+//   one whose allocation is smallest, then blocks the least, then the fullest, then by name.
 // - Outcomes: `Outcome::fits` with one AllocationResult per claim (in claim order), or
 //   `!fits` with a human `reason` naming what was missing. Errors (CEL runtime error naming class
 //   and selector, unknown class, All on an incomplete pool, more than 32 results, step budget
@@ -46,13 +47,14 @@ enum class Strategy {
 std::string_view StrategyName(Strategy strategy);
 Result<Strategy> ParseStrategy(std::string_view name);
 
-// How `kPack` orders devices of one size (after right-sizing).
+// How `kPack` orders devices of one size (after right-sizing). The benchmarks measure each rule
+// against first fit (bench/alloc_bench.cc); kLeastBlocking is the one that was never worse.
 enum class PackPlacement {
-  // The placement that blocks the least of what is still placeable on its GPU, then the fullest.
+  // The placement that blocks the least of what is still placeable on its GPU, then the fullest
+  // GPU, then upstream order; nodes likewise.
   kLeastBlocking,
-  // The fullest GPU (best fit), then the least-blocking placement on it.
-  kFullestGpuFirst,
-  // Right-sizing only: among devices of one size, the upstream (first-fit) order.
+  // Right-sizing only: among devices of one size, the upstream (first-fit) order; among nodes,
+  // the first in name order that offers the smallest devices.
   kRightSizeOnly,
 };
 
@@ -112,10 +114,20 @@ class Allocator {
                            std::span<const api::ResourceClaim* const> claims);
 
   // Tries `candidates` and returns the chosen one: under kKubernetes the first that fits in name
-  // order, under kPack the fullest that fits (ties by name). An error on any node aborts the
-  // choice.
+  // order, under kPack the best that fits (see kPack above). An error on any node aborts the
+  // choice. Results are remembered per node between calls until that node's devices change, so
+  // allocating claims one after another re-runs the search only where something changed.
   Result<NodeChoice> ChooseNode(std::span<const api::Node* const> candidates,
                                 std::span<const api::ResourceClaim* const> claims);
+
+  // The order in which to place independent claim sets (e.g. the claims of pending pods) one after
+  // another. Under kKubernetes the given order. Under kPack the largest first, by the devices
+  // each set would take on its own now (right-sized), sets that fit nowhere last, ties in the
+  // given order: small sets then fill around large ones instead of crowding them out (first fit
+  // decreasing). Changes no committed state; errors as ChooseNode.
+  Result<std::vector<size_t>> BatchOrder(
+      std::span<const api::Node* const> candidates,
+      std::span<const std::vector<const api::ResourceClaim*>> claim_sets);
 
   // Records `allocation` as belonging to the claim identified by `key` (any stable string, e.g.
   // namespace/name or uid). Devices unknown to the index are ignored. Committing a key twice is an

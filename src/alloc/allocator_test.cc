@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
 #include <set>
 
 #include "alloc/synthetic.h"
@@ -810,7 +812,8 @@ TEST(Incremental, CommitAndReleaseChangeWhatFits) {
   EXPECT_TRUE(third->fits);
 }
 
-TEST(ChooseNode, KubernetesTakesTheFirstThatFitsInNameOrderPackTheFullest) {
+TEST(ChooseNode, KubernetesTakesTheFirstThatFitsInNameOrderPackTheOneItBlocksLeastOn) {
+  // node-b already has a partition: a 1g there blocks less than on node-a's untouched GPU.
   World w;
   w.slices = synthetic::H100Node("node-b", 1);
   for (auto& s : synthetic::H100Node("node-a", 1)) w.slices.push_back(s);
@@ -833,6 +836,87 @@ TEST(ChooseNode, KubernetesTakesTheFirstThatFitsInNameOrderPackTheFullest) {
     ASSERT_TRUE(choice.ok() && choice->fits);
     EXPECT_EQ(nodes[choice->node_index]->metadata.name,
               strategy == Strategy::kKubernetes ? "node-a" : "node-b");
+  }
+}
+
+TEST(ChooseNode, PackRemembersScoresOnlyUntilANodeChanges) {
+  // Claims of random sizes arrive and leave on 3 nodes; the choice of an allocator that has seen
+  // every commit and release (and remembers per-node scores) must equal that of a fresh allocator
+  // built from the allocated claims.
+  World w;
+  w.slices.clear();
+  for (const char* n : {"node-a", "node-b", "node-c"}) {
+    for (auto& s : synthetic::H100Node(n, 2)) w.slices.push_back(s);
+  }
+  std::vector<std::string> classes;
+  w.classes = {Class("any")};
+  for (const auto& p : synthetic::H100Profiles()) {
+    classes.push_back(std::string("mig-") + p.name);
+    w.classes.push_back(MigClass(classes.back(), p.name));
+  }
+  api::Node a = Node("node-a"), b = Node("node-b"), c = Node("node-c");
+  std::vector<const api::Node*> nodes = {&c, &a, &b};
+  Options o{Strategy::kPack, PackPlacement::kLeastBlocking, 100000, true, 1};
+  auto incremental = Allocator::Create(w.Input(), o);
+  ASSERT_TRUE(incremental.ok());
+  std::map<std::string, api::ResourceClaim> live;
+  std::mt19937 rng(7);
+  int placed = 0, released = 0;
+  for (int step = 0; step < 150; ++step) {
+    if (!live.empty() && rng() % 3 == 0) {
+      auto it = std::next(live.begin(), static_cast<long>(rng() % live.size()));
+      ASSERT_TRUE((*incremental)->Release(it->first).ok());
+      live.erase(it);
+      ++released;
+      continue;
+    }
+    auto claim = Claim("c" + std::to_string(step), {Exactly("r", classes[rng() % classes.size()])});
+    const api::ResourceClaim* ptr = &claim;
+    World fresh = w;
+    for (const auto& [key, allocated] : live) fresh.allocated.push_back(allocated);
+    auto baseline = Allocator::Create(fresh.Input(), o);
+    ASSERT_TRUE(baseline.ok());
+    auto want = (*baseline)->ChooseNode(nodes, std::span(&ptr, 1));
+    auto got = (*incremental)->ChooseNode(nodes, std::span(&ptr, 1));
+    ASSERT_TRUE(want.ok() && got.ok());
+    ASSERT_EQ(got->fits, want->fits) << "step " << step;
+    if (!got->fits) continue;
+    ASSERT_EQ(got->node_index, want->node_index) << "step " << step;
+    Outcome got_outcome{true, got->allocations, ""};
+    Outcome want_outcome{true, want->allocations, ""};
+    ASSERT_EQ(Chosen(got_outcome), Chosen(want_outcome)) << "step " << step;
+    ASSERT_TRUE((*incremental)->Commit(ClaimKey(claim), got->allocations[0]).ok());
+    claim.status.allocation = got->allocations[0];
+    live[ClaimKey(claim)] = claim;
+    ++placed;
+  }
+  EXPECT_GT(placed, 40);
+  EXPECT_GT(released, 20);
+}
+
+TEST(BatchOrder, PackTriesTheLargestFirstKubernetesKeepsTheGivenOrder) {
+  // One H100: 1g, 1g, 7g in arrival order. First fit in that order places the two 1g and the 7g
+  // no longer fits; largest first places the 7g, and the 1g sets fit nowhere after it.
+  World w = H100World(1);
+  auto small1 = Claim("small1", {Exactly("r", "mig-1g")});
+  auto small2 = Claim("small2", {Exactly("r", "mig-1g")});
+  auto big = Claim("big", {Exactly("r", "mig-7g")});
+  auto impossible = Claim("impossible", {Exactly("r", "mig-7g", 2)});
+  std::vector<std::vector<const api::ResourceClaim*>> sets = {
+      {&small1}, {&impossible}, {&small2}, {}, {&big}};
+  api::Node a = Node("node-a");
+  std::vector<const api::Node*> nodes = {&a};
+  for (Strategy strategy : {Strategy::kKubernetes, Strategy::kPack}) {
+    auto alloc = Allocator::Create(
+        w.Input(), Options{strategy, PackPlacement::kLeastBlocking, 100000, true, 1});
+    ASSERT_TRUE(alloc.ok());
+    auto order = (*alloc)->BatchOrder(nodes, sets);
+    ASSERT_TRUE(order.ok()) << order.error().ToString();
+    const std::vector<size_t> want = strategy == Strategy::kKubernetes
+                                         ? std::vector<size_t>{0, 1, 2, 3, 4}
+                                         : std::vector<size_t>{4, 0, 2, 1, 3};
+    EXPECT_EQ(*order, want) << StrategyName(strategy);
+    EXPECT_EQ((*alloc)->committed_count(), 0u);
   }
 }
 

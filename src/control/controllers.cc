@@ -287,6 +287,42 @@ void Controllers::SyncTemplateClaims() {
   }
 }
 
+// Pending pods are tried in the order the allocator's strategy asks for (alloc BatchOrder: pack
+// places the largest first, kubernetes keeps creation order). Claims not yet created or already
+// allocated count as nothing to place.
+void Controllers::OrderForPlacement(alloc::Allocator& allocator,
+                                    const std::vector<api::Node>& nodes,
+                                    std::vector<json>& pending) {
+  if (pending.size() < 2 || nodes.empty()) return;
+  std::vector<std::vector<api::ResourceClaim>> claims(pending.size());
+  for (size_t i = 0; i < pending.size(); ++i) {
+    for (const json& entry : PodClaims(pending[i])) {
+      std::string claim_name = ClaimNameFor(pending[i], entry);
+      if (claim_name.empty()) continue;
+      std::optional<json> claim =
+          store_.Get(Info("resourceclaims").StoreKey(), Ns(pending[i]), claim_name);
+      if (!claim || (claim->contains("status") && (*claim)["status"].contains("allocation"))) {
+        continue;
+      }
+      if (auto typed = Decode<api::ResourceClaim>(*claim)) claims[i].push_back(std::move(*typed));
+    }
+  }
+  std::vector<std::vector<const api::ResourceClaim*>> sets(pending.size());
+  for (size_t i = 0; i < pending.size(); ++i) {
+    for (const auto& c : claims[i]) sets[i].push_back(&c);
+  }
+  std::vector<const api::Node*> node_ptrs;
+  for (const auto& n : nodes) node_ptrs.push_back(&n);
+  Result<std::vector<size_t>> order = allocator.BatchOrder(node_ptrs, sets);
+  // An error here (say a CEL runtime error in one claim) is reported per pod by the loop that
+  // follows; the order then stays as created.
+  if (!order.ok()) return;
+  std::vector<json> ordered;
+  ordered.reserve(pending.size());
+  for (size_t i : *order) ordered.push_back(std::move(pending[i]));
+  pending = std::move(ordered);
+}
+
 void Controllers::Schedule() {
   std::vector<json> pending;
   for (json& pod : ListAll(store_, "pods")) {
@@ -342,6 +378,7 @@ void Controllers::Schedule() {
     }
   };
   const std::string none_available = "0/" + std::to_string(nodes.size()) + " nodes are available: ";
+  if (allocator.ok()) OrderForPlacement(**allocator, nodes, pending);
 
   for (json& pod : pending) {
     if (nodes.empty()) {

@@ -14,9 +14,10 @@
 //   `resource.kubernetes.io/delete-protection`; then the pod gets spec.nodeName and
 //   PodScheduled=True. When nothing fits: PodScheduled=False (Unschedulable) with the reason and
 //   a FailedScheduling Event (once per distinct reason). Pods are retried on every pass, so they
-//   are scheduled as soon as devices free up. Allocation state is read from the claims in the
-//   store, and claims are written before the pod is bound, so no device is handed out twice,
-//   even across a crash.
+//   are scheduled as soon as devices free up. Each pass tries pending pods in creation order
+//   under `kubernetes`, largest first under `pack` (alloc::Allocator::BatchOrder). Allocation state
+//   is read from the claims in the store, and claims are written before the pod is bound, so no
+//   device is handed out twice, even across a crash.
 // - Jobs: pods per parallelism/completions; backoffLimit; Complete/Failed conditions.
 // - Claim cleanup: reservedFor drops pods that are gone, replaced or finished; the last one
 //   deallocates (clears status.allocation and the finalizer); generated claims of finished pods
@@ -30,6 +31,7 @@
 #include <atomic>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "alloc/allocator.h"
 #include "control/store.h"
@@ -57,6 +59,8 @@ class Controllers {
   void Loop();
   void SyncTemplateClaims();
   void Schedule();
+  void OrderForPlacement(alloc::Allocator& allocator, const std::vector<api::Node>& nodes,
+                         std::vector<nlohmann::json>& pending);
   void SyncJobs();
   void SyncClaims();
   void CollectGarbage();

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "control/local_node.h"
@@ -43,12 +44,14 @@ class ControllersTest : public ::testing::Test {
     controllers_ = std::make_unique<Controllers>(*store_, ControllerOptions{});
   }
 
-  void CreateJob(const std::string& name) {
+  void CreateJob(const std::string& name, const std::string& claim_template = "mig-gpu-1g") {
     json job = json::parse(R"({"metadata": {"namespace": "default"},
       "spec": {"template": {"spec": {"restartPolicy": "OnFailure",
         "containers": [{"name": "c", "image": "busybox:1", "resources": {"claims": [{"name": "gpu"}]}}],
-        "resourceClaims": [{"name": "gpu", "resourceClaimTemplateName": "mig-gpu-1g"}]}}}})");
+        "resourceClaims": [{"name": "gpu"}]}}}})");
     job["metadata"]["name"] = name;
+    job["spec"]["template"]["spec"]["resourceClaims"][0]["resourceClaimTemplateName"] =
+        claim_template;
     auto created = CreateObject(*store_, Info("jobs"), job);
     ASSERT_TRUE(created.ok()) << created.error.message;
   }
@@ -59,6 +62,36 @@ class ControllersTest : public ::testing::Test {
 
   std::vector<json> List(const std::string& plural) {
     return store_->List(Info(plural).StoreKey(), "");
+  }
+
+  // A class and a claim template for one exact MIG profile, both named `name`.
+  void CreateProfileTemplate(const std::string& name, const std::string& profile) {
+    json cls = json::parse(R"({"spec": {"selectors": [{"cel": {"expression": ""}}]}})");
+    cls["metadata"]["name"] = name;
+    cls["spec"]["selectors"][0]["cel"]["expression"] =
+        "device.attributes['gpu.nvidia.com'].profile == '" + profile + "'";
+    ASSERT_TRUE(CreateObject(*store_, Info("deviceclasses"), cls).ok());
+    json tmpl = json::parse(R"({"metadata": {"namespace": "default"},
+      "spec": {"spec": {"devices": {"requests": [{"name": "gpu", "exactly": {}}]}}}})");
+    tmpl["metadata"]["name"] = name;
+    tmpl["spec"]["spec"]["devices"]["requests"][0]["exactly"]["deviceClassName"] = name;
+    ASSERT_TRUE(CreateObject(*store_, Info("resourceclaimtemplates"), tmpl).ok());
+  }
+
+  // job name -> device of its claim ("" while unallocated).
+  std::map<std::string, std::string> DevicesByJob() {
+    std::map<std::string, std::string> out;
+    for (const json& p : List("pods")) {
+      std::string job = p["metadata"]["labels"]["job-name"];
+      out[job] = "";
+      for (const json& c : List("resourceclaims")) {
+        if (c["metadata"]["ownerReferences"][0]["uid"] != p["metadata"]["uid"]) continue;
+        if (c.contains("status") && c["status"].contains("allocation")) {
+          out[job] = c["status"]["allocation"]["devices"]["results"][0]["device"];
+        }
+      }
+    }
+    return out;
   }
 
   std::unique_ptr<Store> store_;
@@ -138,6 +171,33 @@ TEST_F(ControllersTest, SevenFitOnOneGpuTheEighthWaitsUntilOneIsDeleted) {
   }
   EXPECT_EQ(allocated, 7);
   EXPECT_EQ(devices.size(), 7u);
+}
+
+TEST_F(ControllersTest, PackSchedulesTheLargestPendingPodFirstKubernetesTheOldest) {
+  // Two 1g jobs, then a 7g job, all pending in one pass on one GPU. Creation order (then name
+  // order, within one second) binds the two 1g pods and leaves the 7g waiting for the whole GPU;
+  // pack binds the 7g first.
+  for (alloc::Strategy strategy : {alloc::Strategy::kPack, alloc::Strategy::kKubernetes}) {
+    SetUp();
+    controllers_ = std::make_unique<Controllers>(*store_, ControllerOptions{strategy});
+    CreateProfileTemplate("mig-1g", "1g.10gb");
+    CreateProfileTemplate("mig-7g", "7g.80gb");
+    CreateJob("small-1", "mig-1g");
+    CreateJob("small-2", "mig-1g");
+    CreateJob("z-big", "mig-7g");
+    Reconcile();
+    auto devices = DevicesByJob();
+    ASSERT_EQ(devices.size(), 3u);
+    if (strategy == alloc::Strategy::kPack) {
+      EXPECT_NE(devices["z-big"].find("-mig-7g80gb-"), std::string::npos) << devices["z-big"];
+      EXPECT_EQ(devices["small-1"], "");
+      EXPECT_EQ(devices["small-2"], "");
+    } else {
+      EXPECT_EQ(devices["z-big"], "");
+      EXPECT_NE(devices["small-1"].find("-mig-1g10gb-"), std::string::npos);
+      EXPECT_NE(devices["small-2"].find("-mig-1g10gb-"), std::string::npos);
+    }
+  }
 }
 
 TEST_F(ControllersTest, FinishedPodReleasesItsDevice) {
