@@ -6,7 +6,6 @@
 // labels). Real NVML is used when it loads; with no GPU, or with --simulate, nvmlsim stands in and
 // a line on stderr says so. YAML output is one document per slice; JSON output is a List.
 // Exit codes: 0 ok, 2 bad flags or an error reading the GPUs.
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -28,23 +27,10 @@
 namespace migdra::cli {
 namespace {
 
-std::string DefaultNodeName() {
-  if (const char* node = std::getenv("NODE_NAME")) {
-    if (*node != '\0') return node;
-  }
-  char host[256] = {};
-  if (gethostname(host, sizeof(host) - 1) == 0 && host[0] != '\0') {
-    std::string name(host);
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return name;
-  }
-  return "localhost";
-}
-
 int RunDiscover(int argc, char** argv) {
   CLI::App app{"This node's GPUs as the ResourceSlices the driver would publish",
                "migdra discover"};
-  std::string nvml_path, driver_root, simulate, output = "yaml", node = DefaultNodeName();
+  std::string nvml_path, driver_root, simulate, output = "yaml", node = gpu::LocalNodeName();
   std::string mig_mode = "dynamic", layout = "1.35", driver = "gpu.nvidia.com";
   bool labels = false;
   app.add_option("--nvml", nvml_path, "path of libnvidia-ml.so.1 to load");

@@ -14,7 +14,6 @@
 // Exit codes: 0 after a signal, 2 on bad flags or when the plugin cannot start.
 #include <pthread.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -45,19 +44,6 @@
 namespace migdra::cli {
 namespace {
 
-std::string HostNodeName() {
-  if (const char* node = std::getenv("NODE_NAME")) {
-    if (*node != '\0') return node;
-  }
-  char host[256] = {};
-  if (gethostname(host, sizeof(host) - 1) == 0 && host[0] != '\0') {
-    std::string name(host);
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return name;
-  }
-  return "localhost";
-}
-
 // What the driver publishes must match what it can prepare: under enabled-gpus a GPU whose MIG
 // mode is off offers no partitions, and under none only existing (static) MIG devices appear.
 gpu::NodeInventory InventoryForPolicy(gpu::NodeInventory inventory,
@@ -74,7 +60,7 @@ std::atomic<bool> g_stop{false};
 
 int RunPlugin(int argc, char** argv) {
   CLI::App app{"The DRA kubelet plugin for NVIDIA GPUs and MIG devices", "migdra plugin"};
-  std::string node = HostNodeName(), kubeconfig, driver_name = "gpu.nvidia.com";
+  std::string node = gpu::LocalNodeName(), kubeconfig, driver_name = "gpu.nvidia.com";
   std::string plugins_dir = "/var/lib/kubelet/plugins";
   std::string registry_dir = "/var/lib/kubelet/plugins_registry";
   std::string cdi_root = "/var/run/cdi", state_dir, nvml_path, driver_root, simulate;

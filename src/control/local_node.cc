@@ -1,7 +1,6 @@
 #include "control/local_node.h"
 
 #include <sys/utsname.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -51,19 +50,6 @@ std::string ToLower(std::string s) {
 ApiError Failure(const std::string& what) { return ApiError{500, "InternalError", what}; }
 
 }  // namespace
-
-std::string DefaultNodeName() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "migdra-node";
-  std::string name;
-  for (char c : std::string(buf)) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '.') name += static_cast<char>(std::tolower(u));
-  }
-  while (!name.empty() && !std::isalnum(static_cast<unsigned char>(name.front()))) name.erase(0, 1);
-  while (!name.empty() && !std::isalnum(static_cast<unsigned char>(name.back()))) name.pop_back();
-  return name.empty() ? "migdra-node" : name;
-}
 
 ApiResult<std::vector<std::pair<std::string, int>>> ParseSimulateSpec(const std::string& spec) {
   using R = ApiResult<std::vector<std::pair<std::string, int>>>;
@@ -142,7 +128,8 @@ std::map<std::string, std::string> GpuNodeLabels(const gpu::NodeInventory& inven
 ApiResult<LocalNode> BuildLocalNode(const LocalNodeOptions& options) {
   using R = ApiResult<LocalNode>;
   LocalNode local;
-  const std::string node_name = options.node_name.empty() ? DefaultNodeName() : options.node_name;
+  const std::string node_name =
+      options.node_name.empty() ? gpu::LocalNodeName() : options.node_name;
   std::string simulate = options.simulate;
   std::string fallback_note;
   if (simulate.empty()) {

@@ -42,7 +42,4 @@ std::map<std::string, std::string> GpuNodeLabels(const gpu::NodeInventory& inven
 // `options.driver` exactly `local.slices` (creating, updating and deleting).
 ApiResult<bool> RegisterLocalNode(Store& store, const LocalNode& local);
 
-// A lower-case DNS subdomain form of this host's name.
-std::string DefaultNodeName();
-
 }  // namespace migdra::control

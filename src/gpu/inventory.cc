@@ -1,7 +1,11 @@
 #include "gpu/inventory.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
+
+#include <unistd.h>
 
 namespace migdra::gpu {
 
@@ -103,6 +107,21 @@ Result<NodeInventory> SimulatedInventory(std::string_view model_name, int count,
     inventory.gpus.push_back(std::move(gpu));
   }
   return inventory;
+}
+
+std::string LocalNodeName() {
+  if (const char* node = std::getenv("NODE_NAME"); node != nullptr && *node != '\0') return node;
+  char host[256] = {};
+  std::string name;
+  if (gethostname(host, sizeof(host) - 1) == 0) {
+    for (const char* c = host; *c != '\0'; ++c) {
+      unsigned char u = static_cast<unsigned char>(*c);
+      if (std::isalnum(u) || *c == '-' || *c == '.') name += static_cast<char>(std::tolower(u));
+    }
+  }
+  while (!name.empty() && !std::isalnum(static_cast<unsigned char>(name.front()))) name.erase(0, 1);
+  while (!name.empty() && !std::isalnum(static_cast<unsigned char>(name.back()))) name.pop_back();
+  return name.empty() ? "localhost" : name;
 }
 
 }  // namespace migdra::gpu

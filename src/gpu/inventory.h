@@ -54,6 +54,10 @@ struct NodeInventory {
   std::vector<GpuInfo> gpus;  // ordered by NVML index
 };
 
+// This machine's node name: $NODE_NAME when set (a kubelet plugin's DaemonSet passes it), else
+// the host name in lower case without the characters a node name cannot hold, else "localhost".
+std::string LocalNodeName();
+
 // Reads every GPU through `nvml`. Geometry comes from NVML; grid_units is the largest placement
 // size, compute_slices the largest profile's compute slices.
 Result<NodeInventory> ReadInventory(Nvml& nvml, const std::string& node_name);
