@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "api/codec.h"
+#include "driver/node_labels.h"
 #include "driver/slice_builder.h"
 #include "gpu/geometry.h"
 #include "gpu/nvml.h"
@@ -33,18 +34,6 @@ std::string OsImage() {
 std::string Kernel() {
   struct utsname u;
   return uname(&u) == 0 ? u.release : "";
-}
-
-std::string Sanitize(std::string s) {
-  for (char& c : s) {
-    if (c == ' ' || c == '/' || c == '_') c = '-';
-  }
-  return s;
-}
-
-std::string ToLower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
 }
 
 ApiError Failure(const std::string& what) { return ApiError{500, "InternalError", what}; }
@@ -84,43 +73,10 @@ ApiResult<std::vector<std::pair<std::string, int>>> ParseSimulateSpec(const std:
 }
 
 std::map<std::string, std::string> GpuNodeLabels(const gpu::NodeInventory& inventory) {
-  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> labels = driver::NodeLabels(inventory);
   if (inventory.gpus.empty()) return labels;
-  const gpu::GpuInfo& first = inventory.gpus.front();
-  labels["nvidia.com/gpu.present"] = "true";
-  labels["nvidia.com/gpu.count"] = std::to_string(inventory.gpus.size());
-  labels["nvidia.com/gpu.product"] = Sanitize(first.product_name);
-  labels["nvidia.com/gpu.memory"] = std::to_string(first.memory_bytes / (1024 * 1024));
-  labels["nvidia.com/gpu.family"] = ToLower(first.architecture);
-  labels["nvidia.com/gpu.compute.major"] = std::to_string(first.cc_major);
-  labels["nvidia.com/gpu.compute.minor"] = std::to_string(first.cc_minor);
+  // The GPU Operator's switch for the DRA driver: serve runs it in-process.
   labels["nvidia.com/gpu.deploy.dra-driver"] = "true";
-  const std::string& driver = inventory.driver_version;
-  if (!driver.empty()) {
-    size_t dot = driver.find('.');
-    labels["nvidia.com/cuda.driver.major"] = driver.substr(0, dot);
-    if (dot != std::string::npos) {
-      size_t dot2 = driver.find('.', dot + 1);
-      labels["nvidia.com/cuda.driver.minor"] =
-          driver.substr(dot + 1, dot2 == std::string::npos ? std::string::npos : dot2 - dot - 1);
-      if (dot2 != std::string::npos) labels["nvidia.com/cuda.driver.rev"] = driver.substr(dot2 + 1);
-    }
-  }
-  const std::string& cuda = inventory.cuda_driver_version;
-  if (!cuda.empty()) {
-    size_t dot = cuda.find('.');
-    labels["nvidia.com/cuda.runtime.major"] = cuda.substr(0, dot);
-    if (dot != std::string::npos) labels["nvidia.com/cuda.runtime.minor"] = cuda.substr(dot + 1);
-  }
-  const bool mig_capable = std::all_of(inventory.gpus.begin(), inventory.gpus.end(),
-                                       [](const gpu::GpuInfo& g) { return g.mig.capable; });
-  labels["nvidia.com/mig.capable"] = mig_capable ? "true" : "false";
-  if (mig_capable) {
-    // MIG partitions are created on demand by the DRA driver, so from the GPU operator's point
-    // of view the configuration is always settled.
-    labels["nvidia.com/mig.strategy"] = "single";
-    labels["nvidia.com/mig.config.state"] = "success";
-  }
   if (inventory.simulated) labels["migdra.io/simulated"] = "true";
   return labels;
 }

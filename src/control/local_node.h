@@ -34,8 +34,9 @@ ApiResult<std::vector<std::pair<std::string, int>>> ParseSimulateSpec(const std:
 // Builds the node's inventory, Node object and slices.
 ApiResult<LocalNode> BuildLocalNode(const LocalNodeOptions& options);
 
-// The GPU feature discovery labels for `inventory` (nvidia.com/gpu.count, gpu.product,
-// gpu.memory, gpu.compute.major/minor, gpu.family, mig.capable, mig.strategy, ...).
+// The node's labels for `inventory`: the GPU feature discovery labels of driver::NodeLabels, plus
+// nvidia.com/gpu.deploy.dra-driver=true (serve runs the driver) and migdra.io/simulated=true on
+// nvmlsim.
 std::map<std::string, std::string> GpuNodeLabels(const gpu::NodeInventory& inventory);
 
 // Creates or updates the Node (keeping labels others added) and makes the node's slices of
