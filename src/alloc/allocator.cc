@@ -152,7 +152,7 @@ struct DeviceInfo {
   bool has_blocking_taint = false;
   // A node-specific device (slice nodeName): releases on it only affect that node.
   const std::string* node_name = nullptr;
-  double size_counters = 0;  // Σ consumed/total over its counters
+  double size_counters = 0;  // Σ consumed/total over its counters of amounts (see Index)
   double size_memory = 0;    // "memory" capacity
 };
 
@@ -506,6 +506,8 @@ Status Allocator::State::Index(const AllocatorInput& input) {
         for (const auto& t : d.taints) {
           if (IsBlockingEffect(t.effect)) info.has_blocking_taint = true;
         }
+        double amount_share = 0;
+        double slot_share = 0;
         for (const auto& use : d.consumes_counters) {
           auto set_it = set_ids[p].find(use.counter_set);
           if (set_it == set_ids[p].end()) {
@@ -525,12 +527,17 @@ Status Allocator::State::Index(const AllocatorInput& input) {
             }
             int64_t amount = counter.value.MilliValue();
             info.consumes.emplace_back(c_it->second, amount);
-            if (counter_total[c_it->second] > 0) {
-              info.size_counters +=
-                  static_cast<double>(amount) / static_cast<double>(counter_total[c_it->second]);
-            }
+            const int64_t total = counter_total[c_it->second];
+            if (total <= 0) continue;
+            const double share = static_cast<double>(amount) / static_cast<double>(total);
+            (total > 1000 ? amount_share : slot_share) += share;
           }
         }
+        // A counter of capacity 1 is a slot: it says where a device sits (NVIDIA's
+        // memory-slice-<i>), not how much it takes, and would make a 1g.20gb (two slots) look as
+        // large as a 2g. A device is sized by its shares of the counters that hold amounts
+        // (multiprocessors, engines, memory); only one that consumes slots alone is sized by them.
+        info.size_counters = amount_share > 0 ? amount_share : slot_share;
         for (const auto& [cname, cap] : d.capacity) {
           info.capacity.push_back({cname, cap.value.MilliValue(), &cap});
           if (cname == "memory") info.size_memory = cap.value.AsApproximateFloat();
@@ -1805,6 +1812,7 @@ Result<NodeChoice> Allocator::ChooseNode(std::span<const api::Node* const> candi
                                          std::span<const api::ResourceClaim* const> claims) {
   State& s = *state_;
   const bool pack = s.options.strategy == Strategy::kPack;
+  const bool least_blocking = s.options.pack_placement == PackPlacement::kLeastBlocking;
   std::vector<size_t> order(candidates.size());
   std::vector<NodeView*> views(candidates.size());
   for (size_t i = 0; i < candidates.size(); ++i) {
@@ -1861,8 +1869,8 @@ Result<NodeChoice> Allocator::ChooseNode(std::span<const api::Node* const> candi
       view.fitting[signature] = {view.change, s.global_change, score};
       outcome = std::move(run);
     }
-    bool better =
-        !best || score < best_score || (score == best_score && fullness(i) > fullness(*best));
+    bool better = !best || score < best_score ||
+                  (score == best_score && least_blocking && fullness(i) > fullness(*best));
     if (better) {
       best = i;
       best_score = score;

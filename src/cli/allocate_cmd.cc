@@ -5,7 +5,8 @@
 // (other kinds are ignored). Claims that carry status.allocation are the allocated state; all the
 // others are allocated together, all or nothing, for one node. With --node, that node (its Node
 // object's labels apply when the input has one); without, every Node of the input is tried:
-// `kubernetes` takes the first that fits in name order, `pack` the fullest. Output on stdout: a
+// `kubernetes` takes the first that fits in name order, `pack` the best (smallest devices, then
+// least blocking, then fullest, then name; alloc/allocator.h). Output on stdout: a
 // `List` of the newly allocated claims with status.allocation set. Exit 0 = allocated; 1 = does not
 // fit (the reason on stderr); 2 = error (invalid input named as `FILE: KIND/NAME: field: message`,
 // CEL runtime error, ...; on stderr).
@@ -137,7 +138,9 @@ int RunAllocate(int argc, char** argv) {
   std::string output = "yaml";
   app.add_option("-f,--filename", files, "File, directory or - (stdin); repeatable")->required();
   app.add_option("--node", node_name,
-                 "Allocate for this node (default: try every Node of the input)");
+                 "Allocate for this node (default: try every Node of the input; kubernetes takes\n"
+                 "the first that fits in name order, pack the one where the claims take the\n"
+                 "smallest devices and block the least)");
   app.add_option("--strategy", strategy_name,
                  "kubernetes (upstream first fit) or pack (right-size, anti-fragmentation)")
       ->check(CLI::IsMember({"kubernetes", "pack"}));

@@ -117,5 +117,5 @@ int RunDiscover(int argc, char** argv) {
 }  // namespace
 }  // namespace migdra::cli
 
-MIGDRA_REGISTER_COMMAND(discover, "discover", "print this node's GPUs as ResourceSlices",
+MIGDRA_REGISTER_COMMAND(discover, "discover", "Print this node's GPUs as ResourceSlices",
                         migdra::cli::RunDiscover);

@@ -204,5 +204,5 @@ int RunPlugin(int argc, char** argv) {
 }  // namespace
 }  // namespace migdra::cli
 
-MIGDRA_REGISTER_COMMAND(plugin, "plugin", "run the DRA kubelet plugin for a real cluster",
+MIGDRA_REGISTER_COMMAND(plugin, "plugin", "Run the DRA kubelet plugin for a real cluster",
                         migdra::cli::RunPlugin);

@@ -287,28 +287,40 @@ void Controllers::SyncTemplateClaims() {
   }
 }
 
-// Pending pods are tried in the order the allocator's strategy asks for (alloc BatchOrder: pack
-// places the largest first, kubernetes keeps creation order). Claims not yet created or already
-// allocated count as nothing to place.
+// Under pack, pods that have waited (PodScheduled=False) keep their turn, oldest first, and the
+// pods this pass sees for the first time (a batch submitted together, such as one `kubectl apply`
+// of many Jobs) follow largest first (alloc BatchOrder), so small ones fill around large ones
+// instead of crowding them out. Reordering the waiting ones too would admit more work but make
+// small pods wait longer, which DESIGN.md rules out. Under kubernetes: creation order.
 void Controllers::OrderForPlacement(alloc::Allocator& allocator,
                                     const std::vector<api::Node>& nodes,
                                     std::vector<json>& pending) {
-  if (pending.size() < 2 || nodes.empty()) return;
-  std::vector<std::vector<api::ResourceClaim>> claims(pending.size());
-  for (size_t i = 0; i < pending.size(); ++i) {
-    for (const json& entry : PodClaims(pending[i])) {
-      std::string claim_name = ClaimNameFor(pending[i], entry);
+  if (options_.strategy != alloc::Strategy::kPack || nodes.empty()) return;
+  auto waited = [](const json& pod) {
+    for (const json& c : pod["status"].value("conditions", json::array())) {
+      if (Str(c, "type") == "PodScheduled") return true;
+    }
+    return false;
+  };
+  auto fresh_begin = std::stable_partition(pending.begin(), pending.end(), waited);
+  const size_t first_fresh = static_cast<size_t>(fresh_begin - pending.begin());
+  if (pending.size() - first_fresh < 2) return;
+  std::vector<std::vector<api::ResourceClaim>> claims(pending.size() - first_fresh);
+  for (size_t i = 0; i < claims.size(); ++i) {
+    const json& pod = pending[first_fresh + i];
+    for (const json& entry : PodClaims(pod)) {
+      std::string claim_name = ClaimNameFor(pod, entry);
       if (claim_name.empty()) continue;
       std::optional<json> claim =
-          store_.Get(Info("resourceclaims").StoreKey(), Ns(pending[i]), claim_name);
+          store_.Get(Info("resourceclaims").StoreKey(), Ns(pod), claim_name);
       if (!claim || (claim->contains("status") && (*claim)["status"].contains("allocation"))) {
         continue;
       }
       if (auto typed = Decode<api::ResourceClaim>(*claim)) claims[i].push_back(std::move(*typed));
     }
   }
-  std::vector<std::vector<const api::ResourceClaim*>> sets(pending.size());
-  for (size_t i = 0; i < pending.size(); ++i) {
+  std::vector<std::vector<const api::ResourceClaim*>> sets(claims.size());
+  for (size_t i = 0; i < claims.size(); ++i) {
     for (const auto& c : claims[i]) sets[i].push_back(&c);
   }
   std::vector<const api::Node*> node_ptrs;
@@ -317,10 +329,10 @@ void Controllers::OrderForPlacement(alloc::Allocator& allocator,
   // An error here (say a CEL runtime error in one claim) is reported per pod by the loop that
   // follows; the order then stays as created.
   if (!order.ok()) return;
-  std::vector<json> ordered;
-  ordered.reserve(pending.size());
-  for (size_t i : *order) ordered.push_back(std::move(pending[i]));
-  pending = std::move(ordered);
+  std::vector<json> fresh;
+  fresh.reserve(order->size());
+  for (size_t i : *order) fresh.push_back(std::move(pending[first_fresh + i]));
+  std::move(fresh.begin(), fresh.end(), pending.begin() + static_cast<std::ptrdiff_t>(first_fresh));
 }
 
 void Controllers::Schedule() {

@@ -14,8 +14,9 @@
 //   `resource.kubernetes.io/delete-protection`; then the pod gets spec.nodeName and
 //   PodScheduled=True. When nothing fits: PodScheduled=False (Unschedulable) with the reason and
 //   a FailedScheduling Event (once per distinct reason). Pods are retried on every pass, so they
-//   are scheduled as soon as devices free up. Each pass tries pending pods in creation order
-//   under `kubernetes`, largest first under `pack` (alloc::Allocator::BatchOrder). Allocation state
+//   are scheduled as soon as devices free up. Each pass tries pending pods in creation order;
+//   under `pack`, the pods a pass sees for the first time come after those that waited, largest
+//   first (alloc::Allocator::BatchOrder). Allocation state
 //   is read from the claims in the store, and claims are written before the pod is bound, so no
 //   device is handed out twice, even across a crash.
 // - Jobs: pods per parallelism/completions; backoffLimit; Complete/Failed conditions.

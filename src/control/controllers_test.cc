@@ -178,6 +178,7 @@ TEST_F(ControllersTest, PackSchedulesTheLargestPendingPodFirstKubernetesTheOldes
   // order, within one second) binds the two 1g pods and leaves the 7g waiting for the whole GPU;
   // pack binds the 7g first.
   for (alloc::Strategy strategy : {alloc::Strategy::kPack, alloc::Strategy::kKubernetes}) {
+    controllers_.reset();  // before the store it uses
     SetUp();
     controllers_ = std::make_unique<Controllers>(*store_, ControllerOptions{strategy});
     CreateProfileTemplate("mig-1g", "1g.10gb");
@@ -198,6 +199,35 @@ TEST_F(ControllersTest, PackSchedulesTheLargestPendingPodFirstKubernetesTheOldes
       EXPECT_NE(devices["small-2"].find("-mig-1g10gb-"), std::string::npos);
     }
   }
+}
+
+TEST_F(ControllersTest, PackKeepsTheTurnOfPodsThatWaited) {
+  // The GPU is full; a 1g pod, then a 7g pod, wait. When the GPU frees up, the 1g pod that waited
+  // first goes first: only pods a pass sees for the first time are ordered largest first.
+  CreateProfileTemplate("mig-1g", "1g.10gb");
+  CreateProfileTemplate("mig-7g", "7g.80gb");
+  for (int i = 0; i < 7; ++i) CreateJob("fill-" + std::to_string(i), "mig-1g");
+  Reconcile();
+  CreateJob("a-small", "mig-1g");
+  Reconcile();
+  CreateJob("b-big", "mig-7g");
+  Reconcile();
+  auto devices = DevicesByJob();
+  ASSERT_EQ(devices.size(), 9u);
+  EXPECT_EQ(devices["a-small"], "");
+  EXPECT_EQ(devices["b-big"], "");
+  DeleteOptions background;
+  background.propagation = "Background";
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(
+        DeleteObject(*store_, Info("jobs"), "default", "fill-" + std::to_string(i), background)
+            .ok());
+  }
+  Reconcile(6);
+  devices = DevicesByJob();
+  ASSERT_EQ(devices.size(), 2u);
+  EXPECT_NE(devices["a-small"].find("-mig-1g10gb-"), std::string::npos) << devices["a-small"];
+  EXPECT_EQ(devices["b-big"], "");
 }
 
 TEST_F(ControllersTest, FinishedPodReleasesItsDevice) {
