@@ -440,6 +440,9 @@ std::string ClaimState(const json& claim) {
   return out;
 }
 
+// STATUS as kubectl's pod printer works it out: the phase (or status.reason), overridden by the
+// last container with a waiting reason, a terminated reason ("Completed" for exit 0, as the
+// kubelet writes it), or, for a terminated container without one, "Signal:N" / "ExitCode:N".
 json PodRow(const json& pod) {
   const json& status = Field(pod, {"status"});
   const json& spec = Field(pod, {"spec"});
@@ -450,16 +453,27 @@ json PodRow(const json& pod) {
   std::string reason = Str(status, "reason").empty() ? Str(status, "phase") : Str(status, "reason");
   const json& statuses = Field(status, {"containerStatuses"});
   if (statuses.is_array()) {
-    for (const json& cs : statuses) {
-      if (Field(cs, {"ready"}) == true) ++ready;
+    for (auto it = statuses.rbegin(); it != statuses.rend(); ++it) {
+      const json& cs = *it;
       if (Field(cs, {"restartCount"}).is_number_integer())
         restarts += cs["restartCount"].get<long long>();
-      std::string waiting = Str(Field(cs, {"state", "waiting"}), "reason");
-      std::string terminated = Str(Field(cs, {"state", "terminated"}), "reason");
-      if (!waiting.empty()) {
-        reason = waiting;
-      } else if (!terminated.empty() && reason != "Succeeded" && reason != "Failed") {
-        reason = terminated;
+      const json& waiting = Field(cs, {"state", "waiting"});
+      const json& terminated = Field(cs, {"state", "terminated"});
+      if (!Str(waiting, "reason").empty()) {
+        reason = Str(waiting, "reason");
+      } else if (!Str(terminated, "reason").empty()) {
+        reason = Str(terminated, "reason");
+      } else if (terminated.is_object()) {
+        const json& signal = Field(terminated, {"signal"});
+        const json& code = Field(terminated, {"exitCode"});
+        if (signal.is_number_integer() && signal.get<long long>() != 0) {
+          reason = "Signal:" + std::to_string(signal.get<long long>());
+        } else {
+          reason =
+              "ExitCode:" + std::to_string(code.is_number_integer() ? code.get<long long>() : 0);
+        }
+      } else if (Field(cs, {"ready"}) == true && Field(cs, {"state", "running"}).is_object()) {
+        ++ready;
       }
     }
   }
