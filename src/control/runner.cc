@@ -23,6 +23,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "control/container_env.h"
 #include "control/objects.h"
 #include "control/resources.h"
 #include "dra_v1.grpc.pb.h"
@@ -444,21 +445,12 @@ void PodWorker::UnprepareClaims() {
 }
 
 pid_t PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) {
-  std::vector<std::string> argv;
-  if (c.spec.contains("command")) {
-    for (const json& a : c.spec["command"]) argv.push_back(a.get<std::string>());
-  }
-  if (argv.empty()) return -1;
-  if (c.spec.contains("args")) {
-    for (const json& a : c.spec["args"]) argv.push_back(a.get<std::string>());
-  }
+  Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec);
+  if (!built.ok() || built->argv.empty()) return -1;  // refused before any start (Run)
+  std::vector<std::string> argv = built->argv;
   std::vector<std::string> env = {std::string("PATH=") + kHostPath,
                                   "HOSTNAME=" + Str(pod_["metadata"], "name"), "HOME=/root"};
-  if (c.spec.contains("env")) {
-    for (const json& e : c.spec["env"]) {
-      if (e.contains("value")) SetEnv(env, Str(e, "name") + "=" + Str(e, "value"));
-    }
-  }
+  for (const auto& [name, value] : built->env) SetEnv(env, name + "=" + value);
   for (const std::string& e : cdi_env) SetEnv(env, e);
   std::string workdir = Str(c.spec, "workingDir");
   std::string log_path = dir_ + "/" + c.name + ".log";
@@ -565,13 +557,22 @@ void PodWorker::Run() {
   // Like a kubelet that cannot create a container's configuration, the runner keeps such a pod
   // Pending with the reason on the container, until it is deleted.
   for (const ContainerRun& c : containers_) {
-    if (c.spec.contains("command") && !c.spec["command"].empty()) continue;
-    std::string message = "container " + c.name +
-                          " has no command: migdra's host runtime runs commands, not container "
-                          "images (image " +
-                          Str(c.spec, "image") + "); set command (and args) to run it";
+    std::string reason, message;
+    Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec);
+    if (!c.spec.contains("command") || c.spec["command"].empty()) {
+      reason = "CommandRequired";
+      message = "container " + c.name +
+                " has no command: migdra's host runtime runs commands, not container images "
+                "(image " +
+                Str(c.spec, "image") + "); set command (and args) to run it";
+    } else if (!built.ok()) {
+      reason = "CreateContainerConfigError";
+      message = built.error().message;
+    } else {
+      continue;
+    }
     for (ContainerRun& each : containers_) {
-      each.reason = "CommandRequired";
+      each.reason = reason;
       each.message = message;
     }
     WriteStatus("Pending");

@@ -7,9 +7,11 @@
 //     exactly as a kubelet would (the driver runs in-process, serving that socket),
 //  3. applies the CDI edits of the prepared devices (environment: NVIDIA_VISIBLE_DEVICES,
 //     CUDA_VISIBLE_DEVICES, ...) and starts each container's `command` + `args` as a host process
-//     with the container's env and workingDir — init containers one after another, then the
-//     containers together. A container without `command` fails: the host runtime runs
-//     commands, not images,
+//     with the container's env (value with $(VAR) references, valueFrom.fieldRef; see
+//     container_env.h) and workingDir — init containers one after another, then the containers
+//     together. A container without `command` keeps the pod Pending (CommandRequired: the host
+//     runtime runs commands, not images), as does an env source serve cannot provide
+//     (CreateContainerConfigError),
 //  4. writes the pod's phase, container states, exit codes and restart counts (restartPolicy
 //     Always / OnFailure / Never), keeps each container's output for `kubectl logs`,
 //  5. on deletion sends SIGTERM to the container's process group and SIGKILL after the pod's

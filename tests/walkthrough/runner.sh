@@ -3,7 +3,8 @@
 # kubectl: a pod's command runs with its env, workingDir and the CDI environment of its MIG
 # device; `kubectl logs` shows its output; restartPolicy OnFailure restarts a failing container;
 # `kubectl delete` sends SIGTERM, then releases the partition; a container without a command stays
-# Pending with the reason CommandRequired.
+# Pending with the reason CommandRequired; env valueFrom.fieldRef and $(VAR) references work, and
+# an env source serve cannot provide keeps the pod Pending with CreateContainerConfigError.
 # Usage: runner.sh PATH/TO/migdra
 source "$(dirname "$0")/../e2e/lib.sh"
 
@@ -29,6 +30,12 @@ spec:
     env:
     - name: GREETING
       value: hello
+    - name: POD_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    - name: TAG
+      value: \$(POD_NAME)-\$(GREETING)
     resources:
       claims:
       - name: gpu
@@ -42,10 +49,10 @@ phase() { k get pod "$1" -o jsonpath='{.status.phase}'; }
 sim_instances() { jq '[.gpus[].gis[]] | length' "$DATA_DIR/driver/nvmlsim-state.json"; }
 
 # 1. env, workingDir, CDI environment and logs.
-pod env-pod Never '["/bin/sh", "-c", "echo greeting=$GREETING dir=$(pwd) device=$NVIDIA_VISIBLE_DEVICES cuda=$CUDA_VISIBLE_DEVICES"]' | k apply -f - >/dev/null
+pod env-pod Never '["/bin/sh", "-c", "echo greeting=$GREETING tag=$TAG arg=$(GREETING) dir=$(pwd) device=$NVIDIA_VISIBLE_DEVICES cuda=$CUDA_VISIBLE_DEVICES"]' | k apply -f - >/dev/null
 wait_for "env-pod to succeed" 60 bash -c "[[ \$($KUBECTL_BIN get pod env-pod -o jsonpath='{.status.phase}') == Succeeded ]]"
 log=$(k logs env-pod)
-[[ $log == *"greeting=hello dir=$work device=MIG-"* ]] || fail "env-pod log: $log"
+[[ $log == *"greeting=hello tag=env-pod-hello arg=hello dir=$work device=MIG-"* ]] || fail "env-pod log: $log"
 device=$(sed -n 's/.*device=\(MIG-[^ ]*\).*/\1/p' <<<"$log")
 [[ $log == *"cuda=$device"* ]] || fail "CUDA_VISIBLE_DEVICES differs from NVIDIA_VISIBLE_DEVICES: $log"
 [[ $(k get pod env-pod -o jsonpath='{.status.containerStatuses[0].state.terminated.exitCode}') == 0 ]] ||
@@ -89,4 +96,13 @@ msg=$(k get pod no-command -o jsonpath='{.status.containerStatuses[0].state.wait
 k delete pod no-command --wait=false >/dev/null
 wait_for "no-command to be gone" 60 bash -c "! $KUBECTL_BIN get pod no-command 2>/dev/null"
 pass "a container without command stays Pending with reason CommandRequired and a clear message"
+
+# 6. An env source serve cannot provide: Pending with CreateContainerConfigError naming it.
+pod secret-env Never '["true"]' | sed 's/^      value: hello$/      valueFrom: {secretKeyRef: {name: s, key: k}}/' | k apply -f - >/dev/null
+wait_for "secret-env's reason" 30 bash -c "[[ \$($KUBECTL_BIN get pod secret-env -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}') == CreateContainerConfigError ]]"
+msg=$(k get pod secret-env -o jsonpath='{.status.containerStatuses[0].state.waiting.message}')
+[[ $msg == *"env[0] (GREETING): valueFrom.secretKeyRef is not supported"* ]] || fail "secret-env message: $msg"
+k delete pod secret-env --wait=false >/dev/null
+wait_for "secret-env to be gone" 60 bash -c "! $KUBECTL_BIN get pod secret-env 2>/dev/null"
+pass "an env source serve cannot provide keeps the pod Pending with CreateContainerConfigError"
 echo "runner e2e: all passed"
