@@ -110,6 +110,11 @@ ApiResult<json> ParseBody(const std::string& body) {
   return ApiResult<json>::Ok(std::move(parsed));
 }
 
+std::string ObjectKey(const json& object) {
+  const json meta = object.value("metadata", json::object());
+  return meta.value("namespace", "") + "/" + meta.value("name", "");
+}
+
 bool Matches(const json& object, const LabelSelector& labels, const FieldSelector& fields) {
   const json& meta = object["metadata"];
   return labels.Matches(meta.contains("labels") ? meta["labels"] : json::object()) &&
@@ -326,6 +331,9 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
       spec.bookmarks = Truthy(request.Param("allowWatchBookmarks"));
       std::string rv = request.Param("resourceVersion");
       const bool initial = rv.empty() || rv == "0" || Truthy(request.Param("sendInitialEvents"));
+      if (!labels.value->Empty() || !fields.value->Empty()) {
+        for (const json& o : items) spec.matching.insert(ObjectKey(o));
+      }
       if (initial) {
         spec.after_version = version_now;
         spec.initial = std::move(items);
@@ -552,6 +560,8 @@ void ApiHandler::StreamWatch(const WatchSpec& spec,
     if (!write(EventLine("ADDED", render(object)))) return;
   }
   const std::string key = spec.info->StoreKey();
+  const bool selective = !spec.labels.Empty() || !spec.fields.Empty();
+  std::set<std::string> matching = spec.matching;
   int64_t cursor = spec.after_version;
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(spec.timeout_seconds);
@@ -575,8 +585,23 @@ void ApiHandler::StreamWatch(const WatchSpec& spec,
       cursor = e.resource_version;
       if (e.resource != key) continue;
       if (!spec.namespace_.empty() && e.namespace_ != spec.namespace_) continue;
-      if (!Matches(e.object, spec.labels, spec.fields)) continue;
-      if (!write(EventLine(EventTypeName(e.type), render(e.object)))) return;
+      const bool matches = Matches(e.object, spec.labels, spec.fields);
+      std::string type = EventTypeName(e.type);
+      if (selective) {
+        const std::string object_key = ObjectKey(e.object);
+        const bool known = matching.count(object_key) > 0;
+        if (e.type == EventType::kDeleted || !matches) {
+          if (!known && !matches) continue;
+          type = "DELETED";
+          matching.erase(object_key);
+        } else {
+          if (!known) type = "ADDED";
+          matching.insert(object_key);
+        }
+      } else if (!matches) {
+        continue;
+      }
+      if (!write(EventLine(type, render(e.object)))) return;
     }
   }
 }

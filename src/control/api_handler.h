@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "control/resources.h"
@@ -38,6 +39,11 @@ struct WatchSpec {
   FieldSelector fields;
   int64_t after_version = 0;
   std::vector<json> initial;  // synthetic ADDED events (watch from "0" or unset version)
+  // With selectors: "namespace/name" of the objects that matched when the watch began (read at
+  // its start, also when it resumes from an older version). An update that makes an object stop
+  // matching is sent as DELETED, one that makes it start matching as ADDED, as the API server's
+  // watch cache does.
+  std::set<std::string> matching;
   int timeout_seconds = 1800;
   bool as_table = false;
   bool bookmarks = false;

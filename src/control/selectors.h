@@ -44,6 +44,7 @@ class FieldSelector {
   bool Matches(const json& object) const;
   // The value required by an `=` term on `path`, if any (lets callers narrow a list).
   std::string RequiredValue(const std::string& path) const;
+  bool Empty() const { return terms_.empty(); }
 
  private:
   struct Term {
