@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 namespace migdra::control {
 namespace {
 
@@ -225,67 +227,62 @@ TEST_F(ApiHandlerTest, WatchStreamsEventsAfterVersion) {
 }
 
 TEST_F(ApiHandlerTest, WatchWithALabelSelectorSeesObjectsLeaveAndEnterIt) {
-  json a = Claim("a");
-  a["metadata"]["labels"] = {{"app", "x"}};
-  std::string rv = json::parse(Call("POST", kClaims, a.dump()).body)["metadata"]["resourceVersion"];
   auto label = [&](const std::string& name, const std::string& app) {
     ApiResponse r = Call("PATCH", std::string(kClaims) + "/" + name,
                          R"({"metadata": {"labels": {"app": ")" + app + R"("}}})",
                          "application/merge-patch+json");
     ASSERT_EQ(r.status, 200) << r.body;
   };
-  label("a", "y");                              // leaves the selector
-  Call("POST", kClaims, Claim("b").dump());     // never matched: not seen
-  label("b", "x");                              // enters the selector
-  label("b", "x2");                             // leaves it again
-  label("b", "x");                              // and comes back
-  Call("DELETE", std::string(kClaims) + "/b");  // deleted while matching
-  Call("DELETE", std::string(kClaims) + "/a");  // deleted while not matching: not seen
-  ApiResponse w = Call("GET", kClaims, "", "",
-                       {{"watch", "true"},
-                        {"resourceVersion", rv},
-                        {"labelSelector", "app=x"},
-                        {"timeoutSeconds", "1"}});
-  ASSERT_TRUE(w.watch.has_value());
-  std::vector<std::string> events;
-  std::atomic<bool> stop{false};
-  handler_->StreamWatch(
-      *w.watch,
-      [&](const std::string& line) {
-        if (line.empty()) return true;
-        json e = json::parse(line);
-        events.push_back(e["type"].get<std::string>() + " " +
-                         e["object"]["metadata"]["name"].get<std::string>());
-        return true;
-      },
-      stop);
-  // The watch began after everything happened, so "matching" was read from the final state; the
-  // replay of a's departure is therefore not known as a departure. A watch that starts first sees
-  // every transition:
-  ApiResponse live = Call("GET", kClaims, "", "",
-                          {{"watch", "true"}, {"labelSelector", "app=x"}, {"timeoutSeconds", "1"}});
-  ASSERT_TRUE(live.watch.has_value());
-  json c = Claim("c");
-  c["metadata"]["labels"] = {{"app", "x"}};
-  Call("POST", kClaims, c.dump());
-  label("c", "y");
-  label("c", "x");
-  Call("POST", kClaims, Claim("d").dump());
-  Call("DELETE", std::string(kClaims) + "/d");
-  Call("DELETE", std::string(kClaims) + "/c");
-  std::vector<std::string> seen;
-  handler_->StreamWatch(
-      *live.watch,
-      [&](const std::string& line) {
-        if (line.empty()) return true;
-        json e = json::parse(line);
-        seen.push_back(e["type"].get<std::string>() + " " +
-                       e["object"]["metadata"]["name"].get<std::string>());
-        return true;
-      },
-      stop);
-  EXPECT_EQ(seen, (std::vector<std::string>{"ADDED c", "DELETED c", "ADDED c", "DELETED c"}));
-  EXPECT_EQ(events, (std::vector<std::string>{"ADDED b", "DELETED b", "ADDED b", "DELETED b"}));
+  // "TYPE name" of each event of a watch for app=x from `rv` ("" = now), streamed for 1 s.
+  auto watch = [&](const std::string& rv, const std::function<void()>& meanwhile) {
+    std::multimap<std::string, std::string> params = {
+        {"watch", "true"}, {"labelSelector", "app=x"}, {"timeoutSeconds", "1"}};
+    if (!rv.empty()) params.emplace("resourceVersion", rv);
+    ApiResponse w = Call("GET", kClaims, "", "", params);
+    std::vector<std::string> events;
+    if (!w.watch.has_value()) return events;
+    meanwhile();
+    std::atomic<bool> stop{false};
+    handler_->StreamWatch(
+        *w.watch,
+        [&](const std::string& line) {
+          if (line.empty()) return true;
+          json e = json::parse(line);
+          events.push_back(e["type"].get<std::string>() + " " +
+                           e["object"]["metadata"]["name"].get<std::string>());
+          return true;
+        },
+        stop);
+    return events;
+  };
+
+  // A watch that starts first sees every transition.
+  auto live = watch("", [&] {
+    json c = Claim("c");
+    c["metadata"]["labels"] = {{"app", "x"}};
+    Call("POST", kClaims, c.dump());
+    label("c", "y");                              // leaves the selector: DELETED
+    label("c", "x");                              // comes back: ADDED
+    Call("POST", kClaims, Claim("d").dump());     // never matches: not seen
+    Call("DELETE", std::string(kClaims) + "/d");  // not seen
+    Call("DELETE", std::string(kClaims) + "/c");  // deleted while matching
+  });
+  EXPECT_EQ(live, (std::vector<std::string>{"ADDED c", "DELETED c", "ADDED c", "DELETED c"}));
+
+  // A watch resumed from an older version replays the log; which objects matched is read at its
+  // start (here: none), so b's entries and departures are told as they happen.
+  json a = Claim("a");
+  a["metadata"]["labels"] = {{"app", "x"}};
+  std::string rv = json::parse(Call("POST", kClaims, a.dump()).body)["metadata"]["resourceVersion"];
+  label("a", "y");
+  Call("POST", kClaims, Claim("b").dump());
+  label("b", "x");
+  label("b", "x2");
+  label("b", "x");
+  Call("DELETE", std::string(kClaims) + "/b");
+  Call("DELETE", std::string(kClaims) + "/a");
+  EXPECT_EQ(watch(rv, [] {}),
+            (std::vector<std::string>{"ADDED b", "DELETED b", "ADDED b", "DELETED b"}));
 }
 
 }  // namespace
