@@ -1,7 +1,9 @@
 #include "control/api_handler.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <optional>
 #include <set>
 
 #include "control/objects.h"
@@ -97,6 +99,72 @@ json ListJson(const ResourceInfo& info, const std::vector<json>& items, int64_t 
               {"apiVersion", info.GroupVersion()},
               {"metadata", {{"resourceVersion", std::to_string(version)}}},
               {"items", items}};
+}
+
+// limit / continue, as client-go's pager and `kubectl get` (chunks of 500) use them. The token
+// holds the namespace and name of the last object returned; a continued list returns the objects
+// after it in the store's order as they are now, not as they were at the first page's version.
+struct ListPage {
+  std::string continue_token;
+  int64_t remaining = 0;
+};
+
+std::string HexEncode(const std::string& text) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : text) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> HexDecode(const std::string& text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < text.size(); i += 2) {
+    int value = 0;
+    for (char c : text.substr(i, 2)) {
+      int digit = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+                  : c >= 'a' && c <= 'f'                      ? c - 'a' + 10
+                                                              : -1;
+      if (digit < 0) return std::nullopt;
+      value = value * 16 + digit;
+    }
+    out += static_cast<char>(value);
+  }
+  return out;
+}
+
+ApiResult<ListPage> Paginate(std::vector<json>& items, const std::string& limit_param,
+                             const std::string& continue_param, int64_t version) {
+  using R = ApiResult<ListPage>;
+  auto position = [](const json& o) {
+    const json meta = o.value("metadata", json::object());
+    return std::make_pair(meta.value("namespace", ""), meta.value("name", ""));
+  };
+  if (!continue_param.empty()) {
+    std::optional<std::string> decoded = HexDecode(continue_param);
+    json token = decoded ? json::parse(*decoded, nullptr, false) : json();
+    if (!token.is_object() || !token.contains("ns") || !token.contains("name")) {
+      return R::Fail(ApiError{400, "BadRequest", "continue token is not valid"});
+    }
+    const auto after = std::make_pair(token.value("ns", ""), token.value("name", ""));
+    items.erase(items.begin(), std::find_if(items.begin(), items.end(),
+                                            [&](const json& o) { return position(o) > after; }));
+  }
+  ListPage page;
+  if (limit_param.empty()) return R::Ok(page);
+  int64_t limit = ParseVersion(limit_param);
+  if (limit < 0) {
+    return R::Fail(ApiError{400, "BadRequest", "limit must be a non-negative integer"});
+  }
+  if (limit == 0 || static_cast<int64_t>(items.size()) <= limit) return R::Ok(page);
+  page.remaining = static_cast<int64_t>(items.size()) - limit;
+  items.resize(static_cast<size_t>(limit));
+  const auto [ns, name] = position(items.back());
+  page.continue_token = HexEncode(json{{"rv", version}, {"ns", ns}, {"name", name}}.dump());
+  return R::Ok(page);
 }
 
 bool WantsTable(const std::string& accept) { return accept.find("as=Table") != std::string::npos; }
@@ -353,12 +421,22 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
       r.watch = std::move(spec);
       return r;
     }
+    ApiResult<ListPage> page =
+        Paginate(items, request.Param("limit"), request.Param("continue"), version_now);
+    if (!page.ok()) return ErrorResponse(page.error);
+    json list;
     if (WantsTable(request.accept)) {
       std::string include = request.Param("includeObject");
-      return JsonResponse(200, BuildTable(*info, items, include.empty() ? "Metadata" : include,
-                                          std::to_string(version_now)));
+      list = BuildTable(*info, items, include.empty() ? "Metadata" : include,
+                        std::to_string(version_now));
+    } else {
+      list = ListJson(*info, items, version_now);
     }
-    return JsonResponse(200, ListJson(*info, items, version_now));
+    if (!page.value->continue_token.empty()) {
+      list["metadata"]["continue"] = page.value->continue_token;
+      list["metadata"]["remainingItemCount"] = page.value->remaining;
+    }
+    return JsonResponse(200, list);
   }
 
   if (info->namespaced && ns.empty() && (method != "GET" || !name.empty())) {

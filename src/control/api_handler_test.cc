@@ -285,5 +285,35 @@ TEST_F(ApiHandlerTest, WatchWithALabelSelectorSeesObjectsLeaveAndEnterIt) {
             (std::vector<std::string>{"ADDED b", "DELETED b", "ADDED b", "DELETED b"}));
 }
 
+TEST_F(ApiHandlerTest, ListsPageWithLimitAndContinue) {
+  for (const char* name : {"e", "a", "d", "b", "c"}) Call("POST", kClaims, Claim(name).dump());
+  std::vector<std::string> names;
+  std::string token;
+  int pages = 0;
+  do {
+    std::multimap<std::string, std::string> query = {{"limit", "2"}};
+    if (!token.empty()) query.emplace("continue", token);
+    ApiResponse r = Call("GET", kClaims, "", "", query);
+    ASSERT_EQ(r.status, 200) << r.body;
+    json list = json::parse(r.body);
+    for (const json& item : list["items"]) names.push_back(item["metadata"]["name"]);
+    token = list["metadata"].value("continue", "");
+    if (!token.empty()) {
+      EXPECT_EQ(list["metadata"]["remainingItemCount"], 5 - 2 * (pages + 1));
+    }
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b", "c", "d", "e"}));
+  // Tables page too (kubectl get asks for chunks of 500).
+  json table = json::parse(
+      Call("GET", kClaims, "", "", {{"limit", "4"}}, "application/json;as=Table;v=v1;g=meta.k8s.io")
+          .body);
+  EXPECT_EQ(table["rows"].size(), 4u);
+  EXPECT_FALSE(table["metadata"].value("continue", "").empty());
+  EXPECT_EQ(Call("GET", kClaims, "", "", {{"continue", "zz"}}).status, 400);
+  EXPECT_EQ(Call("GET", kClaims, "", "", {{"limit", "-1"}}).status, 400);
+}
+
 }  // namespace
 }  // namespace migdra::control

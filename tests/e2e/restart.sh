@@ -72,6 +72,10 @@ wait_for "50 job claims allocated after the second restart" 90 allocated_is 50
 devices=$(allocated_devices)
 [[ $(sort -u <<<"$devices" | wc -l) == 50 ]] || fail "a device is allocated twice: $(sort <<<"$devices" | uniq -d)"
 [[ $(k get pods --no-headers | wc -l) == 50 ]] || fail "expected exactly 50 pods: $(k get pods --no-headers | wc -l)"
+# kubectl follows the server's continue tokens when it lists in chunks.
+[[ $(k get pods --no-headers --chunk-size=7 | wc -l) == 50 ]] ||
+  fail "chunked list: $(k get pods --no-headers --chunk-size=7 | wc -l) pods"
+[[ $(k get pods -o name --chunk-size=7 | sort -u | wc -l) == 50 ]] || fail "chunked list repeats or drops pods"
 [[ $(k get pods -o json | jq '[.items[] | select(.spec.nodeName == "e2e-node")] | length') == 50 ]] ||
   fail "not every pod is bound"
 pass "kill -9 during scheduling: 50 pods, 50 distinct devices, nothing allocated twice"
