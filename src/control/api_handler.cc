@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 
+#include "common/hex.h"
 #include "control/objects.h"
 #include "control/patch.h"
 
@@ -108,33 +109,6 @@ struct ListPage {
   std::string continue_token;
   int64_t remaining = 0;
 };
-
-std::string HexEncode(const std::string& text) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : text) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
-std::optional<std::string> HexDecode(const std::string& text) {
-  if (text.size() % 2 != 0) return std::nullopt;
-  std::string out;
-  for (size_t i = 0; i < text.size(); i += 2) {
-    int value = 0;
-    for (char c : text.substr(i, 2)) {
-      int digit = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-                  : c >= 'a' && c <= 'f'                      ? c - 'a' + 10
-                                                              : -1;
-      if (digit < 0) return std::nullopt;
-      value = value * 16 + digit;
-    }
-    out += static_cast<char>(value);
-  }
-  return out;
-}
 
 ApiResult<ListPage> Paginate(std::vector<json>& items, const std::string& limit_param,
                              const std::string& continue_param, int64_t version) {

@@ -16,6 +16,8 @@
 #include <memory>
 #include <sstream>
 
+#include "common/hex.h"
+
 namespace migdra::control {
 namespace {
 
@@ -165,13 +167,7 @@ std::string Base64(const std::string& data) {
 std::string NewToken() {
   unsigned char raw[32];
   RAND_bytes(raw, sizeof raw);
-  static const char* hex = "0123456789abcdef";
-  std::string token;
-  for (unsigned char c : raw) {
-    token += hex[c >> 4];
-    token += hex[c & 15];
-  }
-  return token;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
 }
 
 }  // namespace
