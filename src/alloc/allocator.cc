@@ -339,8 +339,7 @@ struct Allocator::State {
   size_t search_end = 0;  // the search succeeds when it reaches this claim
   std::optional<Error> error;
   const NodeView* view = nullptr;
-  PlacementScore last_score;         // of the last fitting Run under kPack
-  PlacementScore last_choice_score;  // of the node the last fitting ChooseNode took, under kPack
+  PlacementScore last_score;  // of the last fitting Run under kPack
 
   Status Index(const AllocatorInput& input);
   Status CommitPicks(const std::string& key, std::vector<PickRecord> records);
@@ -386,6 +385,18 @@ struct Allocator::State {
   void RefineGroup(std::vector<int>& order, size_t begin, size_t end);
   double Blocked(int device);
   PlacementScore ScorePicks();
+  // The node ChooseNode takes among `candidates` (see there), without building its allocation
+  // when its score is remembered.
+  struct NodePick {
+    std::vector<size_t> order;  // candidates in name order
+    std::vector<NodeView*> views;
+    std::optional<size_t> best;
+    PlacementScore score;
+    std::optional<Outcome> outcome;  // of `best`, when this call searched it
+  };
+  Result<NodePick> PickNode(std::span<const api::Node* const> candidates,
+                            std::span<const api::ResourceClaim* const> claims,
+                            const std::string& signature);
   double SetFullness(int set) const;
   double NodeFullness(const NodeView& view) const;
   Result<api::AllocationResult> BuildResult(size_t claim);
@@ -1776,11 +1787,11 @@ void AppendRequest(const std::string& cls, const std::vector<api::DeviceSelector
   out += '\4';
 }
 
-// What decides whether claims fit (not their names or configs): the memo key of infeasibility.
 // Fitting claim sets remembered per node; past this many the memo starts over, so a long-lived
 // allocator that sees many distinct claims does not grow without bound.
 constexpr size_t kMaxRememberedFits = 256;
 
+// What decides whether claims fit (not their names or configs): the memo key of infeasibility.
 std::string FeasibilitySignature(std::span<const api::ResourceClaim* const> claims) {
   std::string out;
   for (const auto* claim : claims) {
@@ -1808,94 +1819,97 @@ std::string FeasibilitySignature(std::span<const api::ResourceClaim* const> clai
 
 }  // namespace
 
-Result<NodeChoice> Allocator::ChooseNode(std::span<const api::Node* const> candidates,
-                                         std::span<const api::ResourceClaim* const> claims) {
-  State& s = *state_;
-  const bool pack = s.options.strategy == Strategy::kPack;
-  const bool least_blocking = s.options.pack_placement == PackPlacement::kLeastBlocking;
-  std::vector<size_t> order(candidates.size());
-  std::vector<NodeView*> views(candidates.size());
+// kubernetes: the first node in name order that fits. pack: every node is scored and the best
+// taken (ties: the fullest, then name order); scores are remembered per node until that node
+// changes, so one claim after another re-runs only the nodes the last commits touched.
+Result<Allocator::State::NodePick> Allocator::State::PickNode(
+    std::span<const api::Node* const> candidates, std::span<const api::ResourceClaim* const> claims,
+    const std::string& signature) {
+  const bool pack = options.strategy == Strategy::kPack;
+  const bool least_blocking = options.pack_placement == PackPlacement::kLeastBlocking;
+  NodePick pick;
+  pick.order.resize(candidates.size());
+  pick.views.resize(candidates.size());
   for (size_t i = 0; i < candidates.size(); ++i) {
-    order[i] = i;
-    views[i] = &s.ViewFor(*candidates[i]);
+    pick.order[i] = i;
+    pick.views[i] = &ViewFor(*candidates[i]);
   }
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+  std::sort(pick.order.begin(), pick.order.end(), [&](size_t a, size_t b) {
     return candidates[a]->metadata.name < candidates[b]->metadata.name;
   });
-  std::string signature = FeasibilitySignature(claims);
-  NodeChoice choice;
-  // kubernetes: the first node in name order that fits. pack: every node is scored and the best
-  // taken (ties: the fullest, then name order); scores are remembered per node until that node
-  // changes, so one claim after another re-runs only the nodes the last commits touched.
-  std::optional<size_t> best;
-  PlacementScore best_score;
-  std::optional<Outcome> best_outcome;
   auto fullness = [&](size_t i) {
-    NodeView& v = *views[i];
-    if (v.fullness_change != v.change || v.fullness_global != s.global_change) {
-      v.fullness = s.NodeFullness(v);
+    NodeView& v = *pick.views[i];
+    if (v.fullness_change != v.change || v.fullness_global != global_change) {
+      v.fullness = NodeFullness(v);
       v.fullness_change = v.change;
-      v.fullness_global = s.global_change;
+      v.fullness_global = global_change;
     }
     return v.fullness;
   };
-  for (size_t i : order) {
-    NodeView& view = *views[i];
+  for (size_t i : pick.order) {
+    NodeView& view = *pick.views[i];
     auto memo = view.infeasible.find(signature);
     if (memo != view.infeasible.end() && memo->second.node_epoch == view.epoch &&
-        memo->second.global_epoch == s.global_epoch) {
+        memo->second.global_epoch == global_epoch) {
       continue;
     }
     std::optional<Outcome> outcome;
     PlacementScore score;
     auto fit = pack ? view.fitting.find(signature) : view.fitting.end();
     if (fit != view.fitting.end() && fit->second.node_change == view.change &&
-        fit->second.global_change == s.global_change) {
+        fit->second.global_change == global_change) {
       score = fit->second.score;
     } else {
-      MIGDRA_ASSIGN_OR_RETURN(Outcome run, s.Run(view, claims));
+      MIGDRA_ASSIGN_OR_RETURN(Outcome run, Run(view, claims));
       if (!run.fits) {
-        view.infeasible[signature] = {view.epoch, s.global_epoch, std::move(run.reason)};
+        view.infeasible[signature] = {view.epoch, global_epoch, std::move(run.reason)};
         continue;
       }
       if (!pack) {
-        choice.fits = true;
-        choice.node_index = static_cast<int>(i);
-        choice.allocations = std::move(run.allocations);
-        return choice;
+        pick.best = i;
+        pick.outcome = std::move(run);
+        return pick;
       }
-      score = s.last_score;
+      score = last_score;
       if (view.fitting.size() >= kMaxRememberedFits) view.fitting.clear();
-      view.fitting[signature] = {view.change, s.global_change, score};
+      view.fitting[signature] = {view.change, global_change, score};
       outcome = std::move(run);
     }
-    bool better = !best || score < best_score ||
-                  (score == best_score && least_blocking && fullness(i) > fullness(*best));
+    bool better = !pick.best || score < pick.score ||
+                  (score == pick.score && least_blocking && fullness(i) > fullness(*pick.best));
     if (better) {
-      best = i;
-      best_score = score;
-      best_outcome = std::move(outcome);
+      pick.best = i;
+      pick.score = score;
+      pick.outcome = std::move(outcome);
     }
   }
-  if (best) {
-    if (!best_outcome) {
-      MIGDRA_ASSIGN_OR_RETURN(Outcome run, s.Run(*views[*best], claims));
+  return pick;
+}
+
+Result<NodeChoice> Allocator::ChooseNode(std::span<const api::Node* const> candidates,
+                                         std::span<const api::ResourceClaim* const> claims) {
+  State& s = *state_;
+  const std::string signature = FeasibilitySignature(claims);
+  MIGDRA_ASSIGN_OR_RETURN(State::NodePick pick, s.PickNode(candidates, claims, signature));
+  NodeChoice choice;
+  if (pick.best) {
+    if (!pick.outcome) {
+      MIGDRA_ASSIGN_OR_RETURN(Outcome run, s.Run(*pick.views[*pick.best], claims));
       if (!run.fits) {
-        return MakeError("internal: node " + candidates[*best]->metadata.name +
+        return MakeError("internal: node " + candidates[*pick.best]->metadata.name +
                          " was remembered to fit the claims but does not");
       }
-      best_outcome = std::move(run);
+      pick.outcome = std::move(run);
     }
     choice.fits = true;
-    choice.node_index = static_cast<int>(*best);
-    choice.allocations = std::move(best_outcome->allocations);
-    s.last_choice_score = best_score;
+    choice.node_index = static_cast<int>(*pick.best);
+    choice.allocations = std::move(pick.outcome->allocations);
     return choice;
   }
   // Nothing fits: every candidate now has a current memo with its reason.
-  for (size_t i : order) {
+  for (size_t i : pick.order) {
     choice.reason +=
-        candidates[i]->metadata.name + ": " + views[i]->infeasible[signature].reason + "\n";
+        candidates[i]->metadata.name + ": " + pick.views[i]->infeasible[signature].reason + "\n";
   }
   return choice;
 }
@@ -1909,8 +1923,10 @@ Result<std::vector<size_t>> Allocator::BatchOrder(
   std::vector<std::optional<PlacementScore>> size(claim_sets.size());
   for (size_t i = 0; i < claim_sets.size(); ++i) {
     if (claim_sets[i].empty()) continue;
-    MIGDRA_ASSIGN_OR_RETURN(NodeChoice choice, ChooseNode(candidates, claim_sets[i]));
-    if (choice.fits) size[i] = state_->last_choice_score;
+    MIGDRA_ASSIGN_OR_RETURN(
+        State::NodePick pick,
+        state_->PickNode(candidates, claim_sets[i], FeasibilitySignature(claim_sets[i])));
+    if (pick.best) size[i] = pick.score;
   }
   auto larger = [](const PlacementScore& a, const PlacementScore& b) {
     if (a.size_counters != b.size_counters) return a.size_counters > b.size_counters;
