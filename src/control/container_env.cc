@@ -1,18 +1,11 @@
 #include "control/container_env.h"
 
+#include "control/json_access.h"
+
 namespace migdra::control {
 namespace {
 
 using nlohmann::json;
-
-std::string Str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-}
-
-const json& Member(const json& j, const char* key) {
-  static const json null_value;
-  return j.is_object() && j.contains(key) ? j[key] : null_value;
-}
 
 // "status.podIPs" style lists of {"ip": ...}, joined by commas as the kubelet does.
 std::string JoinIps(const json& list) {
@@ -42,20 +35,20 @@ bool MapKeyPath(const std::string& path, std::string* map, std::string* key) {
 }
 
 Result<std::string> FieldValue(const json& pod, const std::string& path) {
-  const json& metadata = Member(pod, "metadata");
-  const json& spec = Member(pod, "spec");
-  const json& status = Member(pod, "status");
+  const json& metadata = Field(pod, {"metadata"});
+  const json& spec = Field(pod, {"spec"});
+  const json& status = Field(pod, {"status"});
   if (path == "metadata.name") return Str(metadata, "name");
   if (path == "metadata.namespace") return Str(metadata, "namespace");
   if (path == "metadata.uid") return Str(metadata, "uid");
   if (path == "spec.nodeName") return Str(spec, "nodeName");
   if (path == "spec.serviceAccountName") return Str(spec, "serviceAccountName");
   if (path == "status.hostIP") return Str(status, "hostIP");
-  if (path == "status.hostIPs") return JoinIps(Member(status, "hostIPs"));
+  if (path == "status.hostIPs") return JoinIps(Field(status, {"hostIPs"}));
   if (path == "status.podIP") return Str(status, "podIP");
-  if (path == "status.podIPs") return JoinIps(Member(status, "podIPs"));
+  if (path == "status.podIPs") return JoinIps(Field(status, {"podIPs"}));
   std::string map, key;
-  if (MapKeyPath(path, &map, &key)) return Str(Member(metadata, map.c_str()), key.c_str());
+  if (MapKeyPath(path, &map, &key)) return Str(Field(metadata, {map.c_str()}), key.c_str());
   return MakeError("unsupported fieldPath \"" + path + "\"");
 }
 
@@ -91,7 +84,7 @@ Result<ContainerCommand> BuildContainerCommand(const json& pod, const json& cont
   ContainerCommand out;
   std::map<std::string, std::string> defined;
   const std::string container_name = Str(container, "name");
-  const json& env = Member(container, "env");
+  const json& env = Field(container, {"env"});
   if (env.is_array()) {
     for (size_t i = 0; i < env.size(); ++i) {
       const json& entry = env[i];
@@ -99,7 +92,7 @@ Result<ContainerCommand> BuildContainerCommand(const json& pod, const json& cont
       const std::string where =
           "container " + container_name + ": env[" + std::to_string(i) + "] (" + name + "): ";
       std::string value;
-      const json& from = Member(entry, "valueFrom");
+      const json& from = Field(entry, {"valueFrom"});
       if (from.is_object()) {
         if (from.contains("fieldRef")) {
           auto field = FieldValue(pod, Str(from["fieldRef"], "fieldPath"));
@@ -127,7 +120,7 @@ Result<ContainerCommand> BuildContainerCommand(const json& pod, const json& cont
     }
   }
   for (const char* list : {"command", "args"}) {
-    const json& items = Member(container, list);
+    const json& items = Field(container, {list});
     if (!items.is_array()) continue;
     for (const json& item : items) {
       out.argv.push_back(

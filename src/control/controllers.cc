@@ -5,6 +5,7 @@
 #include <set>
 
 #include "api/codec.h"
+#include "control/json_access.h"
 #include "control/objects.h"
 #include "control/resources.h"
 #include "control/selectors.h"
@@ -26,10 +27,6 @@ const ResourceInfo& Info(const std::string& plural) {
 
 std::vector<json> ListAll(Store& store, const std::string& plural) {
   return store.List(Info(plural).StoreKey(), "");
-}
-
-std::string Str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
 }
 
 std::string Ns(const json& o) { return Str(o["metadata"], "namespace"); }

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <set>
 
+#include "control/json_access.h"
 #include "control/selectors.h"
 #include "control/typed.h"
 
@@ -46,20 +47,6 @@ bool IsDnsSubdomain(const std::string& s) {
 
 json Cause(const std::string& reason, const std::string& field, const std::string& message) {
   return json{{"reason", reason}, {"field", field}, {"message", message}};
-}
-
-std::string Str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-}
-
-const json& Field(const json& j, std::initializer_list<const char*> path) {
-  static const json null_value;
-  const json* cur = &j;
-  for (const char* p : path) {
-    if (!cur->is_object() || !cur->contains(p)) return null_value;
-    cur = &(*cur)[p];
-  }
-  return *cur;
 }
 
 void DefaultDeviceRequests(json& devices) {

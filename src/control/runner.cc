@@ -24,6 +24,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "control/container_env.h"
+#include "control/json_access.h"
 #include "control/objects.h"
 #include "control/resources.h"
 #include "dra_v1.grpc.pb.h"
@@ -52,10 +53,6 @@ constexpr std::chrono::milliseconds kMaxRestartDelay{30000};
 const ResourceInfo& PodInfo() {
   static const ResourceInfo* info = FindResource("", "v1", "pods");
   return *info;
-}
-
-std::string Str(const json& o, const char* key) {
-  return o.is_object() && o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : "";
 }
 
 std::string PodKey(const json& pod) {
