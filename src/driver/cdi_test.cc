@@ -210,6 +210,12 @@ TEST_F(CdiDriverTest, OperatorRootMountsStripTheRootAndRunTheHooksFromIt) {
   EXPECT_EQ(spec["containerEdits"]["env"],
             json({"NVIDIA_CTK_LIBCUDA_DIR=" + lib + ":/opt/nvidia/lib",
                   "NVIDIA_VISIBLE_DEVICES=GPU-1", "CUDA_VISIBLE_DEVICES=GPU-1"}));
+
+  // The installation is scanned once per node: later claims reuse the edits without a rescan
+  // (the root is gone here and the next claim's spec is unchanged).
+  fs::remove_all(root);
+  json next = json::parse(writer.RenderSpec("uid-2", {gpu}));
+  EXPECT_EQ(Mounts(next["containerEdits"]), want);
 }
 
 TEST_F(CdiDriverTest, WithoutTheHookBinaryTheLinksAreMounted) {
