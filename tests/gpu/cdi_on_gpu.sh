@@ -2,11 +2,12 @@
 # On the GPU machine (read-only for the GPU: nothing here changes MIG mode, creates instances,
 # resets, or touches clocks or power): `migdra discover --cdi` writes the CDI spec for this
 # machine's real driver installation (driver root /, NVML's driver version), and a CUDA program
-# in a root file system that holds no driver file at all — the program and glibc/libstdc++, as a
-# CUDA base image has — runs with the spec's device gpu-0 (a whole GPU) applied by
+# in a root file system that holds no driver file at all — the program and glibc/libstdc++, with
+# the LD_LIBRARY_PATH NVIDIA's CUDA images set — runs with the spec's device gpu-0 (a whole GPU) applied by
 # tests/gpu/cdi_run.py. It must find the driver through what the spec mounts alone, see exactly
 # the allocated GPU (the UUID of minor 0), and compute. The same program without the spec must
-# not find a driver.
+# not find a driver. A run's output: data/cdi_on_gpu-h100.log and data/cdi-spec-h100.json
+# (reproduce: tests/gpu/bundle_cdi.sh DIR here, then cdi_on_gpu.sh DIR OUT there).
 # Usage: cdi_on_gpu.sh BUNDLE_DIR OUT_DIR   (BUNDLE_DIR from tests/gpu/bundle_cdi.sh; OUT_DIR gets
 # the spec, cdi-spec.json)
 set -uo pipefail
@@ -63,9 +64,12 @@ echo "rootfs files: $(cd "$rootfs" && find . -type f | sort | tr '\n' ' ')"
 driver_files=$(cd "$rootfs" && find . \( -name '*nvidia*' -o -name 'libcuda*' -o -name 'libnv*' -o -name 'gsp*' \))
 if [[ -n "$driver_files" ]]; then failures+=("the root file system holds driver files: $driver_files"); fi
 
+# NVIDIA's CUDA images set this (the toolkit's legacy mount point); the spec's env comes on top.
+image_env=(--image-env LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64)
+echo "image env: ${image_env[*]}"
 echo "== without the spec"
 cp -a "$rootfs" "$work/r0"
-python3 "$bundle/cdi_run.py" --no-spec --rootfs "$work/r0" -- /cuda_probe >"$work/nospec.out" 2>&1
+python3 "$bundle/cdi_run.py" --no-spec --rootfs "$work/r0" "${image_env[@]}" -- /cuda_probe >"$work/nospec.out" 2>&1
 rc=$?
 cat "$work/nospec.out"
 [[ $rc != 0 ]] || failures+=("the program ran without the spec")
@@ -77,7 +81,7 @@ minor0_uuid=$(grep -l '^Device Minor:[[:space:]]*0$' /proc/driver/nvidia/gpus/*/
 echo "allocated: gpu-0 = $minor0_uuid"
 cp -a "$rootfs" "$work/r1"
 python3 "$bundle/cdi_run.py" --spec "$out/cdi-spec.json" --device gpu-0 --rootfs "$work/r1" \
-  -- /cuda_probe >"$work/probe.out" 2>"$work/apply.err"
+  "${image_env[@]}" -- /cuda_probe >"$work/probe.out" 2>"$work/apply.err"
 rc=$?
 grep -c '^cdi_run: mount' "$work/apply.err" | sed 's/^/mounts applied: /'
 grep -E '^cdi_run: (device node|hook)' "$work/apply.err"

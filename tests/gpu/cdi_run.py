@@ -8,8 +8,8 @@ node where mknod is refused), bind mounts with their options, createContainer ho
 runtimes run them: the container state on stdin, the bundle's config.json naming the root), and
 the environment; then it chroots into ROOTFS and executes the command.
 
-Usage (root): cdi_run.py --spec FILE --device NAME --rootfs DIR -- COMMAND...
-       cdi_run.py --no-spec --rootfs DIR -- COMMAND...   (the runtime's basics alone)
+Usage (root): cdi_run.py --spec FILE --device NAME --rootfs DIR [--image-env N=V]... -- COMMAND...
+       cdi_run.py --no-spec --rootfs DIR [--image-env N=V]... -- COMMAND...   (runtime basics alone)
 Exits with the command's status, or 125 when the spec cannot be applied.
 """
 import argparse
@@ -64,6 +64,8 @@ def main():
     p.add_argument("--device")
     p.add_argument("--no-spec", action="store_true")
     p.add_argument("--rootfs", required=True)
+    p.add_argument("--image-env", action="append", default=[],
+                   help="NAME=VALUE the image sets (the spec's env is applied on top)")
     p.add_argument("command", nargs="+")
     a = p.parse_args()
     rootfs = os.path.realpath(a.rootfs)
@@ -93,7 +95,7 @@ def main():
     sh("mount", "-t", "tmpfs", "-o", "nosuid,nodev,mode=1777", "shm", f"{rootfs}/dev/shm")
     os.makedirs(f"{rootfs}/tmp", exist_ok=True)
 
-    env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] + a.image_env
     hooks = []
     for e in edits:
         for n in e.get("deviceNodes", []):
