@@ -141,10 +141,11 @@ int RunPlugin(int argc, char** argv) {
   options.state_dir = state_dir;
   options.cdi_root = cdi_root;
   options.dynamic_mig = *policy;
-  // The driver installation is scanned once: every claim's CDI spec shares its edits.
-  if (!nvml->simulated()) {
-    auto driver = driver::DiscoverDriver(
-        {driver_root.empty() ? "/" : driver_root, inventory->driver_version, ""});
+  // The driver installation is scanned once: every claim's CDI spec shares its edits. Under
+  // nvmlsim only a named --driver-root is scanned (its libraries tell the version).
+  if (!nvml->simulated() || !driver_root.empty()) {
+    auto driver = driver::DiscoverDriver({driver_root.empty() ? "/" : driver_root,
+                                          nvml->simulated() ? "" : inventory->driver_version, ""});
     if (!driver.ok()) return fail("CDI specs: " + driver.error().message);
     if (driver->hook_path.empty()) {
       std::cerr << "migdra plugin: no nvidia-cdi-hook under " << driver->root
