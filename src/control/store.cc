@@ -58,7 +58,16 @@ class Store::Statement {
 
 // One create, update or delete waiting for its transaction.
 struct Store::PendingWrite {
-  EventType type = EventType::kAdded;  // kAdded: create, kModified: update, kDeleted: delete
+  PendingWrite(EventType type, std::string resource, std::string ns, std::string name)
+      : type(type), resource(std::move(resource)), ns(std::move(ns)), name(std::move(name)) {}
+  // A create or update of `object`, named by its metadata.
+  PendingWrite(EventType type, std::string resource, json object)
+      : PendingWrite(type, std::move(resource), object["metadata"].value("namespace", ""),
+                     object["metadata"].value("name", "")) {
+    this->object = std::move(object);
+  }
+
+  EventType type;  // kAdded: create, kModified: update, kDeleted: delete
   std::string resource, ns, name;
   json object;  // the new object (create, update)
   std::optional<int64_t> expected_version;
@@ -234,23 +243,13 @@ int64_t Store::CurrentVersion() const {
 }
 
 ApiResult<json> Store::Create(const std::string& resource, json object) {
-  PendingWrite w;
-  w.type = EventType::kAdded;
-  w.resource = resource;
-  w.ns = object["metadata"].value("namespace", "");
-  w.name = object["metadata"].value("name", "");
-  w.object = std::move(object);
+  PendingWrite w(EventType::kAdded, resource, std::move(object));
   return Submit(w);
 }
 
 ApiResult<json> Store::Update(const std::string& resource, json object,
                               std::optional<int64_t> expected_version) {
-  PendingWrite w;
-  w.type = EventType::kModified;
-  w.resource = resource;
-  w.ns = object["metadata"].value("namespace", "");
-  w.name = object["metadata"].value("name", "");
-  w.object = std::move(object);
+  PendingWrite w(EventType::kModified, resource, std::move(object));
   w.expected_version = expected_version;
   return Submit(w);
 }
@@ -258,11 +257,7 @@ ApiResult<json> Store::Update(const std::string& resource, json object,
 ApiResult<json> Store::Delete(const std::string& resource, const std::string& ns,
                               const std::string& name, std::optional<int64_t> expected_version,
                               const std::string& expected_uid) {
-  PendingWrite w;
-  w.type = EventType::kDeleted;
-  w.resource = resource;
-  w.ns = ns;
-  w.name = name;
+  PendingWrite w(EventType::kDeleted, resource, ns, name);
   w.expected_version = expected_version;
   w.expected_uid = expected_uid;
   return Submit(w);
