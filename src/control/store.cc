@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <ctime>
+#include <initializer_list>
+#include <map>
 #include <random>
 
 namespace migdra::control {
@@ -14,19 +16,12 @@ ApiError DbError(sqlite3* db, const std::string& what) {
   return ApiError{500, "InternalError", what + ": " + (db ? sqlite3_errmsg(db) : "no database")};
 }
 
-// A prepared statement that finalises itself.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  sqlite3_stmt* get() const { return stmt_; }
-  bool ok() const { return stmt_ != nullptr; }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
+ApiError Conflict(const std::string& resource, const std::string& name) {
+  return ApiError{409, "Conflict",
+                  "Operation cannot be fulfilled on " + resource + " \"" + name +
+                      "\": the object has been modified; please apply your changes to the latest "
+                      "version and try again"};
+}
 
 std::mt19937_64& Rng() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -34,6 +29,55 @@ std::mt19937_64& Rng() {
 }
 
 }  // namespace
+
+// A prepared statement that finalises itself.
+class Store::Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  sqlite3_stmt* get() const { return stmt_; }
+  bool ok() const { return stmt_ != nullptr; }
+  // Binds `texts` to ?1, ?2, ... (not copied: they must live until Run) and steps once.
+  bool Run(std::initializer_list<const std::string*> texts) {
+    sqlite3_reset(stmt_);
+    int i = 0;
+    for (const std::string* t : texts) {
+      sqlite3_bind_text(stmt_, ++i, t->data(), static_cast<int>(t->size()), SQLITE_STATIC);
+    }
+    const bool done = sqlite3_step(stmt_) == SQLITE_DONE;
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    return done;
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// One create, update or delete waiting for its transaction.
+struct Store::PendingWrite {
+  PendingWrite(EventType type, std::string resource, std::string ns, std::string name)
+      : type(type), resource(std::move(resource)), ns(std::move(ns)), name(std::move(name)) {}
+  // A create or update of `object`, named by its metadata.
+  PendingWrite(EventType type, std::string resource, json object)
+      : PendingWrite(type, std::move(resource), object["metadata"].value("namespace", ""),
+                     object["metadata"].value("name", "")) {
+    this->object = std::move(object);
+  }
+
+  EventType type;  // kAdded: create, kModified: update, kDeleted: delete
+  std::string resource, ns, name;
+  json object;  // the new object (create, update)
+  std::optional<int64_t> expected_version;
+  std::string expected_uid;
+  ApiResult<json> result = ApiResult<json>::Fail(ApiError{});
+  bool refused = false;  // its result is a refusal (not found, conflict, ...), not a store failure
+  bool done = false;     // guarded by queue_mu_
+};
+
+Store::Store() = default;
 
 const char* EventTypeName(EventType type) {
   switch (type) {
@@ -130,11 +174,34 @@ ApiResult<std::unique_ptr<Store>> Store::Open(const std::string& path, size_t lo
     }
   }
   store->log_floor_ = store->version_;
+  if (!store->PrepareStatements()) {
+    return ApiResult<std::unique_ptr<Store>>::Fail(DbError(store->db_, "preparing statements"));
+  }
   return ApiResult<std::unique_ptr<Store>>::Ok(std::move(store));
 }
 
 Store::~Store() {
+  begin_.reset();
+  commit_.reset();
+  rollback_.reset();
+  put_.reset();
+  delete_.reset();
+  set_version_.reset();
   if (db_) sqlite3_close(db_);
+}
+
+bool Store::PrepareStatements() {
+  begin_ = std::make_unique<Statement>(db_, "BEGIN IMMEDIATE");
+  commit_ = std::make_unique<Statement>(db_, "COMMIT");
+  rollback_ = std::make_unique<Statement>(db_, "ROLLBACK");
+  put_ = std::make_unique<Statement>(
+      db_, "INSERT OR REPLACE INTO objects (resource, ns, name, body) VALUES (?1, ?2, ?3, ?4)");
+  delete_ = std::make_unique<Statement>(
+      db_, "DELETE FROM objects WHERE resource = ?1 AND ns = ?2 AND name = ?3");
+  set_version_ =
+      std::make_unique<Statement>(db_, "INSERT OR REPLACE INTO meta (k, v) VALUES ('version', ?1)");
+  return begin_->ok() && commit_->ok() && rollback_->ok() && put_->ok() && delete_->ok() &&
+         set_version_->ok();
 }
 
 bool Store::Exec(const char* sql) {
@@ -176,115 +243,138 @@ int64_t Store::CurrentVersion() const {
 }
 
 ApiResult<json> Store::Create(const std::string& resource, json object) {
-  std::lock_guard write_lock(write_mu_);
-  const std::string ns = object["metadata"].value("namespace", "");
-  const std::string name = object["metadata"].value("name", "");
-  if (Get(resource, ns, name)) {
-    return ApiResult<json>::Fail(ApiError{409, "AlreadyExists", "\"" + name + "\" already exists"});
-  }
-  return Write(resource, ns, name, std::move(object), EventType::kAdded);
+  PendingWrite w(EventType::kAdded, resource, std::move(object));
+  return Submit(w);
 }
 
 ApiResult<json> Store::Update(const std::string& resource, json object,
                               std::optional<int64_t> expected_version) {
-  std::lock_guard write_lock(write_mu_);
-  const std::string ns = object["metadata"].value("namespace", "");
-  const std::string name = object["metadata"].value("name", "");
-  std::optional<json> current = Get(resource, ns, name);
-  if (!current) {
-    return ApiResult<json>::Fail(ApiError{404, "NotFound", "\"" + name + "\" not found"});
-  }
-  if (expected_version &&
-      ParseVersion((*current)["metadata"].value("resourceVersion", "")) != *expected_version) {
-    return ApiResult<json>::Fail(ApiError{
-        409, "Conflict",
-        "Operation cannot be fulfilled on " + resource + " \"" + name +
-            "\": the object has been modified; please apply your changes to the latest version "
-            "and try again"});
-  }
-  return Write(resource, ns, name, std::move(object), EventType::kModified);
+  PendingWrite w(EventType::kModified, resource, std::move(object));
+  w.expected_version = expected_version;
+  return Submit(w);
 }
 
 ApiResult<json> Store::Delete(const std::string& resource, const std::string& ns,
                               const std::string& name, std::optional<int64_t> expected_version,
                               const std::string& expected_uid) {
-  std::lock_guard write_lock(write_mu_);
-  std::optional<json> current = Get(resource, ns, name);
-  if (!current) {
-    return ApiResult<json>::Fail(ApiError{404, "NotFound", "\"" + name + "\" not found"});
-  }
-  const json& meta = (*current)["metadata"];
-  if ((expected_version && ParseVersion(meta.value("resourceVersion", "")) != *expected_version) ||
-      (!expected_uid.empty() && meta.value("uid", "") != expected_uid)) {
-    return ApiResult<json>::Fail(ApiError{
-        409, "Conflict",
-        "Operation cannot be fulfilled on " + resource + " \"" + name +
-            "\": the object has been modified; please apply your changes to the latest version "
-            "and try again"});
-  }
-  return Write(resource, ns, name, std::move(*current), EventType::kDeleted);
+  PendingWrite w(EventType::kDeleted, resource, ns, name);
+  w.expected_version = expected_version;
+  w.expected_uid = expected_uid;
+  return Submit(w);
 }
 
-// Called with write_mu_ held: persists, then publishes to the cache and the watch log.
-ApiResult<json> Store::Write(const std::string& resource, const std::string& ns,
-                             const std::string& name, json object, EventType type) {
-  const int64_t version = version_ + 1;
-  object["metadata"]["resourceVersion"] = std::to_string(version);
-  const std::string body = object.dump();
-  if (!Exec("BEGIN IMMEDIATE")) return ApiResult<json>::Fail(DbError(db_, "begin"));
-  bool ok = true;
-  if (type == EventType::kDeleted) {
-    Statement del(db_, "DELETE FROM objects WHERE resource = ?1 AND ns = ?2 AND name = ?3");
-    ok = del.ok();
-    if (ok) {
-      sqlite3_bind_text(del.get(), 1, resource.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(del.get(), 2, ns.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(del.get(), 3, name.c_str(), -1, SQLITE_TRANSIENT);
-      ok = sqlite3_step(del.get()) == SQLITE_DONE;
+ApiResult<json> Store::Submit(PendingWrite& write) {
+  std::unique_lock lock(queue_mu_);
+  queue_.push_back(&write);
+  while (!write.done) {
+    if (committing_) {
+      queue_cv_.wait(lock);
+      continue;
     }
-  } else {
-    Statement put(
-        db_, "INSERT OR REPLACE INTO objects (resource, ns, name, body) VALUES (?1, ?2, ?3, ?4)");
-    ok = put.ok();
-    if (ok) {
-      sqlite3_bind_text(put.get(), 1, resource.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(put.get(), 2, ns.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(put.get(), 3, name.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(put.get(), 4, body.c_str(), static_cast<int>(body.size()),
-                        SQLITE_TRANSIENT);
-      ok = sqlite3_step(put.get()) == SQLITE_DONE;
-    }
+    committing_ = true;
+    std::vector<PendingWrite*> batch;
+    batch.swap(queue_);
+    lock.unlock();
+    CommitBatch(batch);
+    lock.lock();
+    for (PendingWrite* w : batch) w->done = true;
+    committing_ = false;
+    queue_cv_.notify_all();
   }
-  if (ok) {
-    Statement meta(db_, "INSERT OR REPLACE INTO meta (k, v) VALUES ('version', ?1)");
-    ok = meta.ok();
-    if (ok) {
-      sqlite3_bind_int64(meta.get(), 1, version);
-      ok = sqlite3_step(meta.get()) == SQLITE_DONE;
+  return std::move(write.result);
+}
+
+void Store::CommitBatch(const std::vector<PendingWrite*>& batch) {
+  // The state each write is checked against: the committed objects (only this function changes
+  // them, so reading them here needs no lock) overlaid with the batch's earlier writes.
+  std::map<std::string, std::optional<json>> overlay;  // resource + " " + key -> object or gone
+  auto current = [&](const PendingWrite& w) -> const json* {
+    auto o = overlay.find(w.resource + " " + Key(w.ns, w.name));
+    if (o != overlay.end()) return o->second ? &*o->second : nullptr;
+    auto r = objects_.find(w.resource);
+    if (r == objects_.end()) return nullptr;
+    auto it = r->second.find(Key(w.ns, w.name));
+    return it == r->second.end() ? nullptr : &it->second;
+  };
+  std::vector<PendingWrite*> staged;  // checked and written, in version order
+  int64_t version = version_;
+  bool db_ok = begin_->Run({});
+  for (PendingWrite* w : batch) {
+    if (!db_ok) break;
+    const json* existing = current(*w);
+    if (w->type == EventType::kAdded && existing) {
+      w->refused = true;
+      w->result = ApiResult<json>::Fail(
+          ApiError{409, "AlreadyExists", "\"" + w->name + "\" already exists"});
+      continue;
     }
+    if (w->type != EventType::kAdded) {
+      if (!existing) {
+        w->refused = true;
+        w->result =
+            ApiResult<json>::Fail(ApiError{404, "NotFound", "\"" + w->name + "\" not found"});
+        continue;
+      }
+      const json& meta = (*existing)["metadata"];
+      if ((w->expected_version &&
+           ParseVersion(meta.value("resourceVersion", "")) != *w->expected_version) ||
+          (!w->expected_uid.empty() && meta.value("uid", "") != w->expected_uid)) {
+        w->refused = true;
+        w->result = ApiResult<json>::Fail(Conflict(w->resource, w->name));
+        continue;
+      }
+      if (w->type == EventType::kDeleted) w->object = *existing;
+    }
+    w->object["metadata"]["resourceVersion"] = std::to_string(version + 1);
+    std::string body;
+    try {
+      body = w->object.dump();
+    } catch (const std::exception& e) {  // e.g. a string that is not UTF-8
+      w->refused = true;
+      w->result = ApiResult<json>::Fail(ApiError{500, "InternalError", e.what()});
+      continue;
+    }
+    db_ok = w->type == EventType::kDeleted ? delete_->Run({&w->resource, &w->ns, &w->name})
+                                           : put_->Run({&w->resource, &w->ns, &w->name, &body});
+    if (!db_ok) break;
+    ++version;
+    overlay[w->resource + " " + Key(w->ns, w->name)] =
+        w->type == EventType::kDeleted ? std::nullopt : std::optional<json>(w->object);
+    staged.push_back(w);
   }
-  if (!ok || !Exec("COMMIT")) {
-    ApiError error = DbError(db_, "writing " + resource + " " + name);
-    Exec("ROLLBACK");
-    return ApiResult<json>::Fail(error);
+  if (db_ok && !staged.empty()) {
+    sqlite3_reset(set_version_->get());
+    sqlite3_bind_int64(set_version_->get(), 1, version);
+    db_ok = sqlite3_step(set_version_->get()) == SQLITE_DONE;
+    sqlite3_reset(set_version_->get());
+  }
+  if (!db_ok || !commit_->Run({})) {
+    const ApiError error = DbError(db_, "writing to the store");
+    rollback_->Run({});
+    for (PendingWrite* w : batch) {
+      if (!w->refused) w->result = ApiResult<json>::Fail(error);
+    }
+    return;
   }
   {
     std::unique_lock lock(mu_);
-    version_ = version;
-    if (type == EventType::kDeleted) {
-      objects_[resource].erase(Key(ns, name));
-    } else {
-      objects_[resource][Key(ns, name)] = object;
-    }
-    log_.push_back(WatchEvent{version, type, resource, ns, object});
-    while (log_.size() > log_capacity_) {
-      log_floor_ = log_.front().resource_version;
-      log_.pop_front();
+    for (PendingWrite* w : staged) {
+      const int64_t v = ++version_;
+      if (w->type == EventType::kDeleted) {
+        objects_[w->resource].erase(Key(w->ns, w->name));
+      } else {
+        objects_[w->resource][Key(w->ns, w->name)] = w->object;
+      }
+      log_.push_back(WatchEvent{v, w->type, w->resource, w->ns, w->object});
+      while (log_.size() > log_capacity_) {
+        log_floor_ = log_.front().resource_version;
+        log_.pop_front();
+      }
     }
   }
+  for (PendingWrite* w : staged) w->result = ApiResult<json>::Ok(std::move(w->object));
   { std::lock_guard lock(wait_mu_); }
   wait_cv_.notify_all();
-  return ApiResult<json>::Ok(std::move(object));
 }
 
 ApiResult<std::vector<WatchEvent>> Store::EventsAfter(int64_t after, size_t max) const {

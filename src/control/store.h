@@ -3,9 +3,14 @@
 // Contract:
 // - One global resourceVersion (a 64-bit counter) orders every write; each object carries the
 //   version of its last write in metadata.resourceVersion.
-// - Every write (create, update, delete) is committed to SQLite (WAL, synchronous=FULL) before
-//   the call returns, so an acknowledged write survives a crash or kill -9.
-// - Writes are serialised; reads are served from an in-memory copy and never block on disk.
+// - Every write (create, update, delete) is committed to SQLite (WAL, synchronous=FULL: the WAL
+//   is fsynced at each commit) before the call returns, so an acknowledged write survives a
+//   crash, kill -9 or power loss.
+// - Writes are serialised: they take effect one after another in the order of their versions.
+//   Writes that arrive while a commit is running are committed together in the next SQLite
+//   transaction (group commit: one fsync for all of them), each checked against the ones before
+//   it; none of them returns, and no reader sees any of them, before that transaction commits.
+// - Reads are served from an in-memory copy and never block on disk.
 // - Watchers see every write after a given resourceVersion, in order, from a bounded in-memory
 //   log; a version older than the log's start is "too old" (the API answers 410 Gone).
 //
@@ -102,15 +107,28 @@ class Store {
   void WakeAll() const;
 
  private:
-  Store() = default;
-  ApiResult<json> Write(const std::string& resource, const std::string& ns, const std::string& name,
-                        json object, EventType type);
+  struct PendingWrite;
+  class Statement;
+  Store();
   bool Exec(const char* sql);
+  bool PrepareStatements();
+  // Queues `write` and returns its result once the transaction holding it has committed; the
+  // caller that finds no commit running commits everything queued (group commit).
+  ApiResult<json> Submit(PendingWrite& write);
+  // Checks, persists in one transaction and publishes `batch`, in order. Only one runs at a time.
+  void CommitBatch(const std::vector<PendingWrite*>& batch);
 
   sqlite3* db_ = nullptr;
   size_t log_capacity_ = 0;
-  mutable std::mutex write_mu_;   // serialises writers
-  mutable std::shared_mutex mu_;  // guards the fields below
+  // Prepared once at Open: BEGIN, COMMIT, ROLLBACK, the object insert and delete, the version.
+  std::unique_ptr<Statement> begin_, commit_, rollback_, put_, delete_, set_version_;
+
+  std::mutex queue_mu_;  // guards the queue of writes and whether a commit runs
+  std::condition_variable queue_cv_;
+  std::vector<PendingWrite*> queue_;
+  bool committing_ = false;
+
+  mutable std::shared_mutex mu_;  // guards the fields below; written only by CommitBatch
   int64_t version_ = 0;
   // resource -> "ns/name" -> object
   std::map<std::string, std::map<std::string, json>> objects_;

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 namespace migdra::control {
@@ -98,12 +100,16 @@ TEST(StoreTest, WatchLogIsOrderedAndBounded) {
 TEST(StoreTest, WaitForVersionWakesOnWrite) {
   auto store = Store::Open("");
   Store& s = **store.value;
-  std::thread writer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    (void)s.Create("pods", Obj("default", "a"));
-  });
-  EXPECT_TRUE(s.WaitForVersion(0, std::chrono::seconds(5)));
-  writer.join();
+  // The wait's own timeout is far beyond the test's bound: only the write's wake-up ends it in
+  // time (at its timeout the wait would report the new version all the same).
+  auto waited =
+      std::async(std::launch::async, [&] { return s.WaitForVersion(0, std::chrono::hours(1)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let the waiter block first
+  ASSERT_TRUE(s.Create("pods", Obj("default", "a")).ok());
+  const bool woken = waited.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  s.WakeAll();  // ends the wait if the write did not
+  EXPECT_TRUE(woken) << "the write did not wake the waiter";
+  EXPECT_TRUE(waited.get());
   EXPECT_FALSE(s.WaitForVersion(1, std::chrono::milliseconds(20)));
 }
 
@@ -126,6 +132,44 @@ TEST(StoreTest, ConcurrentWritersGetDistinctVersions) {
   for (const json& o : s.List("pods", ""))
     versions.insert(o["metadata"]["resourceVersion"].get<std::string>());
   EXPECT_EQ(versions.size(), 400u);
+}
+
+TEST(StoreTest, WritesCommittedTogetherAreCheckedOneAfterAnother) {
+  const std::string path = TempDb();
+  {
+    auto store = Store::Open(path);
+    ASSERT_TRUE(store.ok());
+    Store& s = **store.value;
+    // Concurrent writers share transactions; each is still checked against those before it.
+    std::atomic<int> created{0}, exists{0}, deleted{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 20; ++i) {
+          auto r = s.Create("pods", Obj("default", "same-" + std::to_string(i)));
+          if (r.ok()) {
+            ++created;
+          } else if (r.error.reason == "AlreadyExists") {
+            ++exists;
+          }
+          if (s.Delete("pods", "default", "same-" + std::to_string(i), std::nullopt).ok()) {
+            ++deleted;
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(created + exists, 160);
+    EXPECT_EQ(created, deleted) << "each object that was created once is deleted once";
+    EXPECT_TRUE(s.List("pods", "").empty());
+    ASSERT_TRUE(s.Create("pods", Obj("default", "kept")).ok());
+  }
+  auto store = Store::Open(path);
+  ASSERT_TRUE(store.ok());
+  Store& s = **store.value;
+  EXPECT_EQ(s.List("pods", "").size(), 1u);
+  EXPECT_TRUE(s.Get("pods", "default", "kept"));
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
 
 }  // namespace

@@ -119,6 +119,48 @@ TEST(Checkpoint, RoundTripsAndDetectsCorruption) {
   EXPECT_FALSE(ParseCheckpoint("{").ok());
 }
 
+TEST(Checkpoint, JournalReplaysOverTheSnapshotAndEndsAtATornAppend) {
+  const fs::path dir = fs::temp_directory_path() / ("migdra-journal-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string path = (dir / "checkpoint.json").string();
+  Checkpoint cp;
+  cp.boot_id = "b1";
+  cp.claims["u1"] = {ClaimState::kPrepareCompleted, "ns", "one", {}};
+  {
+    CheckpointJournal journal(path);
+    ASSERT_TRUE(journal.Reset(cp).ok());
+    ClaimRecord two{ClaimState::kPrepareStarted, "ns", "two", {}};
+    cp.claims["u2"] = two;
+    auto seq = journal.Append("u2", &two, cp);
+    ASSERT_TRUE(seq.ok());
+    cp.claims.erase("u1");
+    ASSERT_TRUE(journal.Append("u1", nullptr, cp).ok());
+    ASSERT_TRUE(journal.Sync(*seq).ok());
+  }
+  auto loaded = LoadCheckpoint(path);
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  EXPECT_EQ((*loaded)->claims.count("u1"), 0u);
+  EXPECT_EQ((*loaded)->claims.at("u2").name, "two");
+
+  // An append cut short (the last record, followed by zero bytes) ends the journal...
+  std::fstream f(JournalPath(path), std::ios::in | std::ios::out | std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const size_t last = text.rfind('\n', text.find('\0') - 2) + 1;
+  f.seekp(static_cast<std::streamoff>(last + 70));
+  f.write("\0\0\0\0", 4);
+  f.flush();
+  loaded = LoadCheckpoint(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ((*loaded)->claims.count("u1"), 1u) << "the forgetting was cut short";
+  // ...damage before the last record makes the checkpoint corrupt.
+  f.seekp(70);
+  f.write("x", 1);
+  f.flush();
+  EXPECT_FALSE(LoadCheckpoint(path).ok());
+  fs::remove_all(dir);
+}
+
 TEST(Cdi, AddsMigCapabilityNodesFromProc) {
   fs::path root = fs::temp_directory_path() / ("migdra-cdi-" + std::to_string(::getpid()));
   fs::remove_all(root);

@@ -85,7 +85,8 @@ DeviceState::DeviceState(DeviceStateOptions options, MigBackend* backend, ClaimS
       backend_(backend),
       claims_(claims),
       cdi_(options_.cdi_root, options_.proc_root, options_.dev_root, options_.cdi_common_edits),
-      checkpoint_path_(options_.state_dir + "/checkpoint.json") {}
+      checkpoint_path_(options_.state_dir + "/checkpoint.json"),
+      journal_(checkpoint_path_) {}
 
 Result<std::unique_ptr<DeviceState>> DeviceState::Create(DeviceStateOptions options,
                                                          MigBackend* backend, ClaimSource* claims) {
@@ -114,7 +115,24 @@ void DeviceState::MaybeCrash(const char* step) const {
   }
 }
 
-Status DeviceState::Persist() { return SaveCheckpoint(checkpoint_path_, checkpoint_); }
+Result<uint64_t> DeviceState::Record(const std::string& uid, const ClaimRecord* record) {
+  std::optional<ClaimRecord> before;
+  if (auto it = checkpoint_.claims.find(uid); it != checkpoint_.claims.end()) before = it->second;
+  if (record) {
+    checkpoint_.claims[uid] = *record;
+  } else {
+    checkpoint_.claims.erase(uid);
+  }
+  auto seq = journal_.Append(uid, record, checkpoint_);
+  if (!seq.ok()) {  // what is in memory stays what is on disk
+    if (before) {
+      checkpoint_.claims[uid] = *before;
+    } else {
+      checkpoint_.claims.erase(uid);
+    }
+  }
+  return seq;
+}
 
 Checkpoint DeviceState::Snapshot() const {
   std::lock_guard<std::mutex> lock(cp_mu_);
@@ -124,14 +142,19 @@ Checkpoint DeviceState::Snapshot() const {
 Status DeviceState::Recover() {
   const std::string boot_id = ReadBootId(options_.proc_root);
   auto loaded = LoadCheckpoint(checkpoint_path_);
+  bool lost = false;
   if (!loaded.ok()) {
+    // Copied, not moved: if this recovery is cut short, the next one finds it corrupt again.
     const std::string aside = checkpoint_path_ + ".corrupt-" + std::to_string(std::time(nullptr));
     std::error_code ec;
-    std::filesystem::rename(checkpoint_path_, aside, ec);
-    Log(loaded.error().message + "; moved it to " + aside + " and rebuilding from NVML and the " +
+    std::filesystem::copy_file(checkpoint_path_, aside,
+                               std::filesystem::copy_options::overwrite_existing, ec);
+    std::filesystem::copy_file(JournalPath(checkpoint_path_), JournalPath(aside),
+                               std::filesystem::copy_options::overwrite_existing, ec);
+    Log(loaded.error().message + "; copied it to " + aside + " and rebuilding from NVML and the " +
         "API server");
     checkpoint_ = Checkpoint{boot_id, {}};
-    MIGDRA_RETURN_IF_ERROR(Rebuild());
+    lost = Rebuild();
   } else if (loaded->has_value()) {
     checkpoint_ = std::move(**loaded);
     if (checkpoint_.boot_id != boot_id) {
@@ -144,13 +167,15 @@ Status DeviceState::Recover() {
   } else {
     checkpoint_ = Checkpoint{boot_id, {}};
   }
+  // Before the corrupt checkpoint is replaced, so that a crash here repeats it.
+  if (lost) DestroyUnaccounted();
   std::vector<std::pair<std::string, ClaimRecord>> unfinished;
   for (const auto& [uid, rec] : checkpoint_.claims) {
     if (rec.state != ClaimState::kPrepareCompleted) unfinished.emplace_back(uid, rec);
   }
   {
     std::lock_guard<std::mutex> lock(cp_mu_);
-    MIGDRA_RETURN_IF_ERROR(Persist());
+    MIGDRA_RETURN_IF_ERROR(journal_.Reset(checkpoint_));
   }
   for (const auto& [uid, rec] : unfinished) {
     Log(std::string("recovering claim ") + uid + " left " + ClaimStateName(rec.state));
@@ -160,14 +185,13 @@ Status DeviceState::Recover() {
   return OkStatus();
 }
 
-Status DeviceState::Rebuild() {
-  if (claims_ == nullptr) return OkStatus();
+bool DeviceState::Rebuild() {
+  if (claims_ == nullptr) return false;
   auto list = claims_->List();
   if (!list.ok()) {
     Log("cannot list claims to rebuild the checkpoint: " + list.error().message +
         "; starting empty (no MIG instance will be destroyed)");
-    std::lock_guard<std::mutex> lock(cp_mu_);
-    return Persist();
+    return false;
   }
   for (const auto& info : *list) {
     if (!info.allocated || !info.reserved || !IsValidClaimUid(info.ref.uid)) continue;
@@ -176,7 +200,7 @@ Status DeviceState::Rebuild() {
     bool complete = true;
     for (auto& d : *plan) {
       if (d.kind == DeviceKind::kGpu) continue;
-      auto live = backend_->ListMigInstances(d.gpu_minor);
+      auto live = backend_->ListMigInstancesOfProfile(d.gpu_minor, d.gi_profile_id);
       if (!live.ok()) {
         complete = false;
         break;
@@ -196,8 +220,38 @@ Status DeviceState::Rebuild() {
         ClaimRecord{ClaimState::kPrepareCompleted, info.ref.namespace_, info.ref.name, *plan};
     Log("rebuilt claim " + ClaimName(info.ref) + " (" + info.ref.uid + ") from the API server");
   }
-  std::lock_guard<std::mutex> lock(cp_mu_);
-  return Persist();
+  return true;
+}
+
+void DeviceState::DestroyUnaccounted() {
+  for (int minor : dynamic_gpus_) {
+    auto live = backend_->ListMigInstances(minor);
+    if (!live.ok()) {
+      Log("cannot list the MIG instances of GPU " + std::to_string(minor) + ": " +
+          live.error().message + "; leaving them alone");
+      continue;
+    }
+    std::set<std::pair<int, int>> placements;  // (GI profile, start) of unaccounted instances
+    for (const auto& m : *live) placements.insert({m.gi_profile_id, m.placement_start});
+    for (const auto& [uid, rec] : checkpoint_.claims) {
+      for (const auto& d : rec.devices) {
+        if (d.gpu_minor == minor) placements.erase({d.gi_profile_id, d.placement_start});
+      }
+    }
+    for (const auto& [profile, start] : placements) {
+      PreparedDevice orphan;  // no UUID: whatever is at the placement goes
+      orphan.kind = DeviceKind::kMigDynamic;
+      orphan.gpu_minor = minor;
+      orphan.gi_profile_id = profile;
+      orphan.placement_start = start;
+      orphan.device = "GPU " + std::to_string(minor) + " GI profile " + std::to_string(profile) +
+                      " at placement " + std::to_string(start);
+      Log("destroying the MIG instance of " + orphan.device +
+          ", which no claim accounts for after the checkpoint was lost");
+      Status s = DestroyRecorded(orphan);
+      if (!s.ok()) Log("leaving it: " + s.error().message);
+    }
+  }
 }
 
 Result<std::vector<PreparedDevice>> DeviceState::Plan(const ClaimInfo& info) {
@@ -291,7 +345,8 @@ MigStatus DeviceState::RetryInUse(const std::function<MigStatus()>& op) {
 }
 
 Status DeviceState::DestroyRecorded(const PreparedDevice& d) {
-  MIGDRA_ASSIGN_OR_RETURN(auto live, backend_->ListMigInstances(d.gpu_minor));
+  MIGDRA_ASSIGN_OR_RETURN(auto live,
+                          backend_->ListMigInstancesOfProfile(d.gpu_minor, d.gi_profile_id));
   auto at = AtPlacement(live, d);
   if (at.empty()) return OkStatus();  // already gone
   // GI ids are reused; a UUID never is. A GI whose CI is gone (crash between the two destroys)
@@ -342,8 +397,9 @@ Status DeviceState::TearDown(const std::string& uid, const ClaimRecord& record) 
   MIGDRA_RETURN_IF_ERROR(cdi_.Delete(uid));
   MaybeCrash("cdi-deleted");
   std::lock_guard<std::mutex> lock(cp_mu_);
-  checkpoint_.claims.erase(uid);
-  return Persist();
+  auto forgotten = Record(uid, nullptr);
+  if (!forgotten.ok()) return std::move(forgotten).error();
+  return OkStatus();
 }
 
 Result<std::vector<PreparedDevice>> DeviceState::Prepare(const ClaimRef& claim) {
@@ -375,7 +431,8 @@ Result<std::vector<PreparedDevice>> DeviceState::Prepare(const ClaimRef& claim) 
   // exist. Under the GPU locks nothing of migdra's changes them until the intent is recorded.
   for (auto& d : devices) {
     if (d.kind == DeviceKind::kGpu) continue;
-    MIGDRA_ASSIGN_OR_RETURN(auto live, backend_->ListMigInstances(d.gpu_minor));
+    MIGDRA_ASSIGN_OR_RETURN(auto live,
+                            backend_->ListMigInstancesOfProfile(d.gpu_minor, d.gi_profile_id));
     auto at = AtPlacement(live, d);
     if (d.kind == DeviceKind::kMigStatic) {
       if (at.empty() || at[0].ci_id < 0) {
@@ -392,15 +449,13 @@ Result<std::vector<PreparedDevice>> DeviceState::Prepare(const ClaimRef& claim) 
                        at[0].uuid + ") that migdra did not create");
     }
   }
+  uint64_t intent = 0;
   {
     std::lock_guard<std::mutex> lock(cp_mu_);
     MIGDRA_RETURN_IF_ERROR(CheckConflicts(claim.uid, devices));
-    checkpoint_.claims[claim.uid] =
-        ClaimRecord{ClaimState::kPrepareStarted, claim.namespace_, claim.name, devices};
-    MIGDRA_RETURN_IF_ERROR(Persist());
+    const ClaimRecord started{ClaimState::kPrepareStarted, claim.namespace_, claim.name, devices};
+    MIGDRA_ASSIGN_OR_RETURN(intent, Record(claim.uid, &started));
   }
-  MaybeCrash("intent-written");
-
   auto fail = [&](Error error) -> Error {
     gpu_locks.clear();
     ClaimRecord started{ClaimState::kPrepareStarted, claim.namespace_, claim.name, devices};
@@ -408,6 +463,12 @@ Result<std::vector<PreparedDevice>> DeviceState::Prepare(const ClaimRef& claim) 
     if (!rollback.ok()) error.message += "; rollback incomplete: " + rollback.error().message;
     return error;
   };
+  // The one durable write of a prepare, shared with the prepares beside it, runs while the GPU
+  // is partitioned: the intent is already in the kernel, and a crash of the machine before it
+  // reaches the disk leaves no MIG instance behind.
+  journal_.Flush(intent);
+  MaybeCrash("intent-written");
+
   for (auto& d : devices) {
     if (d.kind != DeviceKind::kMigDynamic) continue;
     auto gpu = std::find_if(gpus_.begin(), gpus_.end(),
@@ -433,13 +494,13 @@ Result<std::vector<PreparedDevice>> DeviceState::Prepare(const ClaimRef& claim) 
   }
   if (Status s = cdi_.Write(claim.uid, devices); !s.ok()) return fail(std::move(s).error());
   MaybeCrash("cdi-written");
+  gpu_locks.clear();  // the GPUs are done with: the next prepare on them need not wait for the disk
+  if (Status s = journal_.Sync(intent); !s.ok()) return fail(std::move(s).error());
   {
     std::lock_guard<std::mutex> lock(cp_mu_);
-    checkpoint_.claims[claim.uid] =
-        ClaimRecord{ClaimState::kPrepareCompleted, claim.namespace_, claim.name, devices};
-    if (Status s = Persist(); !s.ok()) {
-      checkpoint_.claims[claim.uid].state = ClaimState::kPrepareStarted;
-      return fail(std::move(s).error());
+    const ClaimRecord done{ClaimState::kPrepareCompleted, claim.namespace_, claim.name, devices};
+    if (auto recorded = Record(claim.uid, &done); !recorded.ok()) {
+      return fail(std::move(recorded).error());
     }
   }
   MaybeCrash("completed");
@@ -450,19 +511,22 @@ Status DeviceState::Unprepare(const ClaimRef& claim) {
   if (!IsValidClaimUid(claim.uid)) return MakeError("invalid claim UID \"" + claim.uid + "\"");
   ClaimGuard guard(this, claim.uid);
   ClaimRecord record;
+  std::optional<uint64_t> started;
   {
     std::lock_guard<std::mutex> lock(cp_mu_);
     auto it = checkpoint_.claims.find(claim.uid);
     if (it == checkpoint_.claims.end()) return cdi_.Delete(claim.uid);
-    if (it->second.state == ClaimState::kPrepareCompleted) {
-      it->second.state = ClaimState::kUnprepareStarted;
-      MIGDRA_RETURN_IF_ERROR(Persist());
-    }
     record = it->second;
+    if (record.state == ClaimState::kPrepareCompleted) {
+      record.state = ClaimState::kUnprepareStarted;
+      MIGDRA_ASSIGN_OR_RETURN(started, Record(claim.uid, &record));
+    }
   }
+  if (started) journal_.Flush(*started);  // as in Prepare, beside the destroying
   MaybeCrash("unprepare-started");
   MIGDRA_RETURN_IF_ERROR(TearDown(claim.uid, record));
   MaybeCrash("unprepare-completed");
+  if (started) return journal_.Sync(*started);
   return OkStatus();
 }
 

@@ -7,12 +7,25 @@
 //  - Prepare is idempotent: a completed claim returns its recorded devices without touching a
 //    GPU; Unprepare of an unknown claim succeeds.
 //  - A device is never prepared for two claims at once (checked and recorded under one lock).
-//  - Only instances the checkpoint proves migdra created are ever destroyed; MIG mode is changed
-//    only under --dynamic-mig=all, only to turn it on for an idle Hopper-or-newer GPU.
-//  - Crash safety: Create() rolls back claims left PrepareStarted, finishes claims left
-//    UnprepareStarted, keeps PrepareCompleted ones, forgets everything recorded under another boot
-//    ID (MIG instances do not survive a reboot), and moves a corrupt checkpoint aside and rebuilds
-//    it from NVML and the API server instead of failing.
+//  - Only instances the checkpoint proves migdra created are ever destroyed, except after the
+//    checkpoint was lost (below); MIG mode is changed only under --dynamic-mig=all, only to turn
+//    it on for an idle Hopper-or-newer GPU.
+//  - Crash safety: every record reaches the checkpoint before the step it guards (named crash
+//    points: DeviceStateOptions::crash_at). Create() rolls back claims left PrepareStarted,
+//    finishes claims left UnprepareStarted, keeps PrepareCompleted ones, forgets everything
+//    recorded under another boot ID (MIG instances do not survive a reboot), and copies a corrupt
+//    checkpoint aside and rebuilds it from NVML and the API server instead of failing. After such
+//    a rebuild it destroys the instances on GPUs under dynamic MIG that no rebuilt claim accounts
+//    for (what a prepare or unprepare cut short left behind, whose record was lost) unless a
+//    process uses them; instances on GPUs under static MIG are never touched. If the API server
+//    cannot be asked, nothing is destroyed.
+//  - Durability: every record is in the kernel before the step it guards, so it survives the
+//    plugin's crash or kill -9. One durable write per prepare and per unprepare: the flush of the
+//    intent (PrepareStarted, UnprepareStarted) starts before a GPU is touched, runs beside the
+//    NVML work and ends before the kubelet is answered; concurrent prepares share it (group
+//    commit, CheckpointJournal). The other records (completed, rolled back, forgotten) reach the
+//    disk with the next flush. Nothing more is needed: a crash of the machine takes every MIG
+//    instance with it, and the new boot ID makes recovery forget every claim.
 //
 // Thread safety: all public methods may be called concurrently. Work on one claim is serialised;
 // work on different claims runs in parallel except where they share a GPU (per-GPU locks).
@@ -20,6 +33,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -80,14 +94,21 @@ class DeviceState {
   const std::vector<GpuInfo>& gpus() const { return gpus_; }
   // Whether MIG devices on this GPU are created on demand.
   bool IsDynamic(int gpu_minor) const { return dynamic_gpus_.count(gpu_minor) > 0; }
+  // Flushes and snapshot writes of the checkpoint so far (benchmarks, diagnostics).
+  uint64_t DurableWrites() const { return journal_.durable_writes(); }
 
  private:
   class ClaimGuard;
   DeviceState(DeviceStateOptions options, MigBackend* backend, ClaimSource* claims);
 
   Status Recover();
-  Status Rebuild();
-  Status Persist();  // cp_mu_ held
+  // Rebuilds checkpoint_ from NVML and the API server; returns whether the server answered.
+  bool Rebuild();
+  // Destroys the instances on dynamic GPUs that checkpoint_ does not account for.
+  void DestroyUnaccounted();
+  // Sets (null: forgets) the record of claim `uid` in checkpoint_ and the journal; returns the
+  // journal sequence number to Sync for durability. cp_mu_ held.
+  Result<uint64_t> Record(const std::string& uid, const ClaimRecord* record);
   void MaybeCrash(const char* step) const;
 
   Result<std::vector<PreparedDevice>> Plan(const ClaimInfo& info);
@@ -110,6 +131,7 @@ class DeviceState {
 
   mutable std::mutex cp_mu_;
   Checkpoint checkpoint_;
+  CheckpointJournal journal_;
 
   std::mutex busy_mu_;
   std::condition_variable busy_cv_;

@@ -338,6 +338,21 @@ TEST_F(DeviceStateTest, RefusesSharingItCannotApply) {
   EXPECT_TRUE(backend_->ops.empty());
 }
 
+TEST_F(DeviceStateTest, OneDurableWritePerPrepareAndUnprepare) {
+  claims_.Add("c1", "uid-1", {"gpu-0-mig-1g10gb-19-0"});
+  auto s = Start();
+  const uint64_t before = s->DurableWrites();
+  ASSERT_TRUE(s->Prepare({"default", "c1", "uid-1"}).ok());
+  EXPECT_EQ(s->DurableWrites() - before, 1u);
+  ASSERT_TRUE(s->Unprepare({"default", "c1", "uid-1"}).ok());
+  EXPECT_EQ(s->DurableWrites() - before, 2u);
+  // Both survive a restart: the records in the journal are replayed over the snapshot.
+  ASSERT_TRUE(s->Prepare({"default", "c1", "uid-1"}).ok());
+  s.reset();
+  s = Start();
+  EXPECT_EQ(s->Snapshot().claims.at("uid-1").state, ClaimState::kPrepareCompleted);
+}
+
 TEST_F(DeviceStateTest, ConcurrentClaimsOnOneGpuAllSucceed) {
   for (int i = 0; i < 7; ++i) {
     claims_.Add("c" + std::to_string(i), "uid-" + std::to_string(i),

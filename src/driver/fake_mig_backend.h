@@ -42,6 +42,14 @@ class FakeMigBackend : public MigBackend {
     }
     return out;
   }
+  Result<std::vector<MigInstance>> ListMigInstancesOfProfile(int minor, int profile) override {
+    MIGDRA_ASSIGN_OR_RETURN(auto all, ListMigInstances(minor));
+    std::vector<MigInstance> out;
+    for (const auto& m : all) {
+      if (m.gi_profile_id == profile) out.push_back(m);
+    }
+    return out;
+  }
   MigStatus SetMigMode(int minor, bool enabled) override {
     std::lock_guard<std::mutex> l(mu_);
     ops.push_back("mode " + std::to_string(minor));

@@ -60,6 +60,10 @@ class MigBackend {
 
   virtual Result<std::vector<GpuInfo>> ListGpus() = 0;
   virtual Result<std::vector<MigInstance>> ListMigInstances(int gpu_minor) = 0;
+  // The live instances whose GI has profile `gi_profile_id`: ListMigInstances narrowed to one
+  // profile, for the prepare path (one NVML query instead of one per profile).
+  virtual Result<std::vector<MigInstance>> ListMigInstancesOfProfile(int gpu_minor,
+                                                                     int gi_profile_id) = 0;
 
   // Switches MIG mode; only called when the operator allowed it (--dynamic-mig=all).
   virtual MigStatus SetMigMode(int gpu_minor, bool enabled) = 0;

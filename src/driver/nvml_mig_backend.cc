@@ -42,6 +42,19 @@ Result<std::vector<GpuInfo>> NvmlMigBackend::ListGpus() {
 Result<std::vector<MigInstance>> NvmlMigBackend::ListMigInstances(int gpu_minor) {
   MIGDRA_ASSIGN_OR_RETURN(uint32_t index, nvml_->IndexOfMinor(static_cast<uint32_t>(gpu_minor)));
   MIGDRA_ASSIGN_OR_RETURN(auto gis, nvml_->GpuInstances(index));
+  return WithComputeInstances(gpu_minor, index, gis);
+}
+
+Result<std::vector<MigInstance>> NvmlMigBackend::ListMigInstancesOfProfile(int gpu_minor,
+                                                                           int gi_profile_id) {
+  MIGDRA_ASSIGN_OR_RETURN(uint32_t index, nvml_->IndexOfMinor(static_cast<uint32_t>(gpu_minor)));
+  MIGDRA_ASSIGN_OR_RETURN(
+      auto gis, nvml_->GpuInstancesOfProfile(index, static_cast<uint32_t>(gi_profile_id)));
+  return WithComputeInstances(gpu_minor, index, gis);
+}
+
+Result<std::vector<MigInstance>> NvmlMigBackend::WithComputeInstances(
+    int gpu_minor, uint32_t index, const std::vector<gpu::GpuInstanceInfo>& gis) {
   std::vector<MigInstance> out;
   for (const auto& gi : gis) {
     MIGDRA_ASSIGN_OR_RETURN(auto cis, nvml_->ComputeInstances(index, gi.id));

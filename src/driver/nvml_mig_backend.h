@@ -15,6 +15,8 @@ class NvmlMigBackend : public MigBackend {
 
   Result<std::vector<GpuInfo>> ListGpus() override;
   Result<std::vector<MigInstance>> ListMigInstances(int gpu_minor) override;
+  Result<std::vector<MigInstance>> ListMigInstancesOfProfile(int gpu_minor,
+                                                             int gi_profile_id) override;
   MigStatus SetMigMode(int gpu_minor, bool enabled) override;
   MigStatus CreateGpuInstance(int gpu_minor, int gi_profile_id, int placement_start,
                               int* gi_id) override;
@@ -23,6 +25,10 @@ class NvmlMigBackend : public MigBackend {
   MigStatus DestroyGpuInstance(int gpu_minor, int gi_id) override;
 
  private:
+  // The GIs `gis` of GPU `index` with their CIs.
+  Result<std::vector<MigInstance>> WithComputeInstances(
+      int gpu_minor, uint32_t index, const std::vector<gpu::GpuInstanceInfo>& gis);
+
   gpu::Nvml* nvml_;
 };
 

@@ -493,28 +493,39 @@ Result<std::vector<Profile>> Nvml::GpuInstanceProfiles(uint32_t index) {
 
 Result<std::vector<GpuInstanceInfo>> Nvml::GpuInstances(uint32_t index) {
   MIGDRA_ASSIGN_OR_RETURN(std::vector<Profile> profiles, GpuInstanceProfiles(index));
+  std::vector<GpuInstanceInfo> out;
+  for (const Profile& p : profiles) {
+    MIGDRA_ASSIGN_OR_RETURN(auto of_profile, GpuInstancesOfProfile(index, p.id));
+    out.insert(out.end(), of_profile.begin(), of_profile.end());
+  }
+  std::sort(out.begin(), out.end(),
+            [](const GpuInstanceInfo& a, const GpuInstanceInfo& b) { return a.id < b.id; });
+  return out;
+}
+
+Result<std::vector<GpuInstanceInfo>> Nvml::GpuInstancesOfProfile(uint32_t index,
+                                                                 uint32_t profile_id) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl& n = *impl_;
   MIGDRA_ASSIGN_OR_RETURN(nvmlDevice_t dev, n.Device(index));
+  // More handles than any GPU has GIs (at most 7 on today's GPUs).
+  std::vector<nvmlGpuInstance_t> handles(32);
+  unsigned int count = static_cast<unsigned int>(handles.size());
+  nvmlReturn_t rc = n.nvmlDeviceGetGpuInstances_fn(dev, profile_id, handles.data(), &count);
   std::vector<GpuInstanceInfo> out;
-  for (const Profile& p : profiles) {
-    std::vector<nvmlGpuInstance_t> handles(std::max<uint32_t>(p.instance_cap, 1) + 8);
-    unsigned int count = static_cast<unsigned int>(handles.size());
-    nvmlReturn_t rc = n.nvmlDeviceGetGpuInstances_fn(dev, p.id, handles.data(), &count);
-    if (rc == MIGDRA_NVML_ERROR_NOT_SUPPORTED) return out;  // MIG mode off
+  if (rc == MIGDRA_NVML_ERROR_NOT_SUPPORTED) return out;  // MIG mode off
+  if (rc != MIGDRA_NVML_SUCCESS) {
+    return n.Fail("nvmlDeviceGetGpuInstances(gpu " + std::to_string(index) + ", profile " +
+                      std::to_string(profile_id) + ")",
+                  rc);
+  }
+  for (unsigned int i = 0; i < count; ++i) {
+    nvmlGpuInstanceInfo_t info{};
+    rc = n.nvmlGpuInstanceGetInfo_fn(handles[i], &info);
     if (rc != MIGDRA_NVML_SUCCESS) {
-      return n.Fail("nvmlDeviceGetGpuInstances(gpu " + std::to_string(index) + ", profile " +
-                        std::to_string(p.id) + ")",
-                    rc);
+      return n.Fail("nvmlGpuInstanceGetInfo(gpu " + std::to_string(index) + ")", rc);
     }
-    for (unsigned int i = 0; i < count; ++i) {
-      nvmlGpuInstanceInfo_t info{};
-      rc = n.nvmlGpuInstanceGetInfo_fn(handles[i], &info);
-      if (rc != MIGDRA_NVML_SUCCESS) {
-        return n.Fail("nvmlGpuInstanceGetInfo(gpu " + std::to_string(index) + ")", rc);
-      }
-      out.push_back({info.id, info.profileId, {info.placement.start, info.placement.size}});
-    }
+    out.push_back({info.id, info.profileId, {info.placement.start, info.placement.size}});
   }
   std::sort(out.begin(), out.end(),
             [](const GpuInstanceInfo& a, const GpuInstanceInfo& b) { return a.id < b.id; });

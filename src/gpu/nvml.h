@@ -152,6 +152,9 @@ class Nvml {
   Result<std::vector<Profile>> GpuInstanceProfiles(uint32_t index);
   // Existing GIs (MIG mode must be on; with it off the list is empty), ordered by GI id.
   Result<std::vector<GpuInstanceInfo>> GpuInstances(uint32_t index);
+  // Existing GIs of one GI profile, ordered by GI id: one NVML query instead of one per profile
+  // plus the profiles' own (GpuInstanceProfiles).
+  Result<std::vector<GpuInstanceInfo>> GpuInstancesOfProfile(uint32_t index, uint32_t profile_id);
   // Existing CIs of GI `gi_id`, ordered by CI id.
   Result<std::vector<ComputeInstanceInfo>> ComputeInstances(uint32_t index, uint32_t gi_id);
 

@@ -152,6 +152,60 @@ class FaultTest(unittest.TestCase):
         self.assertEqual(un.claims["uid-c"].error, "")
         self.assertEqual(self.plugin.nvmlsim_instances(), [])
 
+    def corrupt_checkpoint(self):
+        with open(self.plugin.state + "/checkpoint.json", "r+") as f:
+            f.seek(10)
+            f.write("garbage")
+
+    def test_corrupt_checkpoint_after_a_crash_mid_prepare_leaves_no_orphan(self):
+        """The record of a prepare cut short is lost with the checkpoint: what the prepare made
+        is found and destroyed at start-up, and the kubelet's retry prepares the claim."""
+        for step, claim_deleted in [("gi-created", False), ("ci-created", True)]:
+            with self.subTest(step=step, claim_deleted=claim_deleted):
+                self.setUp_fresh()
+                migs = self.api.small_migs()
+                self.api.add_claim("default", "keep", "uid-keep", [migs[0]], "node-a")
+                self.api.add_claim("default", "c", "uid-c", [migs[1]], "node-a")
+                self.assertEqual(self.kubelet.prepare([("default", "keep", "uid-keep")])
+                                 .claims["uid-keep"].error, "")
+                self.plugin.stop()
+                self.start({"MIGDRA_CRASH_AT": step})
+                self.crash_during(lambda: self.kubelet.prepare([("default", "c", "uid-c")]))
+                self.assertEqual(len(self.plugin.nvmlsim_instances()), 2)
+                self.corrupt_checkpoint()
+                if claim_deleted:  # the pod went away while the plugin was down
+                    del self.api.claims[("default", "c")]
+                self.start()
+                log = self.plugin.read_log()
+                self.assertIn("rebuilding", log)
+                self.assertEqual(len(self.plugin.nvmlsim_instances()), 1, log)
+                if not claim_deleted:
+                    resp = self.kubelet.prepare([("default", "c", "uid-c")])
+                    self.assertEqual(resp.claims["uid-c"].error, "", log)
+                    self.assert_no_sharing([self.cdi_uuid("uid-c"), self.cdi_uuid("uid-keep")])
+                resp = self.kubelet.prepare([("default", "keep", "uid-keep")])
+                self.assertEqual(resp.claims["uid-keep"].error, "")
+                claims = [("default", "keep", "uid-keep")] + \
+                    ([] if claim_deleted else [("default", "c", "uid-c")])
+                un = self.kubelet.unprepare(claims)
+                self.assertTrue(all(r.error == "" for r in un.claims.values()), un)
+                self.assertEqual(self.plugin.nvmlsim_instances(), [])
+
+    def test_corrupt_checkpoint_never_touches_static_mig(self):
+        """Under static MIG (--dynamic-mig=none) an instance no claim accounts for stays."""
+        self.setUp_fresh()
+        migs = self.api.small_migs()
+        self.api.add_claim("default", "c", "uid-c", [migs[0]], "node-a")
+        self.assertEqual(self.kubelet.prepare([("default", "c", "uid-c")]).claims["uid-c"].error,
+                         "")
+        self.plugin.stop()
+        self.corrupt_checkpoint()
+        del self.api.claims[("default", "c")]
+        self.plugin.args += ["--dynamic-mig", "none"]
+        self.start()
+        self.assertIn("rebuilding", self.plugin.read_log())
+        self.assertEqual(len(self.plugin.nvmlsim_instances()), 1, self.plugin.read_log())
+
     def setUp_fresh(self, env=None):
         """A new node: fresh folders and nvmlsim state, the plugin started."""
         if self.kubelet:
