@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "control/wire_types.h"
+
 namespace migdra::control {
 namespace {
 
@@ -31,8 +33,11 @@ ApiError Invalid(const ResourceInfo& info, const std::string& name, const json& 
                   causes};
 }
 
-ApiError StrictError(const std::vector<std::string>& unknown) {
-  std::string msg = "strict decoding error: ";
+// As the API server words it: "Pod in version "v1" cannot be handled as a Pod: strict decoding
+// error: unknown field "spec.x"".
+ApiError StrictError(const ResourceInfo& info, const std::vector<std::string>& unknown) {
+  std::string msg = info.kind + " in version \"" + info.version + "\" cannot be handled as a " +
+                    info.kind + ": strict decoding error: ";
   for (size_t i = 0; i < unknown.size(); ++i) {
     msg += (i ? ", " : "") + std::string("unknown field \"") + unknown[i] + "\"";
   }
@@ -65,6 +70,9 @@ ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object
   if (!object.is_object()) {
     return ApiResult<json>::Fail(ApiError{400, "BadRequest", "the body must be a JSON object"});
   }
+  if (std::optional<ApiError> type_error = WireTypeError(info, object)) {
+    return ApiResult<json>::Fail(std::move(*type_error));
+  }
   if (!object.contains("metadata") || !object["metadata"].is_object()) {
     object["metadata"] = json::object();
   }
@@ -89,7 +97,7 @@ ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object
   }
   if (options.strict_fields) {
     std::vector<std::string> unknown = UnknownFields(info, object);
-    if (!unknown.empty()) return ApiResult<json>::Fail(StrictError(unknown));
+    if (!unknown.empty()) return ApiResult<json>::Fail(StrictError(info, unknown));
   }
   const bool generated = meta.value("name", "").empty() && !meta.value("generateName", "").empty();
   meta.erase("resourceVersion");
@@ -130,6 +138,9 @@ ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object
 
 ApiResult<json> UpdateObject(Store& store, const ResourceInfo& info, json object, bool status_only,
                              const WriteOptions& options) {
+  if (std::optional<ApiError> type_error = WireTypeError(info, object)) {
+    return ApiResult<json>::Fail(std::move(*type_error));
+  }
   if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
     return ApiResult<json>::Fail(ApiError{400, "BadRequest", "the object has no metadata"});
   }
@@ -141,7 +152,7 @@ ApiResult<json> UpdateObject(Store& store, const ResourceInfo& info, json object
   }
   if (options.strict_fields) {
     std::vector<std::string> unknown = UnknownFields(info, object);
-    if (!unknown.empty()) return ApiResult<json>::Fail(StrictError(unknown));
+    if (!unknown.empty()) return ApiResult<json>::Fail(StrictError(info, unknown));
   }
   std::optional<int64_t> expected;
   std::string rv = object["metadata"].value("resourceVersion", "");
