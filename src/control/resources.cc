@@ -112,20 +112,6 @@ void ValidateName(const ResourceInfo& info, const json& object, json& causes) {
                   " must consist of lower case alphanumeric characters, '-' or '.', and must start "
                   "and end with an alphanumeric character"));
   }
-  if (meta.contains("labels") && !meta["labels"].is_null()) {
-    if (!meta["labels"].is_object()) {
-      causes.push_back(
-          Cause("FieldValueInvalid", "metadata.labels", "Invalid value: must be a map of strings"));
-    } else {
-      for (const auto& [k, v] : meta["labels"].items()) {
-        if (!v.is_string() || v.get<std::string>().size() > 63) {
-          causes.push_back(Cause("FieldValueInvalid", "metadata.labels",
-                                 "Invalid value: \"" + k +
-                                     "\": label values must be strings of at most 63 characters"));
-        }
-      }
-    }
-  }
 }
 
 void ValidatePodSpec(const json& spec, const std::string& path, json& causes, bool in_job) {
@@ -347,6 +333,7 @@ json Validate(const ResourceInfo& info, const json& object, const json& old) {
     return causes;
   }
   ValidateName(info, object, causes);
+  for (json& cause : MetadataCauses(info, object)) causes.push_back(std::move(cause));
   ValidateKind(info, object, old, causes);
   json typed = TypedValidate(info, object);
   for (json& cause : typed) {

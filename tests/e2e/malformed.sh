@@ -64,6 +64,25 @@ grep -qF 'cannot unmarshal number 1.5 into Go struct field JobSpec.spec.parallel
   fail "kubectl patch shows no decode error: $out"
 pass "wrong types in Job spec and status (create, status subresource, patch): 400"
 
+# serve and `migdra validate` agree on the metadata limits: each corpus case is refused by kubectl
+# apply with the error line it announces for validate.
+corpus=${MIGDRA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/invalid
+for case in pod-label-name-too-long pod-label-prefix-too-long pod-label-value-too-long \
+  job-template-label-key-invalid pod-annotation-key-invalid pod-finalizer-not-qualified; do
+  want=$(sed -n 's/^# expect: [A-Za-z]*\/[a-z]*: //p' "$corpus/$case.yaml")
+  out=$(k apply -f "$corpus/$case.yaml" 2>&1) && fail "$case: kubectl apply succeeded"
+  grep -qF "is invalid: $want" <<<"$out" || fail "$case: want \"$want\", got: $out"
+done
+head -c $((256 * 1024 - 4 + 1)) /dev/zero | tr '\0' x >"$E2E_TMP/note"
+jq -c --rawfile v "$E2E_TMP/note" '.metadata.name = "big" | .metadata.annotations = {note: $v}' \
+  <<<"$pod" >"$E2E_TMP/big.json"
+r=$(api POST "$pods" -H 'Content-Type: application/json' --data-binary "@$E2E_TMP/big.json")
+[[ $(status_of "$r") == 422 ]] || fail "256 KiB + 1 of annotations: $(status_of "$r")"
+body_of "$r" | jq -e '.details.causes[0].field == "metadata.annotations" and
+  .details.causes[0].message == "Too long: may not be more than 262144 bytes"' >/dev/null ||
+  fail "annotations limit: $(body_of "$r" | cut -c1-300)"
+pass "label, annotation and finalizer limits: serve answers 422 as migdra validate does"
+
 # good_pod_runs NAME: a pod runs to Succeeded beside whatever the tests above left behind.
 good_pod_runs() {
   jq -c --arg n "$1" '.metadata.name = $n | .spec.containers[0].command = ["sh", "-c", "echo ran"]' <<<"$pod" |
