@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "control/json_access.h"
 #include "control/wire_types.h"
 
 namespace migdra::control {
@@ -241,9 +242,9 @@ ApiResult<json> DeleteObject(Store& store, const ResourceInfo& info, const std::
       if (propagation == "Orphan") add_finalizer("orphan");
       if (propagation == "Foreground") add_finalizer("foregroundDeletion");
     }
+    const json& spec_finalizers = Field(*current, {"spec", "finalizers"});
     const bool namespace_with_content =
-        info.plural == "namespaces" &&
-        !(*current)["spec"].value("finalizers", json::array()).empty();
+        info.plural == "namespaces" && spec_finalizers.is_array() && !spec_finalizers.empty();
     if (!finalizers.empty() || namespace_with_content) {
       if (meta.contains("deletionTimestamp")) return ApiResult<json>::Ok(*current);
       meta["deletionTimestamp"] = NowRfc3339();
