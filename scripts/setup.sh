@@ -16,6 +16,7 @@ packages=(
   clang-19 libclang-rt-19-dev
   python3-grpcio python3-protobuf python3-yaml
   curl jq
+  podman runc
 )
 
 sudo_cmd=()
@@ -25,17 +26,26 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
+# apt prints hundreds of lines per install; keep them in a log that is shown only on failure.
+apt_log=$(mktemp /tmp/migdra-setup.XXXXXX.log)
+trap 'rm -f "$apt_log"' EXIT
+quietly() {
+  if ! "$@" >>"$apt_log" 2>&1; then
+    echo "setup: failed: $*" >&2
+    cat "$apt_log" >&2
+    return 1
+  fi
+}
+
 if ((${#missing[@]})); then
   echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-  echo "setup: all Debian packages present"
+  quietly "${sudo_cmd[@]}" apt-get update -qq
+  quietly "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 # Node.js brings npm (nodesource's nodejs conflicts with Debian's separate npm package).
 if ! command -v npm >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq nodejs npm
+  quietly "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
 fi
 
 if ! command -v kubectl >/dev/null 2>&1; then
@@ -47,6 +57,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 if [[ -f "$root/tests/cel-conformance/package.json" ]]; then
   if [[ ! -d "$root/tests/cel-conformance/node_modules/@bufbuild/cel-spec" ]]; then
     echo "setup: installing the CEL conformance suite from npm"
-    (cd "$root/tests/cel-conformance" && npm ci --no-audit --no-fund --silent)
+    (cd "$root/tests/cel-conformance" && quietly npm ci --no-audit --no-fund --silent)
   fi
 fi

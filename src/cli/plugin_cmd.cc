@@ -31,9 +31,11 @@
 #include "api/codec.h"
 #include "cli/command.h"
 #include "common/guard.h"
+#include "driver/cdi.h"
 #include "driver/claim_source.h"
 #include "driver/device_state.h"
 #include "driver/dra_service.h"
+#include "driver/driver_root.h"
 #include "driver/nvml_mig_backend.h"
 #include "driver/slice_builder.h"
 #include "gpu/inventory.h"
@@ -130,6 +132,8 @@ int RunPlugin(int argc, char** argv) {
   auto client = kube::Client::Create(*config);
   if (!client.ok()) return fail(client.error().message);
 
+  auto inventory = gpu::ReadInventory(*nvml, node);
+  if (!inventory.ok()) return fail(inventory.error().message);
   driver::NvmlMigBackend backend(nvml.get());
   driver::KubeClaimSource claims(client->get());
   driver::DeviceStateOptions options;
@@ -138,12 +142,24 @@ int RunPlugin(int argc, char** argv) {
   options.state_dir = state_dir;
   options.cdi_root = cdi_root;
   options.dynamic_mig = *policy;
+  // The driver installation is scanned once: every claim's CDI spec shares its edits. Under
+  // nvmlsim only a named --driver-root is scanned (its libraries tell the version).
+  if (!nvml->simulated() || !driver_root.empty()) {
+    auto driver = driver::DiscoverDriver({driver_root.empty() ? "/" : driver_root,
+                                          nvml->simulated() ? "" : inventory->driver_version, ""});
+    if (!driver.ok()) return fail("CDI specs: " + driver.error().message);
+    if (driver->hook_path.empty()) {
+      std::cerr << "migdra plugin: no nvidia-cdi-hook under " << driver->root
+                << ": CDI specs bind-mount the library links instead of running the toolkit's "
+                   "hooks (images must use the standard library folders or LD_LIBRARY_PATH)\n";
+    }
+    options.dev_root = driver->dev_root == "/" ? "/dev" : driver->dev_root + "/dev";
+    options.cdi_common_edits = driver::CommonEdits(*driver);
+  }
   if (const char* crash = std::getenv("MIGDRA_CRASH_AT")) options.crash_at = crash;
   auto state = driver::DeviceState::Create(options, &backend, &claims);
   if (!state.ok()) return fail(state.error().message);
 
-  auto inventory = gpu::ReadInventory(*nvml, node);
-  if (!inventory.ok()) return fail(inventory.error().message);
   driver::SliceOptions slice_options;
   slice_options.driver = driver_name;
   slice_options.mig = *policy == driver::DynamicMigPolicy::kNone ? driver::MigStrategy::kStatic

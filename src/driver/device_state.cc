@@ -84,7 +84,7 @@ DeviceState::DeviceState(DeviceStateOptions options, MigBackend* backend, ClaimS
     : options_(std::move(options)),
       backend_(backend),
       claims_(claims),
-      cdi_(options_.cdi_root, options_.proc_root, options_.dev_root),
+      cdi_(options_.cdi_root, options_.proc_root, options_.dev_root, options_.cdi_common_edits),
       checkpoint_path_(options_.state_dir + "/checkpoint.json") {}
 
 Result<std::unique_ptr<DeviceState>> DeviceState::Create(DeviceStateOptions options,

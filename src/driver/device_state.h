@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -50,6 +51,9 @@ struct DeviceStateOptions {
   std::string cdi_root = "/var/run/cdi";
   std::string proc_root = "/proc";
   std::string dev_root = "/dev";
+  // The edits every claim's CDI spec shares (driver::CommonEdits, computed once per node);
+  // none: BasicCommonEdits.
+  std::optional<nlohmann::json> cdi_common_edits;
   DynamicMigPolicy dynamic_mig = DynamicMigPolicy::kEnabledGpus;
   // Destroying an instance that a process still uses is retried this often, doubling the wait.
   int in_use_attempts = 5;

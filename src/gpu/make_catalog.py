@@ -43,7 +43,7 @@ derived = {
  ('GB200-186GB','4g.93gb'): dict(memory_mib=93184, sms=72, dec=4, jpg=4),
  ('GB200-186GB','7g.186gb'): dict(memory_mib=186368, sms=152, dec=7, jpg=7),
 }
-# The real H200 reading (/work/shared/data/h200-nvidia-smi-mig.txt) wins over the reference table.
+# The real H200 reading (nvidia-smi mig -lgip on an H200) wins over the reference table.
 h200_real_mib = {'1g.18gb':16384,'1g.18gb+me':16384,'1g.35gb':33280,'2g.35gb':33280,'3g.71gb':71424,'4g.71gb':71424,'7g.141gb':143360}
 out = []
 for key, ref, aliases, product, arch, cc, mib, pci, brand in models:
@@ -71,7 +71,7 @@ for key, ref, aliases, product, arch, cc, mib, pci, brand in models:
        compute_capability=cc, memory_mib=mib, pci_device_id=pci, brand=brand,
        grid_units=g['placement_grid_units'], compute_slices=g['compute_slices_total'], memory_slices=g['memory_slices_total'], profiles=profs)
   out.append(m)
-meta = {"source": "Derived from /work/shared/reference/mig-profiles.json (NVIDIA MIG user guide, real nvidia-smi mig -lgip/-lgipp readings); H200 memory from the real H200 reading in /work/shared/data/h200-nvidia-smi-mig.txt. Profiles with a 'derived' list carry values the reference leaves open (B200/GB200/GH200-144GB 3g/4g/7g memory, SMs, engines), derived by analogy with sibling profiles (memory: two or four times the two-memory-slice profile, so that the 7g profile's memory covers every layout; 7g SMs at least the SMs of any layout: 3 x 2g + 1g.47gb = 146 on GB200). memory_mib of a model is chosen so that go-nvlib's name formula reproduces every profile name.",
+meta = {"source": "Derived from a table of MIG profiles (NVIDIA MIG user guide, real nvidia-smi mig -lgip/-lgipp readings), given as the first argument of src/gpu/make_catalog.py; H200 memory from a real H200 reading (nvidia-smi mig -lgip). Profiles with a 'derived' list carry values the reference leaves open (B200/GB200/GH200-144GB 3g/4g/7g memory, SMs, engines), derived by analogy with sibling profiles (memory: two or four times the two-memory-slice profile, so that the 7g profile's memory covers every layout; 7g SMs at least the SMs of any layout: 3 x 2g + 1g.47gb = 146 on GB200). memory_mib of a model is chosen so that go-nvlib's name formula reproduces every profile name.",
   "fields": "id = NVML GI profile id; index = NVML_GPU_INSTANCE_PROFILE_* index; placements = [start, size] on the grid; ce/dec/enc/jpg/ofa = copy engines, decoders, encoders, JPEG, OFA; instances = NVML instanceCount; brand = nvmlBrandType_t"}
 s = json.dumps({"_meta": meta, "models": out}, indent=1)
 # compact placements onto one line
