@@ -327,6 +327,18 @@ void ValidateAnnotations(Errors& e, const std::string& path,
   if (total > kTotalAnnotationSizeLimit) e.TooLong(path, kTotalAnnotationSizeLimit);
 }
 
+// Label keys (qualified names: a name part of at most 63 characters and an optional DNS subdomain
+// prefix of at most 253) and values (at most 63, the label-value format), annotation keys and
+// their total size (256 KiB of keys and values), finalizers (qualified names).
+void ValidateMetadataMaps(Errors& e, const std::string& path, const ObjectMeta& meta) {
+  ValidateLabels(e, Child(path, "labels"), meta.labels);
+  ValidateAnnotations(e, Child(path, "annotations"), meta.annotations);
+  for (size_t i = 0; i < meta.finalizers.size(); ++i) {
+    e.InvalidEach(Index(Child(path, "finalizers"), i), meta.finalizers[i],
+                  IsQualifiedName(meta.finalizers[i]));
+  }
+}
+
 // ValidateObjectMeta. `name_check` is the kind's name format.
 void ValidateObjectMeta(Errors& e, const std::string& path, const ObjectMeta& meta, Scope scope,
                         NameCheck name_check) {
@@ -352,12 +364,7 @@ void ValidateObjectMeta(Errors& e, const std::string& path, const ObjectMeta& me
     e.Invalid(Child(path, "generation"), std::to_string(meta.generation),
               "must be greater than or equal to 0");
   }
-  ValidateLabels(e, Child(path, "labels"), meta.labels);
-  ValidateAnnotations(e, Child(path, "annotations"), meta.annotations);
-  for (size_t i = 0; i < meta.finalizers.size(); ++i) {
-    e.InvalidEach(Index(Child(path, "finalizers"), i), meta.finalizers[i],
-                  IsQualifiedName(meta.finalizers[i]));
-  }
+  ValidateMetadataMaps(e, path, meta);
 }
 
 void ValidateNodeSelector(Errors& e, const std::string& path, const NodeSelector& selector) {
@@ -1351,6 +1358,10 @@ std::vector<Error> Validate(const Job& o, const ValidationOptions& options) {
     ValidateLabels(e, "spec.template.metadata.labels", o.spec.template_.metadata.labels);
     ValidatePodSpec(e, "spec.template.spec", o.spec.template_.spec, /*in_job=*/true);
   });
+}
+
+std::vector<Error> ValidateMetadataMaps(const std::string& path, const ObjectMeta& meta) {
+  return Run([&](Errors& e) { ValidateMetadataMaps(e, path, meta); });
 }
 
 std::vector<Error> Validate(const AnyObject& object, const ValidationOptions& options) {

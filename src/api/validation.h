@@ -62,6 +62,14 @@ std::vector<Error> Validate(const Pod& object, const ValidationOptions& options 
 std::vector<Error> Validate(const Job& object, const ValidationOptions& options = {});
 std::vector<Error> Validate(const AnyObject& object, const ValidationOptions& options = {});
 
+// The size and format limits of metadata.labels, metadata.annotations and metadata.finalizers
+// that every kind's Validate applies (label keys: qualified names, name part at most 63
+// characters, DNS subdomain prefix at most 253; label values at most 63 in the label-value
+// format; annotation keys qualified names, keys and values together at most 256 KiB; finalizers
+// qualified names), with field paths under `path` ("metadata", "spec.template.metadata"). For
+// callers that validate the rest of a kind themselves (serve's core and batch kinds).
+std::vector<Error> ValidateMetadataMaps(const std::string& path, const ObjectMeta& meta);
+
 // Name-format checks, returning the upstream messages (empty = valid); exposed for other modules
 // that build names (device names, generated claim names, ...).
 std::vector<std::string> IsDNS1123Label(std::string_view value);

@@ -114,5 +114,33 @@ TEST(Validate, AnyObjectDispatches) {
   EXPECT_EQ(errors[0].field, "metadata.name");
 }
 
+TEST(MetadataMaps, AnnotationsMayTotal256KiBOfKeysAndValues) {
+  ObjectMeta meta;
+  meta.annotations["note"] = std::string(256 * 1024 - 4, 'x');
+  EXPECT_TRUE(ValidateMetadataMaps("metadata", meta).empty());
+  meta.annotations["note"] += "x";
+  EXPECT_EQ(Lines(ValidateMetadataMaps("metadata", meta)),
+            std::vector<std::string>{
+                "metadata.annotations: Too long: may not be more than 262144 bytes"});
+}
+
+TEST(MetadataMaps, LabelKeysValuesAndFinalizersUnderThePathGiven) {
+  ObjectMeta meta;
+  meta.labels[std::string(253, 'a') + "/" + std::string(63, 'b')] = std::string(63, 'c');
+  EXPECT_TRUE(ValidateMetadataMaps("metadata", meta).empty());
+  meta.labels.clear();
+  meta.labels[std::string(64, 'b')] = "x";
+  meta.labels["ok"] = std::string(64, 'c');
+  meta.finalizers = {"a b"};
+  std::vector<std::string> lines = Lines(ValidateMetadataMaps("spec.template.metadata", meta));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "spec.template.metadata.labels: Invalid value: \"" + std::string(64, 'b') +
+                          "\": name part must be no more than 63 characters");
+  EXPECT_EQ(lines[1], "spec.template.metadata.labels[ok]: Invalid value: \"" +
+                          std::string(64, 'c') + "\": must be no more than 63 characters");
+  EXPECT_EQ(lines[2].rfind("spec.template.metadata.finalizers[0]: Invalid value: \"a b\": ", 0),
+            0u);
+}
+
 }  // namespace
 }  // namespace migdra::api

@@ -30,6 +30,7 @@
 
 #include "api/codec.h"
 #include "cli/command.h"
+#include "common/guard.h"
 #include "driver/cdi.h"
 #include "driver/claim_source.h"
 #include "driver/device_state.h"
@@ -186,19 +187,25 @@ int RunPlugin(int argc, char** argv) {
   std::thread publisher([&] {
     kube::SlicePublisher pub(client->get(), driver_name, node);
     auto wait = std::chrono::seconds(1);
+    auto failed = [&](const std::string& why) {
+      std::cerr << "migdra plugin: publishing ResourceSlices: " << why << "\n";
+      wait = std::min(wait * 2, std::chrono::seconds(60));
+    };
     while (!g_stop) {
-      auto stats = pub.Publish(desired);
-      if (stats.ok()) {
-        if (stats->created + stats->updated + stats->deleted > 0) {
-          std::cerr << "migdra plugin: published " << desired.size() << " ResourceSlices ("
-                    << stats->created << " created, " << stats->updated << " updated, "
-                    << stats->deleted << " deleted)\n";
-        }
-        wait = std::chrono::seconds(300);
-      } else {
-        std::cerr << "migdra plugin: publishing ResourceSlices: " << stats.error().message << "\n";
-        wait = std::min(wait * 2, std::chrono::seconds(60));
-      }
+      // An exception (say an API server's odd answer) is one failed attempt, never the end of
+      // the process: the publisher backs off and tries again.
+      RunGuarded(
+          [&] {
+            auto stats = pub.Publish(desired);
+            if (!stats.ok()) return failed(stats.error().message);
+            if (stats->created + stats->updated + stats->deleted > 0) {
+              std::cerr << "migdra plugin: published " << desired.size() << " ResourceSlices ("
+                        << stats->created << " created, " << stats->updated << " updated, "
+                        << stats->deleted << " deleted)\n";
+            }
+            wait = std::chrono::seconds(300);
+          },
+          failed);
       std::unique_lock<std::mutex> lock(mu);
       cv.wait_for(lock, wait, [] { return g_stop.load(); });
     }

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -28,6 +30,19 @@ bool MakeDirs(const std::string& path) {
     if (i < path.size()) cur += path[i];
   }
   return true;
+}
+
+// Makes every file directly in `dir` (the token, the keys, state.db and its journal, the
+// kubeconfig, ...) readable and writable by the owner only; the first failure's message, or "".
+std::string RestrictFiles(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file(ec)) continue;
+    if (::chmod(entry.path().c_str(), 0600) != 0) {
+      return "cannot make " + entry.path().string() + " private: " + std::strerror(errno);
+    }
+  }
+  return ec ? "cannot list " + dir + ": " + ec.message() : "";
 }
 
 int RunServe(int argc, char** argv) {
@@ -81,6 +96,13 @@ int RunServe(int argc, char** argv) {
     std::fprintf(stderr, "migdra serve: cannot create %s\n", data_dir.c_str());
     return 1;
   }
+  // DIR holds the API token, the CA and serving keys and every object: only its owner may enter
+  // it, whatever mode an earlier version or the user left on a directory that already existed.
+  if (::chmod(data_dir.c_str(), 0700) != 0) {
+    std::fprintf(stderr, "migdra serve: cannot make %s private: %s\n", data_dir.c_str(),
+                 std::strerror(errno));
+    return 1;
+  }
 
   // Signals are taken synchronously by this thread; every thread started below inherits the mask.
   // Restore the default actions first: a signal ignored by the parent would never reach sigwait.
@@ -106,6 +128,12 @@ int RunServe(int argc, char** argv) {
     return 1;
   }
   control::ControlPlane& cp = **plane.value;
+  // After the start, which wrote the credentials and created state.db (SQLite follows the umask).
+  if (std::string error = RestrictFiles(data_dir); !error.empty()) {
+    std::fprintf(stderr, "migdra serve: %s\n", error.c_str());
+    cp.Stop();
+    return 1;
+  }
 #ifdef MIGDRA_HAVE_POD_RUNNER
   std::string runner_error = cp.AddNodeAgent(control::MakePodRunner(cp.AgentContext()));
   if (!runner_error.empty()) {

@@ -9,6 +9,7 @@
 #include "common/hex.h"
 #include "control/objects.h"
 #include "control/patch.h"
+#include "control/wire_types.h"
 
 namespace migdra::control {
 namespace {
@@ -459,6 +460,8 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
     json& object = *body.value;
     if (!object.is_object())
       return ErrorResponse(ApiError{400, "BadRequest", "the body must be a JSON object"});
+    if (std::optional<ApiError> type_error = WireTypeError(*info, object))
+      return ErrorResponse(*type_error);
     std::string api_version = object.value("apiVersion", "");
     std::string kind = object.value("kind", "");
     if ((!api_version.empty() && api_version != info->GroupVersion()) ||
@@ -500,6 +503,8 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
         object = *body.value;
         if (!object.is_object())
           return ErrorResponse(ApiError{400, "BadRequest", "the body must be a JSON object"});
+        if (std::optional<ApiError> type_error = WireTypeError(*info, object))
+          return ErrorResponse(*type_error);
         if (!object.contains("metadata") || !object["metadata"].is_object())
           object["metadata"] = json::object();
         std::string body_name = object["metadata"].value("name", "");

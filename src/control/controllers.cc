@@ -1,10 +1,14 @@
 #include "control/controllers.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "api/codec.h"
+#include "common/guard.h"
 #include "control/json_access.h"
 #include "control/objects.h"
 #include "control/resources.h"
@@ -29,26 +33,31 @@ std::vector<json> ListAll(Store& store, const std::string& plural) {
   return store.List(Info(plural).StoreKey(), "");
 }
 
-std::string Ns(const json& o) { return Str(o["metadata"], "namespace"); }
-std::string Name(const json& o) { return Str(o["metadata"], "name"); }
-std::string Uid(const json& o) { return Str(o["metadata"], "uid"); }
+const json& Meta(const json& o) { return Field(o, {"metadata"}); }
+std::string Ns(const json& o) { return Str(Meta(o), "namespace"); }
+std::string Name(const json& o) { return Str(Meta(o), "name"); }
+std::string Uid(const json& o) { return Str(Meta(o), "uid"); }
 DeleteOptions BackgroundDelete() {
   DeleteOptions options;
   options.propagation = "Background";
   return options;
 }
 
-bool Deleting(const json& o) { return o["metadata"].contains("deletionTimestamp"); }
-std::string Phase(const json& pod) {
-  return pod.contains("status") ? Str(pod["status"], "phase") : "";
-}
+bool Deleting(const json& o) { return !Field(o, {"metadata", "deletionTimestamp"}).is_null(); }
+std::string Phase(const json& pod) { return Str(Field(pod, {"status"}), "phase"); }
 bool Terminal(const json& pod) { return Phase(pod) == "Succeeded" || Phase(pod) == "Failed"; }
 
 bool HasFinalizer(const json& o, const std::string& f) {
-  const json& meta = o["metadata"];
-  if (!meta.contains("finalizers") || !meta["finalizers"].is_array()) return false;
-  return std::find(meta["finalizers"].begin(), meta["finalizers"].end(), f) !=
-         meta["finalizers"].end();
+  const json& finalizers = Field(o, {"metadata", "finalizers"});
+  return finalizers.is_array() &&
+         std::find(finalizers.begin(), finalizers.end(), f) != finalizers.end();
+}
+
+// The list at `path`, or an empty one when it is missing or not a list.
+const json& List(const json& o, std::initializer_list<const char*> path) {
+  static const json empty = json::array();
+  const json& v = Field(o, path);
+  return v.is_array() ? v : empty;
 }
 
 void RemoveFinalizer(json& o, const std::string& f) {
@@ -66,17 +75,15 @@ void RemoveFinalizer(json& o, const std::string& f) {
 }
 
 const json* ControllerRef(const json& o) {
-  const json& meta = o["metadata"];
-  if (!meta.contains("ownerReferences") || !meta["ownerReferences"].is_array()) return nullptr;
-  for (const json& ref : meta["ownerReferences"]) {
-    if (ref.value("controller", false)) return &ref;
+  for (const json& ref : List(o, {"metadata", "ownerReferences"})) {
+    if (Field(ref, {"controller"}) == true) return &ref;
   }
   return nullptr;
 }
 
 json OwnerRef(const json& owner, bool controller) {
-  return json{{"apiVersion", owner.value("apiVersion", "")},
-              {"kind", owner.value("kind", "")},
+  return json{{"apiVersion", Str(owner, "apiVersion")},
+              {"kind", Str(owner, "kind")},
               {"name", Name(owner)},
               {"uid", Uid(owner)},
               {"controller", controller},
@@ -112,46 +119,66 @@ bool SetCondition(json& status, const std::string& type, const std::string& valu
 }
 
 bool ConditionTrue(const json& object, const std::string& type) {
-  if (!object.contains("status") || !object["status"].contains("conditions")) return false;
-  for (const json& c : object["status"]["conditions"]) {
+  for (const json& c : List(object, {"status", "conditions"})) {
     if (Str(c, "type") == type && Str(c, "status") == "True") return true;
   }
   return false;
 }
 
 std::string ConditionMessage(const json& object, const std::string& type) {
-  if (!object.contains("status") || !object["status"].contains("conditions")) return "";
-  for (const json& c : object["status"]["conditions"]) {
+  for (const json& c : List(object, {"status", "conditions"})) {
     if (Str(c, "type") == type) return Str(c, "message");
   }
   return "";
+}
+
+// j[key] when it is an integer that fits an int, else `fallback`.
+int IntOr(const json& j, const char* key, int fallback) {
+  const json& v = Field(j, {key});
+  if (!v.is_number_integer()) return fallback;
+  const int64_t i = v.get<int64_t>();
+  return i < INT32_MIN || i > INT32_MAX ? fallback : static_cast<int>(i);
 }
 
 // The claim name a pod's resourceClaims entry resolves to ("" while not yet created).
 std::string ClaimNameFor(const json& pod, const json& entry) {
   std::string direct = Str(entry, "resourceClaimName");
   if (!direct.empty()) return direct;
-  const json& statuses = pod.contains("status")
-                             ? pod["status"].value("resourceClaimStatuses", json::array())
-                             : json::array();
-  for (const json& s : statuses) {
+  for (const json& s : List(pod, {"status", "resourceClaimStatuses"})) {
     if (Str(s, "name") == Str(entry, "name")) return Str(s, "resourceClaimName");
   }
   return "";
 }
 
-json PodClaims(const json& pod) { return pod["spec"].value("resourceClaims", json::array()); }
+const json& PodClaims(const json& pod) { return List(pod, {"spec", "resourceClaims"}); }
 
 }  // namespace
 
 bool ControllerWrite(Store& store, const std::string& plural, json object) {
   const ResourceInfo& info = Info(plural);
-  const int64_t version = ParseVersion(object["metadata"].value("resourceVersion", ""));
+  const int64_t version = ParseVersion(Str(Meta(object), "resourceVersion"));
   const std::string ns = info.namespaced ? Ns(object) : "";
-  if (Deleting(object) && !object["metadata"].contains("finalizers") && plural != "namespaces") {
+  if (Deleting(object) && Field(object, {"metadata", "finalizers"}).is_null() &&
+      plural != "namespaces") {
     return store.Delete(info.StoreKey(), ns, Name(object), version).ok();
   }
   return store.Update(info.StoreKey(), std::move(object), version).ok();
+}
+
+void ReportFailure(Store& store, const json& object, const std::string& component,
+                   const std::string& what) {
+  static std::mutex mu;
+  static std::set<std::string> reported;
+  const std::string key =
+      Uid(object) + "/" + Str(Meta(object), "resourceVersion") + "/" + component + ": " + what;
+  {
+    std::lock_guard lock(mu);
+    if (reported.size() > 10000) reported.clear();
+    if (!reported.insert(key).second) return;
+  }
+  std::fprintf(stderr, "migdra serve: %s: %s %s/%s: %s\n", component.c_str(),
+               Str(object, "kind").c_str(), Ns(object).c_str(), Name(object).c_str(), what.c_str());
+  RecordEvent(store, object, "Warning", "FailedSync", component + ": " + what, component);
 }
 
 void RecordEvent(Store& store, const json& object, const std::string& type,
@@ -164,11 +191,11 @@ void RecordEvent(Store& store, const json& object, const std::string& type,
                 {"kind", "Event"},
                 {"metadata", {{"namespace", ns}, {"generateName", Name(object) + "."}}},
                 {"involvedObject",
-                 {{"kind", object.value("kind", "")},
-                  {"apiVersion", object.value("apiVersion", "")},
+                 {{"kind", Str(object, "kind")},
+                  {"apiVersion", Str(object, "apiVersion")},
                   {"name", Name(object)},
                   {"uid", Uid(object)},
-                  {"resourceVersion", object["metadata"].value("resourceVersion", "")}}},
+                  {"resourceVersion", Str(Meta(object), "resourceVersion")}}},
                 {"reason", reason},
                 {"message", message},
                 {"type", type},
@@ -212,75 +239,96 @@ void Controllers::Loop() {
 }
 
 void Controllers::ReconcileOnce() {
-  SyncJobs();
-  SyncTemplateClaims();
-  Schedule();
-  SyncClaims();
-  CollectGarbage();
+  const std::pair<const char*, void (Controllers::*)()> controllers[] = {
+      {"job-controller", &Controllers::SyncJobs},
+      {"resourceclaim-controller", &Controllers::SyncTemplateClaims},
+      {"default-scheduler", &Controllers::Schedule},
+      {"resourceclaim-controller", &Controllers::SyncClaims},
+      {"garbage-collector", &Controllers::CollectGarbage},
+  };
+  for (const auto& [component, pass] : controllers) {
+    RunGuarded([&] { (this->*pass)(); },
+               [&](const std::string& what) {
+                 std::fprintf(stderr, "migdra serve: %s: pass failed: %s\n", component,
+                              what.c_str());
+               });
+  }
+}
+
+void Controllers::ForObject(const json& object, const char* component,
+                            const std::function<void()>& work) {
+  RunGuarded(work,
+             [&](const std::string& what) { ReportFailure(store_, object, component, what); });
 }
 
 void Controllers::SyncTemplateClaims() {
   for (json pod : ListAll(store_, "pods")) {
-    if (Deleting(pod) || Terminal(pod) || !Str(pod["spec"], "nodeName").empty()) continue;
-    bool changed = false;
-    for (const json& entry : PodClaims(pod)) {
-      const std::string templ = Str(entry, "resourceClaimTemplateName");
-      if (templ.empty() || !ClaimNameFor(pod, entry).empty()) continue;
-      const std::string claim_entry = Str(entry, "name");
-      // A claim made before a crash but not yet recorded in the pod's status.
-      std::string existing;
-      for (const json& claim : store_.List(Info("resourceclaims").StoreKey(), Ns(pod))) {
-        const json* ref = ControllerRef(claim);
-        if (ref && Str(*ref, "uid") == Uid(pod) &&
-            Str(claim["metadata"].value("annotations", json::object()), kPodClaimName) ==
-                claim_entry) {
-          existing = Name(claim);
-        }
-      }
-      if (existing.empty()) {
-        std::optional<json> t =
-            store_.Get(Info("resourceclaimtemplates").StoreKey(), Ns(pod), templ);
-        if (!t) {
-          std::string message = "resourceclaimtemplate.resource.k8s.io \"" + templ + "\" not found";
-          json status = pod["status"];
-          if (SetCondition(status, "PodScheduled", "False", "Unschedulable", message, true)) {
-            pod["status"] = status;
-            if (ControllerWrite(store_, "pods", pod)) {
-              RecordEvent(store_, pod, "Warning", "FailedScheduling", message, "default-scheduler");
-            }
+    ForObject(pod, "resourceclaim-controller", [&] {
+      if (Deleting(pod) || Terminal(pod) || !Str(pod["spec"], "nodeName").empty()) return;
+      bool changed = false;
+      for (const json& entry : PodClaims(pod)) {
+        const std::string templ = Str(entry, "resourceClaimTemplateName");
+        if (templ.empty() || !ClaimNameFor(pod, entry).empty()) continue;
+        const std::string claim_entry = Str(entry, "name");
+        // A claim made before a crash but not yet recorded in the pod's status.
+        std::string existing;
+        for (const json& claim : store_.List(Info("resourceclaims").StoreKey(), Ns(pod))) {
+          const json* ref = ControllerRef(claim);
+          if (ref && Str(*ref, "uid") == Uid(pod) &&
+              Str(Field(claim, {"metadata", "annotations"}), kPodClaimName) == claim_entry) {
+            existing = Name(claim);
           }
-          changed = false;
-          break;
         }
-        const json& tspec = (*t)["spec"];
-        json meta = tspec.value("metadata", json::object());
-        json claim_meta = {{"namespace", Ns(pod)},
-                           {"generateName", Name(pod) + "-" + claim_entry + "-"},
-                           {"ownerReferences", json::array({OwnerRef(pod, true)})}};
-        if (meta.contains("labels")) claim_meta["labels"] = meta["labels"];
-        claim_meta["annotations"] = meta.value("annotations", json::object());
-        claim_meta["annotations"][kPodClaimName] = claim_entry;
-        std::string base = Name(pod) + "-" + claim_entry;
-        if (base.size() > 57) base = base.substr(0, 57);
-        claim_meta["generateName"] = base + "-";
-        json claim = {{"apiVersion", "resource.k8s.io/v1"},
-                      {"kind", "ResourceClaim"},
-                      {"metadata", claim_meta},
-                      {"spec", tspec.value("spec", json::object())}};
-        ApiResult<json> created = CreateObject(store_, Info("resourceclaims"), std::move(claim));
-        if (!created.ok()) {
-          RecordEvent(store_, pod, "Warning", "FailedResourceClaimCreation",
-                      "PodResourceClaims: creating ResourceClaim failed: " + created.error.message,
-                      "resource_claim");
-          continue;
+        if (existing.empty()) {
+          std::optional<json> t =
+              store_.Get(Info("resourceclaimtemplates").StoreKey(), Ns(pod), templ);
+          if (!t) {
+            std::string message =
+                "resourceclaimtemplate.resource.k8s.io \"" + templ + "\" not found";
+            json status = pod["status"];
+            if (SetCondition(status, "PodScheduled", "False", "Unschedulable", message, true)) {
+              pod["status"] = status;
+              if (ControllerWrite(store_, "pods", pod)) {
+                RecordEvent(store_, pod, "Warning", "FailedScheduling", message,
+                            "default-scheduler");
+              }
+            }
+            changed = false;
+            break;
+          }
+          const json& tspec = Field(*t, {"spec"});
+          json meta = Field(tspec, {"metadata"});
+          if (!meta.is_object()) meta = json::object();
+          json claim_meta = {{"namespace", Ns(pod)},
+                             {"generateName", Name(pod) + "-" + claim_entry + "-"},
+                             {"ownerReferences", json::array({OwnerRef(pod, true)})}};
+          if (meta.contains("labels")) claim_meta["labels"] = meta["labels"];
+          claim_meta["annotations"] =
+              meta["annotations"].is_object() ? meta["annotations"] : json::object();
+          claim_meta["annotations"][kPodClaimName] = claim_entry;
+          std::string base = Name(pod) + "-" + claim_entry;
+          if (base.size() > 57) base = base.substr(0, 57);
+          claim_meta["generateName"] = base + "-";
+          json claim = {{"apiVersion", "resource.k8s.io/v1"},
+                        {"kind", "ResourceClaim"},
+                        {"metadata", claim_meta},
+                        {"spec", Field(tspec, {"spec"})}};
+          ApiResult<json> created = CreateObject(store_, Info("resourceclaims"), std::move(claim));
+          if (!created.ok()) {
+            RecordEvent(
+                store_, pod, "Warning", "FailedResourceClaimCreation",
+                "PodResourceClaims: creating ResourceClaim failed: " + created.error.message,
+                "resource_claim");
+            continue;
+          }
+          existing = Name(*created.value);
         }
-        existing = Name(*created.value);
+        pod["status"]["resourceClaimStatuses"].push_back(
+            {{"name", claim_entry}, {"resourceClaimName", existing}});
+        changed = true;
       }
-      pod["status"]["resourceClaimStatuses"].push_back(
-          {{"name", claim_entry}, {"resourceClaimName", existing}});
-      changed = true;
-    }
-    if (changed) ControllerWrite(store_, "pods", pod);
+      if (changed) ControllerWrite(store_, "pods", pod);
+    });
   }
 }
 
@@ -294,7 +342,7 @@ void Controllers::OrderForPlacement(alloc::Allocator& allocator,
                                     std::vector<json>& pending) {
   if (options_.strategy != alloc::Strategy::kPack || nodes.empty()) return;
   auto waited = [](const json& pod) {
-    for (const json& c : pod["status"].value("conditions", json::array())) {
+    for (const json& c : List(pod, {"status", "conditions"})) {
       if (Str(c, "type") == "PodScheduled") return true;
     }
     return false;
@@ -350,7 +398,7 @@ void Controllers::Schedule() {
   std::vector<json> node_objects;
   std::vector<api::Node> nodes;
   for (json& n : ListAll(store_, "nodes")) {
-    if (Deleting(n) || n["spec"].value("unschedulable", false)) continue;
+    if (Deleting(n) || Field(n, {"spec", "unschedulable"}) == true) continue;
     std::optional<api::Node> node = Decode<api::Node>(n);
     if (!node) continue;
     nodes.push_back(std::move(*node));
@@ -390,236 +438,238 @@ void Controllers::Schedule() {
   if (allocator.ok()) OrderForPlacement(**allocator, nodes, pending);
 
   for (json& pod : pending) {
-    if (nodes.empty()) {
-      unschedulable(pod, "no nodes available to schedule pods");
-      continue;
-    }
-    // Resolve the pod's claims; wait for generated ones.
-    std::vector<json> claims;
-    std::string waiting;
-    for (const json& entry : PodClaims(pod)) {
-      std::string claim_name = ClaimNameFor(pod, entry);
-      if (claim_name.empty()) {
-        waiting =
-            "waiting for resource claim of entry \"" + Str(entry, "name") + "\" to be created";
-        break;
+    ForObject(pod, "default-scheduler", [&] {
+      if (nodes.empty()) {
+        unschedulable(pod, "no nodes available to schedule pods");
+        return;
       }
-      std::optional<json> claim =
-          store_.Get(Info("resourceclaims").StoreKey(), Ns(pod), claim_name);
-      if (!claim) {
-        waiting = "resourceclaim.resource.k8s.io \"" + claim_name + "\" not found";
-        break;
+      // Resolve the pod's claims; wait for generated ones.
+      std::vector<json> claims;
+      std::string waiting;
+      for (const json& entry : PodClaims(pod)) {
+        std::string claim_name = ClaimNameFor(pod, entry);
+        if (claim_name.empty()) {
+          waiting =
+              "waiting for resource claim of entry \"" + Str(entry, "name") + "\" to be created";
+          break;
+        }
+        std::optional<json> claim =
+            store_.Get(Info("resourceclaims").StoreKey(), Ns(pod), claim_name);
+        if (!claim) {
+          waiting = "resourceclaim.resource.k8s.io \"" + claim_name + "\" not found";
+          break;
+        }
+        if (Deleting(*claim)) {
+          waiting = "resourceclaim \"" + claim_name + "\" is being deleted";
+          break;
+        }
+        claims.push_back(std::move(*claim));
       }
-      if (Deleting(*claim)) {
-        waiting = "resourceclaim \"" + claim_name + "\" is being deleted";
-        break;
+      if (!waiting.empty()) {
+        if (!PodClaims(pod).empty() && ConditionMessage(pod, "PodScheduled") != waiting &&
+            waiting.find("to be created") == std::string::npos) {
+          unschedulable(pod, waiting);
+        }
+        return;
       }
-      claims.push_back(std::move(*claim));
-    }
-    if (!waiting.empty()) {
-      if (!PodClaims(pod).empty() && ConditionMessage(pod, "PodScheduled") != waiting &&
-          waiting.find("to be created") == std::string::npos) {
-        unschedulable(pod, waiting);
-      }
-      continue;
-    }
-    std::vector<api::ResourceClaim> to_allocate;
-    std::vector<size_t> to_allocate_index;
-    bool blocked = false;
-    for (size_t i = 0; i < claims.size(); ++i) {
-      const json& status = claims[i].value("status", json::object());
-      if (status.contains("allocation")) {
-        const json& reserved = status.value("reservedFor", json::array());
-        bool mine = std::any_of(reserved.begin(), reserved.end(),
-                                [&](const json& r) { return Str(r, "uid") == Uid(pod); });
-        if (!mine && reserved.size() >= kMaxReservedFor) {
-          unschedulable(pod, none_available + "resourceclaim \"" + Name(claims[i]) +
-                                 "\" is reserved by too many consumers");
+      std::vector<api::ResourceClaim> to_allocate;
+      std::vector<size_t> to_allocate_index;
+      bool blocked = false;
+      for (size_t i = 0; i < claims.size(); ++i) {
+        if (!Field(claims[i], {"status", "allocation"}).is_null()) {
+          const json& reserved = List(claims[i], {"status", "reservedFor"});
+          bool mine = std::any_of(reserved.begin(), reserved.end(),
+                                  [&](const json& r) { return Str(r, "uid") == Uid(pod); });
+          if (!mine && reserved.size() >= kMaxReservedFor) {
+            unschedulable(pod, none_available + "resourceclaim \"" + Name(claims[i]) +
+                                   "\" is reserved by too many consumers");
+            blocked = true;
+            break;
+          }
+          continue;
+        }
+        std::optional<api::ResourceClaim> typed = Decode<api::ResourceClaim>(claims[i]);
+        if (!typed) {
+          unschedulable(pod, "resourceclaim \"" + Name(claims[i]) + "\" cannot be decoded");
           blocked = true;
           break;
         }
-        continue;
+        to_allocate.push_back(std::move(*typed));
+        to_allocate_index.push_back(i);
       }
-      std::optional<api::ResourceClaim> typed = Decode<api::ResourceClaim>(claims[i]);
-      if (!typed) {
-        unschedulable(pod, "resourceclaim \"" + Name(claims[i]) + "\" cannot be decoded");
-        blocked = true;
-        break;
-      }
-      to_allocate.push_back(std::move(*typed));
-      to_allocate_index.push_back(i);
-    }
-    if (blocked) continue;
+      if (blocked) return;
 
-    // Pick the node: the one the allocation fits, else one where the allocated claims are.
-    std::string node_name;
-    std::vector<api::AllocationResult> results;
-    if (!to_allocate.empty()) {
-      if (!allocator.ok()) {
-        unschedulable(pod, "allocator: " + allocator.error().ToString());
-        continue;
-      }
-      std::vector<const api::ResourceClaim*> claim_ptrs;
-      for (const auto& c : to_allocate) claim_ptrs.push_back(&c);
-      std::vector<const api::Node*> node_ptrs;
-      for (const auto& n : nodes) node_ptrs.push_back(&n);
-      Result<alloc::NodeChoice> choice = (*allocator)->ChooseNode(node_ptrs, claim_ptrs);
-      if (!choice.ok()) {
-        unschedulable(pod,
-                      none_available + "error allocating claims: " + choice.error().ToString());
-        continue;
-      }
-      if (!choice->fits) {
-        unschedulable(pod, none_available + std::to_string(nodes.size()) +
-                               " cannot allocate all claims. " + choice->reason);
-        continue;
-      }
-      node_name = nodes[static_cast<size_t>(choice->node_index)].metadata.name;
-      results = std::move(choice->allocations);
-    } else {
-      node_name = nodes.front().metadata.name;
-      for (const json& c : claims) {
-        const json& selector = c["status"]["allocation"].value("nodeSelector", json());
-        const json& terms = selector.is_object()
-                                ? selector.value("nodeSelectorTerms", json::array())
-                                : json::array();
-        for (const json& term : terms) {
-          for (const json& f : term.value("matchFields", json::array())) {
-            if (Str(f, "key") == "metadata.name" && f.contains("values") && !f["values"].empty()) {
-              node_name = f["values"][0].get<std::string>();
+      // Pick the node: the one the allocation fits, else one where the allocated claims are.
+      std::string node_name;
+      std::vector<api::AllocationResult> results;
+      if (!to_allocate.empty()) {
+        if (!allocator.ok()) {
+          unschedulable(pod, "allocator: " + allocator.error().ToString());
+          return;
+        }
+        std::vector<const api::ResourceClaim*> claim_ptrs;
+        for (const auto& c : to_allocate) claim_ptrs.push_back(&c);
+        std::vector<const api::Node*> node_ptrs;
+        for (const auto& n : nodes) node_ptrs.push_back(&n);
+        Result<alloc::NodeChoice> choice = (*allocator)->ChooseNode(node_ptrs, claim_ptrs);
+        if (!choice.ok()) {
+          unschedulable(pod,
+                        none_available + "error allocating claims: " + choice.error().ToString());
+          return;
+        }
+        if (!choice->fits) {
+          unschedulable(pod, none_available + std::to_string(nodes.size()) +
+                                 " cannot allocate all claims. " + choice->reason);
+          return;
+        }
+        node_name = nodes[static_cast<size_t>(choice->node_index)].metadata.name;
+        results = std::move(choice->allocations);
+      } else {
+        node_name = nodes.front().metadata.name;
+        for (const json& c : claims) {
+          for (const json& term :
+               List(c, {"status", "allocation", "nodeSelector", "nodeSelectorTerms"})) {
+            for (const json& f : List(term, {"matchFields"})) {
+              const json& values = List(f, {"values"});
+              if (Str(f, "key") == "metadata.name" && !values.empty() && values[0].is_string()) {
+                node_name = values[0].get<std::string>();
+              }
             }
           }
         }
       }
-    }
 
-    // Write the claims first (allocation + reservation), then bind the pod.
-    bool ok = true;
-    for (size_t i = 0; i < claims.size() && ok; ++i) {
-      json claim = claims[i];
-      auto slot = std::find(to_allocate_index.begin(), to_allocate_index.end(), i);
-      if (slot != to_allocate_index.end()) {
-        const api::AllocationResult& result =
-            results[static_cast<size_t>(slot - to_allocate_index.begin())];
-        claim["status"]["allocation"] = api::ToJson(result);
-        json& finalizers = claim["metadata"]["finalizers"];
-        if (!finalizers.is_array()) finalizers = json::array();
-        if (!HasFinalizer(claim, kDeleteProtection)) finalizers.push_back(kDeleteProtection);
+      // Write the claims first (allocation + reservation), then bind the pod.
+      bool ok = true;
+      for (size_t i = 0; i < claims.size() && ok; ++i) {
+        json claim = claims[i];
+        auto slot = std::find(to_allocate_index.begin(), to_allocate_index.end(), i);
+        if (slot != to_allocate_index.end()) {
+          const api::AllocationResult& result =
+              results[static_cast<size_t>(slot - to_allocate_index.begin())];
+          claim["status"]["allocation"] = api::ToJson(result);
+          json& finalizers = claim["metadata"]["finalizers"];
+          if (!finalizers.is_array()) finalizers = json::array();
+          if (!HasFinalizer(claim, kDeleteProtection)) finalizers.push_back(kDeleteProtection);
+        }
+        json& reserved = claim["status"]["reservedFor"];
+        if (!reserved.is_array()) reserved = json::array();
+        if (std::none_of(reserved.begin(), reserved.end(),
+                         [&](const json& r) { return Str(r, "uid") == Uid(pod); })) {
+          reserved.push_back({{"resource", "pods"}, {"name", Name(pod)}, {"uid", Uid(pod)}});
+        }
+        if (claim == claims[i]) continue;
+        ok = ControllerWrite(store_, "resourceclaims", claim);
+        if (ok && slot != to_allocate_index.end() && allocator.ok()) {
+          (void)(*allocator)
+              ->Commit(Ns(claim) + "/" + Name(claim),
+                       results[static_cast<size_t>(slot - to_allocate_index.begin())]);
+        }
       }
-      json& reserved = claim["status"]["reservedFor"];
-      if (!reserved.is_array()) reserved = json::array();
-      if (std::none_of(reserved.begin(), reserved.end(),
-                       [&](const json& r) { return Str(r, "uid") == Uid(pod); })) {
-        reserved.push_back({{"resource", "pods"}, {"name", Name(pod)}, {"uid", Uid(pod)}});
+      if (!ok) return;  // a claim changed under us: the next pass retries with fresh state
+      pod["spec"]["nodeName"] = node_name;
+      SetCondition(pod["status"], "PodScheduled", "True", "", "", true);
+      if (!ControllerWrite(store_, "pods", pod)) return;
+      std::optional<json> bound = store_.Get("pods", Ns(pod), Name(pod));
+      if (bound) {
+        RecordEvent(store_, *bound, "Normal", "Scheduled",
+                    "Successfully assigned " + Ns(pod) + "/" + Name(pod) + " to " + node_name,
+                    "default-scheduler");
       }
-      if (claim == claims[i]) continue;
-      ok = ControllerWrite(store_, "resourceclaims", claim);
-      if (ok && slot != to_allocate_index.end() && allocator.ok()) {
-        (void)(*allocator)
-            ->Commit(Ns(claim) + "/" + Name(claim),
-                     results[static_cast<size_t>(slot - to_allocate_index.begin())]);
-      }
-    }
-    if (!ok) continue;  // a claim changed under us: the next pass retries with fresh state
-    pod["spec"]["nodeName"] = node_name;
-    SetCondition(pod["status"], "PodScheduled", "True", "", "", true);
-    if (!ControllerWrite(store_, "pods", pod)) continue;
-    std::optional<json> bound = store_.Get("pods", Ns(pod), Name(pod));
-    if (bound) {
-      RecordEvent(store_, *bound, "Normal", "Scheduled",
-                  "Successfully assigned " + Ns(pod) + "/" + Name(pod) + " to " + node_name,
-                  "default-scheduler");
-    }
+    });
   }
 }
 
 void Controllers::SyncJobs() {
   std::vector<json> pods = ListAll(store_, "pods");
   for (json job : ListAll(store_, "jobs")) {
-    if (Deleting(job)) continue;
-    json& spec = job["spec"];
-    json& status = job["status"];
-    if (!status.is_object()) status = json::object();
-    const bool finished = ConditionTrue(job, "Complete") || ConditionTrue(job, "Failed");
-    std::vector<json> owned;
-    for (const json& pod : pods) {
-      const json* ref = ControllerRef(pod);
-      if (ref && Str(*ref, "uid") == Uid(job) && Ns(pod) == Ns(job)) owned.push_back(pod);
-    }
-    int active = 0, succeeded = 0, failed = 0, ready = 0, terminating = 0;
-    for (const json& pod : owned) {
-      if (Phase(pod) == "Succeeded") {
-        ++succeeded;
-      } else if (Phase(pod) == "Failed") {
-        ++failed;
-      } else if (Deleting(pod)) {
-        ++terminating;
-      } else {
-        ++active;
-        if (ConditionTrue(pod, "Ready")) ++ready;
+    ForObject(job, "job-controller", [&] {
+      if (Deleting(job)) return;
+      json& spec = job["spec"];
+      json& status = job["status"];
+      if (!status.is_object()) status = json::object();
+      const bool finished = ConditionTrue(job, "Complete") || ConditionTrue(job, "Failed");
+      std::vector<json> owned;
+      for (const json& pod : pods) {
+        const json* ref = ControllerRef(pod);
+        if (ref && Str(*ref, "uid") == Uid(job) && Ns(pod) == Ns(job)) owned.push_back(pod);
       }
-    }
-    const int completions = spec.value("completions", 1);
-    const int parallelism = spec.value("parallelism", 1);
-    const int backoff_limit = spec.value("backoffLimit", 6);
-    const json before = job;
-    if (!status.contains("startTime") && !spec.value("suspend", false))
-      status["startTime"] = NowRfc3339();
-    if (!finished) {
-      if (failed > backoff_limit) {
-        SetCondition(status, "FailureTarget", "True", "BackoffLimitExceeded",
-                     "Job has reached the specified backoff limit", true);
-        SetCondition(status, "Failed", "True", "BackoffLimitExceeded",
-                     "Job has reached the specified backoff limit", true);
-        for (const json& pod : owned) {
-          if (!Terminal(pod) && !Deleting(pod)) {
-            (void)DeleteObject(store_, Info("pods"), Ns(pod), Name(pod));
-            --active;
-          }
-        }
-      } else if (succeeded >= completions) {
-        SetCondition(status, "SuccessCriteriaMet", "True", "CompletionsReached",
-                     "Reached expected number of succeeded pods", true);
-        SetCondition(status, "Complete", "True", "CompletionsReached",
-                     "Reached expected number of succeeded pods", true);
-        status["completionTime"] = NowRfc3339();
-      } else if (!spec.value("suspend", false)) {
-        int want = std::min(parallelism, completions - succeeded) - active;
-        for (int i = 0; i < want; ++i) {
-          const json& tmpl = spec.value("template", json::object());
-          json meta = tmpl.value("metadata", json::object());
-          meta["namespace"] = Ns(job);
-          meta["generateName"] = Name(job) + "-";
-          meta.erase("name");
-          meta["ownerReferences"] = json::array({OwnerRef(job, true)});
-          json pod = {{"apiVersion", "v1"},
-                      {"kind", "Pod"},
-                      {"metadata", meta},
-                      {"spec", tmpl.value("spec", json::object())}};
-          ApiResult<json> created = CreateObject(store_, Info("pods"), std::move(pod));
-          if (created.ok()) {
-            ++active;
-            RecordEvent(store_, job, "Normal", "SuccessfulCreate",
-                        "Created pod: " + Name(*created.value), "job-controller");
-          } else {
-            RecordEvent(store_, job, "Warning", "FailedCreate",
-                        "Error creating: " + created.error.message, "job-controller");
-            break;
-          }
+      int active = 0, succeeded = 0, failed = 0, ready = 0, terminating = 0;
+      for (const json& pod : owned) {
+        if (Phase(pod) == "Succeeded") {
+          ++succeeded;
+        } else if (Phase(pod) == "Failed") {
+          ++failed;
+        } else if (Deleting(pod)) {
+          ++terminating;
+        } else {
+          ++active;
+          if (ConditionTrue(pod, "Ready")) ++ready;
         }
       }
-    }
-    status["active"] = std::max(active, 0);
-    status["succeeded"] = succeeded;
-    status["failed"] = failed;
-    status["ready"] = ready;
-    status["terminating"] = terminating;
-    if (!status.contains("uncountedTerminatedPods"))
-      status["uncountedTerminatedPods"] = json::object();
-    if (status["active"] == 0) status.erase("active");
-    if (status["succeeded"] == 0) status.erase("succeeded");
-    if (status["failed"] == 0) status.erase("failed");
-    if (job != before) ControllerWrite(store_, "jobs", job);
+      const int completions = IntOr(spec, "completions", 1);
+      const int parallelism = IntOr(spec, "parallelism", 1);
+      const int backoff_limit = IntOr(spec, "backoffLimit", 6);
+      const bool suspended = Field(spec, {"suspend"}) == true;
+      const json before = job;
+      if (!status.contains("startTime") && !suspended) status["startTime"] = NowRfc3339();
+      if (!finished) {
+        if (failed > backoff_limit) {
+          SetCondition(status, "FailureTarget", "True", "BackoffLimitExceeded",
+                       "Job has reached the specified backoff limit", true);
+          SetCondition(status, "Failed", "True", "BackoffLimitExceeded",
+                       "Job has reached the specified backoff limit", true);
+          for (const json& pod : owned) {
+            if (!Terminal(pod) && !Deleting(pod)) {
+              (void)DeleteObject(store_, Info("pods"), Ns(pod), Name(pod));
+              --active;
+            }
+          }
+        } else if (succeeded >= completions) {
+          SetCondition(status, "SuccessCriteriaMet", "True", "CompletionsReached",
+                       "Reached expected number of succeeded pods", true);
+          SetCondition(status, "Complete", "True", "CompletionsReached",
+                       "Reached expected number of succeeded pods", true);
+          status["completionTime"] = NowRfc3339();
+        } else if (!suspended) {
+          int want = std::min(parallelism, completions - succeeded) - active;
+          for (int i = 0; i < want; ++i) {
+            const json& tmpl = Field(spec, {"template"});
+            json meta = Field(tmpl, {"metadata"});
+            if (!meta.is_object()) meta = json::object();
+            meta["namespace"] = Ns(job);
+            meta["generateName"] = Name(job) + "-";
+            meta.erase("name");
+            meta["ownerReferences"] = json::array({OwnerRef(job, true)});
+            json pod = {{"apiVersion", "v1"},
+                        {"kind", "Pod"},
+                        {"metadata", meta},
+                        {"spec", Field(tmpl, {"spec"})}};
+            ApiResult<json> created = CreateObject(store_, Info("pods"), std::move(pod));
+            if (created.ok()) {
+              ++active;
+              RecordEvent(store_, job, "Normal", "SuccessfulCreate",
+                          "Created pod: " + Name(*created.value), "job-controller");
+            } else {
+              RecordEvent(store_, job, "Warning", "FailedCreate",
+                          "Error creating: " + created.error.message, "job-controller");
+              break;
+            }
+          }
+        }
+      }
+      status["active"] = std::max(active, 0);
+      status["succeeded"] = succeeded;
+      status["failed"] = failed;
+      status["ready"] = ready;
+      status["terminating"] = terminating;
+      if (!status.contains("uncountedTerminatedPods"))
+        status["uncountedTerminatedPods"] = json::object();
+      if (status["active"] == 0) status.erase("active");
+      if (status["succeeded"] == 0) status.erase("succeeded");
+      if (status["failed"] == 0) status.erase("failed");
+      if (job != before) ControllerWrite(store_, "jobs", job);
+    });
   }
 }
 
@@ -630,49 +680,51 @@ void Controllers::SyncClaims() {
     pods_by_uid[uid] = std::move(pod);
   }
   for (json claim : ListAll(store_, "resourceclaims")) {
-    const json before = claim;
-    json& status = claim["status"];
-    if (!status.is_object()) status = json::object();
-    if (status.contains("reservedFor") && status["reservedFor"].is_array()) {
-      json kept = json::array();
-      for (const json& r : status["reservedFor"]) {
-        if (Str(r, "resource") != "pods") {
+    ForObject(claim, "resourceclaim-controller", [&] {
+      const json before = claim;
+      json& status = claim["status"];
+      if (!status.is_object()) status = json::object();
+      if (status.contains("reservedFor") && status["reservedFor"].is_array()) {
+        json kept = json::array();
+        for (const json& r : status["reservedFor"]) {
+          if (Str(r, "resource") != "pods") {
+            kept.push_back(r);
+            continue;
+          }
+          auto it = pods_by_uid.find(Str(r, "uid"));
+          if (it == pods_by_uid.end()) continue;
+          const json& pod = it->second;
+          if (Terminal(pod)) continue;
+          if (Deleting(pod) && Str(pod["spec"], "nodeName").empty()) continue;
           kept.push_back(r);
-          continue;
         }
-        auto it = pods_by_uid.find(Str(r, "uid"));
-        if (it == pods_by_uid.end()) continue;
-        const json& pod = it->second;
-        if (Terminal(pod)) continue;
-        if (Deleting(pod) && Str(pod["spec"], "nodeName").empty()) continue;
-        kept.push_back(r);
+        if (kept.empty()) {
+          status.erase("reservedFor");
+        } else {
+          status["reservedFor"] = kept;
+        }
       }
-      if (kept.empty()) {
-        status.erase("reservedFor");
-      } else {
-        status["reservedFor"] = kept;
+      const bool reserved = status.contains("reservedFor");
+      if (!reserved && status.contains("allocation") && HasFinalizer(claim, kDeleteProtection)) {
+        status.erase("allocation");
+        status.erase("devices");
       }
-    }
-    const bool reserved = status.contains("reservedFor");
-    if (!reserved && status.contains("allocation") && HasFinalizer(claim, kDeleteProtection)) {
-      status.erase("allocation");
-      status.erase("devices");
-    }
-    if (!status.contains("allocation")) RemoveFinalizer(claim, kDeleteProtection);
-    if (status.empty()) claim.erase("status");
-    if (claim != before) {
-      ControllerWrite(store_, "resourceclaims", claim);
-      continue;
-    }
-    // Generated claims of finished pods go away.
-    const json* ref = ControllerRef(claim);
-    if (ref && Str(*ref, "kind") == "Pod" && !Deleting(claim) &&
-        claim["metadata"].value("annotations", json::object()).contains(kPodClaimName)) {
-      auto it = pods_by_uid.find(Str(*ref, "uid"));
-      if (it != pods_by_uid.end() && Terminal(it->second)) {
-        (void)DeleteObject(store_, Info("resourceclaims"), Ns(claim), Name(claim));
+      if (!status.contains("allocation")) RemoveFinalizer(claim, kDeleteProtection);
+      if (status.empty()) claim.erase("status");
+      if (claim != before) {
+        ControllerWrite(store_, "resourceclaims", claim);
+        return;
       }
-    }
+      // Generated claims of finished pods go away.
+      const json* ref = ControllerRef(claim);
+      if (ref && Str(*ref, "kind") == "Pod" && !Deleting(claim) &&
+          Field(claim, {"metadata", "annotations"}).contains(kPodClaimName)) {
+        auto it = pods_by_uid.find(Str(*ref, "uid"));
+        if (it != pods_by_uid.end() && Terminal(it->second)) {
+          (void)DeleteObject(store_, Info("resourceclaims"), Ns(claim), Name(claim));
+        }
+      }
+    });
   }
 }
 
@@ -692,70 +744,75 @@ void Controllers::CollectGarbage() {
   }
   std::map<std::string, int> dependents;  // owner uid -> live dependents
   for (Entry& e : all) {
-    const json& refs = e.object["metadata"].value("ownerReferences", json::array());
-    if (refs.empty()) continue;
-    bool any_owner = false;
-    bool owner_foreground = false;
-    json kept_refs = json::array();
-    bool orphaned = false;
-    for (const json& ref : refs) {
-      auto it = by_uid.find(Str(ref, "uid"));
-      if (it == by_uid.end()) continue;
-      const json& owner = all[it->second].object;
-      if (Deleting(owner) && HasFinalizer(owner, "orphan")) {
-        orphaned = true;
-        continue;
+    ForObject(e.object, "garbage-collector", [&] {
+      const json& refs = List(e.object, {"metadata", "ownerReferences"});
+      if (refs.empty()) return;
+      bool any_owner = false;
+      bool owner_foreground = false;
+      json kept_refs = json::array();
+      bool orphaned = false;
+      for (const json& ref : refs) {
+        auto it = by_uid.find(Str(ref, "uid"));
+        if (it == by_uid.end()) continue;
+        const json& owner = all[it->second].object;
+        if (Deleting(owner) && HasFinalizer(owner, "orphan")) {
+          orphaned = true;
+          continue;
+        }
+        any_owner = true;
+        kept_refs.push_back(ref);
+        if (Deleting(owner) && HasFinalizer(owner, "foregroundDeletion")) owner_foreground = true;
+        dependents[Str(ref, "uid")]++;
       }
-      any_owner = true;
-      kept_refs.push_back(ref);
-      if (Deleting(owner) && HasFinalizer(owner, "foregroundDeletion")) owner_foreground = true;
-      dependents[Str(ref, "uid")]++;
-    }
-    if (orphaned) {
-      json o = e.object;
-      if (kept_refs.empty()) {
-        o["metadata"].erase("ownerReferences");
-      } else {
-        o["metadata"]["ownerReferences"] = kept_refs;
+      if (orphaned) {
+        json o = e.object;
+        if (kept_refs.empty()) {
+          o["metadata"].erase("ownerReferences");
+        } else {
+          o["metadata"]["ownerReferences"] = kept_refs;
+        }
+        ControllerWrite(store_, e.plural, o);
+        return;
       }
-      ControllerWrite(store_, e.plural, o);
-      continue;
-    }
-    if ((!any_owner || owner_foreground) && !Deleting(e.object)) {
-      (void)DeleteObject(store_, Info(e.plural), Ns(e.object), Name(e.object), BackgroundDelete());
-    }
+      if ((!any_owner || owner_foreground) && !Deleting(e.object)) {
+        (void)DeleteObject(store_, Info(e.plural), Ns(e.object), Name(e.object),
+                           BackgroundDelete());
+      }
+    });
   }
   for (Entry& e : all) {
-    if (!Deleting(e.object)) continue;
-    json o = e.object;
-    if (HasFinalizer(o, "foregroundDeletion") && dependents[Uid(o)] == 0) {
-      RemoveFinalizer(o, "foregroundDeletion");
-    }
-    if (HasFinalizer(o, "orphan")) {
-      bool has_dependents = false;
-      for (const Entry& d : all) {
-        for (const json& ref : d.object["metadata"].value("ownerReferences", json::array())) {
-          has_dependents = has_dependents || Str(ref, "uid") == Uid(o);
+    ForObject(e.object, "garbage-collector", [&] {
+      if (!Deleting(e.object)) return;
+      json o = e.object;
+      if (HasFinalizer(o, "foregroundDeletion") && dependents[Uid(o)] == 0) {
+        RemoveFinalizer(o, "foregroundDeletion");
+      }
+      if (HasFinalizer(o, "orphan")) {
+        bool has_dependents = false;
+        for (const Entry& d : all) {
+          for (const json& ref : List(d.object, {"metadata", "ownerReferences"})) {
+            has_dependents = has_dependents || Str(ref, "uid") == Uid(o);
+          }
         }
+        if (!has_dependents) RemoveFinalizer(o, "orphan");
       }
-      if (!has_dependents) RemoveFinalizer(o, "orphan");
-    }
-    if (e.plural == "namespaces") {
-      bool empty = true;
-      for (const ResourceInfo& info : AllResources()) {
-        if (!info.namespaced) continue;
-        for (const json& child : store_.List(info.StoreKey(), Name(o))) {
-          empty = false;
-          if (!Deleting(child))
-            (void)DeleteObject(store_, info, Name(o), Name(child), BackgroundDelete());
+      if (e.plural == "namespaces") {
+        bool empty = true;
+        for (const ResourceInfo& info : AllResources()) {
+          if (!info.namespaced) continue;
+          for (const json& child : store_.List(info.StoreKey(), Name(o))) {
+            empty = false;
+            if (!Deleting(child))
+              (void)DeleteObject(store_, info, Name(o), Name(child), BackgroundDelete());
+          }
         }
+        if (empty) {
+          (void)store_.Delete("namespaces", "", Name(o), std::nullopt);
+        }
+        return;
       }
-      if (empty) {
-        (void)store_.Delete("namespaces", "", Name(o), std::nullopt);
-      }
-      continue;
-    }
-    if (o != e.object) ControllerWrite(store_, e.plural, o);
+      if (o != e.object) ControllerWrite(store_, e.plural, o);
+    });
   }
 }
 

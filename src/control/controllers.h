@@ -26,10 +26,18 @@
 // - Garbage collection: dependents of deleted owners (ownerReferences), foreground and orphan
 //   deletion, namespace deletion.
 //
+// Failures: a controller never takes the process down. Each object a pass visits is handled on
+// its own; an exception while handling it (a bug, or an object stored before admission typed
+// its fields) is written to stderr and recorded once per object version as a Warning Event
+// with reason FailedSync on that object (`kubectl get events`, `kubectl describe`), and the pass
+// goes on with the next object. A failure outside any object skips the rest of that controller
+// for the pass, with a log line.
+//
 // Thread safety: Start/Stop from one thread; the controllers run on their own thread.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,6 +73,8 @@ class Controllers {
   void SyncJobs();
   void SyncClaims();
   void CollectGarbage();
+  // Runs one object's share of a controller pass, reporting a failure (see the header comment).
+  void ForObject(const json& object, const char* component, const std::function<void()>& work);
 
   Store& store_;
   ControllerOptions options_;
@@ -75,6 +85,13 @@ class Controllers {
 // Writes `object` as the controllers do: optimistic on its resourceVersion, and deleting an
 // object left with a deletionTimestamp and no finalizers. Returns whether it was written.
 bool ControllerWrite(Store& store, const std::string& plural, json object);
+
+// Reports that a worker (a controller, the runner; `component` names it as Events do) failed to
+// handle `object` with the exception message `what`: a stderr line and a Warning Event with
+// reason FailedSync on the object, once per object version, component and message (a worker
+// that retries every pass does not flood the Events).
+void ReportFailure(Store& store, const json& object, const std::string& component,
+                   const std::string& what);
 
 // Records a core/v1 Event about `object` (kind, namespace, name, uid from it).
 void RecordEvent(Store& store, const json& object, const std::string& type,

@@ -247,5 +247,37 @@ TEST_F(ControllersTest, FinishedPodReleasesItsDevice) {
   EXPECT_EQ(job["status"]["succeeded"], 1);
 }
 
+// An object stored before admission typed its fields (here a pod whose resourceClaimStatuses is a
+// string) fails only its own step: a FailedSync Event, once however many passes, and the other
+// objects are served.
+TEST_F(ControllersTest, AnObjectThatCannotBeHandledIsReportedAndTheRestGoOn) {
+  json bad = json::parse(R"({"apiVersion": "v1", "kind": "Pod",
+    "metadata": {"name": "aaa-bad", "namespace": "default", "uid": "u-bad"},
+    "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1"}],
+             "resourceClaims": [{"name": "gpu", "resourceClaimTemplateName": "mig-gpu-1g"}]},
+    "status": {"phase": "Pending", "resourceClaimStatuses": "x"}})");
+  ASSERT_TRUE(store_->Create("pods", bad).ok());
+  CreateJob("train");
+  EXPECT_NO_THROW(Reconcile(5));
+  int reports = 0;
+  for (const json& event : store_->List("events", "default")) {
+    if (event["reason"] == "FailedSync" && event["involvedObject"]["name"] == "aaa-bad") {
+      ++reports;
+      EXPECT_EQ(event["type"], "Warning");
+      EXPECT_NE(event["message"].get<std::string>().find("resourceclaim-controller: "),
+                std::string::npos);
+    }
+  }
+  EXPECT_EQ(reports, 1);
+  int job_pods = 0;
+  for (const json& pod : store_->List("pods", "default")) {
+    if (pod["metadata"]["name"].get<std::string>().rfind("train-", 0) == 0) {
+      ++job_pods;
+      EXPECT_FALSE(pod["spec"].value("nodeName", "").empty()) << pod.dump();
+    }
+  }
+  EXPECT_EQ(job_pods, 1);
+}
+
 }  // namespace
 }  // namespace migdra::control

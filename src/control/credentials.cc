@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "common/hex.h"
@@ -109,13 +111,27 @@ bool AddExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
   return ok;
 }
 
-// Signs a certificate for `key` with `issuer_key` (self-signed when issuer is null).
+// Fills `out` from OpenSSL's random generator; false (with OpenSSL's reason in `error`) when it
+// cannot, e.g. without entropy: a predictable token or serial must never be used.
+bool RandomBytes(unsigned char* out, size_t n, std::string& error) {
+  if (RAND_bytes(out, static_cast<int>(n)) == 1) return true;
+  char reason[256] = "no reason given";
+  if (unsigned long code = ERR_get_error()) ERR_error_string_n(code, reason, sizeof reason);
+  error = std::string("the random number generator failed (RAND_bytes): ") + reason;
+  return false;
+}
+
+// ": why", or nothing when there is no reason to add.
+std::string Reason(const std::string& why) { return why.empty() ? "" : ": " + why; }
+
+// Signs a certificate for `key` with `issuer_key` (self-signed when issuer is null). Null, with
+// `error` set, when no random serial number can be had.
 X509Ptr MakeCert(EVP_PKEY* key, const std::string& common_name, X509* issuer, EVP_PKEY* issuer_key,
-                 bool is_ca, const std::string& subject_alt_names, long days) {
+                 bool is_ca, const std::string& subject_alt_names, long days, std::string& error) {
   X509Ptr cert(X509_new(), X509_free);
   X509_set_version(cert.get(), 2);
   unsigned char serial[16];
-  RAND_bytes(serial, sizeof serial);
+  if (!RandomBytes(serial, sizeof serial, error)) return X509Ptr(nullptr, X509_free);
   serial[0] &= 0x7f;
   BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
   BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));
@@ -164,9 +180,10 @@ std::string Base64(const std::string& data) {
   return out;
 }
 
-std::string NewToken() {
+// 32 random bytes in hex; nullopt (with `error`) when the generator fails.
+std::optional<std::string> NewToken(std::string& error) {
   unsigned char raw[32];
-  RAND_bytes(raw, sizeof raw);
+  if (!RandomBytes(raw, sizeof raw, error)) return std::nullopt;
   return HexEncode(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
 }
 
@@ -199,8 +216,9 @@ ApiResult<Credentials> EnsureCredentials(const std::string& data_dir, const std:
   if (new_ca) {
     ca_key = NewKey();
     if (!ca_key) return R::Fail(Failure("cannot generate the CA key"));
-    ca = MakeCert(ca_key.get(), "migdra-ca", nullptr, nullptr, true, "", 3650);
-    if (!ca) return R::Fail(Failure("cannot sign the CA certificate"));
+    std::string why;
+    ca = MakeCert(ca_key.get(), "migdra-ca", nullptr, nullptr, true, "", 3650, why);
+    if (!ca) return R::Fail(Failure("cannot sign the CA certificate" + Reason(why)));
     if (!WriteFile(ca_key_path, KeyPem(ca_key.get()), 0600) ||
         !WriteFile(c.ca_cert_path, CertPem(ca.get()), 0644)) {
       return R::Fail(Failure("cannot write the CA files in " + data_dir));
@@ -218,9 +236,10 @@ ApiResult<Credentials> EnsureCredentials(const std::string& data_dir, const std:
       old_sans != sans) {
     PkeyPtr key = NewKey();
     if (!key) return R::Fail(Failure("cannot generate the serving key"));
+    std::string why;
     X509Ptr cert =
-        MakeCert(key.get(), "migdra-apiserver", ca.get(), ca_key.get(), false, sans, 825);
-    if (!cert) return R::Fail(Failure("cannot sign the serving certificate"));
+        MakeCert(key.get(), "migdra-apiserver", ca.get(), ca_key.get(), false, sans, 825, why);
+    if (!cert) return R::Fail(Failure("cannot sign the serving certificate" + Reason(why)));
     if (!WriteFile(c.key_path, KeyPem(key.get()), 0600) ||
         !WriteFile(c.cert_path, CertPem(cert.get()), 0644) || !WriteFile(hosts_path, sans, 0644)) {
       return R::Fail(Failure("cannot write the serving certificate in " + data_dir));
@@ -228,7 +247,10 @@ ApiResult<Credentials> EnsureCredentials(const std::string& data_dir, const std:
   }
 
   if (!ReadFile(token_path, &c.token) || c.token.size() < 32) {
-    c.token = NewToken();
+    std::string why;
+    std::optional<std::string> token = NewToken(why);
+    if (!token) return R::Fail(Failure("cannot make the API token: " + why));
+    c.token = *token;
     if (!WriteFile(token_path, c.token, 0600)) {
       return R::Fail(Failure("cannot write " + token_path));
     }

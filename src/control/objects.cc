@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "control/json_access.h"
+#include "control/wire_types.h"
+
 namespace migdra::control {
 namespace {
 
@@ -31,8 +34,11 @@ ApiError Invalid(const ResourceInfo& info, const std::string& name, const json& 
                   causes};
 }
 
-ApiError StrictError(const std::vector<std::string>& unknown) {
-  std::string msg = "strict decoding error: ";
+// As the API server words it: "Pod in version "v1" cannot be handled as a Pod: strict decoding
+// error: unknown field "spec.x"".
+ApiError StrictError(const ResourceInfo& info, const std::vector<std::string>& unknown) {
+  std::string msg = info.kind + " in version \"" + info.version + "\" cannot be handled as a " +
+                    info.kind + ": strict decoding error: ";
   for (size_t i = 0; i < unknown.size(); ++i) {
     msg += (i ? ", " : "") + std::string("unknown field \"") + unknown[i] + "\"";
   }
@@ -65,6 +71,9 @@ ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object
   if (!object.is_object()) {
     return ApiResult<json>::Fail(ApiError{400, "BadRequest", "the body must be a JSON object"});
   }
+  if (std::optional<ApiError> type_error = WireTypeError(info, object)) {
+    return ApiResult<json>::Fail(std::move(*type_error));
+  }
   if (!object.contains("metadata") || !object["metadata"].is_object()) {
     object["metadata"] = json::object();
   }
@@ -89,7 +98,7 @@ ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object
   }
   if (options.strict_fields) {
     std::vector<std::string> unknown = UnknownFields(info, object);
-    if (!unknown.empty()) return ApiResult<json>::Fail(StrictError(unknown));
+    if (!unknown.empty()) return ApiResult<json>::Fail(StrictError(info, unknown));
   }
   const bool generated = meta.value("name", "").empty() && !meta.value("generateName", "").empty();
   meta.erase("resourceVersion");
@@ -130,6 +139,9 @@ ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object
 
 ApiResult<json> UpdateObject(Store& store, const ResourceInfo& info, json object, bool status_only,
                              const WriteOptions& options) {
+  if (std::optional<ApiError> type_error = WireTypeError(info, object)) {
+    return ApiResult<json>::Fail(std::move(*type_error));
+  }
   if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
     return ApiResult<json>::Fail(ApiError{400, "BadRequest", "the object has no metadata"});
   }
@@ -141,7 +153,7 @@ ApiResult<json> UpdateObject(Store& store, const ResourceInfo& info, json object
   }
   if (options.strict_fields) {
     std::vector<std::string> unknown = UnknownFields(info, object);
-    if (!unknown.empty()) return ApiResult<json>::Fail(StrictError(unknown));
+    if (!unknown.empty()) return ApiResult<json>::Fail(StrictError(info, unknown));
   }
   std::optional<int64_t> expected;
   std::string rv = object["metadata"].value("resourceVersion", "");
@@ -230,9 +242,9 @@ ApiResult<json> DeleteObject(Store& store, const ResourceInfo& info, const std::
       if (propagation == "Orphan") add_finalizer("orphan");
       if (propagation == "Foreground") add_finalizer("foregroundDeletion");
     }
+    const json& spec_finalizers = Field(*current, {"spec", "finalizers"});
     const bool namespace_with_content =
-        info.plural == "namespaces" &&
-        !(*current)["spec"].value("finalizers", json::array()).empty();
+        info.plural == "namespaces" && spec_finalizers.is_array() && !spec_finalizers.empty();
     if (!finalizers.empty() || namespace_with_content) {
       if (meta.contains("deletionTimestamp")) return ApiResult<json>::Ok(*current);
       meta["deletionTimestamp"] = NowRfc3339();

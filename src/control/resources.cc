@@ -112,20 +112,6 @@ void ValidateName(const ResourceInfo& info, const json& object, json& causes) {
                   " must consist of lower case alphanumeric characters, '-' or '.', and must start "
                   "and end with an alphanumeric character"));
   }
-  if (meta.contains("labels") && !meta["labels"].is_null()) {
-    if (!meta["labels"].is_object()) {
-      causes.push_back(
-          Cause("FieldValueInvalid", "metadata.labels", "Invalid value: must be a map of strings"));
-    } else {
-      for (const auto& [k, v] : meta["labels"].items()) {
-        if (!v.is_string() || v.get<std::string>().size() > 63) {
-          causes.push_back(Cause("FieldValueInvalid", "metadata.labels",
-                                 "Invalid value: \"" + k +
-                                     "\": label values must be strings of at most 63 characters"));
-        }
-      }
-    }
-  }
 }
 
 void ValidatePodSpec(const json& spec, const std::string& path, json& causes, bool in_job) {
@@ -347,6 +333,7 @@ json Validate(const ResourceInfo& info, const json& object, const json& old) {
     return causes;
   }
   ValidateName(info, object, causes);
+  for (json& cause : MetadataCauses(info, object)) causes.push_back(std::move(cause));
   ValidateKind(info, object, old, causes);
   json typed = TypedValidate(info, object);
   for (json& cause : typed) {
@@ -413,7 +400,7 @@ std::string Age(const json& object) {
 
 std::string ClaimState(const json& claim) {
   std::vector<std::string> state;
-  if (!Str(claim["metadata"], "deletionTimestamp").empty()) state.push_back("deleted");
+  if (!Str(Field(claim, {"metadata"}), "deletionTimestamp").empty()) state.push_back("deleted");
   const json& status = Field(claim, {"status"});
   if (Field(status, {"allocation"}).is_object()) {
     state.push_back("allocated");
@@ -464,12 +451,12 @@ json PodRow(const json& pod) {
       }
     }
   }
-  if (!Str(pod["metadata"], "deletionTimestamp").empty()) reason = "Terminating";
+  if (!Str(Field(pod, {"metadata"}), "deletionTimestamp").empty()) reason = "Terminating";
   std::string node = Str(spec, "nodeName");
   std::string ip = Str(status, "podIP");
   return json::array(
-      {Str(pod["metadata"], "name"), std::to_string(ready) + "/" + std::to_string(total), reason,
-       restarts, Age(pod), ip.empty() ? "<none>" : ip, node.empty() ? "<none>" : node,
+      {Str(Field(pod, {"metadata"}), "name"), std::to_string(ready) + "/" + std::to_string(total),
+       reason, restarts, Age(pod), ip.empty() ? "<none>" : ip, node.empty() ? "<none>" : node,
        Str(status, "nominatedNodeName").empty() ? "<none>" : Str(status, "nominatedNodeName"),
        "<none>"});
 }
@@ -516,7 +503,7 @@ json JobRow(const json& job) {
           (selector.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : "");
     }
   }
-  return json::array({Str(job["metadata"], "name"), state, completions, duration, Age(job),
+  return json::array({Str(Field(job, {"metadata"}), "name"), state, completions, duration, Age(job),
                       containers, images, selector});
 }
 
@@ -545,16 +532,16 @@ json NodeRow(const json& node) {
     }
   }
   const json& info = Field(node, {"status", "nodeInfo"});
-  return json::array({Str(node["metadata"], "name"), ready, roles.empty() ? "<none>" : roles,
-                      Age(node), Str(info, "kubeletVersion"), internal_ip, "<none>",
-                      Str(info, "osImage"), Str(info, "kernelVersion"),
+  return json::array({Str(Field(node, {"metadata"}), "name"), ready,
+                      roles.empty() ? "<none>" : roles, Age(node), Str(info, "kubeletVersion"),
+                      internal_ip, "<none>", Str(info, "osImage"), Str(info, "kernelVersion"),
                       Str(info, "containerRuntimeVersion")});
 }
 
 json EventRow(const json& event) {
   std::string last = Str(event, "lastTimestamp");
   if (last.empty()) last = Str(event, "eventTime");
-  if (last.empty()) last = Str(event["metadata"], "creationTimestamp");
+  if (last.empty()) last = Str(Field(event, {"metadata"}), "creationTimestamp");
   long long since = SecondsSince(last);
   const json& involved = Field(event, {"involvedObject"});
   std::string kind = Str(involved, "kind");
@@ -567,7 +554,8 @@ json EventRow(const json& event) {
                       Str(event, "reason"), kind + "/" + Str(involved, "name"),
                       Str(event, "message"), Str(involved, "fieldPath"), source,
                       first_since < 0 ? "<unknown>" : HumanDuration(first_since),
-                      event.value("count", 1), Str(event["metadata"], "name")});
+                      Field(event, {"count"}).is_number_integer() ? event["count"] : json(1),
+                      Str(Field(event, {"metadata"}), "name")});
 }
 
 }  // namespace
@@ -669,7 +657,7 @@ json BuildTable(const ResourceInfo& info, const std::vector<json>& objects,
   json rows = json::array();
   for (const json& object : objects) {
     json cells;
-    const json& meta = object["metadata"];
+    const json& meta = Field(object, {"metadata"});
     if (info.plural == "pods") {
       cells = PodRow(object);
     } else if (info.plural == "jobs") {

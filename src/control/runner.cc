@@ -23,7 +23,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/guard.h"
 #include "control/container_env.h"
+#include "control/controllers.h"
 #include "control/json_access.h"
 #include "control/objects.h"
 #include "control/resources.h"
@@ -228,7 +230,13 @@ class PodRunner : public NodeAgent {
 PodWorker::PodWorker(PodRunner* runner, json pod) : runner_(runner), pod_(std::move(pod)) {
   uid_ = Str(pod_["metadata"], "uid");
   dir_ = runner_->runner_dir() + "/pods/" + uid_;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    RunGuarded([this] { Run(); },
+               [this](const std::string& what) {
+                 ReportFailure(runner_->store(), pod_, "kubelet", what);
+                 finished_ = true;
+               });
+  });
 }
 
 PodWorker::~PodWorker() {
@@ -247,7 +255,13 @@ bool PodRunner::UpdatePod(const std::string& ns, const std::string& name, const 
     std::optional<json> current = store().Get(kPods, ns, name);
     if (!current || Str((*current)["metadata"], "uid") != uid) return false;
     json updated = *current;
-    if (!mutate(updated)) return true;
+    bool skip = false;
+    if (!RunGuarded(
+            [&] { skip = !mutate(updated); },
+            [&](const std::string& what) { ReportFailure(store(), *current, "kubelet", what); })) {
+      return false;
+    }
+    if (skip) return true;
     ApiResult<json> r = UpdateObject(store(), PodInfo(), updated, status_only);
     if (r.ok()) return true;
     if (r.error.code != 409) {
@@ -750,7 +764,10 @@ void PodRunner::Stop() {
 void PodRunner::Loop() {
   while (!stop_.load()) {
     int64_t version = store().CurrentVersion();
-    Reconcile();
+    RunGuarded([this] { Reconcile(); },
+               [](const std::string& what) {
+                 std::fprintf(stderr, "migdra serve: runner: pass failed: %s\n", what.c_str());
+               });
     store().WaitForVersion(version, std::chrono::milliseconds(500));
   }
 }

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cstdio>
 #include <ctime>
 #include <initializer_list>
 #include <map>
@@ -162,6 +163,9 @@ ApiResult<std::unique_ptr<Store>> Store::Open(const std::string& path, size_t lo
     }
   }
   {
+    // A row that is not a JSON object (a damaged file, a hand edit) is left in the file and out
+    // of the store, and said so: one line per row naming its key, then the count.
+    size_t undecodable = 0;
     Statement q(store->db_, "SELECT resource, ns, name, body FROM objects");
     while (q.ok() && sqlite3_step(q.get()) == SQLITE_ROW) {
       auto text = [&](int i) {
@@ -169,8 +173,17 @@ ApiResult<std::unique_ptr<Store>> Store::Open(const std::string& path, size_t lo
         return std::string(t ? reinterpret_cast<const char*>(t) : "");
       };
       json object = json::parse(text(3), nullptr, /*allow_exceptions=*/false);
-      if (object.is_discarded()) continue;
+      if (!object.is_object()) {
+        ++undecodable;
+        std::fprintf(stderr, "migdra: store %s: row %s %s is not a JSON object; skipped\n",
+                     target.c_str(), text(0).c_str(), Key(text(1), text(2)).c_str());
+        continue;
+      }
       store->objects_[text(0)][Key(text(1), text(2))] = std::move(object);
+    }
+    if (undecodable > 0) {
+      std::fprintf(stderr, "migdra: store %s: %zu undecodable rows skipped (left in the file)\n",
+                   target.c_str(), undecodable);
     }
   }
   store->log_floor_ = store->version_;

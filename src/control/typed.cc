@@ -55,6 +55,28 @@ json TypedValidate(const ResourceInfo& info, const json& object) {
   return causes;
 }
 
+json MetadataCauses(const ResourceInfo& info, const json& object) {
+  json causes = json::array();
+  if (HasSchema(info)) return causes;
+  auto add = [&](const std::string& path, const json& meta) {
+    if (!meta.is_object()) return;
+    std::optional<api::ObjectMeta> decoded = Decode<api::ObjectMeta>(meta);
+    if (!decoded) return;  // wrong types are refused before validation (wire_types.h)
+    for (const Error& e : api::ValidateMetadataMaps(path, *decoded)) {
+      causes.push_back(
+          json{{"reason", CauseReason(e.message)}, {"field", e.field}, {"message", e.message}});
+    }
+  };
+  add("metadata", object.value("metadata", json()));
+  if (info.plural == "jobs") {
+    const json& spec = object.value("spec", json::object());
+    if (spec.is_object() && spec.contains("template") && spec["template"].is_object()) {
+      add("spec.template.metadata", spec["template"].value("metadata", json()));
+    }
+  }
+  return causes;
+}
+
 std::vector<std::string> TypedUnknownFields(const ResourceInfo& info, const json& object) {
   std::vector<std::string> unknown;
   if (!HasSchema(info)) return unknown;

@@ -18,6 +18,11 @@ namespace migdra::control {
 // decoder of the api module finds them. Unknown fields are not reported here.
 json TypedValidate(const ResourceInfo& info, const json& object);
 
+// Causes for metadata.labels / annotations / finalizers (and a Job's pod-template metadata) by the
+// api module's limits (api::ValidateMetadataMaps), for the kinds TypedValidate does not cover;
+// empty for those it does, which get the same checks there.
+json MetadataCauses(const ResourceInfo& info, const json& object);
+
 // Paths of fields the kind's typed schema does not know (resource.k8s.io kinds only; the core
 // and batch kinds keep unmodelled fields verbatim, so nothing is unknown there).
 std::vector<std::string> TypedUnknownFields(const ResourceInfo& info, const json& object);

@@ -147,10 +147,17 @@ class RegistrationService final : public pluginregistration::Registration::Servi
   std::string endpoint_;
 };
 
-Status PrepareSocketPath(const std::string& path) {
+// Creates the socket's folder and removes a stale socket. With `private_folder` the folder (the
+// driver's own, plugins/<driver>/) is made 0700, so the socket is out of other users' reach from
+// the moment it is bound, whatever the umask (which a process with threads cannot change safely).
+Status PrepareSocketPath(const std::string& path, bool private_folder) {
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  const std::string folder = std::filesystem::path(path).parent_path().string();
+  std::filesystem::create_directories(folder, ec);
   if (ec) return MakeError("cannot create folder for " + path + ": " + ec.message());
+  if (private_folder && ::chmod(folder.c_str(), 0700) != 0) {
+    return MakeError("cannot make " + folder + " private: " + std::strerror(errno));
+  }
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return MakeError("cannot remove stale socket " + path + ": " + std::strerror(errno));
   }
@@ -185,11 +192,12 @@ bool DraServer::registered() const {
 
 Status DraServer::Start() {
   services_ = std::make_unique<Services>(state_, options_.driver_name, dra_socket());
-  // Sockets are created with the umask applied; 0077 keeps them private from the first moment.
-  const mode_t old_umask = ::umask(0077);
+  // The DRA socket (prepare/unprepare) sits in the driver's private folder. The registration
+  // socket sits in the kubelet's shared registry folder and serves only what the kubelet's
+  // plugin watcher may ask anyone (GetInfo, NotifyRegistrationStatus); both are 0600 once bound.
   auto start = [&](const std::string& path, std::vector<grpc::Service*> services,
-                   std::unique_ptr<grpc::Server>* out) -> Status {
-    MIGDRA_RETURN_IF_ERROR(PrepareSocketPath(path));
+                   std::unique_ptr<grpc::Server>* out, bool private_folder) -> Status {
+    MIGDRA_RETURN_IF_ERROR(PrepareSocketPath(path, private_folder));
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("unix://" + path, grpc::InsecureServerCredentials(), &port);
@@ -199,11 +207,12 @@ Status DraServer::Start() {
     ::chmod(path.c_str(), 0600);
     return OkStatus();
   };
-  Status s = start(dra_socket(), {&services_->v1, &services_->v1beta1}, &dra_server_);
+  Status s = start(dra_socket(), {&services_->v1, &services_->v1beta1}, &dra_server_,
+                   /*private_folder=*/true);
   if (s.ok() && options_.register_with_kubelet) {
-    s = start(registration_socket(), {&services_->registration}, &registration_server_);
+    s = start(registration_socket(), {&services_->registration}, &registration_server_,
+              /*private_folder=*/false);
   }
-  ::umask(old_umask);
   if (!s.ok()) Stop();
   return s;
 }

@@ -253,6 +253,22 @@ Nvml::~Nvml() {
 }
 
 Result<std::unique_ptr<Nvml>> Nvml::Open(const NvmlOptions& options) {
+  return OpenWith(options, [](void*) {});
+}
+
+Result<std::unique_ptr<Nvml>> Nvml::OpenSimulated(const std::string& library_path,
+                                                  const std::string& models,
+                                                  const std::string& state_file) {
+  return OpenWith({library_path, ""}, [&](void* handle) {
+    using Configure = void (*)(const char*, const char*);
+    if (auto configure = reinterpret_cast<Configure>(dlsym(handle, "migdraNvmlsimConfigure"))) {
+      configure(models.c_str(), state_file.c_str());
+    }
+  });
+}
+
+Result<std::unique_ptr<Nvml>> Nvml::OpenWith(const NvmlOptions& options,
+                                             const std::function<void(void*)>& before_init) {
   std::vector<std::string> candidates;
   if (!options.library_path.empty()) {
     candidates.push_back(options.library_path);
@@ -301,6 +317,7 @@ Result<std::unique_ptr<Nvml>> Nvml::Open(const NvmlOptions& options) {
     dlclose(impl->handle);
     return MakeError(path + " lacks NVML functions: " + missing);
   }
+  before_init(impl->handle);
   nvmlReturn_t rc = impl->nvmlInitWithFlags_fn(MIGDRA_NVML_INIT_FLAG_NO_GPUS);
   if (rc != MIGDRA_NVML_SUCCESS) {
     Error error = impl->Fail("nvmlInitWithFlags(NVML_INIT_FLAG_NO_GPUS) [" + impl->path + "]", rc);

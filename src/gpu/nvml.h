@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -125,6 +126,14 @@ class Nvml {
   // nvmlInitWithFlags(NVML_INIT_FLAG_NO_GPUS). Fails with a message naming the paths tried or
   // the missing symbol.
   static Result<std::unique_ptr<Nvml>> Open(const NvmlOptions& options = {});
+  // Opens nvmlsim at `library_path` simulating `models` ("a100-80gb:8") with its MIG state in
+  // `state_file` (either empty: the library's environment decides). Both are handed to the
+  // library (migdraNvmlsimConfigure) before it initialises, so no caller has to change the
+  // process environment while other threads may read it. A library without that hook is opened
+  // as by Open.
+  static Result<std::unique_ptr<Nvml>> OpenSimulated(const std::string& library_path,
+                                                     const std::string& models,
+                                                     const std::string& state_file);
   ~Nvml();  // nvmlShutdown, then dlclose
   Nvml(const Nvml&) = delete;
   Nvml& operator=(const Nvml&) = delete;
@@ -172,6 +181,9 @@ class Nvml {
 
  private:
   explicit Nvml(std::unique_ptr<Impl> impl);
+  // Open, calling `before_init(handle)` between loading the library and initialising it.
+  static Result<std::unique_ptr<Nvml>> OpenWith(const NvmlOptions& options,
+                                                const std::function<void(void*)>& before_init);
   std::unique_ptr<Impl> impl_;
 };
 

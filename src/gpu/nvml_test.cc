@@ -414,5 +414,21 @@ TEST_F(NvmlsimTest, SimulatedInventoryMatchesWhatNvmlsimReports) {
   }
 }
 
+// serve opens nvmlsim while its threads run: the models and state file reach the library
+// without setenv, and win over what the environment says.
+TEST_F(NvmlsimTest, ConfiguredByTheHostWithoutTouchingTheEnvironment) {
+  setenv("MIGDRA_NVMLSIM_MODELS", "h100-80gb:1", 1);
+  const std::string state = TempPath("host-choice.json");
+  auto nvml = Nvml::OpenSimulated(NvmlsimPath(), "a100-80gb:3", state);
+  ASSERT_TRUE(nvml.ok()) << nvml.error().message;
+  auto count = (*nvml)->DeviceCount();
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 3u);
+  EXPECT_NE((*nvml)->simulation_description().find(state), std::string::npos)
+      << (*nvml)->simulation_description();
+  EXPECT_STREQ(std::getenv("MIGDRA_NVMLSIM_MODELS"), "h100-80gb:1");
+  EXPECT_EQ(std::getenv("MIGDRA_NVMLSIM_STATE"), nullptr);
+}
+
 }  // namespace
 }  // namespace migdra::gpu

@@ -8,12 +8,6 @@ namespace migdra::gpu {
 
 Result<std::unique_ptr<Nvml>> OpenSimulator(const std::string& models,
                                             const std::string& state_file) {
-  if (!models.empty()) {
-    setenv("MIGDRA_NVMLSIM_MODELS", models.c_str(), 1);
-    unsetenv("MIGDRA_NVMLSIM_CONFIG");
-  }
-  if (!state_file.empty()) setenv("MIGDRA_NVMLSIM_STATE", state_file.c_str(), 1);
-
   std::vector<std::string> candidates;
   if (const char* p = std::getenv("MIGDRA_NVMLSIM_LIBRARY"); p != nullptr && *p != '\0') {
     candidates.push_back(p);
@@ -32,7 +26,7 @@ Result<std::unique_ptr<Nvml>> OpenSimulator(const std::string& models,
       tried += "\n  " + path + ": not found";
       continue;
     }
-    auto nvml = Nvml::Open({path, ""});
+    auto nvml = Nvml::OpenSimulated(path, models, state_file);
     if (nvml.ok() && (*nvml)->simulated()) return nvml;
     tried += "\n  " + path + ": " + (nvml.ok() ? "not nvmlsim" : nvml.error().message);
   }

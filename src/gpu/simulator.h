@@ -14,9 +14,10 @@
 namespace migdra::gpu {
 
 // Opens nvmlsim simulating `models` ("a100-80gb:8,h100-80gb"), keeping its MIG state in
-// `state_file` (empty: nvmlsim's default or $MIGDRA_NVMLSIM_STATE). Both are passed to the
-// library through its environment variables, so they apply to the whole process. The error
-// names every path tried.
+// `state_file` (empty: nvmlsim's default or $MIGDRA_NVMLSIM_STATE). Both are handed to the
+// library before it initialises (Nvml::OpenSimulated), never through the environment, so
+// this is safe while other threads run; as the library is loaded once per process, the first
+// initialisation's choice holds until the last Nvml closes. The error names every path tried.
 Result<std::unique_ptr<Nvml>> OpenSimulator(const std::string& models,
                                             const std::string& state_file = "");
 

@@ -15,6 +15,8 @@
 // - Without a file, the same from the environment: MIGDRA_NVMLSIM_MODELS="a100-80gb:8,h100:2",
 //   MIGDRA_NVMLSIM_STATE=path, MIGDRA_NVMLSIM_FAULTS="function:call:code;...",
 //   MIGDRA_NVMLSIM_LATENCY_MS="function:ms;...". With neither, one h100-80gb is simulated.
+// - A host program sets models and state file with migdraNvmlsimConfigure(models, state_file)
+//   before nvmlInit instead (no setenv while its threads run); that wins over both.
 //
 // MIG state (mode, GPU and compute instances) lives in the state file when one is configured,
 // read and written under an exclusive flock of "<state>.lock" on every call, so separate
@@ -116,8 +118,22 @@ bool AddGpus(Config& config, const std::string& model_name, int count,
   return true;
 }
 
+// What the host program chose through migdraNvmlsimConfigure, read instead of
+// MIGDRA_NVMLSIM_MODELS / MIGDRA_NVMLSIM_STATE (and overriding MIGDRA_NVMLSIM_CONFIG when models
+// are set), so that a program with threads running never has to setenv. Guarded by Sim::mu,
+// which every caller of LoadConfig holds.
+struct HostChoice {
+  std::string models;
+  std::string state_file;
+};
+HostChoice& ChosenByHost() {
+  static HostChoice choice;
+  return choice;
+}
+
 bool LoadConfig(Config& config, std::string& error) {
-  const char* path = std::getenv("MIGDRA_NVMLSIM_CONFIG");
+  const HostChoice& host = ChosenByHost();
+  const char* path = host.models.empty() ? std::getenv("MIGDRA_NVMLSIM_CONFIG") : nullptr;
   try {
     if (path != nullptr && *path != '\0') {
       std::ifstream in(path);
@@ -142,14 +158,19 @@ bool LoadConfig(Config& config, std::string& error) {
         config.latency_ms[fn] = ms.get<int>();
       }
     } else {
-      const char* models = std::getenv("MIGDRA_NVMLSIM_MODELS");
+      const char* models =
+          host.models.empty() ? std::getenv("MIGDRA_NVMLSIM_MODELS") : host.models.c_str();
       std::string spec = models != nullptr && *models != '\0' ? models : "h100-80gb:1";
       for (const std::string& item : Split(spec, ',')) {
         size_t colon = item.find(':');
         int count = colon == std::string::npos ? 1 : std::stoi(item.substr(colon + 1));
         if (!AddGpus(config, item.substr(0, colon), count, std::nullopt, error)) return false;
       }
-      if (const char* state = std::getenv("MIGDRA_NVMLSIM_STATE")) config.state_file = state;
+      if (!host.state_file.empty()) {
+        config.state_file = host.state_file;
+      } else if (const char* state = std::getenv("MIGDRA_NVMLSIM_STATE")) {
+        config.state_file = state;
+      }
       if (const char* faults = std::getenv("MIGDRA_NVMLSIM_FAULTS")) {
         for (const std::string& item : Split(faults, ';')) {
           std::vector<std::string> f = Split(item, ':');
@@ -444,6 +465,16 @@ unsigned CiProfileId(unsigned index) { return index; }
 }  // namespace
 
 extern "C" {
+
+// The models ("a100-80gb:8,h100-80gb") and state file to simulate, in place of the environment
+// variables; null or empty leaves that one to the environment. Takes effect at the next
+// initialisation (not while initialised).
+__attribute__((visibility("default"))) void migdraNvmlsimConfigure(const char* models,
+                                                                   const char* state_file) {
+  Sim& sim = S();
+  std::lock_guard<std::mutex> lock(sim.mu);
+  ChosenByHost() = {models != nullptr ? models : "", state_file != nullptr ? state_file : ""};
+}
 
 __attribute__((visibility("default"))) const char* migdraNvmlsimDescribe(void) {
   Sim& sim = S();

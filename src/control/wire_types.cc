@@ -1,0 +1,440 @@
+#include "control/wire_types.h"
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace migdra::control {
+namespace {
+
+// A struct field: its JSON name and its Go type. A type is "[]T", "map[string]T", a struct of
+// the table below, an opaque object or quantity (kOpaque*), "int32", "int64", "bool", or else a
+// string type ("string", "v1.RestartPolicy", "types.UID", "v1.Time", ...). A leading '*' (Go
+// pointer) changes nothing but is dropped from messages, as Go's decoder reports the pointee.
+// Keys may carry a "group/" prefix to tell apart Go types printed alike (core v1.ResourceClaim
+// and resource.k8s.io v1.ResourceClaim); the prefix is not printed.
+struct FieldType {
+  const char* json;
+  const char* go;
+};
+
+using StructTable = std::map<std::string_view, std::vector<FieldType>>;
+
+const StructTable& Structs() {
+  static const StructTable table = {
+      // meta/v1
+      {"v1.ObjectMeta",
+       {{"name", "string"},
+        {"generateName", "string"},
+        {"namespace", "string"},
+        {"selfLink", "string"},
+        {"uid", "types.UID"},
+        {"resourceVersion", "string"},
+        {"generation", "int64"},
+        {"creationTimestamp", "v1.Time"},
+        {"deletionTimestamp", "*v1.Time"},
+        {"deletionGracePeriodSeconds", "*int64"},
+        {"labels", "map[string]string"},
+        {"annotations", "map[string]string"},
+        {"ownerReferences", "[]v1.OwnerReference"},
+        {"finalizers", "[]string"},
+        {"managedFields", "[]v1.ManagedFieldsEntry"}}},
+      {"v1.OwnerReference",
+       {{"apiVersion", "string"},
+        {"kind", "string"},
+        {"name", "string"},
+        {"uid", "types.UID"},
+        {"controller", "*bool"},
+        {"blockOwnerDeletion", "*bool"}}},
+      {"v1.LabelSelector",
+       {{"matchLabels", "map[string]string"},
+        {"matchExpressions", "[]v1.LabelSelectorRequirement"}}},
+      {"v1.LabelSelectorRequirement",
+       {{"key", "string"}, {"operator", "v1.LabelSelectorOperator"}, {"values", "[]string"}}},
+      // core/v1 Pod
+      {"v1.Pod",
+       {{"apiVersion", "string"},
+        {"kind", "string"},
+        {"metadata", "v1.ObjectMeta"},
+        {"spec", "v1.PodSpec"},
+        {"status", "v1.PodStatus"}}},
+      {"v1.PodSpec",
+       {{"volumes", "[]v1.Volume"},
+        {"initContainers", "[]v1.Container"},
+        {"containers", "[]v1.Container"},
+        {"restartPolicy", "v1.RestartPolicy"},
+        {"terminationGracePeriodSeconds", "*int64"},
+        {"activeDeadlineSeconds", "*int64"},
+        {"dnsPolicy", "v1.DNSPolicy"},
+        {"nodeSelector", "map[string]string"},
+        {"serviceAccountName", "string"},
+        {"nodeName", "string"},
+        {"hostNetwork", "bool"},
+        {"hostname", "string"},
+        {"securityContext", "*v1.PodSecurityContext"},
+        {"affinity", "*v1.Affinity"},
+        {"schedulerName", "string"},
+        {"tolerations", "[]v1.Toleration"},
+        {"priority", "*int32"},
+        {"resourceClaims", "[]v1.PodResourceClaim"}}},
+      {"v1.Container",
+       {{"name", "string"},
+        {"image", "string"},
+        {"command", "[]string"},
+        {"args", "[]string"},
+        {"workingDir", "string"},
+        {"env", "[]v1.EnvVar"},
+        {"resources", "v1.ResourceRequirements"},
+        {"terminationMessagePath", "string"},
+        {"terminationMessagePolicy", "v1.TerminationMessagePolicy"},
+        {"imagePullPolicy", "v1.PullPolicy"}}},
+      {"v1.EnvVar", {{"name", "string"}, {"value", "string"}, {"valueFrom", "*v1.EnvVarSource"}}},
+      {"v1.EnvVarSource",
+       {{"fieldRef", "*v1.ObjectFieldSelector"},
+        {"resourceFieldRef", "*v1.ResourceFieldSelector"},
+        {"configMapKeyRef", "*v1.ConfigMapKeySelector"},
+        {"secretKeyRef", "*v1.SecretKeySelector"}}},
+      {"v1.ObjectFieldSelector", {{"apiVersion", "string"}, {"fieldPath", "string"}}},
+      {"v1.ResourceFieldSelector",
+       {{"containerName", "string"}, {"resource", "string"}, {"divisor", "resource.Quantity"}}},
+      {"v1.ConfigMapKeySelector", {{"name", "string"}, {"key", "string"}, {"optional", "*bool"}}},
+      {"v1.SecretKeySelector", {{"name", "string"}, {"key", "string"}, {"optional", "*bool"}}},
+      {"v1.ResourceRequirements",
+       {{"limits", "v1.ResourceList"},
+        {"requests", "v1.ResourceList"},
+        {"claims", "[]v1.ResourceClaim"}}},
+      {"v1.ResourceClaim", {{"name", "string"}, {"request", "string"}}},
+      {"v1.Toleration",
+       {{"key", "string"},
+        {"operator", "v1.TolerationOperator"},
+        {"value", "string"},
+        {"effect", "v1.TaintEffect"},
+        {"tolerationSeconds", "*int64"}}},
+      {"v1.PodResourceClaim",
+       {{"name", "string"},
+        {"resourceClaimName", "*string"},
+        {"resourceClaimTemplateName", "*string"}}},
+      {"v1.PodStatus",
+       {{"phase", "v1.PodPhase"},
+        {"conditions", "[]v1.PodCondition"},
+        {"message", "string"},
+        {"reason", "string"},
+        {"nominatedNodeName", "string"},
+        {"hostIP", "string"},
+        {"podIP", "string"},
+        {"podIPs", "[]v1.PodIP"},
+        {"startTime", "*v1.Time"},
+        {"initContainerStatuses", "[]v1.ContainerStatus"},
+        {"containerStatuses", "[]v1.ContainerStatus"},
+        {"qosClass", "v1.PodQOSClass"},
+        {"resourceClaimStatuses", "[]v1.PodResourceClaimStatus"}}},
+      {"v1.PodCondition",
+       {{"type", "v1.PodConditionType"},
+        {"observedGeneration", "int64"},
+        {"status", "v1.ConditionStatus"},
+        {"lastProbeTime", "v1.Time"},
+        {"lastTransitionTime", "v1.Time"},
+        {"reason", "string"},
+        {"message", "string"}}},
+      {"v1.PodIP", {{"ip", "string"}}},
+      {"v1.ContainerStatus",
+       {{"name", "string"},
+        {"state", "v1.ContainerState"},
+        {"lastState", "v1.ContainerState"},
+        {"ready", "bool"},
+        {"restartCount", "int32"},
+        {"image", "string"},
+        {"imageID", "string"},
+        {"containerID", "string"},
+        {"started", "*bool"}}},
+      {"v1.ContainerState",
+       {{"waiting", "*v1.ContainerStateWaiting"},
+        {"running", "*v1.ContainerStateRunning"},
+        {"terminated", "*v1.ContainerStateTerminated"}}},
+      {"v1.ContainerStateWaiting", {{"reason", "string"}, {"message", "string"}}},
+      {"v1.ContainerStateRunning", {{"startedAt", "v1.Time"}}},
+      {"v1.ContainerStateTerminated",
+       {{"exitCode", "int32"},
+        {"signal", "int32"},
+        {"reason", "string"},
+        {"message", "string"},
+        {"startedAt", "v1.Time"},
+        {"finishedAt", "v1.Time"},
+        {"containerID", "string"}}},
+      {"v1.PodResourceClaimStatus", {{"name", "string"}, {"resourceClaimName", "*string"}}},
+      // batch/v1 Job
+      {"v1.Job",
+       {{"apiVersion", "string"},
+        {"kind", "string"},
+        {"metadata", "v1.ObjectMeta"},
+        {"spec", "v1.JobSpec"},
+        {"status", "v1.JobStatus"}}},
+      {"v1.JobSpec",
+       {{"parallelism", "*int32"},
+        {"completions", "*int32"},
+        {"activeDeadlineSeconds", "*int64"},
+        {"backoffLimit", "*int32"},
+        {"selector", "*v1.LabelSelector"},
+        {"manualSelector", "*bool"},
+        {"template", "v1.PodTemplateSpec"},
+        {"ttlSecondsAfterFinished", "*int32"},
+        {"completionMode", "*v1.CompletionMode"},
+        {"suspend", "*bool"},
+        {"podReplacementPolicy", "*v1.PodReplacementPolicy"}}},
+      {"v1.PodTemplateSpec", {{"metadata", "v1.ObjectMeta"}, {"spec", "v1.PodSpec"}}},
+      {"v1.JobStatus",
+       {{"conditions", "[]v1.JobCondition"},
+        {"startTime", "*v1.Time"},
+        {"completionTime", "*v1.Time"},
+        {"active", "int32"},
+        {"succeeded", "int32"},
+        {"failed", "int32"},
+        {"terminating", "*int32"},
+        {"ready", "*int32"},
+        {"uncountedTerminatedPods", "*v1.UncountedTerminatedPods"}}},
+      {"v1.JobCondition",
+       {{"type", "v1.JobConditionType"},
+        {"status", "v1.ConditionStatus"},
+        {"lastProbeTime", "v1.Time"},
+        {"lastTransitionTime", "v1.Time"},
+        {"reason", "string"},
+        {"message", "string"}}},
+      {"v1.UncountedTerminatedPods", {{"succeeded", "[]types.UID"}, {"failed", "[]types.UID"}}},
+      // core/v1 Node
+      {"v1.Node",
+       {{"apiVersion", "string"},
+        {"kind", "string"},
+        {"metadata", "v1.ObjectMeta"},
+        {"spec", "v1.NodeSpec"},
+        {"status", "v1.NodeStatus"}}},
+      {"v1.NodeSpec",
+       {{"podCIDR", "string"},
+        {"podCIDRs", "[]string"},
+        {"providerID", "string"},
+        {"unschedulable", "bool"},
+        {"taints", "[]v1.Taint"}}},
+      {"v1.Taint",
+       {{"key", "string"},
+        {"value", "string"},
+        {"effect", "v1.TaintEffect"},
+        {"timeAdded", "*v1.Time"}}},
+      {"v1.NodeStatus",
+       {{"capacity", "v1.ResourceList"},
+        {"allocatable", "v1.ResourceList"},
+        {"phase", "v1.NodePhase"},
+        {"conditions", "[]v1.NodeCondition"},
+        {"addresses", "[]v1.NodeAddress"},
+        {"nodeInfo", "v1.NodeSystemInfo"}}},
+      {"v1.NodeCondition",
+       {{"type", "v1.NodeConditionType"},
+        {"status", "v1.ConditionStatus"},
+        {"lastHeartbeatTime", "v1.Time"},
+        {"lastTransitionTime", "v1.Time"},
+        {"reason", "string"},
+        {"message", "string"}}},
+      {"v1.NodeAddress", {{"type", "v1.NodeAddressType"}, {"address", "string"}}},
+      {"v1.NodeSystemInfo",
+       {{"machineID", "string"},
+        {"systemUUID", "string"},
+        {"bootID", "string"},
+        {"kernelVersion", "string"},
+        {"osImage", "string"},
+        {"containerRuntimeVersion", "string"},
+        {"kubeletVersion", "string"},
+        {"kubeProxyVersion", "string"},
+        {"operatingSystem", "string"},
+        {"architecture", "string"}}},
+      // core/v1 Namespace
+      {"v1.Namespace",
+       {{"apiVersion", "string"},
+        {"kind", "string"},
+        {"metadata", "v1.ObjectMeta"},
+        {"spec", "v1.NamespaceSpec"},
+        {"status", "v1.NamespaceStatus"}}},
+      {"v1.NamespaceSpec", {{"finalizers", "[]v1.FinalizerName"}}},
+      {"v1.NamespaceStatus",
+       {{"phase", "v1.NamespacePhase"}, {"conditions", "[]v1.NamespaceCondition"}}},
+      {"v1.NamespaceCondition",
+       {{"type", "v1.NamespaceConditionType"},
+        {"status", "v1.ConditionStatus"},
+        {"lastTransitionTime", "v1.Time"},
+        {"reason", "string"},
+        {"message", "string"}}},
+      // core/v1 Event
+      {"v1.Event",
+       {{"apiVersion", "string"},
+        {"kind", "string"},
+        {"metadata", "v1.ObjectMeta"},
+        {"involvedObject", "v1.ObjectReference"},
+        {"reason", "string"},
+        {"message", "string"},
+        {"source", "v1.EventSource"},
+        {"firstTimestamp", "v1.Time"},
+        {"lastTimestamp", "v1.Time"},
+        {"count", "int32"},
+        {"type", "string"},
+        {"eventTime", "v1.MicroTime"},
+        {"action", "string"},
+        {"reportingComponent", "string"},
+        {"reportingInstance", "string"}}},
+      {"v1.ObjectReference",
+       {{"kind", "string"},
+        {"namespace", "string"},
+        {"name", "string"},
+        {"uid", "types.UID"},
+        {"apiVersion", "string"},
+        {"resourceVersion", "string"},
+        {"fieldPath", "string"}}},
+      {"v1.EventSource", {{"component", "string"}, {"host", "string"}}},
+      // resource.k8s.io/v1: the shape the server itself touches before the api module's decoder
+      // (defaulting walks spec / spec.spec); the rest is that decoder's.
+      {"resource/v1.DeviceClass",
+       {{"apiVersion", "string"},
+        {"kind", "string"},
+        {"metadata", "v1.ObjectMeta"},
+        {"spec", "v1.DeviceClassSpec"}}},
+      {"resource/v1.ResourceClaim",
+       {{"apiVersion", "string"},
+        {"kind", "string"},
+        {"metadata", "v1.ObjectMeta"},
+        {"spec", "v1.ResourceClaimSpec"},
+        {"status", "v1.ResourceClaimStatus"}}},
+      {"resource/v1.ResourceClaimTemplate",
+       {{"apiVersion", "string"},
+        {"kind", "string"},
+        {"metadata", "v1.ObjectMeta"},
+        {"spec", "v1.ResourceClaimTemplateSpec"}}},
+      {"v1.ResourceClaimTemplateSpec",
+       {{"metadata", "v1.ObjectMeta"}, {"spec", "v1.ResourceClaimSpec"}}},
+      {"resource/v1.ResourceSlice",
+       {{"apiVersion", "string"},
+        {"kind", "string"},
+        {"metadata", "v1.ObjectMeta"},
+        {"spec", "v1.ResourceSliceSpec"}}},
+  };
+  return table;
+}
+
+// Objects whose insides are not typed here (unread, or typed by the api module).
+const std::set<std::string_view>& OpaqueObjects() {
+  static const std::set<std::string_view> types = {
+      "v1.ResourceList",       "v1.PodSecurityContext",
+      "v1.Affinity",           "v1.Volume",
+      "v1.ManagedFieldsEntry", "v1.DeviceClassSpec",
+      "v1.ResourceClaimSpec",  "v1.ResourceClaimStatus",
+      "v1.ResourceSliceSpec"};
+  return types;
+}
+
+std::string_view Printed(std::string_view go) {
+  size_t slash = go.find('/');
+  return slash == std::string_view::npos ? go : go.substr(slash + 1);
+}
+
+// The Go struct name in messages: "v1.ObjectMeta" -> "ObjectMeta".
+std::string StructName(std::string_view go) {
+  go = Printed(go);
+  size_t dot = go.rfind('.');
+  return std::string(dot == std::string_view::npos ? go : go.substr(dot + 1));
+}
+
+// How Go's decoder names the JSON value it could not store.
+std::string ValueKind(const json& v) {
+  if (v.is_string()) return "string";
+  if (v.is_boolean()) return "bool";
+  if (v.is_array()) return "array";
+  if (v.is_object()) return "object";
+  return "number";
+}
+
+bool FitsInteger(const json& v, int bits) {
+  if (v.is_number_unsigned()) {
+    uint64_t u = v.get<uint64_t>();
+    return bits == 64 ? u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+                      : u <= static_cast<uint64_t>(std::numeric_limits<int32_t>::max());
+  }
+  if (!v.is_number_integer()) return false;
+  int64_t i = v.get<int64_t>();
+  return bits == 64 ||
+         (i >= std::numeric_limits<int32_t>::min() && i <= std::numeric_limits<int32_t>::max());
+}
+
+struct Checker {
+  std::string error;  // the first mismatch, in Go's words
+
+  void Mismatch(const std::string& value, const std::string& owner, const std::string& path,
+                std::string_view go) {
+    error = "json: cannot unmarshal " + value + " into Go struct field " + owner + "." + path +
+            " of type " + std::string(Printed(go));
+  }
+
+  // Checks `v` against Go type `go`; `owner` and `path` name the struct field it belongs to.
+  void Check(const json& v, std::string_view go, const std::string& owner,
+             const std::string& path) {
+    if (!error.empty() || v.is_null()) return;
+    if (!go.empty() && go.front() == '*') go.remove_prefix(1);
+    if (go.substr(0, 2) == "[]") {
+      if (!v.is_array()) return Mismatch(ValueKind(v), owner, path, go);
+      for (const json& item : v) Check(item, go.substr(2), owner, path);
+      return;
+    }
+    constexpr std::string_view kMap = "map[string]";
+    if (go.substr(0, kMap.size()) == kMap) {
+      if (!v.is_object()) return Mismatch(ValueKind(v), owner, path, go);
+      for (const auto& item : v.items()) Check(item.value(), go.substr(kMap.size()), owner, path);
+      return;
+    }
+    auto fields = Structs().find(go);
+    if (fields != Structs().end()) {
+      if (!v.is_object()) return Mismatch(ValueKind(v), owner, path, go);
+      const std::string name = StructName(go);
+      for (const FieldType& f : fields->second) {
+        auto it = v.find(f.json);
+        if (it != v.end()) Check(*it, f.go, name, path.empty() ? f.json : path + "." + f.json);
+      }
+      return;
+    }
+    if (OpaqueObjects().count(go)) {
+      if (!v.is_object()) Mismatch(ValueKind(v), owner, path, go);
+      return;
+    }
+    if (go == "resource.Quantity") {
+      if (!v.is_string() && !v.is_number()) Mismatch(ValueKind(v), owner, path, go);
+      return;
+    }
+    if (go == "int32" || go == "int64") {
+      if (!v.is_number()) return Mismatch(ValueKind(v), owner, path, go);
+      if (!FitsInteger(v, go == "int32" ? 32 : 64)) Mismatch("number " + v.dump(), owner, path, go);
+      return;
+    }
+    if (go == "bool") {
+      if (!v.is_boolean()) Mismatch(ValueKind(v), owner, path, go);
+      return;
+    }
+    if (!v.is_string()) Mismatch(ValueKind(v), owner, path, go);
+  }
+};
+
+std::string TopLevelType(const ResourceInfo& info) {
+  return (info.group.empty() || info.group == "batch" ? "" : "resource/") + info.version + "." +
+         info.kind;
+}
+
+}  // namespace
+
+std::optional<ApiError> WireTypeError(const ResourceInfo& info, const json& object) {
+  const std::string top = TopLevelType(info);
+  if (!Structs().count(top) || !object.is_object()) return std::nullopt;
+  Checker checker;
+  checker.Check(object, top, info.kind, "");
+  if (checker.error.empty()) return std::nullopt;
+  return ApiError{400, "BadRequest",
+                  info.kind + " in version \"" + info.version + "\" cannot be handled as a " +
+                      info.kind + ": " + checker.error};
+}
+
+}  // namespace migdra::control

@@ -1,0 +1,32 @@
+// The Go types of the served kinds' fields, as the API server's JSON decoder enforces them before
+// anything else looks at an object: a value of the wrong JSON type (`metadata.finalizers: "x"`,
+// `status.conditions: 5`) is refused with 400 BadRequest and the decoder's message, e.g.
+//
+//   Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal string into Go struct
+//   field ObjectMeta.metadata.finalizers of type []string
+//
+// (apiserver's transformDecodeError around Go's json.UnmarshalTypeError: the innermost Go struct,
+// the field path without indices or map keys, the Go type; "number 1.5" for a number that is not
+// an integer of the field's size). null is accepted everywhere, as Go leaves the zero value.
+//
+// Coverage: every field the controllers, the runner, the printers and the selectors read, for
+// every served kind — metadata (ObjectMeta) of all kinds; spec and status of Pod, Job, Node,
+// Namespace; Event; and, for the resource.k8s.io kinds, that spec/status are objects (their
+// contents are typed by the api module's strict decoder, see typed.h). Fields outside the table
+// keep any value, as they are stored verbatim and never read.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <optional>
+
+#include "control/resources.h"
+#include "control/store.h"
+
+namespace migdra::control {
+
+// The 400 BadRequest the API server answers for `object` of kind `info`, or nullopt when every
+// typed field holds a value of its type.
+std::optional<ApiError> WireTypeError(const ResourceInfo& info, const json& object);
+
+}  // namespace migdra::control

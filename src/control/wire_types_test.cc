@@ -1,0 +1,89 @@
+#include "control/wire_types.h"
+
+#include <gtest/gtest.h>
+
+namespace migdra::control {
+namespace {
+
+const ResourceInfo& Kind(const std::string& plural) {
+  for (const ResourceInfo& r : AllResources()) {
+    if (r.plural == plural) return r;
+  }
+  return AllResources().front();
+}
+
+std::string Message(const std::string& plural, const char* object) {
+  std::optional<ApiError> error = WireTypeError(Kind(plural), json::parse(object));
+  if (!error) return "";
+  EXPECT_EQ(error->code, 400);
+  EXPECT_EQ(error->reason, "BadRequest");
+  return error->message;
+}
+
+TEST(WireTypes, WrongTypesAreTheDecodersMessage) {
+  const std::string pod = "Pod in version \"v1\" cannot be handled as a Pod: json: ";
+  EXPECT_EQ(Message("pods", R"({"metadata": {"finalizers": "x"}})"),
+            pod +
+                "cannot unmarshal string into Go struct field ObjectMeta.metadata.finalizers of "
+                "type []string");
+  EXPECT_EQ(Message("pods", R"({"metadata": {"finalizers": [1]}})"),
+            pod +
+                "cannot unmarshal number into Go struct field ObjectMeta.metadata.finalizers of "
+                "type string");
+  EXPECT_EQ(Message("pods", R"({"metadata": {"ownerReferences": [{"controller": "yes"}]}})"),
+            pod +
+                "cannot unmarshal string into Go struct field OwnerReference.metadata."
+                "ownerReferences.controller of type bool");
+  EXPECT_EQ(Message("pods", R"({"spec": []})"),
+            pod + "cannot unmarshal array into Go struct field Pod.spec of type v1.PodSpec");
+  EXPECT_EQ(
+      Message("pods", R"({"spec": {"containers": [{"env": [{"name": "A", "value": true}]}]}})"),
+      pod +
+          "cannot unmarshal bool into Go struct field EnvVar.spec.containers.env.value of "
+          "type string");
+  EXPECT_EQ(Message("pods", R"({"status": {"containerStatuses": [{"state": {"terminated":
+              {"exitCode": 3000000000}}}]}})"),
+            pod +
+                "cannot unmarshal number 3000000000 into Go struct field "
+                "ContainerStateTerminated.status.containerStatuses.state.terminated.exitCode of "
+                "type int32");
+  EXPECT_EQ(Message("jobs", R"({"spec": {"template": {"spec": {"resourceClaims": "gpu"}}}})"),
+            "Job in version \"v1\" cannot be handled as a Job: json: cannot unmarshal string into "
+            "Go struct field PodSpec.spec.template.spec.resourceClaims of type "
+            "[]v1.PodResourceClaim");
+  EXPECT_EQ(Message("jobs", R"({"spec": {"suspend": "true"}})"),
+            "Job in version \"v1\" cannot be handled as a Job: json: cannot unmarshal string into "
+            "Go struct field JobSpec.spec.suspend of type bool");
+  EXPECT_EQ(Message("namespaces", R"({"spec": {"finalizers": "kubernetes"}})"),
+            "Namespace in version \"v1\" cannot be handled as a Namespace: json: cannot unmarshal "
+            "string into Go struct field NamespaceSpec.spec.finalizers of type []v1.FinalizerName");
+  EXPECT_EQ(Message("events", R"({"count": "1"})"),
+            "Event in version \"v1\" cannot be handled as a Event: json: cannot unmarshal string "
+            "into Go struct field Event.count of type int32");
+  EXPECT_EQ(Message("resourceclaims", R"({"metadata": {"labels": []}})"),
+            "ResourceClaim in version \"v1\" cannot be handled as a ResourceClaim: json: cannot "
+            "unmarshal array into Go struct field ObjectMeta.metadata.labels of type "
+            "map[string]string");
+  EXPECT_EQ(
+      Message("resourceclaimtemplates", R"({"spec": {"spec": "x"}})"),
+      "ResourceClaimTemplate in version \"v1\" cannot be handled as a ResourceClaimTemplate: "
+      "json: cannot unmarshal string into Go struct field ResourceClaimTemplateSpec.spec.spec "
+      "of type v1.ResourceClaimSpec");
+}
+
+TEST(WireTypes, WellTypedNullAndUnknownFieldsPass) {
+  EXPECT_EQ(Message("pods", R"({"apiVersion": "v1", "kind": "Pod",
+      "metadata": {"name": "p", "labels": {"a": "b"}, "finalizers": null, "generation": 2},
+      "spec": {"containers": [{"name": "c", "command": ["sh"], "resources": {"limits": {"cpu": 1}}}],
+               "terminationGracePeriodSeconds": 30, "volumes": [{"name": "v"}], "futureField": 1},
+      "status": {"containerStatuses": [{"restartCount": 2, "ready": true, "state": {"running": {}}}]}})"),
+            "");
+  EXPECT_EQ(
+      Message("jobs", R"({"spec": {"completions": null, "parallelism": 2, "suspend": false}})"),
+      "");
+  // The resource.k8s.io kinds' specs are typed by the api module (typed.h), not here.
+  EXPECT_EQ(Message("resourceclaims", R"({"spec": {"devices": {"requests": 5}}})"), "");
+}
+
+}  // namespace
+}  // namespace migdra::control
