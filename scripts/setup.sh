@@ -16,6 +16,7 @@ packages=(
   clang-19 libclang-rt-19-dev
   python3-grpcio python3-protobuf python3-yaml
   curl jq
+  chromium
 )
 
 sudo_cmd=()
@@ -49,4 +50,10 @@ if [[ -f "$root/tests/cel-conformance/package.json" ]]; then
     echo "setup: installing the CEL conformance suite from npm"
     (cd "$root/tests/cel-conformance" && npm ci --no-audit --no-fund --silent)
   fi
+fi
+
+# The partition map's browser test drives Debian's chromium with playwright-core (lock file).
+if [[ -f "$root/tests/ui/package.json" && ! -d "$root/tests/ui/node_modules/playwright-core" ]]; then
+  echo "setup: installing playwright-core for the browser test from npm"
+  (cd "$root/tests/ui" && npm ci --no-audit --no-fund --silent)
 fi

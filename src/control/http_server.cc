@@ -52,7 +52,9 @@ ApiResult<int> HttpServer::Start() {
 
   const std::string token = credentials_.token;
   server_->set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/healthz" || req.path == "/livez" || req.path == "/readyz") {
+    // The partition map page's shell holds no data; its API calls carry the token.
+    if (req.path == "/healthz" || req.path == "/livez" || req.path == "/readyz" ||
+        req.path.rfind("/ui/", 0) == 0) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     if (TokenMatches(req.get_header_value("Authorization"), token)) {
