@@ -397,7 +397,8 @@ bool PodWorker::PrepareClaims(std::vector<std::string>* env) {
           auto cdi = CdiEnvironment(runner_->cdi_root(), ids);
           if (cdi.ok()) {
             *env = std::move(*cdi);
-            for (const auto& c : claims_) RecordMigDevices(runner_->store(), true, c.namespace_, c.name, pod_);
+            for (const auto& c : claims_)
+              RecordMigDevices(runner_->store(), true, c.namespace_, c.name, pod_);
             return true;
           }
           problem = cdi.error().message;
@@ -438,7 +439,8 @@ void PodWorker::UnprepareClaims() {
       if (!r.error().empty()) problem += " claim " + uid + ": " + r.error();
     }
     if (problem.empty()) {
-      for (const auto& c : claims_) RecordMigDevices(runner_->store(), false, c.namespace_, c.name, pod_);
+      for (const auto& c : claims_)
+        RecordMigDevices(runner_->store(), false, c.namespace_, c.name, pod_);
       claims_.clear();
       return;
     }
