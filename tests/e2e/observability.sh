@@ -5,7 +5,8 @@
 # independent count (stranded.py); after some Jobs are deleted (a mixed pattern of holes) the
 # numbers again equal the independent count. The page, loaded in chromium, draws every
 # partition at its placement with its pod, every free and stranded slice, and the pending
-# claim with its reason; its screenshot is saved as docs/partition-map.png.
+# claim with its reason; its screenshot is saved as docs/partition-map.png. `migdra top` prints the
+# same map.
 # Browser part skipped (not the whole test) when chromium or playwright-core is missing.
 source "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -88,6 +89,17 @@ wait_for "the 57th claim to be pending" 30 pending_is_one
 grep -q '^migdra_pending_claim_wait_seconds{dra_namespace="default",dra_claim="mnist-57-' <<<"$(metrics)" ||
   fail "pending claim wait series"
 pass "57th claim pending in /metrics"
+
+# migdra top prints the same map from the API with the kubeconfig.
+top=$("$MIGDRA" top --kubeconfig "$KUBECONFIG")
+[[ $(grep -cE '^  slice [0-6]  1g\.10gb  default/mnist-[0-9]+-[a-z0-9]{5}  [0-9]+[smh]$' <<<"$top") == 56 ]] ||
+  fail "migdra top partitions: $top"
+[[ $(grep -cE '^GPU [0-7] .* compute 7/7  memory slices free 1, stranded 1$' <<<"$top") == 8 ]] || fail "migdra top GPUs: $top"
+[[ $(grep -cE '^  \| 1g\.10gb \| 1g\.10gb \| 1g\.10gb \| 1g\.10gb \| 1g\.10gb \| 1g\.10gb \| 1g\.10gb \| x \|$' <<<"$top") == 8 ]] ||
+  fail "migdra top slice bars: $top"
+grep -qE '^  default/mnist-57-[a-z0-9]{5}-gpu-[a-z0-9]{5}  pod mnist-57-[a-z0-9]{5}  waiting [0-9]+s  .*cannot allocate all claims' <<<"$top" ||
+  fail "migdra top pending: $(grep -A3 PENDING <<<"$top")"
+pass "migdra top: 56 partitions, 8 stranded slices, the pending claim with its reason"
 
 if [[ -x /usr/bin/chromium && -d "$SOURCE_DIR/tests/ui/node_modules/playwright-core" ]]; then
   pod57_unschedulable() {
