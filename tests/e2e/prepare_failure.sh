@@ -3,7 +3,8 @@
 # writes the kubelet's Warning FailedPrepareDynamicResources event with the driver's message, so
 # `kubectl describe pod` explains why the pod stays in ContainerCreating; repeats raise the
 # event's count instead of adding events; /metrics counts the prepare errors under NVIDIA's
-# metric.
+# metric. Restarted without the fault, the node prepares the claim and writes MigDeviceCreated on
+# it; deleting the pod writes MigDeviceDestroyed.
 source "$(dirname "$0")/lib.sh"
 MIGDRA_NVMLSIM_FAULTS="nvmlDeviceCreateGpuInstanceWithPlacement:0:2" start_server
 
@@ -45,4 +46,17 @@ errors=$(curl -sk -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$PORT/met
   awk '$1 == "nvidia_dra_node_prepare_errors_total{driver=\"gpu.nvidia.com\",error_type=\"prepare_devices\"}" { print $2 }')
 [[ -n "$errors" && "$errors" -ge 2 ]] || fail "prepare errors not counted: '$errors'"
 pass "repeats counted on one event (count > 1); nvidia_dra_node_prepare_errors_total = $errors"
+
+stop_server
+start_server
+claim=$(k get pod stuck -o json | jq -r '.status.resourceClaimStatuses[0].resourceClaimName')
+created() { k get events --field-selector reason=MigDeviceCreated,involvedObject.name="$claim" -o name | grep -q .; }
+wait_for "MigDeviceCreated on the claim" 60 created
+out=$(k describe resourceclaim "$claim")
+grep -qE 'Normal +MigDeviceCreated +.* +kubelet +created MIG device gpu-[0-7]-mig-1g10gb-19-[0-6] for pod default/stuck' <<<"$out" ||
+  fail "describe resourceclaim lacks MigDeviceCreated: $out"
+k delete pod stuck --wait=false >/dev/null
+destroyed() { k get events --field-selector reason=MigDeviceDestroyed,involvedObject.name="$claim" -o name | grep -q .; }
+wait_for "MigDeviceDestroyed on the claim" 90 destroyed
+pass "without the fault: MigDeviceCreated, then MigDeviceDestroyed after the pod is deleted"
 echo "prepare_failure: all checks passed"
