@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <sstream>
 #include <vector>
 
 #include "control/json_access.h"
@@ -16,18 +17,13 @@ using json = nlohmann::json;
 using prometheus::Labels;
 using prometheus::TextWriter;
 
+// The non-empty segments of a URL path.
 std::vector<std::string> Segments(const std::string& path) {
   std::vector<std::string> out;
-  std::string cur;
-  for (char c : path) {
-    if (c == '/') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
+  std::istringstream in(path);
+  for (std::string segment; std::getline(in, segment, '/');) {
+    if (!segment.empty()) out.push_back(segment);
   }
-  if (!cur.empty()) out.push_back(cur);
   return out;
 }
 

@@ -19,8 +19,9 @@ async function main() {
   try {
     const page = await context.newPage();
     await page.goto(url);
-    await page.waitForFunction(n => document.body.dataset.partitions === n, expected,
-                               { timeout: 60000 });
+    // A selector, not a predicate: the page's Content-Security-Policy forbids eval.
+    await page.waitForSelector(`body[data-partitions="${expected}"]`, { state: "attached",
+                                                                      timeout: 60000 });
     await page.screenshot({ path: screenshot, fullPage: true });
     const facts = await page.evaluate(() => {
       const partitions = [...document.querySelectorAll(".partition")].map(p => ({
