@@ -81,7 +81,9 @@ ApiResult<int> HttpServer::Start() {
     }
     auto spec = std::make_shared<WatchSpec>(std::move(*response.watch));
     res.status = 200;
-    res.set_chunked_content_provider("application/json",
+    // Not plain "application/json": httplib compresses that type for clients that accept gzip or
+    // br (every browser), and its compressor holds the events back until the watch ends.
+    res.set_chunked_content_provider("application/json;stream=watch",
                                      [this, spec](size_t, httplib::DataSink& sink) {
                                        handler_.StreamWatch(
                                            *spec,

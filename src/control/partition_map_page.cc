@@ -138,6 +138,7 @@ function render() {
   setStatus(partitions + " partitions · " + free + " free slices · " + stranded +
             " stranded · " + map.pending.length + " pending · live");
   document.body.dataset.partitions = partitions;
+  document.body.dataset.pending = map.pending.length;
 }
 
 async function api(path, init) {

@@ -107,15 +107,21 @@ if [[ -x /usr/bin/chromium && -d "$SOURCE_DIR/tests/ui/node_modules/playwright-c
       jq -e '.items[0].status.conditions[] | select(.type=="PodScheduled" and .reason=="Unschedulable")'
   }
   wait_for "the 57th pod to be marked unschedulable" 30 pod57_unschedulable
-  facts=$(timeout 120 node "$SOURCE_DIR/tests/ui/partition_map.js" \
-    "https://127.0.0.1:$PORT/ui/partitions#token=$TOKEN" 56 "$SOURCE_DIR/docs/partition-map.png")
-  [[ $(jq '.partitions | length' <<<"$facts") == 56 ]] || fail "page partitions: $facts"
-  # Every partition drawn where its claim's device says, with the pod that holds it.
+  # What the API says while the page takes its first look (nothing changes until it has).
   k get pods -o json | jq -r '.items[] | select(.spec.nodeName) | .metadata.name' | sort >"$E2E_TMP/pods"
-  jq -r '.partitions[].pod' <<<"$facts" | sort >"$E2E_TMP/page-pods"
-  diff "$E2E_TMP/pods" "$E2E_TMP/page-pods" >/dev/null || fail "page pods differ from bound pods"
   k get resourceclaims -o json | jq -r '.items[] | select(.status.allocation) | .status.allocation.devices.results[0].device' |
     sed -E 's/^gpu-([0-9]+)-mig-1g10gb-19-([0-9]+)$/\1 \2/' | sort >"$E2E_TMP/placements"
+  # After the first look, two Jobs are deleted: the page follows without a reload (the 57th takes
+  # one freed partition, 55 remain).
+  out=$(timeout 150 node "$SOURCE_DIR/tests/ui/partition_map.js" \
+    "https://127.0.0.1:$PORT/ui/partitions#token=$TOKEN" 56 "$SOURCE_DIR/docs/partition-map.png" \
+    "$KUBECTL_BIN --kubeconfig $KUBECONFIG delete job mnist-3 mnist-9 --wait=false" 55)
+  facts=$(head -1 <<<"$out")
+  later=$(sed -n 2p <<<"$out")
+  [[ $(jq '.partitions | length' <<<"$facts") == 56 ]] || fail "page partitions: $facts"
+  # Every partition drawn where its claim's device says, with the pod that holds it.
+  jq -r '.partitions[].pod' <<<"$facts" | sort >"$E2E_TMP/page-pods"
+  diff "$E2E_TMP/pods" "$E2E_TMP/page-pods" >/dev/null || fail "page pods differ from bound pods"
   jq -r '.partitions[] | "\(.gpu) \(.start)"' <<<"$facts" | sort >"$E2E_TMP/page-placements"
   diff "$E2E_TMP/placements" "$E2E_TMP/page-placements" >/dev/null || fail "page placements differ from the claims"
   [[ $(jq '[.partitions[] | select(.profile == "1g.10gb" and .size == 1)] | length' <<<"$facts") == 56 ]] || fail "page profiles"
@@ -126,13 +132,17 @@ if [[ -x /usr/bin/chromium && -d "$SOURCE_DIR/tests/ui/node_modules/playwright-c
     <<<"$facts" >/dev/null || fail "page pending claim: $(jq -c .pending <<<"$facts")"
   jq -e '.tokenInAddressBar == false' <<<"$facts" >/dev/null || fail "token left in the address bar"
   pass "page in chromium: 56 partitions at their placements with their pods, 8 stranded slices, pending claim with reason (screenshot docs/partition-map.png)"
+  jq -e '.partitions == 55 and .pending == 0 and .navigations == 1' <<<"$later" >/dev/null ||
+    fail "the page did not follow the deletions live: $later"
+  pass "page is live: after deleting 2 Jobs it shows 55 partitions and no pending claim without a reload ($later)"
 else
   echo "skip: browser part (no /usr/bin/chromium or tests/ui/node_modules; run scripts/setup.sh)"
+  k delete job mnist-3 mnist-9 --wait=false >/dev/null
 fi
 
-# Holes: delete 5 Jobs; the freed slices are free (usable by 1g) and each GPU's stranded count
-# follows the independent count. The 57th takes one hole.
-for i in 3 9 10 17 50; do k delete job "mnist-$i" --wait=true >/dev/null; done
+# Holes: with 5 Jobs deleted (2 above) the freed slices are free (usable by 1g) and each GPU's
+# stranded count follows the independent count. The 57th took one hole.
+for i in 10 17 50; do k delete job "mnist-$i" --wait=true >/dev/null; done
 allocated_claims_are_52() { allocated_claims_are 52; }
 wait_for "52 allocated claims" 60 allocated_claims_are_52
 check_against_independent "after deleting 5 jobs"
