@@ -17,6 +17,7 @@ packages=(
   python3-grpcio python3-protobuf python3-yaml
   curl jq
   podman runc
+  chromium
 )
 
 sudo_cmd=()
@@ -59,4 +60,10 @@ if [[ -f "$root/tests/cel-conformance/package.json" ]]; then
     echo "setup: installing the CEL conformance suite from npm"
     (cd "$root/tests/cel-conformance" && quietly npm ci --no-audit --no-fund --silent)
   fi
+fi
+
+# The partition map's browser test drives Debian's chromium with playwright-core (lock file).
+if [[ -f "$root/tests/ui/package.json" && ! -d "$root/tests/ui/node_modules/playwright-core" ]]; then
+  echo "setup: installing playwright-core for the browser test from npm"
+  (cd "$root/tests/ui" && quietly npm ci --no-audit --no-fund --silent)
 fi

@@ -4,11 +4,14 @@
 //                 [--plugins-dir DIR] [--registry-dir DIR] [--cdi-root DIR] [--state-dir DIR]
 //                 [--nvml PATH] [--driver-root DIR] [--simulate MODEL[:COUNT][,...]]
 //                 [--dynamic-mig enabled-gpus|all|none] [--layout 1.34|1.35]
+//                 [--http-endpoint HOST:PORT] [--metrics-path /metrics]
 //
 // Reads the node's GPUs through NVML (or nvmlsim with --simulate), recovers its checkpoint,
 // publishes the node's ResourceSlices to the API server (kubeconfig, else in-cluster config),
 // serves the kubelet's DRA API (v1, v1beta1) and registers with the kubelet; runs until SIGTERM
-// or SIGINT. Claims named in prepare requests are read from the API server.
+// or SIGINT. Claims named in prepare requests are read from the API server. With --http-endpoint
+// (NVIDIA's flag; env HTTP_ENDPOINT) the driver's Prometheus metrics (driver/metrics.h) are served
+// over plain HTTP at --metrics-path.
 // Environment: NODE_NAME (default node name), KUBECONFIG, MIGDRA_CRASH_AT (test hook, see
 // driver/device_state.h).
 // Exit codes: 0 after a signal, 2 on bad flags or when the plugin cannot start.
@@ -26,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include <httplib.h>
 #include <CLI/CLI.hpp>
 
 #include "api/codec.h"
@@ -36,6 +40,7 @@
 #include "driver/device_state.h"
 #include "driver/dra_service.h"
 #include "driver/driver_root.h"
+#include "driver/metrics.h"
 #include "driver/nvml_mig_backend.h"
 #include "driver/slice_builder.h"
 #include "gpu/inventory.h"
@@ -87,6 +92,11 @@ int RunPlugin(int argc, char** argv) {
       ->check(CLI::IsMember({"enabled-gpus", "all", "none"}));
   app.add_option("--layout", layout, "ResourceSlice layout for this Kubernetes version")
       ->check(CLI::IsMember({"1.34", "1.35"}));
+  std::string http_endpoint, metrics_path = "/metrics";
+  if (const char* e = std::getenv("HTTP_ENDPOINT")) http_endpoint = e;
+  app.add_option("--http-endpoint", http_endpoint,
+                 "HOST:PORT of the HTTP server for metrics (empty: no server)");
+  app.add_option("--metrics-path", metrics_path, "HTTP path of the Prometheus metrics");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -134,7 +144,8 @@ int RunPlugin(int argc, char** argv) {
 
   auto inventory = gpu::ReadInventory(*nvml, node);
   if (!inventory.ok()) return fail(inventory.error().message);
-  driver::NvmlMigBackend backend(nvml.get());
+  driver::TimedMigBackend backend(std::make_unique<driver::NvmlMigBackend>(nvml.get()));
+  driver::GlobalDriverMetrics().SetNode(node);
   driver::KubeClaimSource claims(client->get());
   driver::DeviceStateOptions options;
   options.driver_name = driver_name;
@@ -180,6 +191,29 @@ int RunPlugin(int argc, char** argv) {
   std::cerr << "migdra plugin: serving " << server.dra_socket() << ", registration at "
             << server.registration_socket() << "\n";
 
+  httplib::Server metrics_server;
+  std::thread metrics_thread;
+  if (!http_endpoint.empty()) {
+    const size_t colon = http_endpoint.rfind(':');
+    std::string host = colon == std::string::npos ? "" : http_endpoint.substr(0, colon);
+    if (host.empty()) host = "0.0.0.0";
+    int port = -1;
+    try {
+      port = colon == std::string::npos ? -1 : std::stoi(http_endpoint.substr(colon + 1));
+    } catch (const std::exception&) {
+    }
+    metrics_server.Get(metrics_path, [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(driver::GlobalDriverMetrics().Render(),
+                      "text/plain; version=0.0.4; charset=utf-8");
+    });
+    if (port < 0 || !metrics_server.bind_to_port(host, port)) {
+      server.Stop();
+      return fail("--http-endpoint: cannot listen on " + http_endpoint);
+    }
+    metrics_thread = std::thread([&metrics_server] { metrics_server.listen_after_bind(); });
+    std::cerr << "migdra plugin: metrics at http://" << http_endpoint << metrics_path << "\n";
+  }
+
   // Publish the slices until it works, then re-assert them every few minutes (another writer
   // or a restarted API server may have changed them).
   std::mutex mu;
@@ -220,6 +254,10 @@ int RunPlugin(int argc, char** argv) {
   }
   cv.notify_all();
   publisher.join();
+  if (metrics_thread.joinable()) {
+    metrics_server.stop();
+    metrics_thread.join();
+  }
   server.Stop();
   return 0;
 }

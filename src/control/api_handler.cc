@@ -191,6 +191,16 @@ ApiHandler::ApiHandler(Store& store, std::string server_address)
     : store_(store), server_address_(std::move(server_address)) {}
 
 ApiResponse ApiHandler::Handle(const ApiRequest& request) const {
+  const auto start = std::chrono::steady_clock::now();
+  ApiResponse response = Route(request);
+  if (observer_) {
+    observer_(request, response,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return response;
+}
+
+ApiResponse ApiHandler::Route(const ApiRequest& request) const {
   const std::string& p = request.path;
   if (p == "/healthz" || p == "/readyz" || p == "/livez") {
     ApiResponse r;
@@ -224,6 +234,9 @@ ApiResponse ApiHandler::Handle(const ApiRequest& request) const {
     return Discovery(request);
   }
   if (segs[0] == "api" || segs[0] == "apis") return Resource(request);
+  for (const ExtraRoute& route : routes_) {
+    if (std::optional<ApiResponse> answer = route(request)) return std::move(*answer);
+  }
   return NotFoundPath(p);
 }
 

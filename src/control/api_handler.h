@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "control/resources.h"
 #include "control/selectors.h"
@@ -75,10 +76,20 @@ class ApiHandler {
 
   void SetPodLogProvider(PodLogProvider provider) { log_provider_ = std::move(provider); }
 
+  // Routes outside the Kubernetes API (/metrics, the partition map), tried in order before a
+  // 404; nullopt passes the request on. Added before serving starts.
+  using ExtraRoute = std::function<std::optional<ApiResponse>(const ApiRequest&)>;
+  void AddRoute(ExtraRoute route) { routes_.push_back(std::move(route)); }
+  // Told of every answered request and how long Handle took (watches: until the stream began).
+  using RequestObserver =
+      std::function<void(const ApiRequest&, const ApiResponse&, double seconds)>;
+  void SetRequestObserver(RequestObserver observer) { observer_ = std::move(observer); }
+
   // A Status object for an error.
   static json StatusJson(const ApiError& error);
 
  private:
+  ApiResponse Route(const ApiRequest& request) const;
   ApiResponse Discovery(const ApiRequest& request) const;
   ApiResponse OpenApi(const ApiRequest& request) const;
   ApiResponse Resource(const ApiRequest& request) const;
@@ -86,6 +97,8 @@ class ApiHandler {
   Store& store_;
   std::string server_address_;
   PodLogProvider log_provider_;
+  std::vector<ExtraRoute> routes_;
+  RequestObserver observer_;
 };
 
 // The qualified "resource.group" name used in API messages ("pods", "jobs.batch").

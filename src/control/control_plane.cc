@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "control/observability.h"
+
 namespace migdra::control {
 namespace {
 
@@ -97,6 +99,7 @@ ApiResult<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneO
         }
         return std::nullopt;
       });
+  AddObservabilityRoutes(*plane->handler_, *plane->store_, plane->metrics_);
   HttpOptions http_options;
   http_options.host = options.host;
   http_options.port = port;

@@ -15,6 +15,7 @@
 #include "control/credentials.h"
 #include "control/http_server.h"
 #include "control/local_node.h"
+#include "control/metrics.h"
 #include "control/node_agent.h"
 #include "control/store.h"
 
@@ -55,6 +56,7 @@ class ControlPlane {
   Credentials credentials_;
   LocalNode local_node_;
   std::unique_ptr<ApiHandler> handler_;
+  ServeMetrics metrics_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Controllers> controllers_;
   std::vector<std::unique_ptr<NodeAgent>> agents_;

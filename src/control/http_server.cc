@@ -52,7 +52,9 @@ ApiResult<int> HttpServer::Start() {
 
   const std::string token = credentials_.token;
   server_->set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/healthz" || req.path == "/livez" || req.path == "/readyz") {
+    // The partition map page's shell holds no data; its API calls carry the token.
+    if (req.path == "/healthz" || req.path == "/livez" || req.path == "/readyz" ||
+        req.path.rfind("/ui/", 0) == 0) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     if (TokenMatches(req.get_header_value("Authorization"), token)) {
@@ -79,7 +81,9 @@ ApiResult<int> HttpServer::Start() {
     }
     auto spec = std::make_shared<WatchSpec>(std::move(*response.watch));
     res.status = 200;
-    res.set_chunked_content_provider("application/json",
+    // Not plain "application/json": httplib compresses that type for clients that accept gzip or
+    // br (every browser), and its compressor holds the events back until the watch ends.
+    res.set_chunked_content_provider("application/json;stream=watch",
                                      [this, spec](size_t, httplib::DataSink& sink) {
                                        handler_.StreamWatch(
                                            *spec,

@@ -27,12 +27,14 @@
 #include "control/container_env.h"
 #include "control/controllers.h"
 #include "control/json_access.h"
+#include "control/kubelet_events.h"
 #include "control/objects.h"
 #include "control/resources.h"
 #include "dra_v1.grpc.pb.h"
 #include "driver/claim_source.h"
 #include "driver/device_state.h"
 #include "driver/dra_service.h"
+#include "driver/metrics.h"
 #include "driver/nvml_mig_backend.h"
 #include "gpu/nvml.h"
 #include "gpu/simulator.h"
@@ -211,7 +213,7 @@ class PodRunner : public NodeAgent {
   std::string runner_dir_;
   std::string cdi_root_;
   std::unique_ptr<gpu::Nvml> nvml_;
-  std::unique_ptr<driver::NvmlMigBackend> backend_;
+  std::unique_ptr<driver::MigBackend> backend_;
   std::unique_ptr<kube::Client> client_;
   std::unique_ptr<driver::KubeClaimSource> claim_source_;
   std::unique_ptr<driver::DeviceState> device_state_;
@@ -409,11 +411,16 @@ bool PodWorker::PrepareClaims(std::vector<std::string>* env) {
           auto cdi = CdiEnvironment(runner_->cdi_root(), ids);
           if (cdi.ok()) {
             *env = std::move(*cdi);
+            for (const auto& c : claims_)
+              RecordMigDevices(runner_->store(), true, c.namespace_, c.name, pod_);
             return true;
           }
           problem = cdi.error().message;
         }
       }
+    }
+    if (claims_.size() == spec["resourceClaims"].size()) {
+      RecordPrepareFailure(runner_->store(), pod_, problem);
     }
     for (ContainerRun& c : containers_) {
       c.reason = "ContainerCreating";
@@ -446,6 +453,8 @@ void PodWorker::UnprepareClaims() {
       if (!r.error().empty()) problem += " claim " + uid + ": " + r.error();
     }
     if (problem.empty()) {
+      for (const auto& c : claims_)
+        RecordMigDevices(runner_->store(), false, c.namespace_, c.name, pod_);
       claims_.clear();
       return;
     }
@@ -714,7 +723,9 @@ std::string PodRunner::Start() {
     if (!sim.ok()) return "opening nvmlsim: " + sim.error().message;
     nvml_ = std::move(*sim);
   }
-  backend_ = std::make_unique<driver::NvmlMigBackend>(nvml_.get());
+  backend_ = std::make_unique<driver::TimedMigBackend>(
+      std::make_unique<driver::NvmlMigBackend>(nvml_.get()));
+  driver::GlobalDriverMetrics().SetNode(ctx_.node_name);
 
   auto config = kube::LoadKubeconfig(ctx_.data_dir + "/kubeconfig");
   if (!config.ok()) return "reading the kubeconfig: " + config.error().message;

@@ -11,6 +11,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "driver/metrics.h"
 #include "dra_v1.grpc.pb.h"
 #include "dra_v1beta1.grpc.pb.h"
 #include "pluginregistration_v1.grpc.pb.h"
@@ -37,13 +38,16 @@ grpc::Status Prepare(DeviceState* state, const typename Api::NodePrepareResource
                      typename Api::NodePrepareResourcesResponse* response) {
   for (const auto& claim : request->claims()) {
     auto& entry = (*response->mutable_claims())[claim.uid()];
+    DriverMetrics::Request observed(GlobalDriverMetrics(), "prepare");
     auto devices = Guarded([&] {
       return state->Prepare({claim.namespace_(), claim.name(), claim.uid()});
     });
     if (!devices.ok()) {
+      observed.Failed("prepare_devices");
       entry.set_error(devices.error().ToString());
       continue;
     }
+    observed.Succeeded();
     for (const PreparedDevice& d : *devices) {
       auto* out = entry.add_devices();
       for (const auto& r : d.requests) out->add_request_names(r.substr(0, r.find('/')));
@@ -61,10 +65,16 @@ grpc::Status Unprepare(DeviceState* state,
                        typename Api::NodeUnprepareResourcesResponse* response) {
   for (const auto& claim : request->claims()) {
     auto& entry = (*response->mutable_claims())[claim.uid()];
+    DriverMetrics::Request observed(GlobalDriverMetrics(), "unprepare");
     Status s = Guarded([&] {
       return state->Unprepare({claim.namespace_(), claim.name(), claim.uid()});
     });
-    if (!s.ok()) entry.set_error(s.error().ToString());
+    if (s.ok()) {
+      observed.Succeeded();
+    } else {
+      observed.Failed("unprepare_devices");
+      entry.set_error(s.error().ToString());
+    }
   }
   return grpc::Status::OK;
 }
@@ -191,6 +201,7 @@ bool DraServer::registered() const {
 }
 
 Status DraServer::Start() {
+  GlobalDriverMetrics().Attach(options_.driver_name, state_);
   services_ = std::make_unique<Services>(state_, options_.driver_name, dra_socket());
   // The DRA socket (prepare/unprepare) sits in the driver's private folder. The registration
   // socket sits in the kubelet's shared registry folder and serves only what the kubelet's
@@ -218,6 +229,7 @@ Status DraServer::Start() {
 }
 
 void DraServer::Stop() {
+  GlobalDriverMetrics().Detach(state_);
   if (registration_server_ != nullptr) {
     registration_server_->Shutdown();
     registration_server_.reset();

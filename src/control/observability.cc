@@ -1,0 +1,45 @@
+#include "control/observability.h"
+
+#include "control/partition_map.h"
+
+namespace migdra::control {
+namespace {
+
+ApiResponse Text(const std::string& content_type, std::string body) {
+  ApiResponse r;
+  r.content_type = content_type;
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+void AddObservabilityRoutes(ApiHandler& handler, const Store& store, ServeMetrics& metrics) {
+  handler.AddRoute([&store, &metrics](const ApiRequest& request) -> std::optional<ApiResponse> {
+    if (request.method != "GET") return std::nullopt;
+    if (request.path == "/metrics") {
+      return Text("text/plain; version=0.0.4; charset=utf-8", metrics.Render(store));
+    }
+    if (request.path == "/migdra/v1/partitionmap") {
+      return Text("application/json", BuildPartitionMap(store).dump());
+    }
+    if (request.path == "/ui/partitions" || request.path == "/ui/partitions/") {
+      ApiResponse page = Text("text/html; charset=utf-8", PartitionMapPage());
+      page.headers.emplace_back("Content-Security-Policy",
+                                "default-src 'self'; script-src 'unsafe-inline'; "
+                                "style-src 'unsafe-inline'");
+      page.headers.emplace_back("Cache-Control", "no-store");
+      return page;
+    }
+    return std::nullopt;
+  });
+  handler.SetRequestObserver(
+      [&metrics](const ApiRequest& request, const ApiResponse& response, double seconds) {
+        const std::string watch = request.Param("watch");
+        metrics.ObserveRequest(request.method, request.path,
+                               response.watch.has_value() || watch == "true" || watch == "1",
+                               response.status, seconds);
+      });
+}
+
+}  // namespace migdra::control
