@@ -90,6 +90,10 @@ class TimedMigBackend final : public MigBackend {
   Result<std::vector<MigInstance>> ListMigInstances(int gpu_minor) override {
     return inner_->ListMigInstances(gpu_minor);
   }
+  Result<std::vector<MigInstance>> ListMigInstancesOfProfile(int gpu_minor,
+                                                             int gi_profile_id) override {
+    return inner_->ListMigInstancesOfProfile(gpu_minor, gi_profile_id);
+  }
   MigStatus SetMigMode(int gpu_minor, bool enabled) override;
   MigStatus CreateGpuInstance(int gpu_minor, int gi_profile_id, int placement_start,
                               int* gi_id) override;
