@@ -5,6 +5,8 @@
 #include <chrono>
 #include <optional>
 #include <set>
+#include <string_view>
+#include <vector>
 
 #include "common/hex.h"
 #include "control/objects.h"
@@ -143,7 +145,58 @@ ApiResult<ListPage> Paginate(std::vector<json>& items, const std::string& limit_
 
 bool WantsTable(const std::string& accept) { return accept.find("as=Table") != std::string::npos; }
 
+// Kubernetes' limit on how deep JSON request bodies nest. Deeper documents would exhaust a
+// thread's stack in the recursive code that copies, compares and prints them.
+constexpr size_t kMaxJsonDepth = 10000;
+
+// Whether `text` nests arrays and objects deeper than kMaxJsonDepth: a scan without recursion,
+// before anything parses it (brackets inside strings do not count).
+bool NestsTooDeep(std::string_view text) {
+  size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+// The same limit for a value built by a patch, walked without recursion.
+bool NestsTooDeep(const json& value) {
+  std::vector<std::pair<const json*, size_t>> pending = {{&value, 1}};
+  while (!pending.empty()) {
+    const auto [node, depth] = pending.back();
+    pending.pop_back();
+    if (!node->is_structured()) continue;
+    if (depth > kMaxJsonDepth) return true;
+    for (const json& child : *node) pending.emplace_back(&child, depth + 1);
+  }
+  return false;
+}
+
+ApiError TooDeep(const std::string& what) {
+  return ApiError{400, "BadRequest",
+                  what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
+}
+
 ApiResult<json> ParseBody(const std::string& body) {
+  if (NestsTooDeep(std::string_view(body))) {
+    return ApiResult<json>::Fail(TooDeep("the request body"));
+  }
   json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     return ApiResult<json>::Fail(ApiError{
@@ -527,6 +580,7 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
           patched = ApplyStrategicMergePatch(*current, *body.value);
         }
         if (!patched.ok()) return ErrorResponse(patched.error);
+        if (NestsTooDeep(*patched.value)) return ErrorResponse(TooDeep("the patched object"));
         object = std::move(*patched.value);
         if (!object.is_object() || !object.contains("metadata") ||
             !object["metadata"].is_object()) {
