@@ -32,10 +32,16 @@ std::vector<std::string> SplitPath(const std::string& path) {
   return out;
 }
 
+// JSON text of `value`; bytes that are not UTF-8 (a name taken from a percent-encoded path
+// reaches error messages) become U+FFFD, as Go's encoder writes them, instead of throwing.
+std::string Dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 ApiResponse JsonResponse(int status, const json& body) {
   ApiResponse r;
   r.status = status;
-  r.body = body.dump();
+  r.body = Dump(body);
   return r;
 }
 
@@ -139,41 +145,11 @@ ApiResult<ListPage> Paginate(std::vector<json>& items, const std::string& limit_
   page.remaining = static_cast<int64_t>(items.size()) - limit;
   items.resize(static_cast<size_t>(limit));
   const auto [ns, name] = position(items.back());
-  page.continue_token = HexEncode(json{{"rv", version}, {"ns", ns}, {"name", name}}.dump());
+  page.continue_token = HexEncode(Dump(json{{"rv", version}, {"ns", ns}, {"name", name}}));
   return R::Ok(page);
 }
 
 bool WantsTable(const std::string& accept) { return accept.find("as=Table") != std::string::npos; }
-
-// Kubernetes' limit on how deep JSON request bodies nest. Deeper documents would exhaust a
-// thread's stack in the recursive code that copies, compares and prints them.
-constexpr size_t kMaxJsonDepth = 10000;
-
-// Whether `text` nests arrays and objects deeper than kMaxJsonDepth: a scan without recursion,
-// before anything parses it (brackets inside strings do not count).
-bool NestsTooDeep(std::string_view text) {
-  size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) return true;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return false;
-}
 
 // The same limit for a value built by a patch, walked without recursion.
 bool NestsTooDeep(const json& value) {
@@ -194,7 +170,7 @@ ApiError TooDeep(const std::string& what) {
 }
 
 ApiResult<json> ParseBody(const std::string& body) {
-  if (NestsTooDeep(std::string_view(body))) {
+  if (JsonNestsTooDeep(body)) {
     return ApiResult<json>::Fail(TooDeep("the request body"));
   }
   json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
@@ -217,7 +193,7 @@ bool Matches(const json& object, const LabelSelector& labels, const FieldSelecto
 }
 
 std::string EventLine(const std::string& type, const json& object) {
-  return json{{"type", type}, {"object", object}}.dump() + "\n";
+  return Dump(json{{"type", type}, {"object", object}}) + "\n";
 }
 
 }  // namespace
@@ -225,6 +201,30 @@ std::string EventLine(const std::string& type, const json& object) {
 std::string ApiRequest::Param(const std::string& key) const {
   auto it = query.find(key);
   return it == query.end() ? "" : it->second;
+}
+
+bool JsonNestsTooDeep(std::string_view text) {
+  size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
 }
 
 std::string QualifiedResource(const ResourceInfo& info) {

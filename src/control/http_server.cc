@@ -155,7 +155,8 @@ std::string ResponseHead(int status, const Fields& fields, bool close) {
 ApiResponse ErrorResponse(const ApiError& error) {
   ApiResponse response;
   response.status = error.code;
-  response.body = ApiHandler::StatusJson(error).dump();
+  response.body =
+      ApiHandler::StatusJson(error).dump(-1, ' ', false, json::error_handler_t::replace);
   return response;
 }
 
@@ -575,7 +576,7 @@ void HttpServer::Front::Dispatch(uint64_t id, RequestHead head) {
 }
 
 void HttpServer::Front::Reject(Connection& c, const ApiError& error, const Fields& extra) {
-  const std::string body = ApiHandler::StatusJson(error).dump();
+  const std::string body = ErrorResponse(error).body;
   Fields fields = {{"Content-Type", "application/json"},
                    {"Content-Length", std::to_string(body.size())}};
   fields.insert(fields.end(), extra.begin(), extra.end());
