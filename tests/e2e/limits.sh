@@ -71,6 +71,13 @@ with context.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])
 PY
 pass "401 before an unauthenticated request's body is read"
 
+# A name that is not UTF-8 reaches the error message: still a JSON 404 (it was a 500).
+code=$(curl -sk --max-time 10 -o "$E2E_TMP/answer" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+  "$base/api/v1/namespaces/default/pods/%FF%FE")
+[[ $code == 404 ]] && jq -e '.reason == "NotFound"' "$E2E_TMP/answer" >/dev/null ||
+  fail "a name that is not UTF-8: $code $(cat "$E2E_TMP/answer")"
+pass "a name that is not UTF-8: 404 Status"
+
 peak_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 echo "peak server RSS: $((peak_kib / 1024)) MiB"
 ((peak_kib < 512 * 1024)) || fail "the server's peak RSS reached $((peak_kib / 1024)) MiB"
