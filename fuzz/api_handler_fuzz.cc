@@ -18,15 +18,8 @@
 namespace {
 
 using migdra::fuzz::Require;
+using migdra::fuzz::TakeUntil;
 namespace control = migdra::control;
-
-// The part of `text` up to the first `separator`; `text` keeps the rest ("" when none is left).
-std::string_view TakeUntil(std::string_view& text, std::string_view separator) {
-  const size_t at = text.find(separator);
-  std::string_view taken = text.substr(0, at);
-  text = at == std::string_view::npos ? std::string_view() : text.substr(at + separator.size());
-  return taken;
-}
 
 void Serve(const control::ApiHandler& handler, std::string_view record) {
   std::string_view request_line = TakeUntil(record, "\n");

@@ -15,15 +15,9 @@
 namespace {
 
 using migdra::fuzz::Require;
+using migdra::fuzz::TakeUntil;
 using nlohmann::json;
 namespace control = migdra::control;
-
-std::string_view NextLine(std::string_view& text) {
-  const size_t at = text.find('\n');
-  std::string_view line = text.substr(0, at);
-  text = at == std::string_view::npos ? std::string_view() : text.substr(at + 1);
-  return line;
-}
 
 bool ParseLimited(std::string_view text, json& out) {
   if (control::JsonNestsTooDeep(text)) return false;
@@ -35,8 +29,8 @@ bool ParseLimited(std::string_view text, json& out) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
-  const std::string_view format = NextLine(input);
-  const std::string_view target_text = NextLine(input);
+  const std::string_view format = TakeUntil(input, "\n");
+  const std::string_view target_text = TakeUntil(input, "\n");
   json target;
   json patch;
   if (!ParseLimited(target_text, target) || !ParseLimited(input, patch)) return 0;

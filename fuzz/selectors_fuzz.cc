@@ -14,22 +14,16 @@
 namespace {
 
 using migdra::fuzz::Require;
+using migdra::fuzz::TakeUntil;
 using nlohmann::json;
 namespace control = migdra::control;
-
-std::string NextLine(std::string_view& text) {
-  const size_t at = text.find('\n');
-  std::string line(text.substr(0, at));
-  text = at == std::string_view::npos ? std::string_view() : text.substr(at + 1);
-  return line;
-}
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
-  const std::string label_text = NextLine(input);
-  const std::string field_text = NextLine(input);
+  const std::string label_text(TakeUntil(input, "\n"));
+  const std::string field_text(TakeUntil(input, "\n"));
   json object = json::object();
   if (!control::JsonNestsTooDeep(input)) {
     json parsed = json::parse(input, nullptr, /*allow_exceptions=*/false);

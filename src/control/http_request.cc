@@ -114,36 +114,38 @@ std::string RequestHead::Field(std::string_view lower_name) const {
 bool RequestHead::KeepAlive() const {
   bool close = false;
   bool keep_alive = false;
-  for (const auto& [name, value] : fields) {
-    if (name != "connection") continue;
-    std::string_view rest = value;
-    while (!rest.empty()) {
-      auto [option, tail] = SplitOnce(rest, ',');
-      rest = tail;
-      if (EqualsIgnoreCase(Trim(option), "close")) close = true;
-      if (EqualsIgnoreCase(Trim(option), "keep-alive")) keep_alive = true;
-    }
+  for (std::string_view option : ListItems("connection")) {
+    if (EqualsIgnoreCase(option, "close")) close = true;
+    if (EqualsIgnoreCase(option, "keep-alive")) keep_alive = true;
   }
   if (close) return false;
   return minor_version >= 1 || keep_alive;
 }
 
 bool RequestHead::AcceptsGzip() const {
+  for (std::string_view item : ListItems("accept-encoding")) {
+    auto [coding, parameters] = SplitOnce(item, ';');
+    if (!EqualsIgnoreCase(Trim(coding), "gzip")) continue;
+    std::string q = Lower(Trim(parameters));
+    q.erase(std::remove(q.begin(), q.end(), ' '), q.end());
+    if (q.rfind("q=0", 0) == 0 && q.find_first_not_of("q=0.", 0) == std::string::npos) continue;
+    return true;
+  }
+  return false;
+}
+
+std::vector<std::string_view> RequestHead::ListItems(std::string_view lower_name) const {
+  std::vector<std::string_view> items;
   for (const auto& [name, value] : fields) {
-    if (name != "accept-encoding") continue;
+    if (name != lower_name) continue;
     std::string_view rest = value;
     while (!rest.empty()) {
       auto [item, tail] = SplitOnce(rest, ',');
       rest = tail;
-      auto [coding, parameters] = SplitOnce(item, ';');
-      if (!EqualsIgnoreCase(Trim(coding), "gzip")) continue;
-      std::string q = Lower(Trim(parameters));
-      q.erase(std::remove(q.begin(), q.end(), ' '), q.end());
-      if (q.rfind("q=0", 0) == 0 && q.find_first_not_of("q=0.", 0) == std::string::npos) continue;
-      return true;
+      if (!Trim(item).empty()) items.push_back(Trim(item));
     }
   }
-  return false;
+  return items;
 }
 
 size_t HeadLength(std::string_view received) {

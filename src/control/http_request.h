@@ -51,6 +51,8 @@ struct RequestHead {
   bool KeepAlive() const;
   // Whether Accept-Encoding lists gzip (without q=0).
   bool AcceptsGzip() const;
+  // The comma-separated items of every field `lower_name`, trimmed.
+  std::vector<std::string_view> ListItems(std::string_view lower_name) const;
 };
 
 // The length of the head at the start of `received`, including its empty line; 0 while the head

@@ -78,6 +78,12 @@ code=$(curl -sk --max-time 10 -o "$E2E_TMP/answer" -w '%{http_code}' -H "Authori
   fail "a name that is not UTF-8: $code $(cat "$E2E_TMP/answer")"
 pass "a name that is not UTF-8: 404 Status"
 
+# A label selector whose number overflows 64 bits is a 400 (it was a 500: an uncaught exception).
+code=$(curl -sk --max-time 10 -o "$E2E_TMP/answer" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+  "$base/api/v1/namespaces/default/pods?labelSelector=n%3E99999999999999999999")
+[[ $code == 400 ]] || fail "an overflowing selector number: $code $(cat "$E2E_TMP/answer")"
+pass "a label selector number that overflows: 400"
+
 peak_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 echo "peak server RSS: $((peak_kib / 1024)) MiB"
 ((peak_kib < 512 * 1024)) || fail "the server's peak RSS reached $((peak_kib / 1024)) MiB"
