@@ -15,6 +15,15 @@
 
 namespace migdra::fuzz {
 
+// The part of `text` up to the first `separator`; `text` keeps what follows it ("" when the
+// separator is missing). Splits a fuzzer's input into its fields.
+inline std::string_view TakeUntil(std::string_view& text, std::string_view separator) {
+  const size_t at = text.find(separator);
+  std::string_view taken = text.substr(0, at);
+  text = at == std::string_view::npos ? std::string_view() : text.substr(at + separator.size());
+  return taken;
+}
+
 inline void Require(bool condition, const char* what) {
   if (!condition) {
     std::fprintf(stderr, "invariant violated: %s\n", what);

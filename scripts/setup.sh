@@ -9,7 +9,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev sqlite3
   libcli11-dev libfmt-dev libspdlog-dev
-  libcpp-httplib-dev libcurl4-openssl-dev libssl-dev openssl
+  libcpp-httplib-dev libcurl4-openssl-dev libssl-dev openssl zlib1g-dev
   libre2-dev
   coinor-cbc
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev

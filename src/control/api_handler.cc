@@ -5,6 +5,8 @@
 #include <chrono>
 #include <optional>
 #include <set>
+#include <string_view>
+#include <vector>
 
 #include "common/hex.h"
 #include "control/objects.h"
@@ -31,10 +33,16 @@ std::vector<std::string> SplitPath(const std::string& path) {
   return out;
 }
 
+// JSON text of `value`; bytes that are not UTF-8 (a name taken from a percent-encoded path
+// reaches error messages) become U+FFFD, as Go's encoder writes them, instead of throwing.
+std::string Dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 ApiResponse JsonResponse(int status, const json& body) {
   ApiResponse r;
   r.status = status;
-  r.body = body.dump();
+  r.body = Dump(body);
   return r;
 }
 
@@ -138,13 +146,34 @@ ApiResult<ListPage> Paginate(std::vector<json>& items, const std::string& limit_
   page.remaining = static_cast<int64_t>(items.size()) - limit;
   items.resize(static_cast<size_t>(limit));
   const auto [ns, name] = position(items.back());
-  page.continue_token = HexEncode(json{{"rv", version}, {"ns", ns}, {"name", name}}.dump());
+  page.continue_token = HexEncode(Dump(json{{"rv", version}, {"ns", ns}, {"name", name}}));
   return R::Ok(page);
 }
 
 bool WantsTable(const std::string& accept) { return accept.find("as=Table") != std::string::npos; }
 
+// The same limit for a value built by a patch, walked without recursion.
+bool NestsTooDeep(const json& value) {
+  std::vector<std::pair<const json*, size_t>> pending = {{&value, 1}};
+  while (!pending.empty()) {
+    const auto [node, depth] = pending.back();
+    pending.pop_back();
+    if (!node->is_structured()) continue;
+    if (depth > kMaxJsonDepth) return true;
+    for (const json& child : *node) pending.emplace_back(&child, depth + 1);
+  }
+  return false;
+}
+
+ApiError TooDeep(const std::string& what) {
+  return ApiError{400, "BadRequest",
+                  what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
+}
+
 ApiResult<json> ParseBody(const std::string& body) {
+  if (JsonNestsTooDeep(body)) {
+    return ApiResult<json>::Fail(TooDeep("the request body"));
+  }
   json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     return ApiResult<json>::Fail(ApiError{
@@ -165,7 +194,7 @@ bool Matches(const json& object, const LabelSelector& labels, const FieldSelecto
 }
 
 std::string EventLine(const std::string& type, const json& object) {
-  return json{{"type", type}, {"object", object}}.dump() + "\n";
+  return Dump(json{{"type", type}, {"object", object}}) + "\n";
 }
 
 }  // namespace
@@ -173,6 +202,30 @@ std::string EventLine(const std::string& type, const json& object) {
 std::string ApiRequest::Param(const std::string& key) const {
   auto it = query.find(key);
   return it == query.end() ? "" : it->second;
+}
+
+bool JsonNestsTooDeep(std::string_view text) {
+  size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
 }
 
 std::string QualifiedResource(const ResourceInfo& info) {
@@ -545,6 +598,7 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
           patched = ApplyStrategicMergePatch(*current, *body.value);
         }
         if (!patched.ok()) return ErrorResponse(patched.error);
+        if (NestsTooDeep(*patched.value)) return ErrorResponse(TooDeep("the patched object"));
         object = std::move(*patched.value);
         if (!object.is_object() || !object.contains("metadata") ||
             !object["metadata"].is_object()) {

@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "control/resources.h"
@@ -100,6 +101,15 @@ class ApiHandler {
   std::vector<ExtraRoute> routes_;
   RequestObserver observer_;
 };
+
+// Kubernetes' limit on how deep JSON request bodies nest; deeper documents would exhaust a
+// thread's stack in the recursive code that copies, compares and prints them. Bodies and patched
+// objects beyond it are a 400.
+inline constexpr size_t kMaxJsonDepth = 10000;
+
+// Whether JSON text nests arrays and objects deeper than kMaxJsonDepth: a scan without recursion,
+// run before anything parses the text (brackets inside strings do not count).
+bool JsonNestsTooDeep(std::string_view text);
 
 // The qualified "resource.group" name used in API messages ("pods", "jobs.batch").
 std::string QualifiedResource(const ResourceInfo& info);

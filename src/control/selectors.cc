@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 namespace migdra::control {
 namespace {
@@ -51,15 +52,11 @@ ApiError BadSelector(const std::string& what, const std::string& text) {
   return ApiError{400, "BadRequest", "unable to parse requirement: " + what + ": " + text};
 }
 
+// A decimal 64-bit integer, as Go's strconv.ParseInt reads it; one that overflows is not one.
 bool ParseInt(const std::string& s, long long* out) {
-  if (s.empty()) return false;
-  size_t i = (s[0] == '-') ? 1 : 0;
-  if (i == s.size()) return false;
-  for (size_t j = i; j < s.size(); ++j) {
-    if (!std::isdigit(static_cast<unsigned char>(s[j]))) return false;
-  }
-  *out = std::stoll(s);
-  return true;
+  const char* end = s.data() + s.size();
+  const auto [stop, error] = std::from_chars(s.data(), end, *out);
+  return error == std::errc() && stop == end;
 }
 
 }  // namespace

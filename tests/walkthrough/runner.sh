@@ -50,7 +50,7 @@ sim_instances() { jq '[.gpus[].gis[]] | length' "$DATA_DIR/driver/nvmlsim-state.
 
 # 1. env, workingDir, CDI environment and logs.
 pod env-pod Never '["/bin/sh", "-c", "echo greeting=$GREETING tag=$TAG arg=$(GREETING) dir=$(pwd) device=$NVIDIA_VISIBLE_DEVICES cuda=$CUDA_VISIBLE_DEVICES"]' | k apply -f - >/dev/null
-wait_for "env-pod to succeed" 60 bash -c "[[ \$($KUBECTL_BIN get pod env-pod -o jsonpath='{.status.phase}') == Succeeded ]]"
+k wait --for=jsonpath='{.status.phase}'=Succeeded pod/env-pod --timeout=60s >/dev/null
 log=$(k logs env-pod)
 [[ $log == *"greeting=hello tag=env-pod-hello arg=hello dir=$work device=MIG-"* ]] || fail "env-pod log: $log"
 device=$(sed -n 's/.*device=\(MIG-[^ ]*\).*/\1/p' <<<"$log")
@@ -63,14 +63,14 @@ pass "command runs with env, workingDir and the MIG device's CDI environment; ku
 pod flaky OnFailure '["/bin/sh", "-c", "n=$(cat count 2>/dev/null || echo 0); echo $((n+1)) > count; echo attempt $((n+1)); [ $n -ge 2 ]"]' |
   sed "s|workingDir: $work|workingDir: $work/flaky|" | k apply -f - >/dev/null
 mkdir -p "$work/flaky"
-wait_for "flaky to succeed" 60 bash -c "[[ \$($KUBECTL_BIN get pod flaky -o jsonpath='{.status.phase}') == Succeeded ]]"
+k wait --for=jsonpath='{.status.phase}'=Succeeded pod/flaky --timeout=60s >/dev/null
 restarts=$(k get pod flaky -o jsonpath='{.status.containerStatuses[0].restartCount}')
 [[ $restarts == 2 ]] || fail "flaky restarted $restarts times, want 2"
 pass "restartPolicy OnFailure restarts a failing container (2 restarts, then Succeeded)"
 
 # 3. restartPolicy Never: a failing container fails the pod.
 pod failing Never '["/bin/sh", "-c", "exit 3"]' | k apply -f - >/dev/null
-wait_for "failing to fail" 60 bash -c "[[ \$($KUBECTL_BIN get pod failing -o jsonpath='{.status.phase}') == Failed ]]"
+k wait --for=jsonpath='{.status.phase}'=Failed pod/failing --timeout=60s >/dev/null
 [[ $(k get pod failing -o jsonpath='{.status.containerStatuses[0].state.terminated.exitCode}') == 3 ]] ||
   fail "failing exit code"
 pass "restartPolicy Never: exit code 3 fails the pod"
@@ -78,31 +78,30 @@ pass "restartPolicy Never: exit code 3 fails the pod"
 # 4. Deletion: SIGTERM reaches the process, the pod goes away, its partition is destroyed.
 pod sleeper Always "[\"/bin/sh\", \"-c\", \"trap 'echo got-sigterm > $work/sigterm; exit 0' TERM; while true; do sleep 0.2; done\"]" |
   k apply -f - >/dev/null
-wait_for "sleeper to run" 60 bash -c "[[ \$($KUBECTL_BIN get pod sleeper -o jsonpath='{.status.phase}') == Running ]]"
+k wait --for=jsonpath='{.status.phase}'=Running pod/sleeper --timeout=60s >/dev/null
 before=$(sim_instances)
 ((before >= 1)) || fail "no MIG instance exists while sleeper runs"
-k delete pod sleeper --wait=false >/dev/null
-wait_for "sleeper to be gone" 90 bash -c "! $KUBECTL_BIN get pod sleeper 2>/dev/null"
+k delete pod sleeper >/dev/null  # returns once the pod is gone
 [[ -f $work/sigterm ]] || fail "the container did not get SIGTERM"
 wait_for "sleeper's partition to be destroyed" 30 bash -c "[[ \$(jq '[.gpus[].gis[]] | length' $DATA_DIR/driver/nvmlsim-state.json) == 0 ]]"
 pass "kubectl delete: SIGTERM delivered, pod gone, MIG partition destroyed"
 
 # 5. No command: Pending with the reason, and deletable.
 pod no-command Always 'null' | sed '/command: null/d' | k apply -f - >/dev/null
-wait_for "no-command's reason" 30 bash -c "[[ \$($KUBECTL_BIN get pod no-command -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}') == CommandRequired ]]"
+k wait --for=jsonpath='{.status.containerStatuses[0].state.waiting.reason}'=CommandRequired pod/no-command \
+  --timeout=30s >/dev/null
 [[ $(phase no-command) == Pending ]] || fail "no-command phase $(phase no-command)"
 msg=$(k get pod no-command -o jsonpath='{.status.containerStatuses[0].state.waiting.message}')
 [[ $msg == *"runs commands, not container images"* ]] || fail "no-command message: $msg"
-k delete pod no-command --wait=false >/dev/null
-wait_for "no-command to be gone" 60 bash -c "! $KUBECTL_BIN get pod no-command 2>/dev/null"
+k delete pod no-command >/dev/null
 pass "a container without command stays Pending with reason CommandRequired and a clear message"
 
 # 6. An env source serve cannot provide: Pending with CreateContainerConfigError naming it.
 pod secret-env Never '["true"]' | sed 's/^      value: hello$/      valueFrom: {secretKeyRef: {name: s, key: k}}/' | k apply -f - >/dev/null
-wait_for "secret-env's reason" 30 bash -c "[[ \$($KUBECTL_BIN get pod secret-env -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}') == CreateContainerConfigError ]]"
+k wait --for=jsonpath='{.status.containerStatuses[0].state.waiting.reason}'=CreateContainerConfigError \
+  pod/secret-env --timeout=30s >/dev/null
 msg=$(k get pod secret-env -o jsonpath='{.status.containerStatuses[0].state.waiting.message}')
 [[ $msg == *"env[0] (GREETING): valueFrom.secretKeyRef is not supported"* ]] || fail "secret-env message: $msg"
-k delete pod secret-env --wait=false >/dev/null
-wait_for "secret-env to be gone" 60 bash -c "! $KUBECTL_BIN get pod secret-env 2>/dev/null"
+k delete pod secret-env >/dev/null
 pass "an env source serve cannot provide keeps the pod Pending with CreateContainerConfigError"
 echo "runner e2e: all passed"

@@ -1,0 +1,61 @@
+// libFuzzer target: HTTP/1.1 request parsing (control/http_request.h) on what a client could send
+// on a connection: the head is found and parsed, the body framed, a chunked body decoded (at once
+// and byte by byte: both must agree) and a Content-Encoding undone, with small limits so that
+// the 413 paths run. Nothing may crash, and nothing decoded may exceed its limit.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "control/http_request.h"
+#include "fuzz_decode.h"
+
+namespace {
+
+using migdra::fuzz::Require;
+namespace control = migdra::control;
+
+constexpr size_t kMaxBody = 4096;
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string received(reinterpret_cast<const char*>(data), size);
+  const size_t head_length = control::HeadLength(received);
+  if (head_length == 0) return 0;
+  control::ApiResult<control::RequestHead> head =
+      control::ParseRequestHead(std::string_view(received).substr(0, head_length));
+  if (!head.ok()) return 0;
+  (void)head.value->KeepAlive();
+  (void)head.value->AcceptsGzip();
+  control::ApiResult<control::BodyFraming> framing = control::BodyFramingOf(*head.value, kMaxBody);
+  if (!framing.ok()) return 0;
+  std::string rest = received.substr(head_length);
+  std::string body;
+  if (framing.value->kind == control::BodyFraming::Kind::kLength) {
+    Require(framing.value->length <= kMaxBody, "Content-Length within the limit");
+    body = rest.substr(0, framing.value->length);
+  } else if (framing.value->kind == control::BodyFraming::Kind::kChunked) {
+    control::ChunkedDecoder at_once(kMaxBody);
+    std::string all = rest;
+    control::ApiResult<bool> done = at_once.Feed(all, body);
+    control::ChunkedDecoder bytewise(kMaxBody);
+    std::string pending;
+    std::string bytewise_body;
+    control::ApiResult<bool> bytewise_done = control::ApiResult<bool>::Ok(false);
+    for (char c : rest) {
+      pending += c;
+      bytewise_done = bytewise.Feed(pending, bytewise_body);
+      if (!bytewise_done.ok() || *bytewise_done.value) break;
+    }
+    Require(done.ok() == bytewise_done.ok(), "chunked decoding does not depend on the pieces");
+    if (!done.ok()) return 0;
+    Require(*done.value == *bytewise_done.value && body == bytewise_body,
+            "chunked decoding does not depend on the pieces");
+    Require(body.size() <= kMaxBody, "chunked body within the limit");
+  }
+  control::ApiResult<std::string> decoded =
+      control::DecodeContent(head.value->Field("content-encoding"), body, kMaxBody);
+  if (decoded.ok()) Require(decoded.value->size() <= kMaxBody, "decoded body within the limit");
+  return 0;
+}
