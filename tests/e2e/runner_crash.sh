@@ -4,7 +4,8 @@
 # container (init or not) stays finished, restartCount never goes backwards, a container whose
 # supervisor died fails with ContainerStatusUnknown instead of running again, a recorded
 # identity whose PID now names another process is never signalled; a container's background
-# children (`cmd &`, `setsid cmd`, double fork) die with it on completion and on deletion.
+# children (`cmd &`, `setsid cmd`, double fork) die with it on completion and on deletion; names
+# that would become paths are refused (kubectl apply, pods/log).
 # Runs twice: with the cgroup v2 confinement this host offers, then (when unshare can make the
 # cgroup mounts read-only) with the subreaper fallback.
 # Usage: runner_crash.sh PATH/TO/migdra
@@ -181,4 +182,22 @@ else
   echo "note: unshare --mount is not permitted here; the subreaper fallback is not exercised"
 fi
 
+# Names that become paths are refused where they enter.
+DATA_DIR=$E2E_TMP/data-names
+SERVER_LOG=$E2E_TMP/serve-names.log
+PORT=
+start_server
+out=$(pod evil Never "true" "true" | sed 's/- name: init/- name: ..\/..\/evil/' | k apply -f - 2>&1) &&
+  fail "a pod with initContainers[0].name ../../evil was accepted"
+[[ $out == *'spec.initContainers[0].name: Invalid value: "../../evil"'* ]] || fail "kubectl apply of ../../evil: $out"
+out=$(pod evil Never "true" | sed 's/^  containers:/  ephemeralContainers: [{name: main, image: busybox}]\n  containers:/' | k apply -f - 2>&1) &&
+  fail "a pod with an ephemeral container named like a container was accepted"
+[[ $out == *'spec.ephemeralContainers[0].name: Duplicate value: "main"'* ]] || fail "kubectl apply of a duplicate ephemeral container: $out"
+pod named Never "true" | sed '/resources:/d; /resourceClaims:/,$d' | k apply -f - >/dev/null
+wait_for "named to succeed" 60 phase_is named Succeeded
+r=$(api GET "/api/v1/namespaces/default/pods/named/log?container=../../../../../runner/pods/x/main/log")
+[[ $(tail -n1 <<<"$r") == 400 ]] || fail "log path traversal: $r"
+jq -e '.message == "container ../../../../../runner/pods/x/main/log is not valid for pod named"' <<<"$(sed '$d' <<<"$r")" >/dev/null ||
+  fail "log path traversal message: $r"
+pass "names that become paths: ../../evil and duplicates refused by kubectl apply, pods/log?container=../.. refused (400)"
 echo "runner crash: all passed"
