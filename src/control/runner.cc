@@ -165,7 +165,8 @@ class PodWorker {
   void Recover(ContainerRun& c);
   bool Reap(ContainerRun& c);
   void OnExit(ContainerRun& c);
-  void StopProcesses();
+  // False when serve began to stop first (the processes are left to the next start).
+  bool StopProcesses();
   std::string ContainerDir(const ContainerRun& c) const { return dir_ + "/" + c.name; }
   std::string AttemptDir(const ContainerRun& c) const {
     return ContainerDir(c) + "/" + std::to_string(c.restarts);
@@ -558,7 +559,7 @@ bool PodWorker::Reap(ContainerRun& c) {
 }
 
 // Deletion: SIGTERM, then after the pod's grace period every process of the container.
-void PodWorker::StopProcesses() {
+bool PodWorker::StopProcesses() {
   int64_t grace = 30;
   if (pod_["spec"].contains("terminationGracePeriodSeconds") &&
       pod_["spec"]["terminationGracePeriodSeconds"].is_number_integer()) {
@@ -575,6 +576,8 @@ void PodWorker::StopProcesses() {
   };
   auto deadline = Clock::now() + std::chrono::seconds(std::max<int64_t>(grace, 0));
   while (!all_ended() && Clock::now() < deadline) {
+    // Serve is stopping: leave the rest of the grace period to the next start.
+    if (shutdown_.load()) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   for (ContainerRun& c : containers_) {
@@ -598,6 +601,7 @@ void PodWorker::StopProcesses() {
     }
     c.done = true;
   }
+  return true;
 }
 
 void PodWorker::ReleasePod() {
@@ -698,7 +702,7 @@ void PodWorker::Run() {
     // Init containers, one after another.
     for (ContainerRun& c : containers_) {
       if (!c.init || failed) continue;
-      WriteStatus("Pending");
+      if (!c.done) WriteStatus("Pending");  // a finished one (adopted state) changes nothing
       while (!Interrupted() && !c.done) {
         bool changed = Reap(c);
         if (restart_due(c)) {
@@ -735,11 +739,10 @@ void PodWorker::Run() {
   }
 
   // Serve is stopping: the containers go on running; the next start adopts them.
-  if (shutdown_.load() && !stop_.load()) {
+  if ((shutdown_.load() && !stop_.load()) || (stop_.load() && !StopProcesses())) {
     finished_ = true;
     return;
   }
-  if (stop_.load()) StopProcesses();
   runner_->runtime().KillPod(uid_);
   bool all_zero = !failed;
   for (const ContainerRun& c : containers_) {

@@ -39,8 +39,7 @@ stop_server() {
 stop_containers() {
   local shims
   shims=$(pgrep -f "container-shim $E2E_TMP/" || true)
-  [[ -n "$shims" ]] || return 0
-  kill -USR1 $shims 2>/dev/null || true
+  [[ -z "$shims" ]] || kill -USR1 $shims 2>/dev/null || true
   for _ in $(seq 50); do pgrep -f "container-shim $E2E_TMP/" >/dev/null || break; sleep 0.1; done
   local root
   for root in $(cat "$E2E_TMP"/*/runner/cgroup-root 2>/dev/null); do
