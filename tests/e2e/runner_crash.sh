@@ -111,6 +111,11 @@ suite() {  # suite MODE: the whole scenario on a fresh server and data dir
   wait_for "adopt's main to be adopted" 30 main_running adopt
   [[ $(field adopt '{.status.containerStatuses[?(@.name=="main")].containerID}') == "$adopt_id" ]] ||
     fail "$mode: adopt's main was not adopted: $(main_state adopt)"
+  # A graceful stop leaves it running too; the next start adopts it again.
+  stop_server
+  kill -0 "$(cat "$w/main.pid")" 2>/dev/null || fail "$mode: stopping serve stopped adopt's main"
+  start_server
+  wait_for "adopt's main to be adopted after a stop" 30 main_running adopt
   touch "$w/go"
   wait_for "adopt to fail with exit code 7" 60 phase_is adopt Failed
   [[ $(field adopt '{.status.containerStatuses[?(@.name=="main")].state.terminated.exitCode}') == 7 ]] ||
@@ -119,7 +124,7 @@ suite() {  # suite MODE: the whole scenario on a fresh server and data dir
   [[ $(lines "$w/main") == 1 && $(lines "$w/init") == 1 && $(lines "$w/quick") == 1 ]] ||
     fail "$mode: a container ran again: main $(lines "$w/main"), init $(lines "$w/init"), quick $(lines "$w/quick")"
   [[ $(k logs adopt -c main) == $'before\nafter' ]] || fail "$mode: adopt's log: $(k logs adopt -c main)"
-  pass "$mode: kill -9 of serve: running container adopted (exit code 7 observed, log kept), finished ones not re-run"
+  pass "$mode: kill -9 and stop of serve: running container adopted (exit code 7 observed, log kept), finished ones not re-run"
 
   wait_for "counted to succeed" 60 phase_is counted Succeeded
   [[ $(field counted '{.status.containerStatuses[0].restartCount}') == 2 && $(cat "$w/count") == 3 ]] ||
