@@ -223,12 +223,16 @@ AttemptState ReadAttempt(const std::string& attempt_dir) {
   AttemptState state;
   std::ifstream shim(attempt_dir + "/" + kShimRecord);
   ProcessIdentity id;
-  if (!(shim >> id.boot_id >> id.pid >> id.start_time >> state.started_at)) return state;
+  bool recorded =
+      static_cast<bool>(shim >> id.boot_id >> id.pid >> id.start_time >> state.started_at);
   std::ifstream exit_record(attempt_dir + "/" + kExitRecord);
-  if (exit_record >> state.exit_code >> state.finished_at) {
+  if (exit_record >> state.exit_code >>
+      state.finished_at) {  // also an attempt that failed to start
+    if (!recorded) state.started_at = state.finished_at;
     state.kind = AttemptState::kExited;
     return state;
   }
+  if (!recorded) return state;
   int pidfd = OpenRecordedProcess(id);
   if (pidfd >= 0) {
     state.kind = AttemptState::kRunning;
@@ -288,12 +292,18 @@ Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::strin
   fs::remove_all(launch.attempt_dir, ec);  // a not-started attempt left by a crash
   fs::create_directories(launch.attempt_dir, ec);
   if (ec) return MakeError("creating " + launch.attempt_dir + ": " + ec.message());
+  // An attempt that cannot start is recorded as exited (128, as a kubelet reports StartError), so
+  // that its number, the restart count, is never reused.
+  auto failed = [&](const std::string& why) -> Result<std::unique_ptr<ContainerProcess>> {
+    WriteDurably(launch.attempt_dir + "/" + kExitRecord, "128 " + NowRfc3339() + "\n");
+    return MakeError(why);
+  };
   if (!cgroup_root_.empty()) {
     std::string pod = cgroup_root_ + "/" + pod_uid;
     launch.cgroup = pod + "/" + name + "-" + std::to_string(attempt);
     if ((mkdir(pod.c_str(), 0755) != 0 && errno != EEXIST) ||
         (mkdir(launch.cgroup.c_str(), 0755) != 0 && errno != EEXIST)) {
-      return MakeError("creating cgroup " + launch.cgroup + ": " + std::strerror(errno));
+      return failed("creating cgroup " + launch.cgroup + ": " + std::strerror(errno));
     }
   }
 
@@ -312,12 +322,12 @@ Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::strin
   for (std::string& e : launch.env) cenv.push_back(e.data());
   cenv.push_back(nullptr);
   int go[2];
-  if (pipe2(go, O_CLOEXEC) != 0) return MakeError(std::string("pipe: ") + std::strerror(errno));
+  if (pipe2(go, O_CLOEXEC) != 0) return failed(std::string("pipe: ") + std::strerror(errno));
   int log = open(launch.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log < 0) {
     close(go[0]);
     close(go[1]);
-    return MakeError("opening " + launch.log_path + ": " + std::strerror(errno));
+    return failed("opening " + launch.log_path + ": " + std::strerror(errno));
   }
 
   pid_t pid = fork();
@@ -340,7 +350,7 @@ Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::strin
   close(log);
   if (pid < 0) {
     close(go[1]);
-    return MakeError(std::string("fork: ") + std::strerror(errno));
+    return failed(std::string("fork: ") + std::strerror(errno));
   }
   int pidfd = PidfdOpen(pid);
   std::optional<unsigned long long> start = StartTime(pid);
@@ -353,8 +363,7 @@ Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::strin
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     if (pidfd >= 0) close(pidfd);
-    fs::remove_all(launch.attempt_dir, ec);
-    return MakeError("starting the supervisor of container " + name + " failed");
+    return failed("starting the supervisor of container " + name + " failed");
   }
   close(go[1]);
   return std::make_unique<ContainerProcess>(pidfd, pid, launch.attempt_dir, started_at);

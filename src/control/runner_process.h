@@ -41,7 +41,8 @@
 //     container never ran (kNotStarted) and the attempt is started again.
 //   - shim record, no exit record, recorded process alive: the container is running (kRunning);
 //     the restarted runner adopts it and later reads its exit record.
-//   - shim record and exit record: the container ended (kExited) with the recorded code.
+//   - exit record: the container ended (kExited) with the recorded code; an attempt that could
+//     not start (no shim record) is recorded as exited with 128.
 //   - shim record, no exit record, process gone or boot ID changed (reboot, shim killed):
 //     kLost — its exit status is unknown; the runner reports it as Kubernetes does
 //     (ContainerStatusUnknown, exit code 137) and never runs it again silently.
