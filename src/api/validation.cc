@@ -1221,6 +1221,23 @@ void ValidatePodSpec(Errors& e, const std::string& path, const PodSpec& spec, bo
   ValidateContainers(e, Child(path, "initContainers"), spec.init_containers, claim_names,
                      container_names);
   ValidateContainers(e, Child(path, "containers"), spec.containers, claim_names, container_names);
+  // Ephemeral containers stay untyped (extra); their names share the containers' namespace.
+  const nlohmann::json& ephemeral =
+      spec.extra.is_object() && spec.extra.contains("ephemeralContainers")
+          ? spec.extra["ephemeralContainers"]
+          : nlohmann::json();
+  for (size_t i = 0; ephemeral.is_array() && i < ephemeral.size(); ++i) {
+    const std::string p = Child(Index(Child(path, "ephemeralContainers"), i), "name");
+    const nlohmann::json& name =
+        ephemeral[i].is_object() ? ephemeral[i].value("name", nlohmann::json()) : nlohmann::json();
+    if (!name.is_string() || name.get<std::string>().empty()) {
+      e.Required(p);
+    } else {
+      e.InvalidEach(p, name.get<std::string>(), IsDNS1123Label(name.get<std::string>()));
+      if (!container_names.insert(name.get<std::string>()).second)
+        e.Duplicate(p, name.get<std::string>());
+    }
+  }
   const std::string rp = Child(path, "restartPolicy");
   if (in_job) {
     if (spec.restart_policy.empty()) {

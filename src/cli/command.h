@@ -9,7 +9,7 @@ namespace migdra::cli {
 
 struct Command {
   const char* name;
-  const char* summary;  // one line for `migdra --help`
+  const char* summary;  // one line for `migdra --help`; nullptr hides an internal command
   int (*run)(int argc, char** argv);
 };
 

@@ -22,7 +22,9 @@ void PrintUsage(FILE* out) {
   auto commands = Registry();
   std::sort(commands.begin(), commands.end(),
             [](const Command& a, const Command& b) { return std::strcmp(a.name, b.name) < 0; });
-  for (const Command& c : commands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  for (const Command& c : commands) {
+    if (c.summary) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  }
   std::fprintf(out, "\nRun 'migdra <command> --help' for the flags of a command.\n");
 }
 

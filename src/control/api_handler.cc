@@ -493,6 +493,16 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
       if (container.empty() && containers.is_array() && !containers.empty()) {
         container = containers[0].value("name", "");
       }
+      bool in_pod = false;
+      for (const char* list : {"initContainers", "containers", "ephemeralContainers"}) {
+        const json& named = (*object)["spec"].value(list, json::array());
+        for (const json& c : named)
+          in_pod = in_pod || (c.is_object() && c.value("name", "") == container);
+      }
+      if (!in_pod) {
+        return ErrorResponse(ApiError{400, "BadRequest",
+                                      "container " + container + " is not valid for pod " + name});
+      }
       std::optional<std::string> log =
           log_provider_ ? log_provider_(ns, name, container) : std::nullopt;
       if (!log) {

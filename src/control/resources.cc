@@ -115,13 +115,17 @@ void ValidateName(const ResourceInfo& info, const json& object, json& causes) {
 }
 
 void ValidatePodSpec(const json& spec, const std::string& path, json& causes, bool in_job) {
-  const json& containers = Field(spec, {"containers"});
-  if (!containers.is_array() || containers.empty()) {
+  if (!Field(spec, {"containers"}).is_array() || Field(spec, {"containers"}).empty()) {
     causes.push_back(Cause("FieldValueRequired", path + ".containers", "Required value"));
-  } else {
-    std::set<std::string> names;
+  }
+  // Names become paths (the runner's logs) and log?container= values: DNS labels, unique
+  // across all three lists, as the API server has them.
+  std::set<std::string> names;
+  for (const char* list : {"initContainers", "containers", "ephemeralContainers"}) {
+    const json& containers = Field(spec, {list});
+    if (!containers.is_array()) continue;
     for (size_t i = 0; i < containers.size(); ++i) {
-      std::string p = path + ".containers[" + std::to_string(i) + "]";
+      std::string p = path + "." + list + "[" + std::to_string(i) + "]";
       std::string name = Str(containers[i], "name");
       if (name.empty()) {
         causes.push_back(Cause("FieldValueRequired", p + ".name", "Required value"));

@@ -1,12 +1,6 @@
 #include "control/runner.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -23,6 +17,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "api/validation.h"
 #include "common/guard.h"
 #include "control/container_env.h"
 #include "control/controllers.h"
@@ -30,6 +25,7 @@
 #include "control/kubelet_events.h"
 #include "control/objects.h"
 #include "control/resources.h"
+#include "control/runner_process.h"
 #include "dra_v1.grpc.pb.h"
 #include "driver/claim_source.h"
 #include "driver/device_state.h"
@@ -84,8 +80,8 @@ struct ContainerRun {
   std::string name;
   json spec;
   bool init = false;
-  pid_t pid = -1;  // also the process group id
-  int restarts = 0;
+  std::unique_ptr<ContainerProcess> process;  // the running attempt
+  int restarts = 0;                           // also the number of the current or last attempt
   std::string started_at;
   std::string finished_at;
   std::optional<int> exit_code;
@@ -152,7 +148,7 @@ class PodWorker {
     stop_.store(true);
     cv_.notify_all();
   }
-  // The server is shutting down: stop the processes only; the next start runs the pod again.
+  // The server is shutting down: leave the processes running; the next start adopts them.
   void RequestShutdown() {
     shutdown_.store(true);
     cv_.notify_all();
@@ -163,8 +159,16 @@ class PodWorker {
   void Run();
   bool PrepareClaims(std::vector<std::string>* env);
   void UnprepareClaims();
-  pid_t Start(ContainerRun& c, const std::vector<std::string>& cdi_env);
-  void StopProcesses(int64_t max_grace_seconds);
+  void Start(ContainerRun& c, const std::vector<std::string>& cdi_env);
+  void Recover(ContainerRun& c);
+  bool Reap(ContainerRun& c);
+  void OnExit(ContainerRun& c);
+  // False when serve began to stop first (the processes are left to the next start).
+  bool StopProcesses();
+  std::string ContainerDir(const ContainerRun& c) const { return dir_ + "/" + c.name; }
+  std::string AttemptDir(const ContainerRun& c) const {
+    return ContainerDir(c) + "/" + std::to_string(c.restarts);
+  }
   bool Interrupted() const { return stop_.load() || shutdown_.load(); }
   void WriteStatus(const std::string& phase, const std::string& reason = "",
                    const std::string& message = "");
@@ -176,6 +180,7 @@ class PodWorker {
   std::string uid_;
   std::string dir_;
   std::vector<ContainerRun> containers_;
+  std::string restart_policy_;
   std::vector<driver::ClaimRef> claims_;
   std::string start_time_;
   std::atomic<bool> stop_{false};
@@ -199,6 +204,7 @@ class PodRunner : public NodeAgent {
   Store& store() { return *ctx_.store; }
   const std::string& runner_dir() const { return runner_dir_; }
   const std::string& cdi_root() const { return cdi_root_; }
+  const ProcessRuntime& runtime() const { return *runtime_; }
   k8s::io::kubelet::pkg::apis::dra::v1::DRAPlugin::Stub& dra() { return *dra_; }
 
   // Read-modify-write of a pod with retries on conflicts; `mutate` returns false to skip.
@@ -212,6 +218,7 @@ class PodRunner : public NodeAgent {
   NodeAgentContext ctx_;
   std::string runner_dir_;
   std::string cdi_root_;
+  std::unique_ptr<ProcessRuntime> runtime_;
   std::unique_ptr<gpu::Nvml> nvml_;
   std::unique_ptr<driver::MigBackend> backend_;
   std::unique_ptr<kube::Client> client_;
@@ -230,7 +237,7 @@ class PodRunner : public NodeAgent {
 // ---- PodWorker -------------------------------------------------------------------------------
 
 PodWorker::PodWorker(PodRunner* runner, json pod) : runner_(runner), pod_(std::move(pod)) {
-  uid_ = Str(pod_["metadata"], "uid");
+  uid_ = Str(pod_["metadata"], "uid");  // checked (SafeUid) before any path is built from it
   dir_ = runner_->runner_dir() + "/pods/" + uid_;
   thread_ = std::thread([this] {
     RunGuarded([this] { Run(); },
@@ -295,11 +302,11 @@ void PodWorker::WriteStatus(const std::string& phase, const std::string& reason,
       json s = {{"name", c.name}, {"image", Str(c.spec, "image")},
                 {"imageID", ""},  {"restartCount", c.restarts},
                 {"ready", false}, {"started", false}};
-      if (c.pid > 0 && !c.exit_code) {
+      if (c.process && !c.exit_code) {
         s["state"] = {{"running", {{"startedAt", c.started_at}}}};
         s["ready"] = true;
         s["started"] = true;
-        s["containerID"] = "migdra://" + std::to_string(c.pid);
+        s["containerID"] = "migdra://" + std::to_string(c.process->shim_pid());
       } else if (c.exit_code) {
         json t = {
             {"exitCode", *c.exit_code},
@@ -464,77 +471,154 @@ void PodWorker::UnprepareClaims() {
   }
 }
 
-pid_t PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) {
+void PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) {
+  c.exit_code.reset();
+  c.reason.clear();
+  c.message.clear();
+  c.finished_at.clear();
   Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec);
-  if (!built.ok() || built->argv.empty()) return -1;  // refused before any start (Run)
-  std::vector<std::string> argv = built->argv;
-  std::vector<std::string> env = {std::string("PATH=") + kHostPath,
-                                  "HOSTNAME=" + Str(pod_["metadata"], "name"), "HOME=/root"};
-  for (const auto& [name, value] : built->env) SetEnv(env, name + "=" + value);
-  for (const std::string& e : cdi_env) SetEnv(env, e);
-  std::string workdir = Str(c.spec, "workingDir");
-  std::string log_path = dir_ + "/" + c.name + ".log";
-
-  std::vector<char*> cargv, cenv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  for (auto& e : env) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
-
-  pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    int null_fd = open("/dev/null", O_RDONLY);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    if (null_fd >= 0) dup2(null_fd, 0);
-    if (!workdir.empty() && chdir(workdir.c_str()) != 0) {
-      dprintf(2, "migdra: cannot enter workingDir %s: %s\n", workdir.c_str(), strerror(errno));
-      _exit(127);
-    }
-    for (int f = 3; f < 1024; ++f) close(f);
-    execvpe(cargv[0], cargv.data(), cenv.data());
-    dprintf(2, "migdra: cannot run %s: %s\n", cargv[0], strerror(errno));
-    _exit(127);
+  ContainerLaunch launch;
+  if (built.ok()) launch.argv = built->argv;
+  launch.env = {std::string("PATH=") + kHostPath, "HOSTNAME=" + Str(pod_["metadata"], "name"),
+                "HOME=/root"};
+  if (built.ok()) {
+    for (const auto& [name, value] : built->env) SetEnv(launch.env, name + "=" + value);
   }
-  if (pid > 0) {
-    setpgid(pid, pid);
-    std::ofstream(dir_ + "/" + c.name + ".pgid") << pid << "\n";
+  for (const std::string& e : cdi_env) SetEnv(launch.env, e);
+  launch.working_dir = Str(c.spec, "workingDir");
+  launch.log_path = ContainerDir(c) + "/log";
+  launch.attempt_dir = AttemptDir(c);
+  auto started = launch.argv.empty()
+                     ? Result<std::unique_ptr<ContainerProcess>>(
+                           MakeError("container " + c.name + " has no command"))
+                     : runner_->runtime().Start(uid_, c.name, c.restarts, std::move(launch));
+  if (started.ok()) {
+    c.process = std::move(*started);
+    c.started_at = c.process->started_at();
+    return;
   }
-  return pid;
+  // As a kubelet reports a container its runtime could not start.
+  c.started_at = NowRfc3339();
+  c.finished_at = c.started_at;
+  c.exit_code = 128;
+  OnExit(c);
+  c.reason = "StartError";
+  c.message = started.error().message;
 }
 
-void PodWorker::StopProcesses(int64_t max_grace_seconds) {
+// Decides what follows an attempt's exit: a restart after a back-off, or the end.
+void PodWorker::OnExit(ContainerRun& c) {
+  bool restart =
+      restart_policy_ == "Always" || (restart_policy_ == "OnFailure" && *c.exit_code != 0);
+  if (c.init && *c.exit_code == 0) restart = false;
+  if (restart) {
+    auto delay = std::min(kInitialRestartDelay * (1 << std::min(c.restarts, 10)), kMaxRestartDelay);
+    c.next_start = Clock::now() + delay;
+  } else {
+    c.done = true;
+  }
+}
+
+// Takes up what a previous runner left of the container (runner_process.h, crash semantics).
+void PodWorker::Recover(ContainerRun& c) {
+  std::error_code ec;
+  int last = -1;
+  for (const auto& entry : fs::directory_iterator(ContainerDir(c), ec)) {
+    const std::string n = entry.path().filename().string();
+    if (!n.empty() && n.size() < 9 && std::all_of(n.begin(), n.end(), ::isdigit)) {
+      last = std::max(last, std::stoi(n));
+    }
+  }
+  if (last < 0) return;
+  c.restarts = last;
+  AttemptState attempt = ReadAttempt(AttemptDir(c));
+  c.started_at = attempt.started_at;
+  switch (attempt.kind) {
+    case AttemptState::kNotStarted:
+      return;  // never ran: Start reuses the attempt's number
+    case AttemptState::kRunning:
+      c.process = std::move(attempt.process);
+      return;
+    case AttemptState::kExited:
+      c.exit_code = attempt.exit_code;
+      c.finished_at = attempt.finished_at;
+      OnExit(c);
+      return;
+    case AttemptState::kLost:
+      runner_->runtime().KillAttempt(uid_, c.name, c.restarts);
+      c.exit_code = attempt.exit_code;
+      c.finished_at = attempt.finished_at;
+      OnExit(c);
+      c.reason = "ContainerStatusUnknown";
+      c.message = attempt.message;
+      return;
+  }
+}
+
+// Whether the running attempt ended just now; then records its exit.
+bool PodWorker::Reap(ContainerRun& c) {
+  if (!c.process || !c.process->Ended()) return false;
+  c.process.reset();  // reaps the shim first: its exit record is complete now
+  AttemptState attempt = ReadAttempt(AttemptDir(c));
+  c.finished_at = NowRfc3339();
+  if (attempt.kind == AttemptState::kExited) {
+    c.exit_code = attempt.exit_code;
+    c.finished_at = attempt.finished_at;
+    OnExit(c);
+  } else {
+    runner_->runtime().KillAttempt(uid_, c.name, c.restarts);
+    c.exit_code = 137;
+    OnExit(c);
+    c.reason = "ContainerStatusUnknown";
+    c.message = "the container's supervisor ended without recording an exit status";
+  }
+  return true;
+}
+
+// Deletion: SIGTERM, then after the pod's grace period every process of the container.
+bool PodWorker::StopProcesses() {
   int64_t grace = 30;
   if (pod_["spec"].contains("terminationGracePeriodSeconds") &&
       pod_["spec"]["terminationGracePeriodSeconds"].is_number_integer()) {
     grace = pod_["spec"]["terminationGracePeriodSeconds"].get<int64_t>();
   }
-  grace = std::min(grace, max_grace_seconds);
   for (ContainerRun& c : containers_) {
-    if (c.pid > 0 && !c.exit_code) kill(-c.pid, SIGTERM);
+    if (c.process) c.process->Terminate();
   }
-  auto deadline = Clock::now() + std::chrono::seconds(grace);
-  for (ContainerRun& c : containers_) {
-    if (c.pid <= 0 || c.exit_code) continue;
-    int status = 0;
-    while (waitpid(c.pid, &status, WNOHANG) == 0) {
-      if (Clock::now() >= deadline) {
-        kill(-c.pid, SIGKILL);
-        waitpid(c.pid, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto all_ended = [&] {
+    for (const ContainerRun& c : containers_) {
+      if (c.process && !c.process->Ended()) return false;
     }
-    c.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    c.finished_at = NowRfc3339();
-    c.done = true;
-    c.reason = "Error";
-    c.message = "stopped: pod deleted";
+    return true;
+  };
+  auto deadline = Clock::now() + std::chrono::seconds(std::max<int64_t>(grace, 0));
+  while (!all_ended() && Clock::now() < deadline) {
+    // Serve is stopping: leave the rest of the grace period to the next start.
+    if (shutdown_.load()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  for (ContainerRun& c : containers_) {
+    if (c.process && !c.process->Ended()) c.process->Kill();
+  }
+  // The shims kill and reap their trees, then exit; bounded in case one is stuck.
+  deadline = Clock::now() + std::chrono::seconds(10);
+  while (!all_ended() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (ContainerRun& c : containers_) {
+    if (!c.process && (c.done || !c.exit_code)) continue;  // ended earlier, or never started
+    if (c.process) {
+      if (!Reap(c)) {  // its shim is stuck: report it killed
+        c.process.reset();
+        c.exit_code = 137;
+        c.finished_at = NowRfc3339();
+      }
+      c.reason = "Error";
+      c.message = "stopped: pod deleted";
+    }
+    c.done = true;
+  }
+  return true;
 }
 
 void PodWorker::ReleasePod() {
@@ -550,8 +634,17 @@ void PodWorker::ReleasePod() {
   });
 }
 
+// A name that becomes a path: a DNS-1123 label (what API validation admits for a container).
+bool SafePathPart(const std::string& name) { return api::IsDNS1123Label(name).empty(); }
+
+// A UID as the store makes them (hex digits and dashes).
+bool SafeUid(const std::string& uid) {
+  return !uid.empty() && uid.size() <= 64 && std::all_of(uid.begin(), uid.end(), [](char ch) {
+    return std::isxdigit(ch) || ch == '-';
+  });
+}
+
 void PodWorker::Run() {
-  fs::create_directories(dir_);
   const json& spec = pod_["spec"];
   for (const char* list : {"initContainers", "containers"}) {
     if (!spec.contains(list)) continue;
@@ -563,15 +656,22 @@ void PodWorker::Run() {
       containers_.push_back(std::move(run));
     }
   }
-  std::string restart_policy = Str(spec, "restartPolicy");
-  if (restart_policy.empty()) restart_policy = "Always";
+  restart_policy_ = Str(spec, "restartPolicy");
+  if (restart_policy_.empty()) restart_policy_ = "Always";
 
-  // A pod a crashed runner was running: its processes were orphaned; stop them, then carry on as
-  // if the containers had failed.
-  for (ContainerRun& c : containers_) {
-    std::ifstream pgid_file(dir_ + "/" + c.name + ".pgid");
-    pid_t pgid = 0;
-    if (pgid_file >> pgid && pgid > 1) kill(-pgid, SIGKILL);
+  // Paths are built from these names only: refuse the pod unless all are safe (API validation
+  // admits no other; this guards rows stored before it did).
+  std::string unsafe = SafeUid(uid_) ? "" : "pod UID " + uid_;
+  std::set<std::string> names;
+  for (const ContainerRun& c : containers_) {
+    if (!SafePathPart(c.name) || !names.insert(c.name).second) unsafe = "container name " + c.name;
+  }
+  if (unsafe.empty()) {
+    for (ContainerRun& c : containers_) {
+      std::error_code ec;
+      fs::create_directories(ContainerDir(c), ec);
+      Recover(c);
+    }
   }
 
   // Like a kubelet that cannot create a container's configuration, the runner keeps such a pod
@@ -579,7 +679,10 @@ void PodWorker::Run() {
   for (const ContainerRun& c : containers_) {
     std::string reason, message;
     Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec);
-    if (!c.spec.contains("command") || c.spec["command"].empty()) {
+    if (!unsafe.empty()) {
+      reason = "CreateContainerConfigError";
+      message = "invalid " + unsafe + ": not a DNS-1123 label, or not unique";
+    } else if (!c.spec.contains("command") || c.spec["command"].empty()) {
       reason = "CommandRequired";
       message = "container " + c.name +
                 " has no command: migdra's host runtime runs commands, not container images "
@@ -604,89 +707,60 @@ void PodWorker::Run() {
 
   std::vector<std::string> cdi_env;
   start_time_ = NowRfc3339();
-  if (!PrepareClaims(&cdi_env)) {
-    UnprepareClaims();
-    ReleasePod();
-    finished_ = true;
-    return;
-  }
-
-  auto run_container = [&](ContainerRun& c) {
-    c.pid = Start(c, cdi_env);
-    c.exit_code.reset();
-    c.reason.clear();
-    c.message.clear();
-    c.started_at = NowRfc3339();
-  };
-  auto reap = [&](ContainerRun& c) -> bool {
-    if (c.pid <= 0 || c.exit_code) return false;
-    int status = 0;
-    if (waitpid(c.pid, &status, WNOHANG) != c.pid) return false;
-    c.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    c.finished_at = NowRfc3339();
-    bool restart =
-        restart_policy == "Always" || (restart_policy == "OnFailure" && *c.exit_code != 0);
-    if (c.init && *c.exit_code == 0) restart = false;
-    if (restart) {
-      auto delay =
-          std::min(kInitialRestartDelay * (1 << std::min(c.restarts, 10)), kMaxRestartDelay);
-      c.next_start = Clock::now() + delay;
-    } else {
-      c.done = true;
-    }
-    return true;
-  };
-
-  std::string phase = "Pending";
   bool failed = false;
-  // Init containers, one after another.
-  for (ContainerRun& c : containers_) {
-    if (!c.init || failed) continue;
-    run_container(c);
-    WriteStatus("Pending");
-    while (!Interrupted() && !c.done) {
-      if (reap(c)) WriteStatus("Pending");
-      if (!c.done && c.exit_code && Clock::now() >= c.next_start) {
-        ++c.restarts;
-        run_container(c);
-        WriteStatus("Pending");
-      }
-      WaitFor(std::chrono::milliseconds(50));
-    }
-    if (c.exit_code && *c.exit_code != 0) failed = true;
-  }
-
-  if (!failed && !Interrupted()) {
+  if (PrepareClaims(&cdi_env)) {
+    auto restart_due = [](const ContainerRun& c) {
+      return !c.process && !c.done && (!c.exit_code || Clock::now() >= c.next_start);
+    };
+    auto start = [&](ContainerRun& c) {
+      if (c.exit_code) ++c.restarts;
+      Start(c, cdi_env);
+    };
+    // Init containers, one after another.
     for (ContainerRun& c : containers_) {
-      if (!c.init) run_container(c);
-    }
-    phase = "Running";
-    WriteStatus(phase);
-    while (!Interrupted()) {
-      bool changed = false, all_done = true;
-      for (ContainerRun& c : containers_) {
-        if (c.init) continue;
-        if (reap(c)) changed = true;
-        if (!c.done && c.exit_code && Clock::now() >= c.next_start) {
-          ++c.restarts;
-          run_container(c);
+      if (!c.init || failed) continue;
+      if (!c.done) WriteStatus("Pending");  // a finished one (adopted state) changes nothing
+      while (!Interrupted() && !c.done) {
+        bool changed = Reap(c);
+        if (restart_due(c)) {
+          start(c);
           changed = true;
         }
-        if (!c.done) all_done = false;
+        if (changed) WriteStatus("Pending");
+        WaitFor(std::chrono::milliseconds(50));
       }
-      if (all_done) break;
-      if (changed) WriteStatus(phase);
-      WaitFor(std::chrono::milliseconds(50));
+      if (c.exit_code && *c.exit_code != 0) failed = true;
+    }
+    // Then the containers together.
+    if (!failed && !Interrupted()) {
+      for (ContainerRun& c : containers_) {
+        if (!c.init && restart_due(c)) start(c);
+      }
+      WriteStatus("Running");
+      while (!Interrupted()) {
+        bool changed = false, all_done = true;
+        for (ContainerRun& c : containers_) {
+          if (c.init) continue;
+          if (Reap(c)) changed = true;
+          if (restart_due(c)) {
+            start(c);
+            changed = true;
+          }
+          if (!c.done) all_done = false;
+        }
+        if (all_done) break;
+        if (changed) WriteStatus("Running");
+        WaitFor(std::chrono::milliseconds(50));
+      }
     }
   }
 
-  if (shutdown_.load() && !stop_.load()) {
-    StopProcesses(/*max_grace_seconds=*/5);
+  // Serve is stopping: the containers go on running; the next start adopts them.
+  if ((shutdown_.load() && !stop_.load()) || (stop_.load() && !StopProcesses())) {
     finished_ = true;
     return;
   }
-  if (stop_.load()) StopProcesses(/*max_grace_seconds=*/3600);
-  for (const ContainerRun& c : containers_) fs::remove(dir_ + "/" + c.name + ".pgid");
+  runner_->runtime().KillPod(uid_);
   bool all_zero = !failed;
   for (const ContainerRun& c : containers_) {
     if (!c.init && (!c.exit_code || *c.exit_code != 0)) all_zero = false;
@@ -708,6 +782,9 @@ std::string PodRunner::Start() {
   std::string driver_dir = ctx_.data_dir + "/driver";
   fs::create_directories(runner_dir_ + "/pods", ec);
   fs::create_directories(driver_dir, ec);
+  runtime_ = ProcessRuntime::Create(runner_dir_);
+  std::fprintf(stderr, "migdra serve: runner: confining pods with %s\n",
+               runtime_->description().c_str());
 
   std::string simulate = ctx_.simulate;
   if (simulate.empty()) {
@@ -763,8 +840,8 @@ void PodRunner::Stop() {
   if (ctx_.store) ctx_.store->WakeAll();
   if (loop_.joinable()) loop_.join();
   {
-    // Shutdown stops the pods' processes but keeps their devices prepared and their status;
-    // the next start runs them again (see PodWorker::Run).
+    // Shutdown leaves the pods' processes running, their devices prepared and their status;
+    // the next start adopts them (see runner_process.h).
     std::lock_guard lock(workers_mu_);
     for (auto& [uid, worker] : workers_) worker->RequestShutdown();
     workers_.clear();
@@ -847,14 +924,16 @@ std::optional<std::string> PodRunner::PodLog(const std::string& ns, const std::s
                                              const std::string& container) {
   std::optional<json> object = store().Get(kPods, ns, pod);
   if (!object) return std::nullopt;
-  std::string name = container;
-  if (name.empty() && (*object)["spec"].contains("containers") &&
-      !(*object)["spec"]["containers"].empty()) {
-    name = Str((*object)["spec"]["containers"][0], "name");
+  std::string uid = Str((*object)["metadata"], "uid");
+  if (!SafeUid(uid) || !SafePathPart(container)) return std::nullopt;
+  bool in_pod = false;
+  for (const char* list : {"initContainers", "containers"}) {
+    const json& spec = (*object)["spec"];
+    if (!spec.contains(list) || !spec[list].is_array()) continue;
+    for (const json& c : spec[list]) in_pod = in_pod || Str(c, "name") == container;
   }
-  std::string path =
-      runner_dir_ + "/pods/" + Str((*object)["metadata"], "uid") + "/" + name + ".log";
-  std::ifstream in(path);
+  if (!in_pod) return std::nullopt;
+  std::ifstream in(runner_dir_ + "/pods/" + uid + "/" + container + "/log");
   if (!in) return std::nullopt;
   std::stringstream text;
   text << in.rdbuf();

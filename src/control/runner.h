@@ -6,21 +6,38 @@
 //  2. prepares the pod's ResourceClaims through the DRA gRPC API on the node driver's socket,
 //     exactly as a kubelet would (the driver runs in-process, serving that socket),
 //  3. applies the CDI edits of the prepared devices (environment: NVIDIA_VISIBLE_DEVICES,
-//     CUDA_VISIBLE_DEVICES, ...) and starts each container's `command` + `args` as a host process
-//     with the container's env (value with $(VAR) references, valueFrom.fieldRef; see
-//     container_env.h) and workingDir — init containers one after another, then the containers
-//     together. A container without `command` keeps the pod Pending (CommandRequired: the host
-//     runtime runs commands, not images), as does an env source serve cannot provide
-//     (CreateContainerConfigError),
+//     CUDA_VISIBLE_DEVICES, ...) and starts each container's `command` + `args` as host processes
+//     (runner_process.h: one supervisor per container attempt, the pod's processes confined in
+//     its cgroup or under the supervisor as subreaper) with the container's env (value with
+//     $(VAR) references, valueFrom.fieldRef; see container_env.h) and workingDir — init
+//     containers one after another, then the containers together. A container without `command`
+//     keeps the pod Pending (CommandRequired: the host runtime runs commands, not images), as
+//     does an env source serve cannot provide (CreateContainerConfigError),
 //  4. writes the pod's phase, container states, exit codes and restart counts (restartPolicy
 //     Always / OnFailure / Never), keeps each container's output for `kubectl logs`,
-//  5. on deletion sends SIGTERM to the container's process group and SIGKILL after the pod's
-//     grace period, and
-//  6. unprepares the claims when the pod ends, then releases the finalizer.
+//  5. on deletion sends SIGTERM to the container's process group and, after the pod's grace
+//     period, kills every process of the container, and
+//  6. when the pod ends (completion or deletion) kills whatever is left in the pod (background
+//     children included), unprepares the claims, then releases the finalizer.
 //
-// State: DATA_DIR/runner/ holds container logs and the process groups it started (so that a
-// restarted server kills what a crashed one left behind), DATA_DIR/driver the driver checkpoint,
-// DATA_DIR/cdi the CDI specs and DATA_DIR/plugins the driver socket.
+// Restarts of serve (crash or stop): containers keep running under their supervisors. The next
+// start finds every pod it had taken (the finalizer) and, for each container, reads its state
+// from disk (runner_process.h, crash semantics): a running attempt is adopted (its exit is
+// observed later, with its code, and its log continues); a finished one stays finished; a
+// container whose supervisor vanished without an exit record (shim killed, host rebooted) is
+// reported terminated with reason ContainerStatusUnknown and exit code 137 and follows the
+// restart policy like any exit — never run again silently. restartCount is the number of the
+// container's last attempt directory, so it never goes backwards.
+//
+// Names that become paths: the state folder is DATA_DIR/runner/pods/POD_UID/CONTAINER/ (log,
+// attempt directories). A pod whose UID is not hex-and-dashes or whose container names are not
+// unique DNS-1123 labels (API validation admits no other) is kept Pending with
+// CreateContainerConfigError before any path is built; PodLog answers only for a DNS-1123 name
+// of a container of the pod.
+//
+// State: DATA_DIR/runner/ holds the pods' logs and supervisor records and the cgroup root's
+// record, DATA_DIR/driver the driver checkpoint, DATA_DIR/cdi the CDI specs and DATA_DIR/plugins
+// the driver socket.
 //
 // Thread safety: Start and Stop from one thread; PodLog from any.
 #pragma once

@@ -34,9 +34,26 @@ stop_server() {
   SERVER_PID=
 }
 
+# Containers outlive `migdra serve` (its next start adopts them): a test that ends with pods
+# still running stops them through their supervisors (SIGUSR1 kills a container's processes).
+stop_containers() {
+  local shims
+  shims=$(pgrep -f "container-shim $E2E_TMP/" || true)
+  [[ -z "$shims" ]] || kill -USR1 $shims 2>/dev/null || true
+  for _ in $(seq 50); do pgrep -f "container-shim $E2E_TMP/" >/dev/null || break; sleep 0.1; done
+  local root
+  for root in $(cat "$E2E_TMP"/*/runner/cgroup-root 2>/dev/null); do
+    [[ -d $root ]] || continue
+    echo 1 >"$root/cgroup.kill" 2>/dev/null || true  # orphans of a killed supervisor
+    for _ in $(seq 20); do find "$root" -depth -type d -exec rmdir {} + 2>/dev/null && break; sleep 0.1; done
+  done
+  return 0
+}
+
 cleanup() {
   local rc=$?
   stop_server
+  stop_containers
   if [[ $rc -ne 0 && -f "$SERVER_LOG" ]]; then
     echo "--- server log (last 30 lines)" >&2
     tail -n 30 "$SERVER_LOG" >&2 || true

@@ -1,0 +1,453 @@
+#include "control/runner_process.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "control/store.h"
+
+namespace migdra::control {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kShimRecord = "shim";
+constexpr const char* kExitRecord = "exit";
+constexpr int kGoFd = 3;  // the shim reads its go byte here
+
+int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+int PidfdSignal(int pidfd, int sig) {
+  return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+std::string ReadFirstLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+std::optional<unsigned long long> StartTime(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Field 2 (comm) may hold spaces and parentheses: fields 3.. follow the last ')'.
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(stat.substr(close + 1));
+  std::string field;
+  for (int i = 3; i < 22; ++i) rest >> field;
+  unsigned long long start = 0;
+  if (!(rest >> start)) return std::nullopt;
+  return start;
+}
+
+// Writes `text` to `path` so that a crash leaves either the old file or the whole new one.
+bool WriteDurably(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok =
+      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
+  close(fd);
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) return false;
+  int dir = open(fs::path(path).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    fsync(dir);
+    close(dir);
+  }
+  return true;
+}
+
+bool WriteSmallFile(const std::string& path, const std::string& text) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  return ok;
+}
+
+// Writes "1" to DIR/cgroup.kill, then waits (bounded) until DIR is empty and removes it and the
+// cgroups below it.
+void KillCgroup(const std::string& dir, bool remove) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return;
+  WriteSmallFile(dir + "/cgroup.kill", "1");
+  if (!remove) return;
+  std::vector<std::string> dirs;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->is_directory(ec)) dirs.push_back(it->path().string());
+  }
+  dirs.push_back(dir);
+  // Deepest first; a cgroup whose processes are still dying cannot be removed yet.
+  std::sort(dirs.begin(), dirs.end(), [](const auto& a, const auto& b) { return a > b; });
+  for (const std::string& d : dirs) {
+    for (int i = 0; i < 100 && rmdir(d.c_str()) != 0 && errno == EBUSY; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+}
+
+std::string RandomHex(int bytes) {
+  std::random_device device;
+  std::string out;
+  char buf[3];
+  for (int i = 0; i < bytes; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", static_cast<unsigned>(device() & 0xff));
+    out += buf;
+  }
+  return out;
+}
+
+// The cgroup2 directory serve runs in, or "" (with `why`) if none is usable.
+std::string OwnCgroup2(std::string* why) {
+  std::string mount;
+  std::error_code ec;
+  if (fs::exists("/sys/fs/cgroup/cgroup.controllers", ec)) {
+    mount = "/sys/fs/cgroup";
+  } else if (fs::exists("/sys/fs/cgroup/unified/cgroup.controllers", ec)) {
+    mount = "/sys/fs/cgroup/unified";
+  } else {
+    *why = "no cgroup2 mount at /sys/fs/cgroup or /sys/fs/cgroup/unified";
+    return "";
+  }
+  std::ifstream in("/proc/self/cgroup");
+  std::string line, path;
+  while (std::getline(in, line)) {
+    if (line.rfind("0::", 0) == 0) path = line.substr(3);
+  }
+  if (path.empty() || path.find("..") != std::string::npos) {
+    *why = "no cgroup2 entry in /proc/self/cgroup";
+    return "";
+  }
+  return path == "/" ? mount : mount + path;
+}
+
+// ---- the shim ---------------------------------------------------------------------------------
+
+pid_t g_container = -1;
+int g_exit_code = -1;
+
+int ExitCode(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Kills every descendant of the shim and reaps them all (see the header).
+void KillTree(const std::string& cgroup) {
+  if (!cgroup.empty()) WriteSmallFile(cgroup + "/cgroup.kill", "1");
+  const std::string self = std::to_string(getpid());
+  for (;;) {
+    if (DIR* proc = opendir("/proc")) {
+      while (dirent* entry = readdir(proc)) {
+        pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
+        if (pid <= 0) continue;
+        std::ifstream in(std::string("/proc/") + entry->d_name + "/stat");
+        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        size_t close = stat.rfind(')');
+        if (close == std::string::npos) continue;
+        std::istringstream rest(stat.substr(close + 1));
+        std::string state, ppid;
+        rest >> state >> ppid;
+        // Our child: it cannot be reused before we reap it, so the kill is safe.
+        if (ppid == self) kill(pid, SIGKILL);
+      }
+      closedir(proc);
+    }
+    int status = 0;
+    pid_t reaped = waitpid(-1, &status, 0);
+    if (reaped < 0 && errno == ECHILD) return;
+    if (reaped == g_container) g_exit_code = ExitCode(status);
+  }
+}
+
+}  // namespace
+
+// ---- identities -------------------------------------------------------------------------------
+
+std::string CurrentBootId() { return ReadFirstLine("/proc/sys/kernel/random/boot_id"); }
+
+int OpenRecordedProcess(const ProcessIdentity& id) {
+  if (id.pid <= 1 || id.boot_id.empty() || id.boot_id != CurrentBootId()) return -1;
+  int pidfd = PidfdOpen(id.pid);
+  if (pidfd < 0) return -1;
+  // Checked after the pidfd is open: if the start time matches now, the pidfd is that process.
+  std::optional<unsigned long long> start = StartTime(id.pid);
+  if (!start || *start != id.start_time) {
+    close(pidfd);
+    return -1;
+  }
+  return pidfd;
+}
+
+// ---- ContainerProcess -------------------------------------------------------------------------
+
+ContainerProcess::ContainerProcess(int pidfd, pid_t pid, std::string attempt_dir,
+                                   std::string started_at)
+    : pidfd_(pidfd),
+      pid_(pid),
+      attempt_dir_(std::move(attempt_dir)),
+      started_at_(std::move(started_at)) {}
+
+ContainerProcess::~ContainerProcess() {
+  if (Ended()) waitpid(pid_, nullptr, WNOHANG);  // our own child: reap it (adopted ones are not)
+  close(pidfd_);
+}
+
+bool ContainerProcess::Ended() const {
+  pollfd p{pidfd_, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
+void ContainerProcess::Terminate() const { PidfdSignal(pidfd_, SIGTERM); }
+
+void ContainerProcess::Kill() const { PidfdSignal(pidfd_, SIGUSR1); }
+
+AttemptState ReadAttempt(const std::string& attempt_dir) {
+  AttemptState state;
+  std::ifstream shim(attempt_dir + "/" + kShimRecord);
+  ProcessIdentity id;
+  bool recorded =
+      static_cast<bool>(shim >> id.boot_id >> id.pid >> id.start_time >> state.started_at);
+  std::ifstream exit_record(attempt_dir + "/" + kExitRecord);
+  if (exit_record >> state.exit_code >>
+      state.finished_at) {  // also an attempt that failed to start
+    if (!recorded) state.started_at = state.finished_at;
+    state.kind = AttemptState::kExited;
+    return state;
+  }
+  if (!recorded) return state;
+  int pidfd = OpenRecordedProcess(id);
+  if (pidfd >= 0) {
+    state.kind = AttemptState::kRunning;
+    state.process =
+        std::make_unique<ContainerProcess>(pidfd, id.pid, attempt_dir, state.started_at);
+    return state;
+  }
+  state.kind = AttemptState::kLost;
+  state.exit_code = 137;
+  state.finished_at = NowRfc3339();
+  state.message = id.boot_id != CurrentBootId()
+                      ? "the host rebooted while the container ran; its exit status is unknown"
+                      : "the container's supervisor (PID " + std::to_string(id.pid) +
+                            ") ended without recording an exit status";
+  return state;
+}
+
+// ---- ProcessRuntime ---------------------------------------------------------------------------
+
+std::unique_ptr<ProcessRuntime> ProcessRuntime::Create(const std::string& runner_dir) {
+  auto runtime = std::unique_ptr<ProcessRuntime>(new ProcessRuntime());
+  std::error_code ec;
+  const std::string record = runner_dir + "/cgroup-root";
+  std::string recorded = ReadFirstLine(record);
+  std::string why;
+  if (recorded.rfind("/sys/fs/cgroup/", 0) == 0 && recorded.find("..") == std::string::npos &&
+      fs::exists(recorded + "/cgroup.kill", ec) && access(recorded.c_str(), W_OK) == 0) {
+    runtime->cgroup_root_ = recorded;
+  } else if (std::string own = OwnCgroup2(&why); !own.empty()) {
+    std::string root = own + "/migdra-pods-" + RandomHex(6);
+    if (mkdir(root.c_str(), 0755) != 0) {
+      why = "cannot create " + root + ": " + std::strerror(errno);
+    } else if (!fs::exists(root + "/cgroup.kill", ec)) {
+      why = "cgroup.kill missing (kernel older than 5.14)";
+      rmdir(root.c_str());
+    } else if (!WriteDurably(record, root + "\n")) {
+      why = "cannot write " + record;
+      rmdir(root.c_str());
+    } else {
+      runtime->cgroup_root_ = root;
+    }
+  }
+  runtime->description_ = runtime->cgroup_root_.empty() ? "subreaper supervisors (" + why + ")"
+                                                        : "cgroup v2 at " + runtime->cgroup_root_;
+  return runtime;
+}
+
+ProcessRuntime::~ProcessRuntime() {
+  if (!cgroup_root_.empty()) rmdir(cgroup_root_.c_str());
+}
+
+Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::string& pod_uid,
+                                                                const std::string& name,
+                                                                int attempt,
+                                                                ContainerLaunch launch) const {
+  std::error_code ec;
+  fs::remove_all(launch.attempt_dir, ec);  // a not-started attempt left by a crash
+  fs::create_directories(launch.attempt_dir, ec);
+  if (ec) return MakeError("creating " + launch.attempt_dir + ": " + ec.message());
+  // An attempt that cannot start is recorded as exited (128, as a kubelet reports StartError), so
+  // that its number, the restart count, is never reused.
+  auto failed = [&](const std::string& why) -> Result<std::unique_ptr<ContainerProcess>> {
+    WriteDurably(launch.attempt_dir + "/" + kExitRecord, "128 " + NowRfc3339() + "\n");
+    return MakeError(why);
+  };
+  if (!cgroup_root_.empty()) {
+    std::string pod = cgroup_root_ + "/" + pod_uid;
+    launch.cgroup = pod + "/" + name + "-" + std::to_string(attempt);
+    if ((mkdir(pod.c_str(), 0755) != 0 && errno != EEXIST) ||
+        (mkdir(launch.cgroup.c_str(), 0755) != 0 && errno != EEXIST)) {
+      return failed("creating cgroup " + launch.cgroup + ": " + std::strerror(errno));
+    }
+  }
+
+  // Everything the child needs is built before fork: after it, a multi-threaded parent's child
+  // may only make async-signal-safe calls.
+  std::vector<std::string> args = {"migdra",
+                                   "container-shim",
+                                   launch.attempt_dir,
+                                   launch.cgroup.empty() ? "-" : launch.cgroup,
+                                   launch.working_dir.empty() ? "-" : launch.working_dir,
+                                   "--"};
+  args.insert(args.end(), launch.argv.begin(), launch.argv.end());
+  std::vector<char*> cargs, cenv;
+  for (std::string& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  for (std::string& e : launch.env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) != 0) return failed(std::string("pipe: ") + std::strerror(errno));
+  int log = open(launch.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log < 0) {
+    close(go[0]);
+    close(go[1]);
+    return failed("opening " + launch.log_path + ": " + std::strerror(errno));
+  }
+
+  pid_t pid = fork();
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD}) signal(sig, SIG_DFL);
+    setsid();
+    int null_fd = open("/dev/null", O_RDONLY);
+    dup2(null_fd, 0);
+    dup2(log, 1);
+    dup2(log, 2);
+    dup2(go[0], kGoFd);  // dup2 clears FD_CLOEXEC
+    syscall(SYS_close_range, kGoFd + 1, ~0U, 0);
+    execve("/proc/self/exe", cargs.data(), cenv.data());
+    _exit(127);
+  }
+  close(go[0]);
+  close(log);
+  if (pid < 0) {
+    close(go[1]);
+    return failed(std::string("fork: ") + std::strerror(errno));
+  }
+  int pidfd = PidfdOpen(pid);
+  std::optional<unsigned long long> start = StartTime(pid);
+  std::string started_at = NowRfc3339();
+  std::string identity = CurrentBootId() + " " + std::to_string(pid) + " " +
+                         std::to_string(start.value_or(0)) + " " + started_at + "\n";
+  if (pidfd < 0 || !start || !WriteDurably(launch.attempt_dir + "/" + kShimRecord, identity) ||
+      write(go[1], "g", 1) != 1) {
+    close(go[1]);  // the shim reads EOF and exits without starting the container
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    if (pidfd >= 0) close(pidfd);
+    return failed("starting the supervisor of container " + name + " failed");
+  }
+  close(go[1]);
+  return std::make_unique<ContainerProcess>(pidfd, pid, launch.attempt_dir, started_at);
+}
+
+void ProcessRuntime::KillAttempt(const std::string& pod_uid, const std::string& name,
+                                 int attempt) const {
+  if (cgroup_root_.empty()) return;
+  KillCgroup(cgroup_root_ + "/" + pod_uid + "/" + name + "-" + std::to_string(attempt),
+             /*remove=*/false);
+}
+
+void ProcessRuntime::KillPod(const std::string& pod_uid) const {
+  if (cgroup_root_.empty()) return;
+  KillCgroup(cgroup_root_ + "/" + pod_uid, /*remove=*/true);
+}
+
+// ---- the shim's main --------------------------------------------------------------------------
+
+int RunContainerShim(int argc, char** argv) {
+  // argv: "migdra container-shim" ATTEMPT_DIR CGROUP|- WORKDIR|- -- ARGV...
+  if (argc < 6 || std::strcmp(argv[4], "--") != 0) {
+    std::fprintf(stderr, "migdra container-shim: started by the pod runner only\n");
+    return 2;
+  }
+  const std::string attempt_dir = argv[1];
+  const std::string cgroup = std::strcmp(argv[2], "-") == 0 ? "" : argv[2];
+  const std::string workdir = std::strcmp(argv[3], "-") == 0 ? "" : argv[3];
+  char** command = argv + 5;
+
+  char go = 0;
+  if (read(kGoFd, &go, 1) != 1 || go != 'g') return 1;  // the runner did not record us
+  close(kGoFd);
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int sig : {SIGCHLD, SIGTERM, SIGUSR1, SIGINT, SIGHUP}) sigaddset(&handled, sig);
+  sigprocmask(SIG_BLOCK, &handled, nullptr);
+
+  g_container = fork();
+  if (g_container == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (!cgroup.empty() && !WriteSmallFile(cgroup + "/cgroup.procs", "0")) {
+      std::fprintf(stderr, "migdra: cannot join cgroup %s: %s\n", cgroup.c_str(),
+                   std::strerror(errno));
+      _exit(126);
+    }
+    setpgid(0, 0);
+    if (!workdir.empty() && chdir(workdir.c_str()) != 0) {
+      std::fprintf(stderr, "migdra: cannot enter workingDir %s: %s\n", workdir.c_str(),
+                   std::strerror(errno));
+      _exit(127);
+    }
+    execvp(command[0], command);
+    std::fprintf(stderr, "migdra: cannot run %s: %s\n", command[0], std::strerror(errno));
+    _exit(127);
+  }
+  if (g_container < 0) {
+    std::fprintf(stderr, "migdra: fork: %s\n", std::strerror(errno));
+    g_exit_code = 128;
+  }
+  while (g_container > 0 && g_exit_code < 0) {
+    int sig = sigwaitinfo(&handled, nullptr);
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+      kill(-g_container, SIGTERM);
+    } else if (sig == SIGUSR1) {
+      break;
+    }
+    int status = 0;
+    pid_t reaped;
+    while ((reaped = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (reaped == g_container) g_exit_code = ExitCode(status);
+    }
+  }
+  KillTree(cgroup);
+  if (g_exit_code < 0) g_exit_code = 128 + SIGKILL;
+  if (!WriteDurably(attempt_dir + "/" + kExitRecord,
+                    std::to_string(g_exit_code) + " " + NowRfc3339() + "\n")) {
+    std::fprintf(stderr, "migdra: cannot record the exit status in %s\n", attempt_dir.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace migdra::control
