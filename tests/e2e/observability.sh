@@ -138,7 +138,7 @@ if [[ -x /usr/bin/chromium && -d "$SOURCE_DIR/tests/ui/node_modules/playwright-c
   pass "page is live: after deleting 2 Jobs it shows 55 partitions and no pending claim without a reload ($later)"
 else
   echo "skip: browser part (no /usr/bin/chromium or tests/ui/node_modules; run scripts/setup.sh)"
-  k delete job mnist-3 mnist-9 --wait=false >/dev/null
+  k delete job mnist-3 mnist-9 >/dev/null
 fi
 
 # Holes: with 5 Jobs deleted (2 above) the freed slices are free (usable by 1g) and each GPU's

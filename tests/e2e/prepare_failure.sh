@@ -55,7 +55,7 @@ wait_for "MigDeviceCreated on the claim" 60 created
 out=$(k describe resourceclaim "$claim")
 grep -qE 'Normal +MigDeviceCreated +.* +kubelet +created MIG device gpu-[0-7]-mig-1g10gb-19-[0-6] for pod default/stuck' <<<"$out" ||
   fail "describe resourceclaim lacks MigDeviceCreated: $out"
-k delete pod stuck --wait=false >/dev/null
+k delete pod stuck --timeout=90s >/dev/null || fail "kubectl delete pod stuck"
 destroyed() { k get events --field-selector reason=MigDeviceDestroyed,involvedObject.name="$claim" -o name | grep -q .; }
 wait_for "MigDeviceDestroyed on the claim" 90 destroyed
 pass "without the fault: MigDeviceCreated, then MigDeviceDestroyed after the pod is deleted"

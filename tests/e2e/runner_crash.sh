@@ -55,7 +55,6 @@ field() { k get pod "$1" -o jsonpath="$2"; }
 phase_is() { [[ $(field "$1" '{.status.phase}') == "$2" ]]; }
 main_state() { field "$1" '{.status.containerStatuses[?(@.name=="main")].state}'; }
 main_running() { [[ $(main_state "$1") == *running* ]]; }
-gone() { ! k get pod "$1" >/dev/null 2>&1; }
 dead() { ! kill -0 "$1" 2>/dev/null; }
 lines() { wc -l <"$1"; }
 crash_server() {
@@ -145,8 +144,7 @@ suite() {  # suite MODE: the whole scenario on a fresh server and data dir
   wait_for "reused to fail" 60 phase_is reused Failed
   [[ $(field reused '{.status.containerStatuses[0].state.terminated.reason}') == ContainerStatusUnknown ]] ||
     fail "$mode: reused: $(field reused '{.status.containerStatuses[0].state}')"
-  k delete pod reused --wait=false >/dev/null
-  wait_for "reused to be gone" 60 gone reused
+  k delete pod reused --timeout=60s >/dev/null || fail "$mode: kubectl delete pod reused"
   kill -0 "$decoy" 2>/dev/null || fail "$mode: the process that reused a recorded PID was killed"
   kill "$decoy"
   kill -9 "$(cat "$w/reused.pid")" 2>/dev/null || true
@@ -161,13 +159,11 @@ suite() {  # suite MODE: the whole scenario on a fresh server and data dir
   pod bgdel Always "sleep 300 & echo \$! > $w/del1; setsid sleep 300 & echo \$! > $w/del2; wait" |
     k apply -f - >/dev/null
   wait_for "bgdel's children to start" 60 test -s "$w/del2"
-  k delete pod bgdel --wait=false >/dev/null
-  wait_for "bgdel to be gone" 60 gone bgdel
+  k delete pod bgdel --timeout=60s >/dev/null || fail "$mode: kubectl delete pod bgdel"
   for f in del1 del2; do dead "$(cat "$w/$f")" || fail "$mode: background child $f survived the pod's deletion"; done
   pass "$mode: background children (cmd &, setsid cmd, double fork) die on completion and deletion"
 
-  k delete pods --all --wait=false >/dev/null
-  wait_for "every pod to be gone" 60 bash -c "[[ -z \$($KUBECTL_BIN get pods -o name) ]]"
+  k delete pods --all --timeout=60s >/dev/null || fail "$mode: kubectl delete pods --all"
   stop_server
 }
 
