@@ -30,6 +30,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,8 +67,15 @@ class Controllers {
   void SyncClaims();
   void CollectGarbage();
 
+  // The allocator of the last scheduling pass, kept while the ResourceSlices and DeviceClasses it
+  // indexed are unchanged; claims allocated or deallocated since are committed to it or released
+  // from it, so a pass costs what changed instead of indexing the whole cluster again.
+  struct AllocatorCache;
+  alloc::Allocator* CurrentAllocator(const std::vector<json>& claims, std::string* error);
+
   Store& store_;
   ControllerOptions options_;
+  std::unique_ptr<AllocatorCache> allocator_cache_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
