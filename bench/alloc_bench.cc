@@ -808,6 +808,75 @@ void RunPacking(bool quick, int seeds) {
   std::printf("(target: pack >= 1.10 x kubernetes)\n");
 }
 
+// ---- 3b. publication order ----------------------------------------------------------------
+
+// The cluster with every slice's devices in name order, as NVIDIA's driver publishes them.
+Cluster InNvidiaOrder(Cluster cluster) {
+  for (auto& slice : cluster.slices) {
+    std::sort(slice.spec.devices.begin(), slice.spec.devices.end(),
+              [](const api::Device& a, const api::Device& b) { return a.name < b.name; });
+  }
+  return cluster;
+}
+
+// kube-scheduler's first fit over migdra's published order (driver::BuildSlices) against first fit
+// over NVIDIA's name order, with pack (over migdra's order) as the reference: accepted work, waits,
+// and the share of pack's gain over first-fit-in-NVIDIA-order that the order alone recovers.
+void RunPublicationOrder(bool quick, int seeds) {
+  if (seeds <= 0) seeds = quick ? 2 : 10;
+  const double horizon = quick ? 100 : 400;
+  const Cluster ours = MakeCluster(2, 8);
+  const Cluster nvidia = InNvidiaOrder(ours);
+  std::printf(
+      "\n== 3b. Publication order: kubernetes first fit over migdra's device order (k8s-mo) vs "
+      "NVIDIA's name order (k8s-nv); pack for reference; 16 H100-80GB, %d seeds x %.0f h ==\n"
+      "columns: GPU-slice-hours accepted (queue: run before the horizon) per seed; mo/nv = "
+      "k8s-mo/k8s-nv of the sums [smallest-largest over seeds]; recovered = (k8s-mo - k8s-nv) / "
+      "(pack - k8s-nv); waits: mean hours per request, mo/nv ratio (lower is better)\n",
+      seeds, horizon);
+  const Model models[] = {{"loss", false, 1.2}, {"queue", true, 1.2}, {"queue", true, 0.9}};
+  for (RequestStyle style : {RequestStyle::kExactProfile, RequestStyle::kMinimumSize}) {
+    std::printf("\n%s\n", style == RequestStyle::kExactProfile
+                              ? "requests name the exact profile"
+                              : "requests ask for a minimum size through the walkthrough's class");
+    std::printf("%-12s %-5s %5s %8s %8s %8s  %-21s %9s  %s\n", "mix", "model", "load", "pack",
+                "k8s-mo", "k8s-nv", "mo/nv", "recovered", "queue wait pack/mo/nv, mo/nv");
+    for (const auto& mix : Mixes()) {
+      for (const Model& model : models) {
+        double pack = 0, mo = 0, nv = 0, wait_pack = 0, wait_mo = 0, wait_nv = 0;
+        Ratio work, wait;
+        for (int seed = 1; seed <= seeds; ++seed) {
+          auto stream = Stream(mix, model.load, horizon, static_cast<uint32_t>(seed));
+          auto simulate = [&](const Cluster& cluster, Strategy strategy) {
+            AllocatorPlacer placer(cluster, strategy, style);
+            return model.queue ? Queue(placer, stream, horizon) : Loss(placer, stream);
+          };
+          SimResult p = simulate(ours, Strategy::kPack);
+          SimResult m = simulate(ours, Strategy::kKubernetes);
+          SimResult n = simulate(nvidia, Strategy::kKubernetes);
+          pack += p.accepted / seeds;
+          mo += m.accepted / seeds;
+          nv += n.accepted / seeds;
+          wait_pack += p.mean_wait_h / seeds;
+          wait_mo += m.mean_wait_h / seeds;
+          wait_nv += n.mean_wait_h / seeds;
+          work.Add(m.accepted, n.accepted);
+          wait.Add(m.mean_wait_h, n.mean_wait_h);
+        }
+        char recovered[32] = "-";
+        if (pack - nv > 1e-9)
+          std::snprintf(recovered, sizeof recovered, "%.0f%%", 100 * (mo - nv) / (pack - nv));
+        std::printf("%-12s %-5s %4.0f%% %8.0f %8.0f %8.0f  %-21s %9s", mix.name.c_str(), model.name,
+                    model.load * 100, pack, mo, nv, work.Format().c_str(), recovered);
+        if (model.queue) {
+          std::printf("  %.2f/%.2f/%.2f h, %s", wait_pack, wait_mo, wait_nv, wait.Format().c_str());
+        }
+        std::printf("\n");
+      }
+    }
+  }
+}
+
 // Right-sizing on the walkthrough's node: how many claims of the walkthrough template fit.
 void RunRightSizing() {
   std::printf(
@@ -1011,7 +1080,7 @@ int main(int argc, char** argv) {
       const bool help = std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0;
       std::fprintf(help ? stdout : stderr,
                    "usage: alloc_bench [--quick] [--seeds N] [--only "
-                   "throughput|hopeless|rightsizing|packing|optimum]\n"
+                   "throughput|hopeless|rightsizing|packing|order|optimum]\n"
                    "  --quick  reduced sizes (a smoke run)\n"
                    "  --seeds  streams per mix in the packing tables (default 10; 2 with --quick)\n"
                    "  --only   run one section\n");
@@ -1025,6 +1094,7 @@ int main(int argc, char** argv) {
   if (run("hopeless")) migdra::alloc::RunHopeless();
   if (run("rightsizing")) migdra::alloc::RunRightSizing();
   if (run("packing")) migdra::alloc::RunPacking(quick, seeds);
+  if (run("order")) migdra::alloc::RunPublicationOrder(quick, seeds);
   if (run("optimum")) migdra::alloc::RunOptimum(quick);
   return 0;
 }

@@ -209,6 +209,12 @@ void RecordEvent(Store& store, const json& object, const std::string& type,
   (void)CreateObject(store, Info("events"), std::move(event));
 }
 
+struct Controllers::AllocatorCache {
+  std::string inputs;  // "name@resourceVersion;" of every slice and class it indexed
+  std::unique_ptr<alloc::Allocator> allocator;
+  std::map<std::string, json> committed;  // claim uid -> the status.allocation committed
+};
+
 Controllers::Controllers(Store& store, ControllerOptions options)
     : store_(store), options_(options) {}
 
@@ -262,6 +268,22 @@ void Controllers::ForObject(const json& object, const char* component,
 }
 
 void Controllers::SyncTemplateClaims() {
+  // Claims made before a crash but not yet recorded in their pod's status, by
+  // "<pod uid>/<pod-claim-name>"; listed once, on the first pod that needs them.
+  std::optional<std::map<std::string, std::string>> generated;
+  auto made_earlier = [&](const json& pod, const std::string& claim_entry) -> std::string {
+    if (!generated) {
+      generated.emplace();
+      for (const json& claim : ListAll(store_, "resourceclaims")) {
+        const json* ref = ControllerRef(claim);
+        if (!ref) continue;
+        const std::string entry = Str(Field(claim, {"metadata", "annotations"}), kPodClaimName);
+        (*generated)[Ns(claim) + "/" + Str(*ref, "uid") + "/" + entry] = Name(claim);
+      }
+    }
+    auto it = generated->find(Ns(pod) + "/" + Uid(pod) + "/" + claim_entry);
+    return it == generated->end() ? "" : it->second;
+  };
   for (json pod : ListAll(store_, "pods")) {
     ForObject(pod, "resourceclaim-controller", [&] {
       if (Deleting(pod) || Terminal(pod) || !Str(pod["spec"], "nodeName").empty()) return;
@@ -270,15 +292,7 @@ void Controllers::SyncTemplateClaims() {
         const std::string templ = Str(entry, "resourceClaimTemplateName");
         if (templ.empty() || !ClaimNameFor(pod, entry).empty()) continue;
         const std::string claim_entry = Str(entry, "name");
-        // A claim made before a crash but not yet recorded in the pod's status.
-        std::string existing;
-        for (const json& claim : store_.List(Info("resourceclaims").StoreKey(), Ns(pod))) {
-          const json* ref = ControllerRef(claim);
-          if (ref && Str(*ref, "uid") == Uid(pod) &&
-              Str(Field(claim, {"metadata", "annotations"}), kPodClaimName) == claim_entry) {
-            existing = Name(claim);
-          }
-        }
+        std::string existing = made_earlier(pod, claim_entry);
         if (existing.empty()) {
           std::optional<json> t =
               store_.Get(Info("resourceclaimtemplates").StoreKey(), Ns(pod), templ);
@@ -380,6 +394,74 @@ void Controllers::OrderForPlacement(alloc::Allocator& allocator,
   std::move(fresh.begin(), fresh.end(), pending.begin() + static_cast<std::ptrdiff_t>(first_fresh));
 }
 
+// The allocator for this pass over `claims` (every ResourceClaim): the cached one when slices and
+// classes are unchanged, brought up to date by releasing claims whose allocation went away or
+// changed and committing those newly allocated; else a new one. Null with `error` when the
+// allocator cannot be built.
+alloc::Allocator* Controllers::CurrentAllocator(const std::vector<json>& claims,
+                                                std::string* error) {
+  std::vector<json> slice_objects = ListAll(store_, "resourceslices");
+  std::vector<json> class_objects = ListAll(store_, "deviceclasses");
+  std::string inputs;
+  for (const auto* objects : {&slice_objects, &class_objects}) {
+    for (const json& o : *objects) {
+      inputs += Name(o) + "@" + Str(Field(o, {"metadata"}), "resourceVersion") + ";";
+    }
+    inputs += "|";
+  }
+  if (!allocator_cache_ || allocator_cache_->inputs != inputs) {
+    allocator_cache_.reset();
+    std::vector<api::ResourceSlice> slices;
+    for (const json& s : slice_objects) {
+      if (auto slice = Decode<api::ResourceSlice>(s)) slices.push_back(std::move(*slice));
+    }
+    std::vector<api::DeviceClass> classes;
+    for (const json& c : class_objects) {
+      if (auto cls = Decode<api::DeviceClass>(c)) classes.push_back(std::move(*cls));
+    }
+    alloc::AllocatorInput input;
+    for (const auto& s : slices) input.slices.push_back(&s);
+    for (const auto& c : classes) input.classes.push_back(&c);
+    alloc::Options alloc_options;
+    alloc_options.strategy = options_.strategy;
+    Result<std::unique_ptr<alloc::Allocator>> created =
+        alloc::Allocator::Create(input, alloc_options);
+    if (!created.ok()) {
+      *error = created.error().ToString();
+      return nullptr;
+    }
+    allocator_cache_ = std::make_unique<AllocatorCache>();
+    allocator_cache_->inputs = std::move(inputs);
+    allocator_cache_->allocator = std::move(*created);
+  }
+  AllocatorCache& cache = *allocator_cache_;
+  std::map<std::string, const json*> allocated;
+  for (const json& c : claims) {
+    if (c.contains("status") && c["status"].contains("allocation")) {
+      allocated[Uid(c)] = &c["status"]["allocation"];
+    }
+  }
+  for (auto it = cache.committed.begin(); it != cache.committed.end();) {
+    auto now = allocated.find(it->first);
+    if (now != allocated.end() && *now->second == it->second) {
+      ++it;
+      continue;
+    }
+    (void)cache.allocator->Release(it->first);
+    it = cache.committed.erase(it);
+  }
+  for (const json& c : claims) {
+    auto now = allocated.find(Uid(c));
+    if (now == allocated.end() || cache.committed.count(now->first)) continue;
+    std::optional<api::ResourceClaim> claim = Decode<api::ResourceClaim>(c);
+    if (!claim || !claim->status.allocation) continue;
+    if (cache.allocator->Commit(now->first, *claim->status.allocation).ok()) {
+      cache.committed.emplace(now->first, *now->second);
+    }
+  }
+  return cache.allocator.get();
+}
+
 void Controllers::Schedule() {
   std::vector<json> pending;
   for (json& pod : ListAll(store_, "pods")) {
@@ -404,27 +486,9 @@ void Controllers::Schedule() {
     nodes.push_back(std::move(*node));
     node_objects.push_back(std::move(n));
   }
-  std::vector<api::ResourceSlice> slices;
-  for (const json& s : ListAll(store_, "resourceslices")) {
-    if (auto slice = Decode<api::ResourceSlice>(s)) slices.push_back(std::move(*slice));
-  }
-  std::vector<api::DeviceClass> classes;
-  for (const json& c : ListAll(store_, "deviceclasses")) {
-    if (auto cls = Decode<api::DeviceClass>(c)) classes.push_back(std::move(*cls));
-  }
-  std::vector<api::ResourceClaim> allocated;
-  for (const json& c : ListAll(store_, "resourceclaims")) {
-    if (!c.contains("status") || !c["status"].contains("allocation")) continue;
-    if (auto claim = Decode<api::ResourceClaim>(c)) allocated.push_back(std::move(*claim));
-  }
-  alloc::AllocatorInput input;
-  for (const auto& s : slices) input.slices.push_back(&s);
-  for (const auto& c : classes) input.classes.push_back(&c);
-  for (const auto& c : allocated) input.allocated_claims.push_back(&c);
-  alloc::Options alloc_options;
-  alloc_options.strategy = options_.strategy;
-  Result<std::unique_ptr<alloc::Allocator>> allocator =
-      alloc::Allocator::Create(input, alloc_options);
+  std::string allocator_error;
+  alloc::Allocator* allocator =
+      CurrentAllocator(ListAll(store_, "resourceclaims"), &allocator_error);
 
   auto unschedulable = [&](json pod, const std::string& message) {
     json status = pod["status"];
@@ -435,7 +499,7 @@ void Controllers::Schedule() {
     }
   };
   const std::string none_available = "0/" + std::to_string(nodes.size()) + " nodes are available: ";
-  if (allocator.ok()) OrderForPlacement(**allocator, nodes, pending);
+  if (allocator) OrderForPlacement(*allocator, nodes, pending);
 
   for (json& pod : pending) {
     ForObject(pod, "default-scheduler", [&] {
@@ -503,15 +567,15 @@ void Controllers::Schedule() {
       std::string node_name;
       std::vector<api::AllocationResult> results;
       if (!to_allocate.empty()) {
-        if (!allocator.ok()) {
-          unschedulable(pod, "allocator: " + allocator.error().ToString());
+        if (!allocator) {
+          unschedulable(pod, "allocator: " + allocator_error);
           return;
         }
         std::vector<const api::ResourceClaim*> claim_ptrs;
         for (const auto& c : to_allocate) claim_ptrs.push_back(&c);
         std::vector<const api::Node*> node_ptrs;
         for (const auto& n : nodes) node_ptrs.push_back(&n);
-        Result<alloc::NodeChoice> choice = (*allocator)->ChooseNode(node_ptrs, claim_ptrs);
+        Result<alloc::NodeChoice> choice = allocator->ChooseNode(node_ptrs, claim_ptrs);
         if (!choice.ok()) {
           unschedulable(pod,
                         none_available + "error allocating claims: " + choice.error().ToString());
@@ -560,10 +624,11 @@ void Controllers::Schedule() {
         }
         if (claim == claims[i]) continue;
         ok = ControllerWrite(store_, "resourceclaims", claim);
-        if (ok && slot != to_allocate_index.end() && allocator.ok()) {
-          (void)(*allocator)
-              ->Commit(Ns(claim) + "/" + Name(claim),
-                       results[static_cast<size_t>(slot - to_allocate_index.begin())]);
+        if (ok && slot != to_allocate_index.end() && allocator &&
+            allocator
+                ->Commit(Uid(claim), results[static_cast<size_t>(slot - to_allocate_index.begin())])
+                .ok()) {
+          allocator_cache_->committed.emplace(Uid(claim), claim["status"]["allocation"]);
         }
       }
       if (!ok) return;  // a claim changed under us: the next pass retries with fresh state

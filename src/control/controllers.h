@@ -38,6 +38,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,8 +77,15 @@ class Controllers {
   // Runs one object's share of a controller pass, reporting a failure (see the header comment).
   void ForObject(const json& object, const char* component, const std::function<void()>& work);
 
+  // The allocator of the last scheduling pass, kept while the ResourceSlices and DeviceClasses it
+  // indexed are unchanged; claims allocated or deallocated since are committed to it or released
+  // from it, so a pass costs what changed instead of indexing the whole cluster again.
+  struct AllocatorCache;
+  alloc::Allocator* CurrentAllocator(const std::vector<json>& claims, std::string* error);
+
   Store& store_;
   ControllerOptions options_;
+  std::unique_ptr<AllocatorCache> allocator_cache_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -69,7 +69,9 @@ class ControllersTest : public ::testing::Test {
     json cls = json::parse(R"({"spec": {"selectors": [{"cel": {"expression": ""}}]}})");
     cls["metadata"]["name"] = name;
     cls["spec"]["selectors"][0]["cel"]["expression"] =
-        "device.attributes['gpu.nvidia.com'].profile == '" + profile + "'";
+        "'profile' in device.attributes['gpu.nvidia.com'] && "
+        "device.attributes['gpu.nvidia.com'].profile == '" +
+        profile + "'";
     ASSERT_TRUE(CreateObject(*store_, Info("deviceclasses"), cls).ok());
     json tmpl = json::parse(R"({"metadata": {"namespace": "default"},
       "spec": {"spec": {"devices": {"requests": [{"name": "gpu", "exactly": {}}]}}}})");
@@ -277,6 +279,65 @@ TEST_F(ControllersTest, AnObjectThatCannotBeHandledIsReportedAndTheRestGoOn) {
     }
   }
   EXPECT_EQ(job_pods, 1);
+}
+
+// The scheduler's choices for a fixed input: bindings recorded from the controllers before the
+// allocator was kept across passes (a fresh one each pass). Keeping it, with claims committed and
+// released as they change, must choose exactly the same devices: three nodes, exact-profile and
+// class claims in several passes, finished pods releasing their devices in between.
+TEST_F(ControllersTest, BindingsForAFixedInputAreUnchanged) {
+  for (const auto& [node, gpus] : {std::pair{"node-b", "h100-80gb:2"}, {"node-c", "a100-80gb:1"}}) {
+    LocalNodeOptions options;
+    options.node_name = node;
+    options.simulate = gpus;
+    auto local = BuildLocalNode(options);
+    ASSERT_TRUE(local.ok()) << local.error.message;
+    ASSERT_TRUE(RegisterLocalNode(*store_, *local.value).ok());
+  }
+  CreateProfileTemplate("mig-1g", "1g.10gb");
+  CreateProfileTemplate("mig-2g", "2g.20gb");
+  CreateProfileTemplate("mig-3g", "3g.40gb");
+  const char* kinds[] = {"mig-1g", "mig-2g", "mig-3g", "mig-gpu-1g", "mig-1g", "mig-2g"};
+  auto finish = [&](const std::string& job) {
+    for (json pod : List("pods")) {
+      if (pod["metadata"]["labels"]["job-name"] != job) continue;
+      pod["status"]["phase"] = "Succeeded";
+      ASSERT_TRUE(UpdateObject(*store_, Info("pods"), pod, /*status_only=*/true).ok());
+    }
+  };
+  std::string trace;
+  int job = 0;
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 7; ++i, ++job) {
+      CreateJob("j" + std::to_string(100 + job), kinds[(job * 5 + round) % 6]);
+      if (i % 3 == 2) Reconcile(1);
+    }
+    Reconcile();
+    finish("j" + std::to_string(100 + job - 7));
+    finish("j" + std::to_string(100 + job - 4));
+    Reconcile();
+  }
+  for (const json& p : List("pods")) {
+    const std::string name = p["metadata"]["labels"]["job-name"];
+    if (!p["spec"].contains("nodeName")) trace += name + "=pending ";
+    for (const json& c : List("resourceclaims")) {
+      if (c["metadata"]["ownerReferences"][0]["uid"] != p["metadata"]["uid"]) continue;
+      if (!c.contains("status") || !c["status"].contains("allocation")) continue;
+      const json& result = c["status"]["allocation"]["devices"]["results"][0];
+      trace += name + "=" + result["pool"].get<std::string>() + "/" +
+               result["device"].get<std::string>() + " ";
+    }
+  }
+  EXPECT_EQ(trace,
+            "j101=node-a/gpu-0-mig-2g20gb-14-4 j102=node-a/gpu-0-mig-1g10gb-19-0 "
+            "j104=node-c/gpu-0-mig-3g40gb-9-4 j105=node-a/gpu-0-mig-2g20gb-14-2 "
+            "j106=node-c/gpu-0-mig-1g10gb-19-0 j108=node-c/gpu-0-mig-2g20gb-14-2 "
+            "j109=node-a/gpu-0-mig-1g10gb-19-1 j111=node-b/gpu-0-mig-3g40gb-9-4 "
+            "j112=node-b/gpu-0-mig-2g20gb-14-0 j113=node-b/gpu-0-mig-1g10gb-19-2 "
+            "j115=node-b/gpu-1-mig-2g20gb-14-4 j116=node-a/gpu-0-mig-1g10gb-19-6 "
+            "j118=node-b/gpu-1-mig-3g40gb-9-0 j119=pending j120=node-b/gpu-1-mig-1g10gb-19-6 "
+            "j122=pending j123=node-b/gpu-0-mig-1g10gb-19-3 j124=pending j125=pending j126=pending "
+            "j127=node-c/gpu-0-mig-1g10gb-19-1 ");
 }
 
 }  // namespace

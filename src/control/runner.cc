@@ -214,6 +214,7 @@ class PodRunner : public NodeAgent {
  private:
   void Loop();
   void Reconcile();
+  bool PodsOfThisNodeChangedAfter(int64_t version);
 
   NodeAgentContext ctx_;
   std::string runner_dir_;
@@ -849,14 +850,38 @@ void PodRunner::Stop() {
   if (server_) server_->Stop();
 }
 
+// Reconciles when a write touched a pod bound to this node, and every 500 ms without writes. A
+// pass lists every pod in the store, so doing one for each write elsewhere (a scheduler binding
+// thousands of pods to other nodes) would cost a copy of all pods per write.
 void PodRunner::Loop() {
+  std::optional<int64_t> seen;  // the version up to which writes were looked at
   while (!stop_.load()) {
     int64_t version = store().CurrentVersion();
-    RunGuarded([this] { Reconcile(); },
-               [](const std::string& what) {
-                 std::fprintf(stderr, "migdra serve: runner: pass failed: %s\n", what.c_str());
-               });
-    store().WaitForVersion(version, std::chrono::milliseconds(500));
+    if (!seen || PodsOfThisNodeChangedAfter(*seen)) {
+      RunGuarded([this] { Reconcile(); },
+                 [](const std::string& what) {
+                   std::fprintf(stderr, "migdra serve: runner: pass failed: %s\n", what.c_str());
+                 });
+    }
+    seen = version;
+    if (!store().WaitForVersion(version, std::chrono::milliseconds(500))) seen.reset();
+  }
+}
+
+// Whether a write after `version` touched a pod bound to this node (true when the watch log no
+// longer holds those writes).
+bool PodRunner::PodsOfThisNodeChangedAfter(int64_t version) {
+  for (;;) {
+    ApiResult<std::vector<WatchEvent>> events = store().EventsAfter(version, 1000);
+    if (!events.ok()) return true;
+    if (events.value->empty()) return false;
+    for (const WatchEvent& event : *events.value) {
+      if (event.resource == kPods &&
+          Str(Field(event.object, {"spec"}), "nodeName") == ctx_.node_name) {
+        return true;
+      }
+      version = event.resource_version;
+    }
   }
 }
 

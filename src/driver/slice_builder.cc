@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <set>
+#include <tuple>
 
 #include "api/quantity.h"
 
@@ -237,6 +239,53 @@ api::ResourceSlice NewSlice(const gpu::NodeInventory& inv, const SliceOptions& o
   return s;
 }
 
+// The order first fit over it (kube-scheduler's allocator) places best in: smallest first
+// (memory slices, then multiprocessors consumed), partitions before the whole GPU, fewer engines
+// first (1g.10gb before 1g.10gb+me), and among the placements of one profile the least blocking
+// first (the fewest memory slices of other
+// placements on the same GPU that it overlaps), then name. Devices that consume no counters
+// keep name order. docs/placement.md ("Publication order") has the measurement behind it.
+void OrderForFirstFit(std::vector<Device>& devices) {
+  struct Footprint {
+    std::set<std::string> memory_slices;
+    int64_t multiprocessors = 0;
+    int64_t engines = 0;
+    bool whole_gpu = false;
+    int64_t blocked = 0;
+  };
+  std::map<std::string, Footprint> footprint;
+  for (const Device& d : devices) {
+    Footprint& f = footprint[d.name];
+    for (const auto& consumption : d.consumes_counters) {
+      for (const auto& [name, counter] : consumption.counters) {
+        if (name.rfind("memory-slice-", 0) == 0) f.memory_slices.insert(name);
+        if (name == "multiprocessors") f.multiprocessors = counter.value.Value();
+        if (name.size() > 8 && name.compare(name.size() - 8, 8, "-engines") == 0) {
+          f.engines += counter.value.Value();
+        }
+      }
+    }
+    f.whole_gpu = !ParseMigDeviceName(d.name).has_value();
+  }
+  for (auto& [name, f] : footprint) {
+    for (const auto& [other, g] : footprint) {
+      if (other == name) continue;
+      if (std::any_of(g.memory_slices.begin(), g.memory_slices.end(),
+                      [&](const std::string& m) { return f.memory_slices.count(m) > 0; })) {
+        f.blocked += static_cast<int64_t>(g.memory_slices.size());
+      }
+    }
+  }
+  std::sort(devices.begin(), devices.end(), [&](const Device& a, const Device& b) {
+    const Footprint& fa = footprint[a.name];
+    const Footprint& fb = footprint[b.name];
+    return std::tuple(fa.memory_slices.size(), fa.multiprocessors, fa.whole_gpu, fa.engines,
+                      fa.blocked, a.name) < std::tuple(fb.memory_slices.size(), fb.multiprocessors,
+                                                       fb.whole_gpu, fb.engines, fb.blocked,
+                                                       b.name);
+  });
+}
+
 }  // namespace
 
 std::string GpuDeviceName(uint32_t minor) { return "gpu-" + std::to_string(minor); }
@@ -285,8 +334,7 @@ Result<std::vector<api::ResourceSlice>> BuildSlices(const gpu::NodeInventory& in
   std::vector<GpuPublication> pubs;
   for (const gpu::GpuInfo& g : inventory.gpus) {
     MIGDRA_ASSIGN_OR_RETURN(GpuPublication pub, PublishGpu(inventory, g, options));
-    std::sort(pub.devices.begin(), pub.devices.end(),
-              [](const Device& a, const Device& b) { return a.name < b.name; });
+    OrderForFirstFit(pub.devices);
     pubs.push_back(std::move(pub));
   }
   std::vector<api::ResourceSlice> slices;

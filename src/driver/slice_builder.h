@@ -30,7 +30,10 @@
 //   more than 8 MIG-capable GPUs therefore get several counter slices.
 // Slice names are "<node>-<driver>-<NNN>" in publication order (NNN zero-padded), so sorting by
 // name keeps that order; every slice carries the pool's resourceSliceCount.
-// Devices within a slice are sorted by name, as NVIDIA's driver does.
+// Devices within a GPU's slices are in the order first fit places best in (kube-scheduler picks the
+// first device that fits, in slice order): smallest first, partitions before the whole GPU, and
+// each profile's least-blocking placements first (docs/placement.md, "Publication order"). NVIDIA's
+// driver sorts by name instead; names are unchanged.
 //
 // Thread safety: pure functions.
 #pragma once

@@ -88,7 +88,20 @@ TEST(SliceBuilderTest, HopperPublishesTheGpuAndEveryPartitionWithCounters) {
 
   const auto& devices = slices[1].spec.devices;
   EXPECT_EQ(devices.size(), 26u);  // 1 + 7 + 7 (+me) + 4 + 3 + 2 + 1 + 1
-  for (size_t i = 1; i < devices.size(); ++i) EXPECT_LT(devices[i - 1].name, devices[i].name);
+  // First fit over this order places well: smallest first, each profile's least-blocking
+  // placements first, the whole GPU last.
+  std::string order;
+  for (const auto& d : devices) order += d.name + " ";
+  EXPECT_EQ(order,
+            "gpu-0-mig-1g10gb-19-6 gpu-0-mig-1g10gb-19-4 gpu-0-mig-1g10gb-19-5 "
+            "gpu-0-mig-1g10gb-19-0 gpu-0-mig-1g10gb-19-1 gpu-0-mig-1g10gb-19-2 "
+            "gpu-0-mig-1g10gb-19-3 gpu-0-mig-1g10gb-me-20-6 gpu-0-mig-1g10gb-me-20-4 "
+            "gpu-0-mig-1g10gb-me-20-5 gpu-0-mig-1g10gb-me-20-0 gpu-0-mig-1g10gb-me-20-1 "
+            "gpu-0-mig-1g10gb-me-20-2 gpu-0-mig-1g10gb-me-20-3 gpu-0-mig-1g20gb-15-6 "
+            "gpu-0-mig-1g20gb-15-4 gpu-0-mig-1g20gb-15-0 gpu-0-mig-1g20gb-15-2 "
+            "gpu-0-mig-2g20gb-14-4 gpu-0-mig-2g20gb-14-0 gpu-0-mig-2g20gb-14-2 "
+            "gpu-0-mig-3g40gb-9-4 gpu-0-mig-3g40gb-9-0 gpu-0-mig-4g40gb-5-0 gpu-0-mig-7g80gb-0-0 "
+            "gpu-0 ");
   const api::Device* full = FindDevice(slices, "gpu-0");
   ASSERT_NE(full, nullptr);
   EXPECT_EQ(Str(*full, "type"), "gpu");
@@ -145,7 +158,7 @@ TEST(SliceBuilderTest, SplitLayoutHandlesMoreThanEightGpus) {
       EXPECT_LT(slices[i - 1].metadata.name, slices[i].metadata.name);
     }
   }
-  EXPECT_EQ(slices[11].spec.devices[0].name, "gpu-9");
+  EXPECT_EQ(slices[11].spec.devices.back().name, "gpu-9");
   // A small device limit splits a GPU's devices over several slices.
   SliceOptions options;
   options.max_devices_per_slice = 10;
