@@ -52,18 +52,6 @@
 namespace migdra::cli {
 namespace {
 
-// What the driver publishes must match what it can prepare: under enabled-gpus a GPU whose MIG
-// mode is off offers no partitions, and under none only existing (static) MIG devices appear.
-gpu::NodeInventory InventoryForPolicy(gpu::NodeInventory inventory,
-                                      driver::DynamicMigPolicy policy) {
-  if (policy == driver::DynamicMigPolicy::kEnabledGpus) {
-    for (auto& g : inventory.gpus) {
-      if (!g.mig.current) g.mig.capable = false;
-    }
-  }
-  return inventory;
-}
-
 std::atomic<bool> g_stop{false};
 
 int RunPlugin(int argc, char** argv) {
@@ -173,11 +161,9 @@ int RunPlugin(int argc, char** argv) {
 
   driver::SliceOptions slice_options;
   slice_options.driver = driver_name;
-  slice_options.mig = *policy == driver::DynamicMigPolicy::kNone ? driver::MigStrategy::kStatic
-                                                                 : driver::MigStrategy::kDynamic;
   slice_options.layout =
       layout == "1.34" ? driver::SliceLayout::kCombined : driver::SliceLayout::kSplit;
-  auto slices = driver::BuildSlices(InventoryForPolicy(*inventory, *policy), slice_options);
+  auto slices = driver::BuildSlicesForPolicy(*inventory, *policy, slice_options);
   if (!slices.ok()) return fail(slices.error().message);
   std::vector<nlohmann::json> desired;
   for (const auto& s : *slices) desired.push_back(api::ToJson(s));

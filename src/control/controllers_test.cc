@@ -5,9 +5,11 @@
 #include <map>
 #include <set>
 
+#include "api/codec.h"
 #include "control/local_node.h"
 #include "control/objects.h"
 #include "control/resources.h"
+#include "driver/device_state.h"
 
 namespace migdra::control {
 namespace {
@@ -292,6 +294,20 @@ TEST_F(ControllersTest, BindingsForAFixedInputAreUnchanged) {
     options.simulate = gpus;
     auto local = BuildLocalNode(options);
     ASSERT_TRUE(local.ok()) << local.error.message;
+    // The H100s offer their partitions as under `migdra plugin --dynamic-mig all` (serve's own
+    // driver partitions only GPUs whose MIG mode is on, and theirs starts off).
+    driver::SliceOptions slice_options;
+    slice_options.layout = driver::SliceLayout::kCombined;
+    auto slices = driver::BuildSlicesForPolicy(local.value->inventory,
+                                               driver::DynamicMigPolicy::kAll, slice_options);
+    ASSERT_TRUE(slices.ok()) << slices.error().message;
+    local.value->slices.clear();
+    for (const api::ResourceSlice& s : *slices) {
+      json slice = api::ToJson(s);
+      slice["apiVersion"] = "resource.k8s.io/v1";
+      slice["kind"] = "ResourceSlice";
+      local.value->slices.push_back(std::move(slice));
+    }
     ASSERT_TRUE(RegisterLocalNode(*store_, *local.value).ok());
   }
   CreateProfileTemplate("mig-1g", "1g.10gb");

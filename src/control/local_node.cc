@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "api/codec.h"
+#include "driver/device_state.h"
 #include "driver/node_labels.h"
 #include "driver/slice_builder.h"
 #include "gpu/geometry.h"
@@ -129,7 +130,7 @@ ApiResult<LocalNode> BuildLocalNode(const LocalNodeOptions& options) {
   slice_options.driver = options.driver;
   slice_options.layout = driver::SliceLayout::kCombined;
   Result<std::vector<api::ResourceSlice>> slices =
-      driver::BuildSlices(local.inventory, slice_options);
+      driver::BuildSlicesForPolicy(local.inventory, kServeDynamicMig, slice_options);
   if (!slices.ok())
     return R::Fail(Failure("building ResourceSlices: " + slices.error().ToString()));
   for (const api::ResourceSlice& s : *slices) {

@@ -11,9 +11,15 @@
 #include <vector>
 
 #include "control/store.h"
+#include "driver/device_state.h"
 #include "gpu/inventory.h"
 
 namespace migdra::control {
+
+// The dynamic-MIG policy of serve's driver (migdra plugin's default): the pod runner's DeviceState
+// runs under it and BuildLocalNode publishes the slices of it, so serve offers exactly what its
+// driver prepares.
+inline constexpr driver::DynamicMigPolicy kServeDynamicMig = driver::DynamicMigPolicy::kEnabledGpus;
 
 struct LocalNodeOptions {
   std::string node_name;  // "" = this host's name

@@ -23,6 +23,7 @@
 #include "control/controllers.h"
 #include "control/json_access.h"
 #include "control/kubelet_events.h"
+#include "control/local_node.h"
 #include "control/objects.h"
 #include "control/resources.h"
 #include "control/runner_process.h"
@@ -817,6 +818,7 @@ std::string PodRunner::Start() {
   options.pool_name = ctx_.node_name;
   options.state_dir = driver_dir;
   options.cdi_root = cdi_root_;
+  options.dynamic_mig = kServeDynamicMig;
   auto state = driver::DeviceState::Create(options, backend_.get(), claim_source_.get());
   if (!state.ok()) return "driver state: " + state.error().message;
   device_state_ = std::move(*state);

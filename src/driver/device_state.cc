@@ -58,6 +58,29 @@ Result<DynamicMigPolicy> ParseDynamicMigPolicy(const std::string& text) {
   return MakeError("--dynamic-mig must be enabled-gpus, all or none, not \"" + text + "\"");
 }
 
+bool PartitionsDynamically(DynamicMigPolicy policy, bool mig_capable, bool mig_enabled,
+                           bool mig_mode_toggle_supported) {
+  if (!mig_capable || policy == DynamicMigPolicy::kNone) return false;
+  return mig_enabled || (policy == DynamicMigPolicy::kAll && mig_mode_toggle_supported);
+}
+
+Result<std::vector<api::ResourceSlice>> BuildSlicesForPolicy(gpu::NodeInventory inventory,
+                                                             DynamicMigPolicy policy,
+                                                             SliceOptions options) {
+  if (policy == DynamicMigPolicy::kNone) {
+    options.mig = MigStrategy::kStatic;  // the MIG devices that exist, never new partitions
+  } else {
+    options.mig = MigStrategy::kDynamic;
+    for (gpu::GpuInfo& g : inventory.gpus) {
+      if (!PartitionsDynamically(policy, g.mig.capable, g.mig.current,
+                                 g.mig_mode_toggle_without_reset)) {
+        g.mig.capable = false;
+      }
+    }
+  }
+  return BuildSlices(inventory, options);
+}
+
 class DeviceState::ClaimGuard {
  public:
   ClaimGuard(DeviceState* s, std::string uid) : s_(s), uid_(std::move(uid)) {
@@ -97,9 +120,8 @@ Result<std::unique_ptr<DeviceState>> DeviceState::Create(DeviceStateOptions opti
   MIGDRA_ASSIGN_OR_RETURN(s->gpus_, backend->ListGpus());
   for (const auto& g : s->gpus_) {
     s->gpu_mu_[g.minor] = std::make_unique<std::mutex>();
-    const DynamicMigPolicy p = s->options_.dynamic_mig;
-    if (!g.mig_capable || p == DynamicMigPolicy::kNone) continue;
-    if (g.mig_enabled || (p == DynamicMigPolicy::kAll && g.mig_mode_toggle_supported)) {
+    if (PartitionsDynamically(s->options_.dynamic_mig, g.mig_capable, g.mig_enabled,
+                              g.mig_mode_toggle_supported)) {
       s->dynamic_gpus_.insert(g.minor);
     }
   }

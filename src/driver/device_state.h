@@ -48,6 +48,8 @@
 #include "driver/checkpoint.h"
 #include "driver/claim_source.h"
 #include "driver/mig_backend.h"
+#include "driver/slice_builder.h"
+#include "gpu/inventory.h"
 
 namespace migdra::driver {
 
@@ -57,6 +59,20 @@ enum class DynamicMigPolicy {
   kNone,         // never create or destroy MIG instances (static MIG only)
 };
 Result<DynamicMigPolicy> ParseDynamicMigPolicy(const std::string& text);
+
+// The driver's one decision per GPU: whether, under `policy`, it creates and destroys MIG
+// instances on a GPU with these properties. DeviceState partitions exactly these GPUs and
+// BuildSlicesForPolicy offers partitions of exactly these GPUs.
+bool PartitionsDynamically(DynamicMigPolicy policy, bool mig_capable, bool mig_enabled,
+                           bool mig_mode_toggle_supported);
+
+// The ResourceSlices of `inventory` for a driver whose DeviceState runs under `policy`: exactly
+// the devices it will prepare — every GPU, the MIG devices that exist (policy none: static MIG),
+// and the partitions of the GPUs it partitions dynamically (none on a Hopper GPU whose MIG mode
+// is off under enabled-gpus). `options.mig` is set from `policy`.
+Result<std::vector<api::ResourceSlice>> BuildSlicesForPolicy(gpu::NodeInventory inventory,
+                                                             DynamicMigPolicy policy,
+                                                             SliceOptions options);
 
 struct DeviceStateOptions {
   std::string driver_name = "gpu.nvidia.com";

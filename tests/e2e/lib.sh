@@ -74,10 +74,11 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# start_server [flags...]: starts `migdra serve` on a free port and waits (≤60 s) for /readyz.
+# start_server [flags...]: starts `migdra serve` on a free port and waits (≤60 s) for /readyz;
+# it simulates $SIMULATE (default a100-80gb:8).
 start_server() {
   [[ -n "$PORT" ]] || PORT=$(free_port)
-  "$MIGDRA" serve --data-dir "$DATA_DIR" --listen "127.0.0.1:$PORT" --simulate a100-80gb:8 \
+  "$MIGDRA" serve --data-dir "$DATA_DIR" --listen "127.0.0.1:$PORT" --simulate "${SIMULATE:-a100-80gb:8}" \
     --node-name e2e-node "$@" >>"$SERVER_LOG.out" 2>>"$SERVER_LOG" &
   SERVER_PID=$!
   for _ in $(seq 600); do
