@@ -138,10 +138,22 @@ TEST_F(DeviceStateTest, RejectsARecreatedClaim) {
   EXPECT_EQ(backend_->InstanceCount(), 0u);
 }
 
+// The claim exists and is allocated a MIG partition, so only DeviceState's UID check keeps a
+// path-like UID out of the checkpoint and from creating the partition (the CDI writer's own check
+// would refuse the spec only after both).
 TEST_F(DeviceStateTest, RejectsUnsafeClaimUids) {
+  claims_.Add("c1", "../../etc/passwd", {"gpu-0-mig-1g10gb-19-3"});
   auto s = Start();
-  EXPECT_FALSE(s->Prepare({"default", "c1", "../../etc/passwd"}).ok());
-  EXPECT_FALSE(s->Unprepare({"default", "c1", "a/b"}).ok());
+  auto prepared = s->Prepare({"default", "c1", "../../etc/passwd"});
+  ASSERT_FALSE(prepared.ok());
+  EXPECT_NE(prepared.error().message.find("invalid claim UID"), std::string::npos)
+      << prepared.error().message;
+  EXPECT_TRUE(backend_->ops.empty()) << "no MIG instance created for an unsafe UID";
+  EXPECT_EQ(backend_->InstanceCount(), 0u);
+  Status unprepared = s->Unprepare({"default", "c2", "a/b"});
+  ASSERT_FALSE(unprepared.ok());
+  EXPECT_NE(unprepared.error().message.find("invalid claim UID"), std::string::npos)
+      << unprepared.error().message;
 }
 
 TEST_F(DeviceStateTest, PreparesOnlyItsOwnDriverAndPool) {
