@@ -995,8 +995,4 @@ const TypeMeta& TypeMetaOf(const AnyObject& object) {
   return std::visit([](const auto& o) -> const TypeMeta& { return o.type_meta; }, object);
 }
 
-const ObjectMeta& ObjectMetaOf(const AnyObject& object) {
-  return std::visit([](const auto& o) -> const ObjectMeta& { return o.metadata; }, object);
-}
-
 }  // namespace migdra::api

@@ -86,7 +86,6 @@ Result<std::vector<AnyObject>> DecodeObjects(std::string_view text, DecodeOption
 
 nlohmann::json ToJson(const AnyObject& object);
 const TypeMeta& TypeMetaOf(const AnyObject& object);
-const ObjectMeta& ObjectMetaOf(const AnyObject& object);
 
 // YAML text for a JSON value: block style, 2-space indentation, keys in the value's order (sorted
 // for nlohmann::json), strings quoted whenever they would otherwise read back as another type.

@@ -13,10 +13,7 @@
 
 #include "cli/command.h"
 #include "control/control_plane.h"
-#if __has_include("control/runner.h")
 #include "control/runner.h"
-#define MIGDRA_HAVE_POD_RUNNER 1
-#endif
 
 namespace migdra::cli {
 namespace {
@@ -134,14 +131,12 @@ int RunServe(int argc, char** argv) {
     cp.Stop();
     return 1;
   }
-#ifdef MIGDRA_HAVE_POD_RUNNER
   std::string runner_error = cp.AddNodeAgent(control::MakePodRunner(cp.AgentContext()));
   if (!runner_error.empty()) {
     std::fprintf(stderr, "migdra serve: pod runner: %s\n", runner_error.c_str());
     cp.Stop();
     return 1;
   }
-#endif
   const std::string node = cp.local_node().node["metadata"].value("name", "");
   std::fprintf(stderr, "migdra serve: node %s: %s; strategy %s\n", node.c_str(),
                cp.local_node().description.c_str(),

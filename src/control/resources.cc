@@ -276,13 +276,6 @@ const ResourceInfo* FindResource(const std::string& group, const std::string& ve
   return nullptr;
 }
 
-const ResourceInfo* FindResourceByKind(const std::string& api_version, const std::string& kind) {
-  for (const ResourceInfo& r : AllResources()) {
-    if (r.GroupVersion() == api_version && r.kind == kind) return &r;
-  }
-  return nullptr;
-}
-
 void ApplyDefaults(const ResourceInfo& info, json& object) {
   json& meta = object["metadata"];
   if (info.plural == "resourceclaims") {

@@ -31,7 +31,6 @@ struct ResourceInfo {
 const std::vector<ResourceInfo>& AllResources();
 const ResourceInfo* FindResource(const std::string& group, const std::string& version,
                                  const std::string& plural);
-const ResourceInfo* FindResourceByKind(const std::string& api_version, const std::string& kind);
 
 // Fills in the defaults the API server applies on create (and on update for fields that must
 // not be empty), e.g. Job selectors and pod-template labels, claim request counts.

@@ -15,13 +15,6 @@ const Profile* Geometry::FindProfileById(uint32_t id) const {
   return nullptr;
 }
 
-const Profile* Geometry::FindProfileByName(std::string_view name) const {
-  for (const Profile& p : profiles) {
-    if (p.name == name) return &p;
-  }
-  return nullptr;
-}
-
 Profile Geometry::EngineTotals() const {
   Profile totals;
   totals.name = "engine-totals";

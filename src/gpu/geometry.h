@@ -89,7 +89,6 @@ struct Geometry {
   std::vector<Profile> profiles;
 
   const Profile* FindProfileById(uint32_t id) const;
-  const Profile* FindProfileByName(std::string_view name) const;
   // The GPU's engine budget: the largest value of each engine count over all profiles (the
   // full-size profile owns every engine).
   Profile EngineTotals() const;

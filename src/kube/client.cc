@@ -318,9 +318,6 @@ Result<Response> Client::Create(const std::string& path, const std::string& json
 Result<Response> Client::Update(const std::string& path, const std::string& json_body) {
   return Do("PUT", path, json_body, "application/json");
 }
-Result<Response> Client::MergePatch(const std::string& path, const std::string& json_body) {
-  return Do("PATCH", path, json_body, "application/merge-patch+json");
-}
 Result<Response> Client::Delete(const std::string& path) { return Do("DELETE", path, "", ""); }
 
 Status Client::Watch(const std::string& path,

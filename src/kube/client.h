@@ -61,7 +61,6 @@ class Client {
   Result<Response> Get(const std::string& path);
   Result<Response> Create(const std::string& path, const std::string& json_body);  // POST
   Result<Response> Update(const std::string& path, const std::string& json_body);  // PUT
-  Result<Response> MergePatch(const std::string& path, const std::string& json_body);
   Result<Response> Delete(const std::string& path);
 
   // Streams a watch (`path` should carry `watch=1` and usually `resourceVersion=`): calls
