@@ -25,6 +25,7 @@
 #include "control/credentials.h"
 #include "control/http_server.h"
 #include "control/store.h"
+#include "watch_events.h"
 
 namespace {
 
@@ -177,25 +178,19 @@ int main(int argc, char** argv) {
   watch_client->set_read_timeout(60, 0);
   const std::string from = std::to_string((*durable.value)->CurrentVersion());
   std::thread watcher([&] {
-    std::string buffer;
+    migdra::bench::WatchEventReader reader;
     watch_client->Get(
         std::string(kClaims) + "?watch=true&timeoutSeconds=60&resourceVersion=" + from,
         [&](const char* data, size_t len) {
-          buffer.append(data, len);
-          size_t nl;
-          while ((nl = buffer.find('\n')) != std::string::npos) {
-            json event = json::parse(buffer.substr(0, nl), nullptr, false);
-            buffer.erase(0, nl + 1);
-            if (event.is_discarded()) continue;
-            std::string name = event["object"]["metadata"].value("name", "");
-            if (name.rfind("w-", 0) != 0) continue;
+          return reader.Feed(data, len, [&](const json& object) {
+            std::string name = object["metadata"].value("name", "");
+            if (name.rfind("w-", 0) != 0) return true;
             size_t i = std::stoul(name.substr(2));
             std::lock_guard lock(mu);
             latency_ms.push_back(
                 std::chrono::duration<double, std::milli>(Clock::now() - sent[i]).count());
-            if (++received >= watch_samples) return false;
-          }
-          return true;
+            return ++received < watch_samples;
+          });
         });
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));

@@ -48,6 +48,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "watch_events.h"
+
 extern char** environ;
 
 namespace {
@@ -247,24 +249,19 @@ class BoundWatch {
  public:
   BoundWatch(const Serve& serve, int64_t from) : client_(serve.Client(3600)) {
     thread_ = std::thread([this, from] {
-      std::string buffer;
+      migdra::bench::WatchEventReader reader;
       client_->Get(
           std::string("/api/v1/namespaces/") + kNamespace +
               "/pods?watch=true&timeoutSeconds=3600&resourceVersion=" + std::to_string(from),
           [&](const char* data, size_t len) {
-            buffer.append(data, len);
-            size_t nl;
-            while ((nl = buffer.find('\n')) != std::string::npos) {
-              json event = json::parse(buffer.substr(0, nl), nullptr, false);
-              buffer.erase(0, nl + 1);
-              if (event.is_discarded() || !event.contains("object")) continue;
-              const json& pod = event["object"];
-              if (pod["spec"].value("nodeName", "").empty()) continue;
+            reader.Feed(data, len, [&](const json& pod) {
+              if (pod["spec"].value("nodeName", "").empty()) return true;
               std::lock_guard lock(mu_);
               if (bound_.emplace(pod["metadata"].value("name", ""), Clock::now()).second) {
                 cv_.notify_all();
               }
-            }
+              return true;
+            });
             return !stop_;
           });
     });
