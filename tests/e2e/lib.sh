@@ -118,3 +118,18 @@ wait_for() {
 }
 
 EXAMPLES=${MIGDRA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/examples/aks-mig
+
+# walkthrough_jobs PREFIX FIRST LAST: copies PREFIX-FIRST..PREFIX-LAST of the walkthrough's Job, as
+# one multi-document manifest on stdout.
+walkthrough_jobs() {
+  local i
+  for i in $(seq "$2" "$3"); do
+    sed "s/^  name: samples-tf-mnist-demo\$/  name: $1-$i/" "$EXAMPLES/job.yaml"
+    echo "---"
+  done
+}
+
+# allocated_claims_are N: exactly N ResourceClaims have an allocation.
+allocated_claims_are() {
+  [[ $(k get resourceclaims -o json | jq '[.items[] | select(.status.allocation)] | length') == "$1" ]]
+}

@@ -52,14 +52,7 @@ check_against_independent() {  # check_against_independent WHAT
 pass "metrics and map need the token, the page shell does not"
 
 k apply -f "$EXAMPLES/deviceclass.yaml" -f "$EXAMPLES/resourceclaimtemplate.yaml" >/dev/null
-for i in $(seq 1 56); do
-  sed "s/^  name: samples-tf-mnist-demo\$/  name: mnist-$i/" "$EXAMPLES/job.yaml"
-  echo "---"
-done >"$E2E_TMP/jobs.yaml"
-k apply -f "$E2E_TMP/jobs.yaml" >/dev/null
-allocated_claims_are() {
-  [[ $(k get resourceclaims -o json | jq '[.items[] | select(.status.allocation)] | length') == "$1" ]]
-}
+walkthrough_jobs mnist 1 56 | k apply -f - >/dev/null
 wait_for "56 allocated claims" 120 allocated_claims_are 56
 
 m=$(metrics)

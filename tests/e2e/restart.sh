@@ -8,13 +8,7 @@ start_server
 claims=/apis/resource.k8s.io/v1/namespaces/default/resourceclaims
 
 k apply -f "$EXAMPLES/deviceclass.yaml" -f "$EXAMPLES/resourceclaimtemplate.yaml" >/dev/null
-jobs_yaml() {  # jobs_yaml FIRST LAST
-  for i in $(seq "$1" "$2"); do
-    sed "s/^  name: samples-tf-mnist-demo\$/  name: job-$i/" "$EXAMPLES/job.yaml"
-    echo "---"
-  done
-}
-jobs_yaml 1 20 | k apply -f - >/dev/null
+walkthrough_jobs job 1 20 | k apply -f - >/dev/null
 first_rv=$(api GET "$claims" | sed '$d' | jq -r .metadata.resourceVersion)
 
 # Writers: each acknowledged (201) create is recorded; the server is killed while they run.
@@ -62,7 +56,7 @@ allocated_is() { [[ $(allocated_devices | wc -l) == "$1" ]]; }
 wait_for "20 job claims allocated after restart" 60 allocated_is 20
 
 # Kill again while the scheduler works through 30 new jobs.
-jobs_yaml 21 50 | k apply -f - >/dev/null
+walkthrough_jobs job 21 50 | k apply -f - >/dev/null
 sleep 1
 kill -9 "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true

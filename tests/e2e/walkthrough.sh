@@ -55,14 +55,7 @@ jq -e '.status.allocation.devices.results[0].device | test("^gpu-[0-7]-mig-1g10g
 pass "template claim allocated, reserved, pod bound (get resourceclaims / pods -o wide / job)"
 
 # 55 more copies of the Job: 56 in all, one 1g.10gb partition each.
-for i in $(seq 2 56); do
-  sed "s/^  name: samples-tf-mnist-demo\$/  name: mnist-$i/" "$EXAMPLES/job.yaml"
-  echo "---"
-done >"$E2E_TMP/jobs.yaml"
-k apply -f "$E2E_TMP/jobs.yaml" >/dev/null
-allocated_claims_are() {
-  [[ $(k get resourceclaims -o json | jq '[.items[] | select(.status.allocation)] | length') == "$1" ]]
-}
+walkthrough_jobs mnist 2 56 | k apply -f - >/dev/null
 wait_for "56 allocated claims" 90 allocated_claims_are 56
 devices=$(k get resourceclaims -o json | jq -r '.items[] | .status.allocation.devices.results[] | .device')
 [[ $(sort -u <<<"$devices" | wc -l) == 56 ]] || fail "devices are not distinct: $(sort <<<"$devices" | uniq -d | head)"
