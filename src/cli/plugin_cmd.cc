@@ -18,41 +18,22 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstdlib>
-#include <filesystem>
 #include <iostream>
-#include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include <httplib.h>
 #include <CLI/CLI.hpp>
 
-#include "api/codec.h"
 #include "cli/command.h"
-#include "common/guard.h"
-#include "driver/cdi.h"
-#include "driver/claim_source.h"
-#include "driver/device_state.h"
-#include "driver/dra_service.h"
-#include "driver/driver_root.h"
 #include "driver/metrics.h"
-#include "driver/nvml_mig_backend.h"
-#include "driver/slice_builder.h"
+#include "driver/plugin.h"
 #include "gpu/inventory.h"
-#include "gpu/nvml.h"
-#include "gpu/simulator.h"
 #include "kube/client.h"
-#include "kube/slice_publisher.h"
 
 namespace migdra::cli {
 namespace {
-
-std::atomic<bool> g_stop{false};
 
 int RunPlugin(int argc, char** argv) {
   CLI::App app{"The DRA kubelet plugin for NVIDIA GPUs and MIG devices", "migdra plugin"};
@@ -100,82 +81,36 @@ int RunPlugin(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  if (state_dir.empty()) state_dir = plugins_dir + "/" + driver_name;
   auto policy = driver::ParseDynamicMigPolicy(dynamic_mig);
   if (!policy.ok()) return fail(policy.error().message);
-
-  // NVML, or nvmlsim; the simulator keeps its MIG state beside the checkpoint so that a restarted
-  // plugin sees the instances it created.
-  std::unique_ptr<gpu::Nvml> nvml;
-  if (!simulate.empty()) {
-    std::filesystem::create_directories(state_dir);
-    const char* state_env = std::getenv("MIGDRA_NVMLSIM_STATE");
-    std::string sim_state = state_env != nullptr && *state_env != '\0'
-                                ? std::string(state_env)
-                                : state_dir + "/nvmlsim-state.json";
-    auto sim = gpu::OpenSimulator(simulate, sim_state);
-    if (!sim.ok()) return fail(sim.error().message);
-    nvml = std::move(*sim);
-    std::cerr << "migdra plugin: simulating " << nvml->simulation_description()
-              << " with nvmlsim\n";
-  } else {
-    auto real = gpu::Nvml::Open({nvml_path, driver_root});
-    if (!real.ok()) return fail(real.error().message);
-    nvml = std::move(*real);
-  }
-
   Result<kube::Config> config =
       kubeconfig.empty() ? kube::InClusterConfig() : kube::LoadKubeconfig(kubeconfig);
   if (!config.ok()) return fail(config.error().message);
   auto client = kube::Client::Create(*config);
   if (!client.ok()) return fail(client.error().message);
 
-  auto inventory = gpu::ReadInventory(*nvml, node);
-  if (!inventory.ok()) return fail(inventory.error().message);
-  driver::TimedMigBackend backend(std::make_unique<driver::NvmlMigBackend>(nvml.get()));
-  driver::GlobalDriverMetrics().SetNode(node);
-  driver::KubeClaimSource claims(client->get());
-  driver::DeviceStateOptions options;
+  driver::PluginOptions options;
+  options.node_name = node;
   options.driver_name = driver_name;
-  options.pool_name = node;
-  options.state_dir = state_dir;
+  options.plugins_dir = plugins_dir;
+  options.registry_dir = registry_dir;
   options.cdi_root = cdi_root;
+  options.state_dir = state_dir;
+  options.nvml_path = nvml_path;
+  options.driver_root = driver_root;
+  options.simulate = simulate;
+  if (const char* state_env = std::getenv("MIGDRA_NVMLSIM_STATE"))
+    options.nvmlsim_state = state_env;
   options.dynamic_mig = *policy;
-  // The driver installation is scanned once: every claim's CDI spec shares its edits. Under
-  // nvmlsim only a named --driver-root is scanned (its libraries tell the version).
-  if (!nvml->simulated() || !driver_root.empty()) {
-    auto driver = driver::DiscoverDriver({driver_root.empty() ? "/" : driver_root,
-                                          nvml->simulated() ? "" : inventory->driver_version, ""});
-    if (!driver.ok()) return fail("CDI specs: " + driver.error().message);
-    if (driver->hook_path.empty()) {
-      std::cerr << "migdra plugin: no nvidia-cdi-hook under " << driver->root
-                << ": CDI specs bind-mount the library links instead of running the toolkit's "
-                   "hooks (images must use the standard library folders or LD_LIBRARY_PATH)\n";
-    }
-    options.dev_root = driver->dev_root == "/" ? "/dev" : driver->dev_root + "/dev";
-    options.cdi_common_edits = driver::CommonEdits(*driver);
-  }
+  options.layout = layout == "1.34" ? driver::SliceLayout::kCombined : driver::SliceLayout::kSplit;
   if (const char* crash = std::getenv("MIGDRA_CRASH_AT")) options.crash_at = crash;
-  auto state = driver::DeviceState::Create(options, &backend, &claims);
-  if (!state.ok()) return fail(state.error().message);
-
-  driver::SliceOptions slice_options;
-  slice_options.driver = driver_name;
-  slice_options.layout =
-      layout == "1.34" ? driver::SliceLayout::kCombined : driver::SliceLayout::kSplit;
-  auto slices = driver::BuildSlicesForPolicy(*inventory, *policy, slice_options);
-  if (!slices.ok()) return fail(slices.error().message);
-  std::vector<nlohmann::json> desired;
-  for (const auto& s : *slices) desired.push_back(api::ToJson(s));
-
-  driver::DraServerOptions server_options;
-  server_options.driver_name = driver_name;
-  server_options.plugins_dir = plugins_dir;
-  server_options.registry_dir = registry_dir;
-  driver::DraServer server(server_options, state->get());
-  if (Status s = server.Start(); !s.ok()) return fail(s.error().message);
-  std::cerr << "migdra plugin: serving " << server.dra_socket() << ", registration at "
-            << server.registration_socket() << "\n";
+  auto plugin = driver::Plugin::Start(std::move(options), std::move(*client));
+  if (!plugin.ok()) return fail(plugin.error().message);
+  if (!simulate.empty()) {
+    std::cerr << "migdra plugin: simulating " << (*plugin)->Describe() << " with nvmlsim\n";
+  }
+  std::cerr << "migdra plugin: serving " << (*plugin)->dra_socket() << ", registration at "
+            << (*plugin)->registration_socket() << "\n";
 
   httplib::Server metrics_server;
   std::thread metrics_thread;
@@ -193,58 +128,21 @@ int RunPlugin(int argc, char** argv) {
                       "text/plain; version=0.0.4; charset=utf-8");
     });
     if (port < 0 || !metrics_server.bind_to_port(host, port)) {
-      server.Stop();
+      (*plugin)->Stop();
       return fail("--http-endpoint: cannot listen on " + http_endpoint);
     }
     metrics_thread = std::thread([&metrics_server] { metrics_server.listen_after_bind(); });
     std::cerr << "migdra plugin: metrics at http://" << http_endpoint << metrics_path << "\n";
   }
 
-  // Publish the slices until it works, then re-assert them every few minutes (another writer
-  // or a restarted API server may have changed them).
-  std::mutex mu;
-  std::condition_variable cv;
-  std::thread publisher([&] {
-    kube::SlicePublisher pub(client->get(), driver_name, node);
-    auto wait = std::chrono::seconds(1);
-    auto failed = [&](const std::string& why) {
-      std::cerr << "migdra plugin: publishing ResourceSlices: " << why << "\n";
-      wait = std::min(wait * 2, std::chrono::seconds(60));
-    };
-    while (!g_stop) {
-      // An exception (say an API server's odd answer) is one failed attempt, never the end of
-      // the process: the publisher backs off and tries again.
-      RunGuarded(
-          [&] {
-            auto stats = pub.Publish(desired);
-            if (!stats.ok()) return failed(stats.error().message);
-            if (stats->created + stats->updated + stats->deleted > 0) {
-              std::cerr << "migdra plugin: published " << desired.size() << " ResourceSlices ("
-                        << stats->created << " created, " << stats->updated << " updated, "
-                        << stats->deleted << " deleted)\n";
-            }
-            wait = std::chrono::seconds(300);
-          },
-          failed);
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait_for(lock, wait, [] { return g_stop.load(); });
-    }
-  });
-
   int sig = 0;
   sigwait(&signals, &sig);
   std::cerr << "migdra plugin: signal " << sig << ", stopping\n";
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    g_stop = true;
-  }
-  cv.notify_all();
-  publisher.join();
   if (metrics_thread.joinable()) {
     metrics_server.stop();
     metrics_thread.join();
   }
-  server.Stop();
+  (*plugin)->Stop();
   return 0;
 }
 

@@ -13,6 +13,10 @@
 
 #include "cli/command.h"
 #include "control/control_plane.h"
+#include "driver/metrics.h"
+#include "driver/plugin.h"
+#include "gpu/inventory.h"
+#include "kube/client.h"
 #include "node/local_node.h"
 #include "node/runner.h"
 
@@ -41,6 +45,68 @@ std::string RestrictFiles(const std::string& dir) {
     }
   }
   return ec ? "cannot list " + dir + ": " + ec.message() : "";
+}
+
+// Serve's own node, joined to its control plane as a node joins a cluster: the driver
+// (driver::Plugin, publishing through serve's REST API) and the kubelet's half (node/: the Node
+// object and the pod runner, which reaches the driver over its DRA socket).
+struct LocalNode {
+  std::unique_ptr<driver::Plugin> plugin;
+  std::unique_ptr<node::NodeAgent> runner;
+  std::string description;  // "node NAME: 8 x NVIDIA A100-SXM4-80GB (simulated)"
+};
+
+Result<LocalNode> StartLocalNode(const std::string& data_dir, std::string node_name,
+                                 const std::string& simulate) {
+  if (node_name.empty()) node_name = gpu::LocalNodeName();
+  auto api = kube::LoadKubeconfig(data_dir + "/kubeconfig");
+  if (!api.ok()) return MakeError("reading the kubeconfig: " + api.error().message);
+  auto client = kube::Client::Create(*api);
+  if (!client.ok()) return MakeError("API client: " + client.error().message);
+
+  LocalNode local;
+  driver::PluginOptions options;
+  options.node_name = node_name;
+  options.plugins_dir = data_dir + "/plugins";
+  options.registry_dir = data_dir + "/plugins_registry";
+  options.register_with_kubelet = false;  // the runner knows the socket
+  options.cdi_root = data_dir + "/cdi";
+  options.state_dir = data_dir + "/driver";
+  options.simulate = simulate;
+  options.simulate_without_nvml = "a100-80gb:8";
+  options.layout = driver::SliceLayout::kCombined;  // serve speaks Kubernetes 1.34
+  auto plugin = driver::Plugin::Start(options, std::move(*client));
+  if (!plugin.ok()) return plugin.error();
+  local.plugin = std::move(*plugin);
+
+  std::map<std::string, std::string> labels = local.plugin->NodeLabels();
+  if (!local.plugin->inventory().gpus.empty()) {
+    // The GPU Operator's switch for the DRA driver: serve runs it.
+    labels["nvidia.com/gpu.deploy.dra-driver"] = "true";
+  }
+  if (local.plugin->inventory().simulated) labels["migdra.io/simulated"] = "true";
+  auto node_client = kube::Client::Create(*api);
+  if (!node_client.ok()) return MakeError("API client: " + node_client.error().message);
+  if (Status s = node::RegisterNode(**node_client, node::BuildNodeObject(node_name, labels));
+      !s.ok()) {
+    return s.error();
+  }
+
+  node::NodeAgentContext context;
+  context.api = *api;
+  context.node_name = node_name;
+  context.state_dir = data_dir + "/runner";
+  context.dra_socket = local.plugin->dra_socket();
+  context.cdi_root = options.cdi_root;
+  local.runner = node::MakePodRunner(context);
+  if (Status s = local.runner->Start(); !s.ok()) {
+    return MakeError("pod runner: " + s.error().message);
+  }
+  if (!local.plugin->WaitUntilPublished(std::chrono::seconds(30))) {
+    return MakeError("the node's ResourceSlices could not be published in 30 s");
+  }
+  local.description = "node " + node_name + ": " + local.plugin->Describe();
+  return local;
 }
 
 int RunServe(int argc, char** argv) {
@@ -129,6 +195,7 @@ int RunServe(int argc, char** argv) {
   options.port = port;
   options.strategy = *strategy;
   options.wait_for_node = !no_node;
+  if (!no_node) options.extra_metrics = [] { return driver::GlobalDriverMetrics().Render(); };
   auto plane = control::ControlPlane::Start(options);
   if (!plane.ok()) {
     std::fprintf(stderr, "migdra serve: %s\n", plane.error.message.c_str());
@@ -141,34 +208,24 @@ int RunServe(int argc, char** argv) {
     cp.Stop();
     return 1;
   }
-  std::unique_ptr<node::NodeAgent> runner;
-  std::string node_line = "no local node (--no-node)";
+  Result<LocalNode> local = MakeError("no local node (--no-node)");
   if (!no_node) {
-    node::LocalNodeOptions node_options;
-    node_options.node_name = node_name;
-    node_options.simulate = simulate;
-    auto local = node::BuildLocalNode(node_options);
-    auto registered = local.ok() ? node::RegisterLocalNode(cp.store(), *local.value)
-                                 : control::ApiResult<bool>::Fail(local.error);
-    if (!registered.ok()) {
-      std::fprintf(stderr, "migdra serve: %s\n", registered.error.message.c_str());
+    // The driver's socket path is a unix address: a relative one would depend on the cwd.
+    std::error_code ec;
+    local = StartLocalNode(std::filesystem::absolute(data_dir, ec).string(), node_name, simulate);
+    if (!local.ok()) {
+      std::fprintf(stderr, "migdra serve: %s\n", local.error().message.c_str());
       cp.Stop();
       return 1;
     }
-    const std::string name = local.value->node["metadata"].value("name", "");
-    runner = node::MakePodRunner({&cp.store(), name, data_dir, simulate});
-    if (std::string error = runner->Start(); !error.empty()) {
-      std::fprintf(stderr, "migdra serve: pod runner: %s\n", error.c_str());
-      cp.Stop();
-      return 1;
-    }
+    node::NodeAgent* runner = local->runner.get();
     cp.SetPodLogProvider(
-        [&runner](const std::string& ns, const std::string& pod, const std::string& container) {
+        [runner](const std::string& ns, const std::string& pod, const std::string& container) {
           return runner->PodLog(ns, pod, container);
         });
     cp.SetReady();
-    node_line = "node " + name + ": " + local.value->description;
   }
+  const std::string node_line = local.ok() ? local->description : local.error().message;
   std::fprintf(stderr, "migdra serve: %s; strategy %s\n", node_line.c_str(),
                std::string(alloc::StrategyName(*strategy)).c_str());
   std::fprintf(stderr, "migdra serve: serving https://%s:%d (state in %s)\n",
@@ -182,9 +239,10 @@ int RunServe(int argc, char** argv) {
   sigwait(&signals, &received);
   std::fprintf(stderr, "migdra serve: %s, shutting down\n",
                received == SIGINT ? "interrupted" : "terminated");
-  if (runner) {
-    runner->Stop();
+  if (local.ok()) {
+    local->runner->Stop();
     cp.SetPodLogProvider(nullptr);
+    local->plugin->Stop();
   }
   cp.Stop();
   return 0;

@@ -94,6 +94,7 @@ ApiResult<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneO
         return provider(ns, pod, container);
       });
   if (options.wait_for_node) plane->handler_->SetReadyCheck([raw] { return raw->ready_.load(); });
+  if (options.extra_metrics) plane->metrics_.AddSource(options.extra_metrics);
   AddObservabilityRoutes(*plane->handler_, *plane->store_, plane->metrics_);
   HttpOptions http_options;
   http_options.host = options.host;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +28,8 @@ struct ControlPlaneOptions {
   int port = 6443;  // 0 = any free port
   alloc::Strategy strategy = alloc::Strategy::kPack;
   bool wait_for_node = false;  // /readyz stays 503 until SetReady()
+  // Appended to GET /metrics (serve: its driver's metrics).
+  std::function<std::string()> extra_metrics;
 };
 
 class ControlPlane {

@@ -2,14 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 
 #include "api/codec.h"
 #include "control/objects.h"
 #include "control/resources.h"
-#include "driver/device_state.h"
-#include "node/local_node.h"
 
 namespace migdra::control {
 namespace {
@@ -21,20 +21,39 @@ const ResourceInfo& Info(const std::string& plural) {
   return AllResources().front();
 }
 
+// The Node objects and ResourceSlices of simulated GPU nodes, as serve and `migdra plugin`
+// publish them (src/control/testdata/gpu_nodes.json): node-a (an A100-80GB, MIG on, serve's
+// policy), node-b (two H100-80GB, --dynamic-mig all), node-c (an A100-80GB, --dynamic-mig all).
+const json& GpuNodes() {
+  static const json nodes = [] {
+    const char* root = std::getenv("MIGDRA_SOURCE_DIR");
+    std::ifstream in(std::string(root ? root : ".") + "/src/control/testdata/gpu_nodes.json");
+    return json::parse(in, nullptr, /*allow_exceptions=*/false);
+  }();
+  return nodes;
+}
+
 class ControllersTest : public ::testing::Test {
  protected:
+  // Creates the Node and the ResourceSlices of `name` in GpuNodes().
+  void AddGpuNode(const std::string& name) {
+    const json& fixture = GpuNodes()[name];
+    ASSERT_TRUE(fixture.is_object()) << "no node " << name << " in testdata/gpu_nodes.json";
+    auto node = CreateObject(*store_, Info("nodes"), fixture["node"]);
+    ASSERT_TRUE(node.ok()) << node.error.message;
+    for (const json& slice : fixture["slices"]) {
+      auto created = CreateObject(*store_, Info("resourceslices"), slice);
+      ASSERT_TRUE(created.ok()) << created.error.message;
+    }
+  }
+
   void SetUp() override {
     auto opened = Store::Open("");
     ASSERT_TRUE(opened.ok());
     store_ = std::move(*opened.value);
     ASSERT_TRUE(
         CreateObject(*store_, Info("namespaces"), json{{"metadata", {{"name", "default"}}}}).ok());
-    node::LocalNodeOptions options;
-    options.node_name = "node-a";
-    options.simulate = "a100-80gb:1";
-    auto local = node::BuildLocalNode(options);
-    ASSERT_TRUE(local.ok()) << local.error.message;
-    ASSERT_TRUE(node::RegisterLocalNode(*store_, *local.value).ok());
+    AddGpuNode("node-a");
     ASSERT_TRUE(CreateObject(*store_, Info("deviceclasses"), json::parse(R"({
       "metadata": {"name": "nvidia-mig"},
       "spec": {"selectors": [{"cel": {"expression": "device.driver == 'gpu.nvidia.com'"}}]}})"))
@@ -288,28 +307,8 @@ TEST_F(ControllersTest, AnObjectThatCannotBeHandledIsReportedAndTheRestGoOn) {
 // released as they change, must choose exactly the same devices: three nodes, exact-profile and
 // class claims in several passes, finished pods releasing their devices in between.
 TEST_F(ControllersTest, BindingsForAFixedInputAreUnchanged) {
-  for (const auto& [node, gpus] : {std::pair{"node-b", "h100-80gb:2"}, {"node-c", "a100-80gb:1"}}) {
-    node::LocalNodeOptions options;
-    options.node_name = node;
-    options.simulate = gpus;
-    auto local = node::BuildLocalNode(options);
-    ASSERT_TRUE(local.ok()) << local.error.message;
-    // The H100s offer their partitions as under `migdra plugin --dynamic-mig all` (serve's own
-    // driver partitions only GPUs whose MIG mode is on, and theirs starts off).
-    driver::SliceOptions slice_options;
-    slice_options.layout = driver::SliceLayout::kCombined;
-    auto slices = driver::BuildSlicesForPolicy(local.value->inventory,
-                                               driver::DynamicMigPolicy::kAll, slice_options);
-    ASSERT_TRUE(slices.ok()) << slices.error().message;
-    local.value->slices.clear();
-    for (const api::ResourceSlice& s : *slices) {
-      json slice = api::ToJson(s);
-      slice["apiVersion"] = "resource.k8s.io/v1";
-      slice["kind"] = "ResourceSlice";
-      local.value->slices.push_back(std::move(slice));
-    }
-    ASSERT_TRUE(node::RegisterLocalNode(*store_, *local.value).ok());
-  }
+  AddGpuNode("node-b");
+  AddGpuNode("node-c");
   CreateProfileTemplate("mig-1g", "1g.10gb");
   CreateProfileTemplate("mig-2g", "2g.20gb");
   CreateProfileTemplate("mig-3g", "3g.40gb");

@@ -8,7 +8,6 @@
 #include "control/json_access.h"
 #include "control/partition_map.h"
 #include "control/resources.h"
-#include "driver/metrics.h"
 
 namespace migdra::control {
 namespace {
@@ -255,7 +254,9 @@ std::string ServeMetrics::Render(const Store& store) const {
   WriteSchedulingLatency(store, w);
   requests_.Write(w);
   request_duration_.Write(w);
-  return w.str() + driver::GlobalDriverMetrics().Render();
+  std::string text = w.str();
+  for (const auto& source : sources_) text += source();
+  return text;
 }
 
 }  // namespace migdra::control

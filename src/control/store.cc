@@ -1,5 +1,7 @@
 #include "control/store.h"
 
+#include "common/clock.h"
+
 #include <sqlite3.h>
 
 #include <cstdio>
@@ -92,14 +94,7 @@ const char* EventTypeName(EventType type) {
   return "ERROR";
 }
 
-std::string NowRfc3339() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string NowRfc3339() { return migdra::NowRfc3339(); }
 
 std::string NewUid() {
   std::uniform_int_distribution<int> hex(0, 15);

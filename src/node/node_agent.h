@@ -1,7 +1,8 @@
 // A per-node agent of `migdra serve` — the pod runner (runner.h) — that serve starts beside its
 // control plane unless --no-node.
 //
-// A NodeAgent watches for pods whose spec.nodeName is its node, prepares their claims' devices,
+// A NodeAgent watches for pods whose spec.nodeName is its node (through the API server's REST
+// API, as a kubelet does), prepares their claims' devices through the driver's DRA gRPC socket,
 // runs them, and writes status.phase / containerStatuses back. Pods stay Pending on their node
 // while no agent runs them. Serve calls Start() once, routes `kubectl logs` to PodLog, and calls
 // Stop() at shutdown.
@@ -10,24 +11,23 @@
 #include <optional>
 #include <string>
 
-#include "control/store.h"
+#include "kube/client.h"
 
 namespace migdra::node {
 
-using control::Store;
-
 struct NodeAgentContext {
-  Store* store = nullptr;  // outlives the agent
+  kube::Config api;        // the API server (serve: its own HTTPS address and token)
   std::string node_name;   // the local node's Node object name
-  std::string data_dir;    // the serve data directory (agents keep their state below it)
-  std::string simulate;    // the --simulate value ("" = real NVML)
+  std::string state_dir;   // the agent's state (serve: DATA_DIR/runner)
+  std::string dra_socket;  // the driver's DRA gRPC socket
+  std::string cdi_root;    // where the driver writes its CDI specs
 };
 
 class NodeAgent {
  public:
   virtual ~NodeAgent() = default;
-  // Starts background work; returns an error message, or "" on success.
-  virtual std::string Start() = 0;
+  // Starts background work.
+  virtual Status Start() = 0;
   // Stops background work; must return promptly (within a few seconds).
   virtual void Stop() = 0;
   // The log of a container of a pod this agent runs, for `kubectl logs`; nullopt if unknown.

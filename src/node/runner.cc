@@ -18,55 +18,59 @@
 #include <grpcpp/grpcpp.h>
 
 #include "api/validation.h"
+#include "common/clock.h"
 #include "common/guard.h"
-#include "control/controllers.h"
 #include "control/json_access.h"
-#include "control/objects.h"
-#include "control/resources.h"
 #include "dra_v1.grpc.pb.h"
-#include "driver/claim_source.h"
-#include "driver/device_state.h"
-#include "driver/dra_service.h"
-#include "driver/metrics.h"
-#include "driver/nvml_mig_backend.h"
-#include "gpu/nvml.h"
-#include "gpu/simulator.h"
 #include "kube/client.h"
 #include "node/container_env.h"
 #include "node/kubelet_events.h"
-#include "node/local_node.h"
 #include "node/runner_process.h"
 
 namespace migdra::node {
 
-using control::ApiResult;
 using control::Field;
-using control::FindResource;
-using control::json;
-using control::NowRfc3339;
-using control::ReportFailure;
-using control::ResourceInfo;
-using control::Store;
 using control::Str;
-using control::UpdateObject;
-using control::WatchEvent;
+using json = nlohmann::json;
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kPods = "pods";
-constexpr const char* kClaims = "resourceclaims.resource.k8s.io";
-constexpr const char* kDriverName = "gpu.nvidia.com";
 constexpr const char* kHostPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 // Restart back-off: kubelet uses 10 s doubling to 5 min; a single-node runner restarts sooner.
 constexpr std::chrono::milliseconds kInitialRestartDelay{500};
 constexpr std::chrono::milliseconds kMaxRestartDelay{30000};
 
-const ResourceInfo& PodInfo() {
-  static const ResourceInfo* info = FindResource("", "v1", "pods");
-  return *info;
+std::string PodPath(const std::string& ns, const std::string& name) {
+  return "/api/v1/namespaces/" + ns + "/pods/" + name;
 }
+
+std::string ClaimPath(const std::string& ns, const std::string& name) {
+  return "/apis/resource.k8s.io/v1/namespaces/" + ns + "/resourceclaims/" + name;
+}
+
+// The object at `path`; nullopt when it does not exist or cannot be read (then logged).
+std::optional<json> GetObject(kube::Client& client, const std::string& path) {
+  auto got = client.Get(path);
+  if (!got.ok() || (!got->ok() && got->status != 404)) {
+    std::fprintf(
+        stderr, "migdra serve: runner: GET %s: %s\n", path.c_str(),
+        got.ok() ? ("HTTP " + std::to_string(got->status)).c_str() : got.error().message.c_str());
+    return std::nullopt;
+  }
+  if (!got->ok()) return std::nullopt;
+  json object = json::parse(got->body, nullptr, false);
+  if (!object.is_object()) return std::nullopt;
+  return object;
+}
+
+// A claim of a pod, as the DRA gRPC API names it.
+struct ClaimRef {
+  std::string namespace_;
+  std::string name;
+  std::string uid;
+};
 
 std::string PodKey(const json& pod) {
   return Str(pod["metadata"], "namespace") + "/" + Str(pod["metadata"], "name");
@@ -194,7 +198,7 @@ class PodWorker {
   std::string dir_;
   std::vector<ContainerRun> containers_;
   std::string restart_policy_;
-  std::vector<driver::ClaimRef> claims_;
+  std::vector<ClaimRef> claims_;
   std::string start_time_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> shutdown_{false};
@@ -209,14 +213,14 @@ class PodRunner : public NodeAgent {
   explicit PodRunner(NodeAgentContext context) : ctx_(std::move(context)) {}
   ~PodRunner() override { Stop(); }
 
-  std::string Start() override;
+  Status Start() override;
   void Stop() override;
   std::optional<std::string> PodLog(const std::string& ns, const std::string& pod,
                                     const std::string& container) override;
 
-  Store& store() { return *ctx_.store; }
-  const std::string& runner_dir() const { return runner_dir_; }
-  const std::string& cdi_root() const { return cdi_root_; }
+  kube::Client& client() { return *client_; }
+  const std::string& runner_dir() const { return ctx_.state_dir; }
+  const std::string& cdi_root() const { return ctx_.cdi_root; }
   const ProcessRuntime& runtime() const { return *runtime_; }
   k8s::io::kubelet::pkg::apis::dra::v1::DRAPlugin::Stub& dra() { return *dra_; }
 
@@ -226,19 +230,12 @@ class PodRunner : public NodeAgent {
 
  private:
   void Loop();
-  void Reconcile();
-  bool PodsOfThisNodeChangedAfter(int64_t version);
+  // One pass over the pods of this node; the list's resourceVersion ("" when it failed).
+  std::string Reconcile();
 
   NodeAgentContext ctx_;
-  std::string runner_dir_;
-  std::string cdi_root_;
   std::unique_ptr<ProcessRuntime> runtime_;
-  std::unique_ptr<gpu::Nvml> nvml_;
-  std::unique_ptr<driver::MigBackend> backend_;
   std::unique_ptr<kube::Client> client_;
-  std::unique_ptr<driver::KubeClaimSource> claim_source_;
-  std::unique_ptr<driver::DeviceState> device_state_;
-  std::unique_ptr<driver::DraServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<k8s::io::kubelet::pkg::apis::dra::v1::DRAPlugin::Stub> dra_;
 
@@ -246,6 +243,8 @@ class PodRunner : public NodeAgent {
   std::thread loop_;
   std::mutex workers_mu_;
   std::map<std::string, std::unique_ptr<PodWorker>> workers_;  // by pod UID
+  std::mutex pods_mu_;
+  std::map<std::string, json> pods_;  // "namespace/name" → pod, as of the last pass (PodLog)
 };
 
 // ---- PodWorker -------------------------------------------------------------------------------
@@ -256,7 +255,7 @@ PodWorker::PodWorker(PodRunner* runner, json pod) : runner_(runner), pod_(std::m
   thread_ = std::thread([this] {
     RunGuarded([this] { Run(); },
                [this](const std::string& what) {
-                 ReportFailure(runner_->store(), pod_, "kubelet", what);
+                 ReportFailure(runner_->client(), pod_, what);
                  finished_ = true;
                });
   });
@@ -274,22 +273,22 @@ bool PodWorker::WaitFor(std::chrono::milliseconds d) {
 
 bool PodRunner::UpdatePod(const std::string& ns, const std::string& name, const std::string& uid,
                           bool status_only, const std::function<bool(json&)>& mutate) {
+  const std::string path = PodPath(ns, name);
   for (int attempt = 0; attempt < 20; ++attempt) {
-    std::optional<json> current = store().Get(kPods, ns, name);
+    std::optional<json> current = GetObject(client(), path);
     if (!current || Str((*current)["metadata"], "uid") != uid) return false;
     json updated = *current;
     bool skip = false;
-    if (!RunGuarded(
-            [&] { skip = !mutate(updated); },
-            [&](const std::string& what) { ReportFailure(store(), *current, "kubelet", what); })) {
+    if (!RunGuarded([&] { skip = !mutate(updated); },
+                    [&](const std::string& what) { ReportFailure(client(), *current, what); })) {
       return false;
     }
     if (skip) return true;
-    ApiResult<json> r = UpdateObject(store(), PodInfo(), updated, status_only);
-    if (r.ok()) return true;
-    if (r.error.code != 409) {
+    auto r = client().Update(status_only ? path + "/status" : path, updated.dump());
+    if (r.ok() && r->ok()) return true;
+    if (!r.ok() || r->status != 409) {
       std::fprintf(stderr, "migdra serve: runner: updating pod %s/%s: %s\n", ns.c_str(),
-                   name.c_str(), r.error.message.c_str());
+                   name.c_str(), r.ok() ? r->body.c_str() : r.error().message.c_str());
       return false;
     }
   }
@@ -377,7 +376,8 @@ bool PodWorker::PrepareClaims(std::vector<std::string>* env) {
   while (!Interrupted()) {
     std::string problem;
     claims_.clear();
-    std::optional<json> current = runner_->store().Get(kPods, ns, Str(pod_["metadata"], "name"));
+    std::optional<json> current =
+        GetObject(runner_->client(), PodPath(ns, Str(pod_["metadata"], "name")));
     if (!current) return false;
     const json& status = (*current)["status"];
     for (const json& pc : spec["resourceClaims"]) {
@@ -391,7 +391,7 @@ bool PodWorker::PrepareClaims(std::vector<std::string>* env) {
         problem = "claim " + Str(pc, "name") + " has not been created yet";
         break;
       }
-      std::optional<json> claim = runner_->store().Get(kClaims, ns, claim_name);
+      std::optional<json> claim = GetObject(runner_->client(), ClaimPath(ns, claim_name));
       if (!claim) {
         problem = "resourceclaim " + ns + "/" + claim_name + " not found";
         break;
@@ -433,7 +433,7 @@ bool PodWorker::PrepareClaims(std::vector<std::string>* env) {
           if (cdi.ok()) {
             *env = std::move(*cdi);
             for (const auto& c : claims_)
-              RecordMigDevices(runner_->store(), true, c.namespace_, c.name, pod_);
+              RecordMigDevices(runner_->client(), true, c.namespace_, c.name, pod_);
             return true;
           }
           problem = cdi.error().message;
@@ -441,7 +441,7 @@ bool PodWorker::PrepareClaims(std::vector<std::string>* env) {
       }
     }
     if (claims_.size() == spec["resourceClaims"].size()) {
-      RecordPrepareFailure(runner_->store(), pod_, problem);
+      RecordPrepareFailure(runner_->client(), pod_, problem);
     }
     for (ContainerRun& c : containers_) {
       c.reason = "ContainerCreating";
@@ -475,7 +475,7 @@ void PodWorker::UnprepareClaims() {
     }
     if (problem.empty()) {
       for (const auto& c : claims_)
-        RecordMigDevices(runner_->store(), false, c.namespace_, c.name, pod_);
+        RecordMigDevices(runner_->client(), false, c.namespace_, c.name, pod_);
       claims_.clear();
       return;
     }
@@ -787,124 +787,79 @@ void PodWorker::Run() {
 
 // ---- PodRunner -------------------------------------------------------------------------------
 
-std::string PodRunner::Start() {
+Status PodRunner::Start() {
   std::error_code ec;
-  // The driver's socket path is a unix address: relative paths would depend on the cwd.
-  ctx_.data_dir = fs::absolute(ctx_.data_dir, ec).string();
-  runner_dir_ = ctx_.data_dir + "/runner";
-  cdi_root_ = ctx_.data_dir + "/cdi";
-  std::string driver_dir = ctx_.data_dir + "/driver";
-  fs::create_directories(runner_dir_ + "/pods", ec);
-  fs::create_directories(driver_dir, ec);
-  runtime_ = ProcessRuntime::Create(runner_dir_);
+  fs::create_directories(ctx_.state_dir + "/pods", ec);
+  if (ec) return MakeError("creating " + ctx_.state_dir + "/pods: " + ec.message());
+  runtime_ = ProcessRuntime::Create(ctx_.state_dir);
   std::fprintf(stderr, "migdra serve: runner: confining pods with %s\n",
                runtime_->description().c_str());
-
-  std::string simulate = ctx_.simulate;
-  if (simulate.empty()) {
-    auto real = gpu::Nvml::Open();
-    if (real.ok()) {
-      nvml_ = std::move(*real);
-    } else {
-      simulate = "a100-80gb:8";
-    }
-  }
-  if (!nvml_) {
-    auto sim = gpu::OpenSimulator(simulate, driver_dir + "/nvmlsim-state.json");
-    if (!sim.ok()) return "opening nvmlsim: " + sim.error().message;
-    nvml_ = std::move(*sim);
-  }
-  backend_ = std::make_unique<driver::TimedMigBackend>(
-      std::make_unique<driver::NvmlMigBackend>(nvml_.get()));
-  driver::GlobalDriverMetrics().SetNode(ctx_.node_name);
-
-  auto config = kube::LoadKubeconfig(ctx_.data_dir + "/kubeconfig");
-  if (!config.ok()) return "reading the kubeconfig: " + config.error().message;
-  auto client = kube::Client::Create(*config);
-  if (!client.ok()) return "API client: " + client.error().message;
+  auto client = kube::Client::Create(ctx_.api);
+  if (!client.ok()) return MakeError("API client: " + client.error().message);
   client_ = std::move(*client);
-  claim_source_ = std::make_unique<driver::KubeClaimSource>(client_.get());
-
-  driver::DeviceStateOptions options;
-  options.driver_name = kDriverName;
-  options.pool_name = ctx_.node_name;
-  options.state_dir = driver_dir;
-  options.cdi_root = cdi_root_;
-  options.dynamic_mig = kServeDynamicMig;
-  auto state = driver::DeviceState::Create(options, backend_.get(), claim_source_.get());
-  if (!state.ok()) return "driver state: " + state.error().message;
-  device_state_ = std::move(*state);
-
-  driver::DraServerOptions server_options;
-  server_options.driver_name = kDriverName;
-  server_options.plugins_dir = ctx_.data_dir + "/plugins";
-  server_options.registry_dir = ctx_.data_dir + "/plugins_registry";
-  server_options.register_with_kubelet = false;
-  server_ = std::make_unique<driver::DraServer>(server_options, device_state_.get());
-  if (Status s = server_->Start(); !s.ok()) return "driver gRPC server: " + s.error().message;
-
-  channel_ =
-      grpc::CreateChannel("unix://" + server_->dra_socket(), grpc::InsecureChannelCredentials());
+  channel_ = grpc::CreateChannel("unix://" + ctx_.dra_socket, grpc::InsecureChannelCredentials());
   dra_ = k8s::io::kubelet::pkg::apis::dra::v1::DRAPlugin::NewStub(channel_);
   loop_ = std::thread([this] { Loop(); });
-  return "";
+  return OkStatus();
 }
 
 void PodRunner::Stop() {
   if (stop_.exchange(true)) return;
-  if (ctx_.store) ctx_.store->WakeAll();
   if (loop_.joinable()) loop_.join();
-  {
-    // Shutdown leaves the pods' processes running, their devices prepared and their status;
-    // the next start adopts them (see runner_process.h).
-    std::lock_guard lock(workers_mu_);
-    for (auto& [uid, worker] : workers_) worker->RequestShutdown();
-    workers_.clear();
-  }
-  if (server_) server_->Stop();
+  // Shutdown leaves the pods' processes running, their devices prepared and their status; the
+  // next start adopts them (see runner_process.h).
+  std::lock_guard lock(workers_mu_);
+  for (auto& [uid, worker] : workers_) worker->RequestShutdown();
+  workers_.clear();
 }
 
-// Reconciles when a write touched a pod bound to this node, and every 500 ms without writes. A
-// pass lists every pod in the store, so doing one for each write elsewhere (a scheduler binding
-// thousands of pods to other nodes) would cost a copy of all pods per write.
+// Reconciles, then watches the pods of this node from the list's version until the first
+// change, for at most a second (so that Stop is prompt and a missed event costs a second).
 void PodRunner::Loop() {
-  std::optional<int64_t> seen;  // the version up to which writes were looked at
+  const std::string node = kube::QueryEscape("spec.nodeName=" + ctx_.node_name);
   while (!stop_.load()) {
-    int64_t version = store().CurrentVersion();
-    if (!seen || PodsOfThisNodeChangedAfter(*seen)) {
-      RunGuarded([this] { Reconcile(); },
-                 [](const std::string& what) {
-                   std::fprintf(stderr, "migdra serve: runner: pass failed: %s\n", what.c_str());
-                 });
+    std::string version;
+    RunGuarded([&] { version = Reconcile(); },
+               [](const std::string& what) {
+                 std::fprintf(stderr, "migdra serve: runner: pass failed: %s\n", what.c_str());
+               });
+    if (stop_.load()) break;
+    if (version.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      continue;
     }
-    seen = version;
-    if (!store().WaitForVersion(version, std::chrono::milliseconds(500))) seen.reset();
+    Status watched = client().Watch("/api/v1/pods?watch=1&timeoutSeconds=1&fieldSelector=" + node +
+                                        "&resourceVersion=" + kube::QueryEscape(version),
+                                    [](const std::string&) { return false; });
+    if (!watched.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }
 
-// Whether a write after `version` touched a pod bound to this node (true when the watch log no
-// longer holds those writes).
-bool PodRunner::PodsOfThisNodeChangedAfter(int64_t version) {
-  for (;;) {
-    ApiResult<std::vector<WatchEvent>> events = store().EventsAfter(version, 1000);
-    if (!events.ok()) return true;
-    if (events.value->empty()) return false;
-    for (const WatchEvent& event : *events.value) {
-      if (event.resource == kPods &&
-          Str(Field(event.object, {"spec"}), "nodeName") == ctx_.node_name) {
-        return true;
-      }
-      version = event.resource_version;
-    }
+std::string PodRunner::Reconcile() {
+  auto listed = client().Get("/api/v1/pods?fieldSelector=" +
+                             kube::QueryEscape("spec.nodeName=" + ctx_.node_name));
+  if (!listed.ok() || !listed->ok()) {
+    std::fprintf(stderr, "migdra serve: runner: listing the pods of %s: %s\n",
+                 ctx_.node_name.c_str(),
+                 listed.ok() ? listed->body.c_str() : listed.error().message.c_str());
+    return "";
   }
-}
-
-void PodRunner::Reconcile() {
-  std::vector<json> pods = store().List(kPods, "");
+  json list = json::parse(listed->body, nullptr, false);
+  if (!list.is_object() || !list["items"].is_array()) return "";
+  std::map<std::string, json> by_name;
+  for (json& pod : list["items"]) {
+    // List items carry no kind: Events about them name it.
+    pod["kind"] = "Pod";
+    pod["apiVersion"] = "v1";
+    by_name[PodKey(pod)] = pod;
+  }
+  {
+    std::lock_guard lock(pods_mu_);
+    pods_ = by_name;
+  }
   std::set<std::string> seen;
   std::lock_guard lock(workers_mu_);
-  for (json& pod : pods) {
-    if (Str(pod["spec"], "nodeName") != ctx_.node_name) continue;
+  for (auto& [key, pod] : by_name) {
     std::string uid = Str(pod["metadata"], "uid");
     seen.insert(uid);
     auto it = workers_.find(uid);
@@ -912,34 +867,31 @@ void PodRunner::Reconcile() {
       if (Deleting(pod)) it->second->RequestStop();
       continue;
     }
+    const std::string ns = Str(pod["metadata"], "namespace");
+    const std::string name = Str(pod["metadata"], "name");
     if (Terminal(pod)) {
       if (HasFinalizer(pod)) {
         // Finished earlier (or by a runner that crashed before releasing it).
-        UpdatePod(Str(pod["metadata"], "namespace"), Str(pod["metadata"], "name"), uid, false,
-                  [](json& p) {
-                    json kept = json::array();
-                    for (const json& f : p["metadata"]["finalizers"]) {
-                      if (f != kPodRunnerFinalizer) kept.push_back(f);
-                    }
-                    p["metadata"]["finalizers"] = kept;
-                    return true;
-                  });
+        UpdatePod(ns, name, uid, false, [](json& p) {
+          json kept = json::array();
+          for (const json& f : p["metadata"]["finalizers"]) {
+            if (f != kPodRunnerFinalizer) kept.push_back(f);
+          }
+          p["metadata"]["finalizers"] = kept;
+          return true;
+        });
       }
       continue;
     }
     if (Deleting(pod) && !HasFinalizer(pod)) continue;
     if (!HasFinalizer(pod)) {
-      bool taken = UpdatePod(Str(pod["metadata"], "namespace"), Str(pod["metadata"], "name"), uid,
-                             false, [](json& p) {
-                               if (!p["metadata"].contains("finalizers")) {
-                                 p["metadata"]["finalizers"] = json::array();
-                               }
-                               p["metadata"]["finalizers"].push_back(kPodRunnerFinalizer);
-                               return true;
-                             });
+      bool taken = UpdatePod(ns, name, uid, false, [](json& p) {
+        if (!p["metadata"].contains("finalizers")) p["metadata"]["finalizers"] = json::array();
+        p["metadata"]["finalizers"].push_back(kPodRunnerFinalizer);
+        return true;
+      });
       if (!taken) continue;
-      std::optional<json> fresh =
-          store().Get(kPods, Str(pod["metadata"], "namespace"), Str(pod["metadata"], "name"));
+      std::optional<json> fresh = GetObject(client(), PodPath(ns, name));
       if (!fresh) continue;
       pod = *fresh;
     }
@@ -948,31 +900,35 @@ void PodRunner::Reconcile() {
     workers_.emplace(uid, std::move(worker));
   }
   for (auto it = workers_.begin(); it != workers_.end();) {
-    if (it->second->finished() || !seen.count(it->first)) {
-      if (!seen.count(it->first)) it->second->RequestStop();
-      if (it->second->finished()) {
-        it = workers_.erase(it);
-        continue;
-      }
+    if (!seen.count(it->first)) it->second->RequestStop();
+    if (it->second->finished()) {
+      it = workers_.erase(it);
+      continue;
     }
     ++it;
   }
+  return Str(list["metadata"], "resourceVersion");
 }
 
 std::optional<std::string> PodRunner::PodLog(const std::string& ns, const std::string& pod,
                                              const std::string& container) {
-  std::optional<json> object = store().Get(kPods, ns, pod);
-  if (!object) return std::nullopt;
-  std::string uid = Str((*object)["metadata"], "uid");
+  json object;
+  {
+    std::lock_guard lock(pods_mu_);
+    auto it = pods_.find(ns + "/" + pod);
+    if (it == pods_.end()) return std::nullopt;
+    object = it->second;
+  }
+  std::string uid = Str(object["metadata"], "uid");
   if (!SafeUid(uid) || !SafePathPart(container)) return std::nullopt;
   bool in_pod = false;
   for (const char* list : {"initContainers", "containers"}) {
-    const json& spec = (*object)["spec"];
+    const json& spec = object["spec"];
     if (!spec.contains(list) || !spec[list].is_array()) continue;
     for (const json& c : spec[list]) in_pod = in_pod || Str(c, "name") == container;
   }
   if (!in_pod) return std::nullopt;
-  std::ifstream in(runner_dir_ + "/pods/" + uid + "/" + container + "/log");
+  std::ifstream in(runner_dir() + "/pods/" + uid + "/" + container + "/log");
   if (!in) return std::nullopt;
   std::stringstream text;
   text << in.rdbuf();

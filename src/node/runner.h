@@ -4,7 +4,7 @@
 //  1. takes the pod under its care (finalizer `migdra.io/pod-runner`, so a deleted pod stays
 //     visible until its processes are stopped and its devices released),
 //  2. prepares the pod's ResourceClaims through the DRA gRPC API on the node driver's socket,
-//     exactly as a kubelet would (the driver runs in-process, serving that socket),
+//     exactly as a kubelet would (serve's driver, driver::Plugin, serves that socket),
 //  3. applies the CDI edits of the prepared devices (environment: NVIDIA_VISIBLE_DEVICES,
 //     CUDA_VISIBLE_DEVICES, ...) and starts each container's `command` + `args` as host processes
 //     (runner_process.h: one supervisor per container attempt, the pod's processes confined in
@@ -35,9 +35,12 @@
 // CreateContainerConfigError before any path is built; PodLog answers only for a DNS-1123 name
 // of a container of the pod.
 //
-// State: DATA_DIR/runner/ holds the pods' logs and supervisor records and the cgroup root's
-// record, DATA_DIR/driver the driver checkpoint, DATA_DIR/cdi the CDI specs and DATA_DIR/plugins
-// the driver socket.
+// It sees the control plane only through its REST API (kube::Client): it lists and watches the
+// pods whose spec.nodeName is its node, reads their claims, writes pod status (the status
+// subresource) and finalizers, and records Events (kubelet_events.h).
+//
+// State: the context's state_dir (serve: DATA_DIR/runner/) holds the pods' logs and supervisor
+// records and the cgroup root's record; the CDI specs it reads are under the context's cdi_root.
 //
 // Thread safety: Start and Stop from one thread; PodLog from any.
 #pragma once

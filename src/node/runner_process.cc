@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -20,11 +21,10 @@
 #include <sstream>
 #include <thread>
 
-#include "control/store.h"
+#include "common/clock.h"
 
 namespace migdra::node {
 
-using control::NowRfc3339;
 namespace {
 
 namespace fs = std::filesystem;
