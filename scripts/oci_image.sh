@@ -55,20 +55,29 @@ oci_docker_archive() {
 # The pause image: PATH with busybox, sleeping forever (containerd stops a sandbox with SIGKILL).
 pause_rootfs() { :; }
 
-# The demo image: lists the NVIDIA GPU device nodes it sees (the whole-GPU nodes /dev/nvidiaN and
-# the MIG capability nodes), prints the devices NVIDIA_VISIBLE_DEVICES names, then works for
-# DEMO_SECONDS (default 5) printing its progress, and exits 0.
+# The demo image: stands in for the walkthrough's samples-tf-mnist-demo (same arguments,
+# `--max_steps N`, default 100). It lists the NVIDIA GPU device nodes it sees (the whole-GPU
+# nodes /dev/nvidiaN and the MIG capability nodes), prints the devices NVIDIA_VISIBLE_DEVICES
+# names (a MIG device's UUID), then works N steps of DEMO_STEP_SECONDS (default 0.04) each,
+# printing its progress every 100 steps, and exits 0.
 demo_rootfs() {
   cat >"$1/bin/gpu-demo" <<'SCRIPT'
 #!/bin/sh
+steps=100
+while [ $# -gt 0 ]; do
+  case $1 in
+    --max_steps) steps=$2; shift 2 ;;
+    --max_steps=*) steps=${1#*=}; shift ;;
+    *) echo "gpu-demo: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
 nodes=$(ls /dev/nvidia[0-9]* /dev/nvidia-caps/nvidia-cap[0-9]* 2>/dev/null)
 echo "gpu device nodes: $(echo $nodes)"
 echo "visible devices: ${NVIDIA_VISIBLE_DEVICES:-none}"
-seconds=${DEMO_SECONDS:-5}
 i=1
-while [ "$i" -le "$seconds" ]; do
-  echo "step $i/$seconds"
-  sleep 1
+while [ "$i" -le "$steps" ]; do
+  sleep "${DEMO_STEP_SECONDS:-0.04}"
+  [ $((i % 100)) -eq 0 ] || [ "$i" -eq "$steps" ] && echo "step $i/$steps"
   i=$((i + 1))
 done
 echo "done"
