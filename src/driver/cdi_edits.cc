@@ -1,4 +1,4 @@
-#include "cri/cdi_edits.h"
+#include "driver/cdi_edits.h"
 
 #include <filesystem>
 #include <fstream>
@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace migdra::cri {
+namespace migdra::driver {
 namespace {
 
 namespace fs = std::filesystem;
@@ -91,4 +91,4 @@ Result<CdiEdits> ResolveCdiEdits(const std::string& cdi_root,
   return out;
 }
 
-}  // namespace migdra::cri
+}  // namespace migdra::driver

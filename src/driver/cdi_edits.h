@@ -1,13 +1,13 @@
-// Reads the CDI specs (JSON, as the node's driver writes them under its CDI root) and merges the
-// container edits of the named CDI devices ("VENDOR/CLASS=NAME"): for runtimes that do not
-// apply CDI themselves (containerd 1.6), the edits become explicit devices, mounts and
-// environment of the container's CRI config.
+// Reads the CDI specs (JSON, as cdi.h writes them under the driver's CDI root) and merges the
+// container edits of the named CDI devices ("VENDOR/CLASS=NAME"), for the runtimes that do not
+// apply CDI themselves: host processes take the environment; containerd 1.6 gets explicit
+// devices, mounts and environment in the container's CRI config (src/cri).
 //
 // The edits of a device are its own containerEdits plus its spec's spec-wide containerEdits
 // (once per spec). Environment entries keep their order; a later NAME= replaces an earlier one.
 // Device nodes are named by `path` in the container and `hostPath` (default: `path`) on the
-// host. Hooks cannot be expressed in a CRI config: they are returned so that the caller can say
-// which were not applied.
+// host. Hooks are returned as text so that a caller that cannot run them can say which it did
+// not run.
 //
 // Thread safety: pure function of the files.
 #pragma once
@@ -17,7 +17,7 @@
 
 #include "common/result.h"
 
-namespace migdra::cri {
+namespace migdra::driver {
 
 struct CdiDeviceNode {
   std::string path;         // in the container
@@ -43,4 +43,4 @@ struct CdiEdits {
 Result<CdiEdits> ResolveCdiEdits(const std::string& cdi_root,
                                  const std::vector<std::string>& device_ids);
 
-}  // namespace migdra::cri
+}  // namespace migdra::driver

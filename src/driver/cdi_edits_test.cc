@@ -1,4 +1,4 @@
-#include "cri/cdi_edits.h"
+#include "driver/cdi_edits.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-namespace migdra::cri {
+namespace migdra::driver {
 namespace {
 
 class CdiEditsTest : public ::testing::Test {
@@ -68,4 +68,4 @@ TEST_F(CdiEditsTest, AMissingDeviceIsAnError) {
 }
 
 }  // namespace
-}  // namespace migdra::cri
+}  // namespace migdra::driver
