@@ -29,6 +29,20 @@ stop_server() {
 trap 'stop_server; rm -rf "$work"' EXIT
 
 now_ms() { date +%s%3N; }
+
+# stop_containers DATA_DIR: a stopped serve leaves its pods' containers running (the next start
+# adopts them); SIGUSR1 makes each container's shim (runner_process.h) kill its whole tree.
+stop_containers() {
+  local record pid
+  for record in "$1"/runner/pods/*/*/*/shim; do
+    [[ -f $record ]] || continue
+    pid=$(awk '{print $2}' "$record")
+    # Only the shim of that attempt (its command line names the attempt's folder).
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$(dirname "$record")"; then
+      kill -USR1 "$pid" 2>/dev/null || true
+    fi
+  done
+}
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -91,6 +105,7 @@ for binary in "$@"; do
   walk_ms=$(($(now_ms) - t0))
   ((running == 56)) || walk_ms=-1
   stop_server
+  stop_containers "$dir"
   rm -rf "$dir" "$dir.out" "$dir.log"
 
   printf '%-44s %12s %14s %16s\n' "$binary" \

@@ -35,22 +35,40 @@ struct AttrValue {
   }
 };
 
-AttrValue ToAttrValue(const api::DeviceAttribute& a) {
-  AttrValue v;
-  if (a.int_value) {
-    v.kind = AttrValue::kInt;
-    v.number = *a.int_value;
-  } else if (a.bool_value) {
-    v.kind = AttrValue::kBool;
-    v.number = *a.bool_value ? 1 : 0;
-  } else if (a.string_value) {
-    v.kind = AttrValue::kString;
-    v.text = *a.string_value;
-  } else if (a.version_value) {
-    v.kind = AttrValue::kVersion;
-    v.text = *a.version_value;
+// A device's value of an attribute as a set (sorted, without repeats): a list-type attribute's
+// items, a scalar as a set of one.
+std::vector<AttrValue> ToAttrValues(const api::DeviceAttribute& a) {
+  std::vector<AttrValue> out;
+  auto add = [&](AttrValue::Kind kind, int64_t number, const std::string& text) {
+    AttrValue v;
+    v.kind = kind;
+    v.number = number;
+    v.text = text;
+    out.push_back(std::move(v));
+  };
+  if (a.int_value) add(AttrValue::kInt, *a.int_value, "");
+  if (a.bool_value) add(AttrValue::kBool, *a.bool_value ? 1 : 0, "");
+  if (a.string_value) add(AttrValue::kString, 0, *a.string_value);
+  if (a.version_value) add(AttrValue::kVersion, 0, *a.version_value);
+  for (int64_t i : a.int_values.value_or(std::vector<int64_t>{})) add(AttrValue::kInt, i, "");
+  for (bool b : a.bool_values.value_or(std::vector<bool>{})) add(AttrValue::kBool, b ? 1 : 0, "");
+  for (const auto& t : a.string_values.value_or(std::vector<std::string>{})) {
+    add(AttrValue::kString, 0, t);
   }
-  return v;
+  for (const auto& t : a.version_values.value_or(std::vector<std::string>{})) {
+    add(AttrValue::kVersion, 0, t);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+bool Intersect(std::vector<AttrValue>& into, const std::vector<AttrValue>& other) {
+  std::vector<AttrValue> both;
+  std::set_intersection(into.begin(), into.end(), other.begin(), other.end(),
+                        std::back_inserter(both));
+  into = std::move(both);
+  return !into.empty();
 }
 
 // lookupAttribute: the exact key first; a name in the driver's own domain also finds the bare id.
@@ -203,9 +221,10 @@ struct ConstraintState {
   std::vector<std::string> requests;  // empty: all
   bool match = true;                  // matchAttribute, else distinctAttribute
   std::string attribute;
-  AttrValue value;  // match: the value held
-  int count = 0;
-  std::vector<AttrValue> values;  // distinct: values held
+  // The value sets of the devices added so far, in order (a backtrack pops the last). match:
+  // their intersection must stay non-empty (for scalars: one value); distinct: they must be
+  // pairwise disjoint (for scalars: different values).
+  std::vector<std::vector<AttrValue>> held;
 
   bool Applies(const Slot& slot) const {
     if (requests.empty()) return true;
@@ -963,13 +982,19 @@ bool Allocator::State::ConstraintsAdd(int claim, const Slot& slot, int device, P
     if (!c.Applies(slot)) continue;
     const api::DeviceAttribute* attr = LookupAttribute(*info.device, driver, c.attribute);
     bool ok = attr != nullptr;
-    AttrValue v;
-    if (ok) v = ToAttrValue(*attr);
+    std::vector<AttrValue> values;
+    if (ok) values = ToAttrValues(*attr);
     if (ok && c.match) {
-      if (c.count > 0 && !(c.value == v)) ok = false;
+      // Recomputed from the held sets, so a backtrack never leaves a stale intersection.
+      std::vector<AttrValue> common = values;
+      for (const auto& held : c.held) {
+        if (!Intersect(common, held)) break;
+      }
+      ok = !common.empty();
     } else if (ok) {
-      for (const auto& held : c.values) {
-        if (held == v) {
+      for (const auto& held : c.held) {
+        std::vector<AttrValue> shared = values;
+        if (Intersect(shared, held)) {
           ok = false;
           break;
         }
@@ -980,11 +1005,7 @@ bool Allocator::State::ConstraintsAdd(int claim, const Slot& slot, int device, P
       record->constraints.clear();
       return false;
     }
-    if (c.match) {
-      if (c.count++ == 0) c.value = v;
-    } else {
-      c.values.push_back(std::move(v));
-    }
+    c.held.push_back(std::move(values));
     record->constraints.push_back(static_cast<int>(k));
   }
   return true;
@@ -993,12 +1014,7 @@ bool Allocator::State::ConstraintsAdd(int claim, const Slot& slot, int device, P
 void Allocator::State::ConstraintsRemove(int claim, const PickRecord& record) {
   ClaimPlan& plan = plans[claim];
   for (int k : record.constraints) {
-    ConstraintState& c = plan.constraints[k];
-    if (c.match) {
-      if (--c.count == 0) c.value = AttrValue{};
-    } else {
-      c.values.pop_back();
-    }
+    plan.constraints[k].held.pop_back();
   }
 }
 
@@ -1460,11 +1476,14 @@ std::string Allocator::State::Precheck() {
           const DeviceInfo& info = devices[d];
           const auto* attr = LookupAttribute(*info.device, pools[info.pool].driver, c.attribute);
           if (attr == nullptr) continue;
-          AttrValue v = ToAttrValue(*attr);
-          auto& counts = per_value[v];
-          counts.resize(covered.size(), 0);
-          counts[k]++;
-          union_by_value[v].push_back(d);
+          // A list-type attribute counts for each of its values: a match needs one value every
+          // chosen device has; distinct devices need a value each that no other one has.
+          for (const AttrValue& v : ToAttrValues(*attr)) {
+            auto& counts = per_value[v];
+            counts.resize(covered.size(), 0);
+            counts[k]++;
+            union_by_value[v].push_back(d);
+          }
         }
       }
       for (auto& [v, list] : union_by_value) {

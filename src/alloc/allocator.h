@@ -18,6 +18,11 @@
 //   `!fits` with a human `reason` naming what was missing. Errors (CEL runtime error naming class
 //   and selector, unknown class, All on an incomplete pool, more than 32 results, step budget
 //   exceeded, invalid input) are Result errors.
+// - Constraints: matchAttribute needs the constrained devices' values of the attribute to share
+//   one value, distinctAttribute needs them pairwise different; a list-type attribute (bools,
+//   ints, strings, versions) is the set of its items, a scalar a set of one, so match means a
+//   non-empty intersection and distinct pairwise disjoint sets (Kubernetes 1.36
+//   DRAListTypeAttributes).
 // - Nothing is half-applied: a failed or rejected Allocate leaves the committed state unchanged.
 //
 // Ownership: Create copies the slices and classes it is given; callers need not keep them alive.

@@ -385,6 +385,76 @@ TEST(Constraints, ApplyOnlyToTheirRequests) {
             (std::vector<std::string>{"free=p/a0", "pair=p/a1", "pair=p/a2"}));
 }
 
+// List-type attributes (1.36 alpha, DRAListTypeAttributes): matchAttribute needs the devices'
+// value sets to intersect, distinctAttribute needs them pairwise disjoint; a scalar is a set of
+// one.
+api::DeviceAttribute Ints(std::vector<int64_t> v) {
+  api::DeviceAttribute a;
+  a.int_values = std::move(v);
+  return a;
+}
+
+TEST(ListAttributes, MatchAttributeNeedsACommonValue) {
+  World w;
+  w.slices.push_back(
+      Slice("s", "p",
+            {Dev("a0", {{"numa", Ints({0, 1})}}), Dev("a1", {{"numa", Ints({2, 3})}}),
+             Dev("a2", {{"numa", Ints({1, 4})}})}));
+  auto claim = Claim("c", {Exactly("r", "any", 2)});
+  claim.spec.devices.constraints.push_back({{}, "dra.example.com/numa", std::nullopt});
+  EXPECT_EQ(Only(w.Run({claim}, Strategy::kKubernetes)),
+            (std::vector<std::string>{"r=p/a0", "r=p/a2"}));
+
+  auto three = Claim("c", {Exactly("r", "any", 3)});
+  three.spec.devices.constraints.push_back({{}, "dra.example.com/numa", std::nullopt});
+  auto r = w.Run({three}, Strategy::kKubernetes);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->fits);
+}
+
+TEST(ListAttributes, ScalarMatchesAListHoldingItsValue) {
+  World w;
+  w.slices.push_back(Slice("s", "p",
+                           {Dev("a0", {{"numa", Int(1)}}), Dev("a1", {{"numa", Ints({2, 3})}}),
+                            Dev("a2", {{"numa", Ints({0, 1})}})}));
+  auto claim = Claim("c", {Exactly("r", "any", 2)});
+  claim.spec.devices.constraints.push_back({{}, "dra.example.com/numa", std::nullopt});
+  EXPECT_EQ(Only(w.Run({claim}, Strategy::kKubernetes)),
+            (std::vector<std::string>{"r=p/a0", "r=p/a2"}));
+}
+
+TEST(ListAttributes, DistinctAttributeNeedsDisjointSets) {
+  World w;
+  w.slices.push_back(
+      Slice("s", "p",
+            {Dev("a0", {{"numa", Ints({0, 1})}}), Dev("a1", {{"numa", Ints({1, 2})}}),
+             Dev("a2", {{"numa", Ints({2, 3})}})}));
+  auto claim = Claim("c", {Exactly("r", "any", 2)});
+  claim.spec.devices.constraints.push_back({{}, std::nullopt, "dra.example.com/numa"});
+  EXPECT_EQ(Only(w.Run({claim}, Strategy::kKubernetes)),
+            (std::vector<std::string>{"r=p/a0", "r=p/a2"}));
+
+  // Three devices cannot be pairwise disjoint here: every choice of three shares a value.
+  auto three = Claim("c", {Exactly("r", "any", 3)});
+  three.spec.devices.constraints.push_back({{}, std::nullopt, "dra.example.com/numa"});
+  auto r = w.Run({three}, Strategy::kKubernetes);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->fits);
+}
+
+TEST(ListAttributes, BacktrackingRestoresTheWiderIntersection) {
+  // a0 then a1 narrows the common values to {1}, which neither a2 nor a3 has; undoing a1 must
+  // widen it back to {0, 1} (upstream issue 140300 kept the narrowed one), so a0, a2, a3 fit.
+  World w;
+  w.slices.push_back(Slice("s", "p",
+                           {Dev("a0", {{"numa", Ints({0, 1})}}), Dev("a1", {{"numa", Ints({1})}}),
+                            Dev("a2", {{"numa", Ints({0, 2})}}), Dev("a3", {{"numa", Int(0)}})}));
+  auto claim = Claim("c", {Exactly("r", "any", 3)});
+  claim.spec.devices.constraints.push_back({{}, "dra.example.com/numa", std::nullopt});
+  EXPECT_EQ(Only(w.Run({claim}, Strategy::kKubernetes)),
+            (std::vector<std::string>{"r=p/a0", "r=p/a2", "r=p/a3"}));
+}
+
 // ---- admin access, taints -------------------------------------------------------------------
 
 TEST(AdminAccess, MayTakeAnAllocatedDeviceAndIsMarked) {

@@ -7,7 +7,8 @@
 // object's labels apply when the input has one); without, every Node of the input is tried:
 // `kubernetes` takes the first that fits in name order, `pack` the best (smallest devices, then
 // least blocking, then fullest, then name; alloc/allocator.h). Output on stdout: a
-// `List` of the newly allocated claims with status.allocation set. Exit 0 = allocated; 1 = does not
+// `List` of the newly allocated claims with status.allocation set (empty when every claim of the
+// input is allocated already, or there is none). Exit 0 = allocated; 1 = does not
 // fit (the reason on stderr); 2 = error (invalid input named as `FILE: KIND/NAME: field: message`,
 // CEL runtime error, ...; on stderr).
 #include <algorithm>
@@ -169,9 +170,16 @@ int RunAllocate(int argc, char** argv) {
     for (const auto& p : in.problems) std::fprintf(stderr, "%s\n", p.c_str());
     return 2;
   }
+  json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}};
+  auto print = [&] {
+    std::string text = output == "json" ? api::ToJsonText(list, 2) + "\n" : api::ToYaml(list);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  };
+  // As the upstream allocator given no claims: an empty result, not an error.
   if (in.pending.empty()) {
-    std::fprintf(stderr, "error: no ResourceClaim without status.allocation in the input\n");
-    return 2;
+    std::fprintf(stderr, "nothing to allocate: every ResourceClaim of the input is allocated\n");
+    print();
+    return 0;
   }
 
   std::vector<api::Node> candidates;
@@ -219,7 +227,6 @@ int RunAllocate(int argc, char** argv) {
     std::fprintf(stderr, "does not fit:\n%s\n", reason.c_str());
     return 1;
   }
-  json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}};
   for (size_t i = 0; i < in.pending.size(); ++i) {
     api::ResourceClaim claim = in.pending[i];
     claim.status.allocation = choice->allocations[i];
@@ -227,8 +234,7 @@ int RunAllocate(int argc, char** argv) {
   }
   std::fprintf(stderr, "allocated on node %s (strategy %s)\n",
                candidates[choice->node_index].metadata.name.c_str(), strategy_name.c_str());
-  std::string text = output == "json" ? api::ToJsonText(list, 2) + "\n" : api::ToYaml(list);
-  std::fwrite(text.data(), 1, text.size(), stdout);
+  print();
   return 0;
 }
 

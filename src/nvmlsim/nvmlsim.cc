@@ -20,7 +20,9 @@
 //
 // MIG state (mode, GPU and compute instances) lives in the state file when one is configured,
 // read and written under an exclusive flock of "<state>.lock" on every call, so separate
-// processes and restarts see the same GPUs; otherwise it lives in the process.
+// processes and restarts see the same GPUs; otherwise it lives in the process. A call that finds
+// the file as this process last read or wrote it (same inode, size and times) reuses the parsed
+// copy instead of parsing it again.
 //
 // Hardware behaviour modelled: MIG-mode changes take effect at once on Hopper and newer, and stay
 // pending on Ampere until migdraNvmlsimResetGpu (a GPU reset); disabling MIG mode with GPU
@@ -29,6 +31,7 @@
 // with IN_USE; unknown GI/CI ids give NOT_FOUND.
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -290,6 +293,23 @@ struct Handle {
   unsigned int ci;
 };
 
+// What identifies one version of the state file: every write replaces it by rename (a new inode,
+// allocated while the old one still existed) and stamps size and times.
+struct FileIdentity {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  long mtime_sec = 0, mtime_nsec = 0, ctime_sec = 0, ctime_nsec = 0;
+  bool operator==(const FileIdentity&) const = default;
+};
+
+std::optional<FileIdentity> IdentityOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileIdentity{st.st_dev,          st.st_ino,         st.st_size,        st.st_mtim.tv_sec,
+                      st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec};
+}
+
 struct Sim {
   std::mutex mu;
   bool initialized = false;
@@ -297,6 +317,10 @@ struct Sim {
   Config config;
   std::string config_error;
   State memory_state;  // when no state file is configured
+  // The state file as last read or written here, and that file's identity then: a transaction
+  // that finds the same file (see FileIdentity) uses this copy instead of parsing it again.
+  std::optional<State> file_state;
+  std::optional<FileIdentity> file_identity;
   std::map<std::string, int> calls;
   std::map<std::tuple<int, unsigned, unsigned, unsigned>, std::unique_ptr<Handle>> handles;
   std::string description;
@@ -337,11 +361,22 @@ class StateTransaction {
     lock_fd_ = ::open((path_ + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lock_fd_ >= 0) ::flock(lock_fd_, LOCK_EX);
     loaded_ = InitialState(sim.config);
+    std::optional<FileIdentity> identity = IdentityOf(path_);
+    if (identity && sim.file_identity == identity && sim.file_state) {
+      loaded_ = *sim.file_state;  // unchanged since this process last read or wrote it
+      state_ = &loaded_;
+      return;
+    }
+    sim.file_state.reset();
     std::ifstream in(path_);
     if (in) {
       try {
         State s = FromJson(nlohmann::json::parse(in));
-        if (s.gpus.size() == sim.config.gpus.size()) loaded_ = std::move(s);
+        if (s.gpus.size() == sim.config.gpus.size()) {
+          loaded_ = std::move(s);
+          sim.file_state = loaded_;
+          sim.file_identity = identity;
+        }
       } catch (const std::exception& e) {
         std::fprintf(stderr, "nvmlsim: ignoring unreadable state file %s: %s\n", path_.c_str(),
                      e.what());
@@ -357,7 +392,13 @@ class StateTransaction {
           std::ofstream out(tmp, std::ios::trunc);
           out << ToJson(loaded_).dump(1) << "\n";
         }
-        std::rename(tmp.c_str(), path_.c_str());
+        Sim& sim = S();
+        if (std::rename(tmp.c_str(), path_.c_str()) == 0) {
+          sim.file_state = loaded_;
+          sim.file_identity = IdentityOf(path_);
+        } else {
+          sim.file_state.reset();
+        }
       }
       if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
     }
