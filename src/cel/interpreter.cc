@@ -179,20 +179,35 @@ class Planner {
     e.constant = e.owned_constant.Borrowed();
   }
 
+ public:
   // Calls of library functions whose arguments are all constants (`quantity('8Gi')`,
-  // `semver('1.2.3')`) are evaluated once here. Failing calls are left to fail at run time,
-  // with their position.
+  // `semver('1.2.3')`) are evaluated once, after checking (the checker types the call, not the
+  // folded value). Failing calls are left to fail at run time, with their position.
+  static void FoldConstants(std::unique_ptr<Expr>& e) {
+    if (!e) return;
+    for (std::unique_ptr<Expr>* child : {&e->target, &e->iter_range, &e->accu_init,
+                                         &e->loop_condition, &e->loop_step, &e->result}) {
+      FoldConstants(*child);
+    }
+    for (auto& a : e->args) FoldConstants(a);
+    if (e->kind == Expr::Kind::kCall) FoldConstantCall(e);
+  }
+
+ private:
   static void FoldConstantCall(std::unique_ptr<Expr>& e) {
     if (!e->function || e->args.size() > 4) return;
     Value args[5];
     size_t n = 0;
+    uint32_t cost = 1;
     if (e->target) {
       if (e->target->kind != Expr::Kind::kConst) return;
       args[n++] = e->target->constant;
+      cost += e->target->folded_cost;
     }
     for (const auto& a : e->args) {
       if (a->kind != Expr::Kind::kConst) return;
       args[n++] = a->constant;
+      cost += a->folded_cost;
     }
     CallContext ctx;
     Value result = e->function->fn(args, n, ctx);
@@ -201,6 +216,7 @@ class Planner {
     folded->kind = Expr::Kind::kConst;
     folded->position = e->position;
     folded->constant = result.Owned();
+    folded->folded_cost = cost;
     BorrowConstant(*folded);
     e = std::move(folded);
   }
@@ -325,12 +341,8 @@ class Planner {
       if (!e->function) e->function = FindFunction(e->name, true);
       if (e->target) MIGDRA_RETURN_IF_ERROR(Plan(e->target));
     }
-    if (!e->function && env_.check) {
-      return MakeError(PositionString(source_, e->position) + ": undeclared reference to '" +
-                       e->name + "' (in container '" + env_.container + "')");
-    }
+    // An unknown function is reported by the checker (with checking on) or fails at run time.
     for (auto& a : e->args) MIGDRA_RETURN_IF_ERROR(Plan(a));
-    FoldConstantCall(e);
     return OkStatus();
   }
 
@@ -868,9 +880,8 @@ class Evaluator {
           return Value::Bool(false);
         }
         if (b.kind() == Kind::kMap) {
-          Value out;
           if (!IsMapKeyKind(a.kind()) && a.kind() != Kind::kDouble) return Value::Bool(false);
-          return Value::Bool(b.map().Find(a, &out));
+          return Value::Bool(b.map().Contains(a));
         }
         return At(e, NoSuchOverload("@in", a, b));
       }
@@ -960,6 +971,19 @@ Result<std::shared_ptr<const Program>> Program::Compile(std::string_view source,
   program->container_ = env.container;
   Planner planner(env, program->source_);
   MIGDRA_RETURN_IF_ERROR(planner.Plan(root));
+  if (env.check) {
+    CheckInput input;
+    input.declarations = env.declarations;
+    input.extra_functions = &env.functions;
+    input.variable_types = &env.variable_types;
+    input.object_fields = &env.object_fields;
+    input.homogeneous_aggregate_literals = env.homogeneous_aggregate_literals;
+    input.container = env.container;
+    MIGDRA_ASSIGN_OR_RETURN(CheckResult checked, Check(*root, program->source_, input));
+    program->type_ = std::move(checked.type);
+    program->types_ = std::move(checked.types);
+  }
+  Planner::FoldConstants(root);
   program->root_ = std::move(root);
   program->max_slots_ = planner.max_slots();
   return std::shared_ptr<const Program>(std::move(program));
@@ -981,6 +1005,12 @@ Value Program::Evaluate(const Activation& activation, const EvalOptions& options
   }
   std::vector<Value> heap_slots(max_slots_);
   return run(heap_slots.data());
+}
+
+const Type& Program::TypeOf(const Expr& e) const {
+  static const Type kDyn = Type::Dyn();
+  auto it = types_.find(&e);
+  return it == types_.end() ? kDyn : it->second;
 }
 
 std::string Program::Position(int32_t offset) const { return PositionString(source_, offset); }

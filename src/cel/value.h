@@ -183,6 +183,12 @@ class MapValue {
   virtual bool Find(const Value& key, Value* out) const = 0;
   // The keys in iteration order.
   virtual void Keys(std::vector<Value>* out) const = 0;
+  // Whether `key` is one of Keys() (the `in` operator). A map may find values for keys it does
+  // not contain (the DRA attribute map answers every domain with an empty map).
+  virtual bool Contains(const Value& key) const {
+    Value unused;
+    return Find(key, &unused);
+  }
 };
 
 // The map built by literals and conversions: insertion-ordered, hashed for lookup.
