@@ -287,6 +287,7 @@ Value ToString(const Value* a, size_t n, CallContext&) {
     case Kind::kType:
     case Kind::kQuantity:
     case Kind::kSemver:
+    case Kind::kObject:
       return Value::String(FormatValue(a[0], false));
     default:
       NO_OVERLOAD("string");
@@ -1570,6 +1571,9 @@ const Registry& GetRegistry() {
     r->Method("major", SemverPart<0>);
     r->Method("minor", SemverPart<1>);
     r->Method("patch", SemverPart<2>);
+    for (FunctionImpl& f : KubernetesNetworkFunctions()) {
+      (f.receiver ? r->methods : r->globals)[f.name] = f;
+    }
     return r;
   }();
   return *registry;

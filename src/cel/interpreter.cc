@@ -58,6 +58,10 @@ const std::map<std::string_view, std::string_view>& TypeNames() {
       {"google.protobuf.Timestamp", "google.protobuf.Timestamp"},
       {"kubernetes.Quantity", "kubernetes.Quantity"},
       {"kubernetes.Semver", "kubernetes.Semver"},
+      {"net.IP", "net.IP"},
+      {"net.CIDR", "net.CIDR"},
+      {"kubernetes.URL", "kubernetes.URL"},
+      {"kubernetes.NamedFormat", "kubernetes.NamedFormat"},
   };
   return types;
 }
