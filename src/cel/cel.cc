@@ -30,18 +30,36 @@ const typename M::mapped_type* FindEntry(const M& map, std::string_view driver,
   return it == map.end() ? nullptr : &it->second;
 }
 
+Value ConvertVersion(const std::string& text, std::string_view id) {
+  auto v = api::Semver::Parse(text);
+  if (!v.ok())
+    return Value::Error("attribute " + std::string(id) + ": invalid version: " + v.error().message);
+  return Value::Semver(std::move(*v));
+}
+
+// An attribute's value: a scalar, or a CEL list for the list forms (bools, ints, strings,
+// versions), as Kubernetes 1.36 presents them with DRAListTypeAttributes.
 Value ConvertAttribute(const api::DeviceAttribute& a, std::string_view id) {
   if (a.int_value) return Value::Int(*a.int_value);
   if (a.bool_value) return Value::Bool(*a.bool_value);
   if (a.string_value) return Value::StringView(*a.string_value);
-  if (a.version_value) {
-    auto v = api::Semver::Parse(*a.version_value);
-    if (!v.ok())
-      return Value::Error("attribute " + std::string(id) +
-                          ": invalid version: " + v.error().message);
-    return Value::Semver(std::move(*v));
+  if (a.version_value) return ConvertVersion(*a.version_value, id);
+  std::vector<Value> list;
+  if (a.int_values) {
+    for (int64_t v : *a.int_values) list.push_back(Value::Int(v));
+  } else if (a.bool_values) {
+    for (bool v : *a.bool_values) list.push_back(Value::Bool(v));
+  } else if (a.string_values) {
+    for (const std::string& v : *a.string_values) list.push_back(Value::StringView(v));
+  } else if (a.version_values) {
+    for (const std::string& v : *a.version_values) {
+      list.push_back(ConvertVersion(v, id));
+      if (list.back().is_error()) return list.back();
+    }
+  } else {
+    return Value::Error("attribute " + std::string(id) + " has no value");
   }
-  return Value::Error("attribute " + std::string(id) + " has no value");
+  return Value::List(std::move(list));
 }
 
 // device.attributes[domain] or device.capacity[domain]: the entries of one domain. Keys of the

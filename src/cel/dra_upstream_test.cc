@@ -356,6 +356,179 @@ std::vector<UpstreamCase> Cases() {
   };
 }
 
+api::DeviceAttribute Bools(std::vector<bool> v) {
+  api::DeviceAttribute a;
+  a.bool_values = std::move(v);
+  return a;
+}
+api::DeviceAttribute Ints(std::vector<int64_t> v) {
+  api::DeviceAttribute a;
+  a.int_values = std::move(v);
+  return a;
+}
+api::DeviceAttribute Strings(std::vector<std::string> v) {
+  api::DeviceAttribute a;
+  a.string_values = std::move(v);
+  return a;
+}
+api::DeviceAttribute Versions(std::vector<std::string> v) {
+  api::DeviceAttribute a;
+  a.version_values = std::move(v);
+  return a;
+}
+
+std::vector<std::string> ManyValues(int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) out.push_back("value-" + std::to_string(i));
+  return out;
+}
+
+// The list-type attribute cases (DRAListTypeAttributes, alpha in 1.36): list attributes are
+// CEL lists; includes() tests membership (a scalar: equality), bounded at 48 values. The macro
+// costs are upstream's for `.asList().exists(...)` (390, 262) less the one unit of asList().
+std::vector<UpstreamCase> ListCases() {
+  const char* kDriver = "dra.example.com";
+  return {
+      {"includes-function-on-bool-list-positive",
+       R"(device.attributes["dra.example.com"].name.includes(true))",
+       kDriver,
+       {{"name", Bools({true, false})}},
+       {},
+       nullptr,
+       nullptr,
+       true,
+       4 + 48},
+      {"includes-function-on-bool-list-negative",
+       R"(device.attributes["dra.example.com"].name.includes(false))",
+       kDriver,
+       {{"name", Bools({true, true})}},
+       {},
+       nullptr,
+       nullptr,
+       false,
+       4 + 48},
+      {"includes-function-on-int-list-positive",
+       R"(device.attributes["dra.example.com"].name.includes(1))",
+       kDriver,
+       {{"name", Ints({1, 2})}},
+       {},
+       nullptr,
+       nullptr,
+       true,
+       4 + 48},
+      {"includes-function-on-int-list-negative",
+       R"(device.attributes["dra.example.com"].name.includes(3))",
+       kDriver,
+       {{"name", Ints({1, 2})}},
+       {},
+       nullptr,
+       nullptr,
+       false,
+       4 + 48},
+      {"includes-function-on-string-list-positive",
+       R"(device.attributes["dra.example.com"].name.includes("fish"))",
+       kDriver,
+       {{"name", Strings({"fish", "bird"})}},
+       {},
+       nullptr,
+       nullptr,
+       true,
+       4 + 48},
+      {"includes-function-on-string-list-negative",
+       R"(device.attributes["dra.example.com"].name.includes("cat"))",
+       kDriver,
+       {{"name", Strings({"fish", "bird"})}},
+       {},
+       nullptr,
+       nullptr,
+       false,
+       4 + 48},
+      {"includes-function-on-semver-list-positive",
+       R"(device.attributes["dra.example.com"].name.includes(semver("1.0.0")))",
+       kDriver,
+       {{"name", Versions({"1.0.0", "2.0.0"})}},
+       {},
+       nullptr,
+       nullptr,
+       true,
+       4 + 48 + 1},
+      {"includes-function-on-semver-list-negative",
+       R"(device.attributes["dra.example.com"].name.includes(semver("3.0.0")))",
+       kDriver,
+       {{"name", Versions({"1.0.0", "2.0.0"})}},
+       {},
+       nullptr,
+       nullptr,
+       false,
+       4 + 48 + 1},
+      {"includes-function-on-very-long-list-positive",
+       R"(device.attributes["dra.example.com"].name.includes("value-48"))",
+       kDriver,
+       {{"name", Strings(ManyValues(48))}},
+       {},
+       nullptr,
+       nullptr,
+       false,
+       4 + 48},
+      {"includes-function-on-too-long-list",
+       R"(device.attributes["dra.example.com"].name.includes("value-49"))",
+       kDriver,
+       {{"name", Strings(ManyValues(49))}},
+       {},
+       nullptr,
+       "'includes' function cannot be applied to lists longer than 48 values",
+       false,
+       4 + 48},
+      {"macro-on-list-of-int",
+       R"(device.attributes["dra.example.com"].names.exists(x, x > 0))",
+       kDriver,
+       {{"names", Ints({1, 2})}},
+       {},
+       nullptr,
+       nullptr,
+       true,
+       5 + (3 + 3) * 64},
+      {"macro-on-list-of-string",
+       R"(device.attributes["dra.example.com"].names.all(x, x != ""))",
+       kDriver,
+       {{"names", Strings({"fish", "bird"})}},
+       {},
+       nullptr,
+       nullptr,
+       true,
+       5 + (2 + 2) * 64},
+      {"list-size",
+       R"(device.attributes["dra.example.com"].names.size() == 2)",
+       kDriver,
+       {{"names", Versions({"1.0.0", "2.0.0"})}},
+       {},
+       nullptr,
+       nullptr,
+       true,
+       6},
+  };
+}
+
+TEST(DraUpstreamCompileTest, ListTypeAttributesAreLists) {
+  for (const UpstreamCase& c : ListCases()) {
+    SCOPED_TRACE(c.name);
+    auto sel = CompiledSelector::Compile(c.expression);
+    ASSERT_TRUE(sel.ok()) << sel.error().message;
+    EXPECT_EQ(sel->max_cost(), c.cost);
+    api::Device device;
+    device.attributes = c.attributes;
+    auto match = sel->Matches(device, c.driver);
+    if (c.match_error) {
+      ASSERT_FALSE(match.ok());
+      EXPECT_NE(match.error().message.find(c.match_error), std::string::npos)
+          << match.error().message;
+      continue;
+    }
+    ASSERT_TRUE(match.ok()) << match.error().message;
+    EXPECT_EQ(*match, c.match);
+  }
+}
+
 TEST(DraUpstreamCompileTest, EveryCaseOfKubernetesCompileTest) {
   for (const UpstreamCase& c : Cases()) {
     SCOPED_TRACE(c.name);
