@@ -1,6 +1,6 @@
 // Kubernetes' CEL libraries, driven by data: the cases of the libraries' own Go tests
 // (k8s.io/apiserver/pkg/cel/library: ip_test.go, cidr_test.go, the URL, quantity, regex and
-// lists cases of apiextensions' validation_test.go, format.go's documented examples), each a
+// lists cases of apiextensions' validation_test.go, format_test.go), each a
 // line of the table below, evaluated in the Kubernetes environment (checker.h's kKubernetes):
 //
 //   EXPR => EXPECTED      EXPR and EXPECTED evaluate to equal values
@@ -130,31 +130,77 @@ isURL('https://a:b:c/') => false
 isURL('../relative-path') => false
 url('../relative-path') !! URL parse error during conversion from string: parse "../relative-path": invalid URI for request
 url('https:://kubernetes.io/').getHostname() != 'test' => true
-# format.go
-format.dns1123Label().validate('my-label-name') => optional.none()
-format.dns1123Label().validate('My_Label') => optional.of(["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"])
-format.dns1123Subdomain().validate('apiextensions.k8s.io') => optional.none()
-format.dns1035Label().validate('my-label-name') => optional.none()
-format.dns1035Label().validate('1abc') => optional.of(["a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"])
-format.qualifiedName().validate('apiextensions.k8s.io/v1beta1') => optional.none()
-format.dns1123LabelPrefix().validate('my-label-prefix-') => optional.none()
-format.dns1123SubdomainPrefix().validate('mysubdomain.prefix.-') => optional.none()
-format.dns1035LabelPrefix().validate('my-label-prefix-') => optional.none()
-format.labelValue().validate('a_b') => optional.none()
-format.uri().validate('http://example.com') => optional.none()
+# format_test.go
+format.dns1123Label().validate("my-label-name") => optional.none()
+format.dns1123Subdomain().validate("apiextensions.k8s.io") => optional.none()
+format.qualifiedName().validate("apiextensions.k8s.io/v1beta1") => optional.none()
+format.dns1123LabelPrefix().validate("my-label-prefix-") => optional.none()
+format.dns1123SubdomainPrefix().validate("mysubdomain.prefix.-") => optional.none()
+format.dns1035LabelPrefix().validate("my-label-prefix-") => optional.none()
+format.uri().validate("http://example.com") => optional.none()
+format.uuid().validate("123e4567-e89b-12d3-a456-426614174000") => optional.none()
+format.byte().validate("aGVsbG8=") => optional.none()
+format.date().validate("2021-01-01") => optional.none()
+format.datetime().validate("2021-01-01T00:00:00Z") => optional.none()
+format.dns1123Label().validate("contains a space") => optional.of(["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"])
+format.dns1123Subdomain().validate("contains a space") => optional.of(["a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"])
+format.dns1035Label().validate("contains a space") => optional.of(["a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"])
+format.qualifiedName().validate("contains a space") => optional.of(["name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"])
+format.dns1123LabelPrefix().validate("contains a space-") => optional.of(["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"])
+format.dns1123SubdomainPrefix().validate("contains a space-") => optional.of(["a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"])
+format.dns1035LabelPrefix().validate("contains a space-") => optional.of(["a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"])
+format.dns1123Subdomain().validate("example.com") => optional.none()
+format.dns1035Label().validate("my-label-name") => optional.none()
+format.qualifiedName().validate("my.name") => optional.none()
+format.byte().validate("aGVsbG8") => optional.of(["invalid base64"])
+format.date().validate("2020-01-01") => optional.none()
+format.date().validate("2020-01-32") => optional.of(["invalid date"])
+format.datetime().validate("2020-01-01T00:00:00Z") => optional.none()
+format.datetime().validate("2020-01-32T00:00:00Z") => optional.of(["invalid datetime"])
+format.named("unknown").hasValue() => false
+format.labelValue().validate("my-cool-label-Value") => optional.none()
+format.labelValue().validate("my-cool-label-Value!!\n\n!!!") => optional.of(["a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"])
 format.uri().validate('example') => optional.of(['parse "example": invalid URI for request'])
-format.uuid().validate('123e4567-e89b-12d3-a456-426614174000') => optional.none()
-format.uuid().validate('123e4567') => optional.of(['does not match the UUID format'])
-format.byte().validate('aGVsbG8=') => optional.none()
-format.byte().validate('aGVsbG8') => optional.of(['invalid base64'])
-format.date().validate('2021-01-01') => optional.none()
-format.date().validate('2021-13-01') => optional.of(['invalid date'])
-format.datetime().validate('2021-01-01T00:00:00Z') => optional.none()
-format.datetime().validate('2021-01-01') => optional.of(['invalid datetime'])
-format.named('dns1123Label').hasValue() => true
-format.named('nope').hasValue() => false
-format.named('dns1123Label').value().validate('x') => optional.none()
 format.dns1123Label().validate(1) ## found no matching overload for 'validate' applied to 'kubernetes.NamedFormat.(int)'
+format.named("dns1123Label").hasValue() => true
+format.named("dns1123Label").value() == format.dns1123Label() => true
+format.named("dns1123Subdomain").hasValue() => true
+format.named("dns1123Subdomain").value() == format.dns1123Subdomain() => true
+format.named("dns1035Label").hasValue() => true
+format.named("dns1035Label").value() == format.dns1035Label() => true
+format.named("qualifiedName").hasValue() => true
+format.named("qualifiedName").value() == format.qualifiedName() => true
+format.named("dns1123LabelPrefix").hasValue() => true
+format.named("dns1123LabelPrefix").value() == format.dns1123LabelPrefix() => true
+format.named("dns1123SubdomainPrefix").hasValue() => true
+format.named("dns1123SubdomainPrefix").value() == format.dns1123SubdomainPrefix() => true
+format.named("dns1035LabelPrefix").hasValue() => true
+format.named("dns1035LabelPrefix").value() == format.dns1035LabelPrefix() => true
+format.named("labelValue").hasValue() => true
+format.named("labelValue").value() == format.labelValue() => true
+format.named("uri").hasValue() => true
+format.named("uri").value() == format.uri() => true
+format.named("uuid").hasValue() => true
+format.named("uuid").value() == format.uuid() => true
+format.named("byte").hasValue() => true
+format.named("byte").value() == format.byte() => true
+format.named("date").hasValue() => true
+format.named("date").value() == format.date() => true
+format.named("datetime").hasValue() => true
+format.named("datetime").value() == format.datetime() => true
+format.dns1123Label() == format.dns1123Subdomain() => false
+format.dns1123Subdomain() == format.dns1035Label() => false
+format.dns1035Label() == format.qualifiedName() => false
+format.qualifiedName() == format.dns1123LabelPrefix() => false
+format.dns1123LabelPrefix() == format.dns1123SubdomainPrefix() => false
+format.dns1123SubdomainPrefix() == format.dns1035LabelPrefix() => false
+format.dns1035LabelPrefix() == format.labelValue() => false
+format.labelValue() == format.uri() => false
+format.uri() == format.uuid() => false
+format.uuid() == format.byte() => false
+format.byte() == format.date() => false
+format.date() == format.datetime() => false
+format.datetime() == format.dns1123Label() => false
 # quantity.go (global and member overloads as declared)
 quantity('1.5Gi').compareTo(quantity('1536Mi')) => 0
 quantity("50k").add(quantity("20")) == quantity("50.02k") => true
@@ -235,7 +281,7 @@ TEST(KubernetesLibrariesTest, UpstreamCases) {
       break;
     }
   }
-  EXPECT_GT(cases, 140);
+  EXPECT_GT(cases, 190);
 }
 
 }  // namespace
