@@ -484,46 +484,30 @@ const DeclMap& Library(Declarations set) {
 
 }  // namespace
 
-bool TypeIdentifier(std::string_view name, Declarations set, Type* out) {
-  static const std::map<std::string, std::string, std::less<>> kCommon = {
-      {"int", "int"},
-      {"uint", "uint"},
-      {"double", "double"},
-      {"bool", "bool"},
-      {"string", "string"},
-      {"bytes", "bytes"},
-      {"list", "list(dyn)"},
-      {"map", "map(dyn, dyn)"},
-      {"null_type", "null_type"},
-      {"type", "type"},
-      {"optional_type", "optional_type(dyn)"},
-      {"google.protobuf.Duration", "duration"},
-      {"google.protobuf.Timestamp", "timestamp"},
-  };
-  static const std::map<std::string, std::string, std::less<>> kKubernetes = {
-      {"kubernetes.Quantity", "kubernetes.Quantity"},
-      {"kubernetes.Semver", "kubernetes.Semver"},
-      {"net.IP", "net.IP"},
-      {"net.CIDR", "net.CIDR"},
-      {"kubernetes.URL", "kubernetes.URL"},
-      {"kubernetes.NamedFormat", "kubernetes.NamedFormat"},
-  };
-  auto it = kCommon.find(name);
-  if (it == kCommon.end()) {
-    if (set != Declarations::kKubernetes) return false;
-    it = kKubernetes.find(name);
-    if (it == kKubernetes.end()) return false;
-  }
-  *out = Type::TypeOf(*Type::Parse(it->second));
-  return true;
-}
-
 // ---- the checker --------------------------------------------------------------------------------
 
 namespace {
 
 using K = Type::Kind;
 using Mapping = std::map<std::string, Type>;
+
+// The type of the type value named `name` ("int" -> type(int)); false if `set` has no such type.
+bool TypeIdentifier(std::string_view name, Declarations set, Type* out) {
+  // The planner resolves the names (interpreter.cc's TypeNames); this gives each its type, with
+  // dyn parameters for the parameterized ones.
+  static const std::map<std::string, std::string, std::less<>> kParameterized = {
+      {"list", "list(dyn)"},
+      {"map", "map(dyn, dyn)"},
+      {"optional_type", "optional_type(dyn)"},
+  };
+  const bool kubernetes_type = name.starts_with("kubernetes.") || name.starts_with("net.");
+  if (kubernetes_type && set != Declarations::kKubernetes) return false;
+  auto it = kParameterized.find(name);
+  auto t = Type::Parse(it != kParameterized.end() ? std::string_view(it->second) : name);
+  if (!t.ok()) return false;
+  *out = Type::TypeOf(std::move(*t));
+  return true;
+}
 
 bool IsDyn(const Type& t) { return t.kind == K::kDyn || t.kind == K::kAny; }
 bool IsDynOrError(const Type& t) { return IsDyn(t) || t.kind == K::kError; }
@@ -778,7 +762,9 @@ class Checker {
       case Kind::kType: {
         Type t;
         if (TypeIdentifier(v.str(), input_.declarations, &t)) return t;
-        return Type::TypeOf(Type::Dyn());
+        Fail(e.position, "undeclared reference to '" + std::string(v.str()) + "' (in container '" +
+                             input_.container + "')");
+        return Type::Error();
       }
       default:
         return Type::Dyn();

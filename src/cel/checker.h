@@ -46,9 +46,6 @@ enum class Declarations : uint8_t {
   kKubernetes,
 };
 
-// The declared type of a named type identifier ("int" -> type(int)); false if unknown.
-bool TypeIdentifier(std::string_view name, Declarations set, Type* out);
-
 struct CheckResult {
   Type type;                                    // the expression's type
   std::unordered_map<const Expr*, Type> types;  // every node's type, type parameters resolved

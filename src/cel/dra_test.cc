@@ -9,27 +9,17 @@
 #include <vector>
 
 #include "cel/cel.h"
+#include "cel/test_devices.h"
 
 namespace migdra::cel {
 namespace {
 
+using testing::Int;
+using testing::Str;
+using testing::Version;
+
 constexpr const char* kDriver = "gpu.nvidia.com";
 
-api::DeviceAttribute Str(std::string s) {
-  api::DeviceAttribute a;
-  a.string_value = std::move(s);
-  return a;
-}
-api::DeviceAttribute Version(std::string s) {
-  api::DeviceAttribute a;
-  a.version_value = std::move(s);
-  return a;
-}
-api::DeviceAttribute Int(int64_t i) {
-  api::DeviceAttribute a;
-  a.int_value = i;
-  return a;
-}
 api::DeviceCapacity Cap(std::string_view q) {
   api::DeviceCapacity c;
   c.value = *api::Quantity::Parse(q);

@@ -8,9 +8,19 @@
 #include <vector>
 
 #include "cel/cel.h"
+#include "cel/test_devices.h"
 
 namespace migdra::cel {
 namespace {
+
+using testing::Bools;
+using testing::Ints;
+using testing::Strings;
+using testing::Versions;
+constexpr auto B = testing::Bool;
+constexpr auto I = testing::Int;
+constexpr auto S = testing::Str;
+constexpr auto V = testing::Version;
 
 struct UpstreamCase {
   const char* name;
@@ -23,27 +33,6 @@ struct UpstreamCase {
   bool match;
   uint64_t cost;
 };
-
-api::DeviceAttribute B(bool v) {
-  api::DeviceAttribute a;
-  a.bool_value = v;
-  return a;
-}
-api::DeviceAttribute I(int64_t v) {
-  api::DeviceAttribute a;
-  a.int_value = v;
-  return a;
-}
-api::DeviceAttribute S(std::string v) {
-  api::DeviceAttribute a;
-  a.string_value = std::move(v);
-  return a;
-}
-api::DeviceAttribute V(std::string v) {
-  api::DeviceAttribute a;
-  a.version_value = std::move(v);
-  return a;
-}
 
 std::vector<UpstreamCase> Cases() {
   const char* kAll =
@@ -354,27 +343,6 @@ std::vector<UpstreamCase> Cases() {
        false,
        5 + (3 + 3) * 64},
   };
-}
-
-api::DeviceAttribute Bools(std::vector<bool> v) {
-  api::DeviceAttribute a;
-  a.bool_values = std::move(v);
-  return a;
-}
-api::DeviceAttribute Ints(std::vector<int64_t> v) {
-  api::DeviceAttribute a;
-  a.int_values = std::move(v);
-  return a;
-}
-api::DeviceAttribute Strings(std::vector<std::string> v) {
-  api::DeviceAttribute a;
-  a.string_values = std::move(v);
-  return a;
-}
-api::DeviceAttribute Versions(std::vector<std::string> v) {
-  api::DeviceAttribute a;
-  a.version_values = std::move(v);
-  return a;
 }
 
 std::vector<std::string> ManyValues(int n) {
