@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "cel/cost.h"
 #include "cel/format.h"
 #include "cel/interpreter.h"
 #include "cel/parser.h"
@@ -222,6 +223,36 @@ TEST(CelKubernetesLibraryTest, ListsRegexAndSets) {
   EXPECT_EQ(Ok("sets.contains([1, 2, 3], [3, 1])", Kubernetes()), "true");
   EXPECT_EQ(Ok("sets.equivalent([1, 2], [2, 1, 1])", Kubernetes()), "true");
   EXPECT_EQ(Ok("sets.intersects([1, 2], [3])", Kubernetes()), "false");
+}
+
+// As upstream's DRA tests require of cel-go: what an evaluation spends never exceeds the
+// checker's worst-case estimate, so an expression the estimate admits is not stopped by the
+// runtime limit.
+TEST(CelCostTest, RuntimeCostStaysWithinTheEstimate) {
+  const char* expressions[] = {
+      "[1, 2, 3].all(x, x > 0)",
+      "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10].all(x, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].all(y, y > x || "
+      "true))",
+      "[1, 2, 3].map(x, x * 2).size() == 3",
+      "[1, 2, 3].filter(x, x > 1).size() == 2",
+      "{'a': 1}.exists(k, k == 'a')",
+      "cel.bind(x, [1, 2, 3], x.size() > 1)",
+      "[1, 2, 3].exists_one(x, x == 2) ? 'yes'.size() == 3 : false",
+      "{'a': [1, 2], 'b': [3]}.all(k, {'a': [1, 2], 'b': [3]}[k].size() > 0)",
+  };
+  Env env;
+  env.declarations = Declarations::kKubernetes;
+  for (const char* expr : expressions) {
+    auto program = Program::Compile(expr, env);
+    ASSERT_TRUE(program.ok()) << expr << ": " << program.error().message;
+    int64_t actual = 0;
+    VectorActivation none({});
+    Value v = (*program)->Evaluate(none, {}, &actual);
+    ASSERT_FALSE(v.is_error()) << expr << ": " << v.error().message;
+    const CostEstimate estimate = EstimateCost(**program, nullptr);
+    EXPECT_LE(static_cast<uint64_t>(actual), estimate.max) << expr;
+    EXPECT_GT(actual, 0) << expr;
+  }
 }
 
 TEST(CelFormatTest, DoublesPrintLikeGo) {

@@ -83,6 +83,12 @@ class Coster {
  private:
   void PathOfIdent(const Expr& e) {
     if (e.slot >= 0) {
+      for (size_t i = accumulators_.size(); i-- > 0;) {
+        if (accumulators_[i].first == e.name) {
+          sizes_[&e] = accumulators_[i].second;
+          break;
+        }
+      }
       for (size_t i = iter_vars_.size(); i-- > 0;) {
         if (iter_vars_[i].first == e.name) {
           paths_[&e] = iter_vars_[i].second;
@@ -229,6 +235,9 @@ class Coster {
 
   CostEstimate Comprehension(const Expr& e) {
     CostEstimate sum = Add(Cost(*e.iter_range), Cost(*e.accu_init));
+    // The accumulator is as large as its initial value as far as one iteration's step is
+    // concerned (the macros append one element per step), as cel-go estimates.
+    accumulators_.push_back({e.accu_var, Size(*e.accu_init)});
     std::vector<std::string> range_path;
     if (auto it = paths_.find(e.iter_range.get()); it != paths_.end()) range_path = it->second;
     const size_t depth = iter_vars_.size();
@@ -244,6 +253,7 @@ class Coster {
     CostEstimate step = Cost(*e.loop_step);
     iter_vars_.resize(depth);
     sum = Add(sum, Cost(*e.result));
+    accumulators_.pop_back();
     SizeEstimate range = Size(*e.iter_range);
     sizes_[&e] = range;
     return Add(sum, Times({range.min, range.max}, Add(step, loop)));
@@ -254,6 +264,7 @@ class Coster {
   std::unordered_map<const Expr*, std::vector<std::string>> paths_;
   std::unordered_map<const Expr*, SizeEstimate> sizes_;
   std::vector<std::pair<std::string, std::vector<std::string>>> iter_vars_;
+  std::vector<std::pair<std::string, SizeEstimate>> accumulators_;
 };
 
 }  // namespace

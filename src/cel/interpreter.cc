@@ -575,7 +575,8 @@ class Evaluator {
       : program_(program), activation_(activation), limit_(options.cost_limit), slots_(slots) {}
 
   Value Eval(const Expr& e) {
-    if (++ctx_.cost > limit_) return CostExceeded(e);
+    ctx_.cost += NodeCost(e);
+    if (ctx_.cost > limit_) return CostExceeded(e);
     switch (e.kind) {
       case Expr::Kind::kConst:
         return e.constant;
@@ -606,12 +607,33 @@ class Evaluator {
   int64_t cost() const { return ctx_.cost; }
 
  private:
+  // The cost of evaluating node `e` itself, in cel-go's runtime units: literals are free,
+  // identifiers, selections and calls cost 1 (library functions add what they traverse), list
+  // and map creation 10 and 30, the logical operators and comprehensions nothing of their own.
+  // So the actual cost stays within the checker's estimate (cost.h), as upstream's does.
+  static int64_t NodeCost(const Expr& e) {
+    switch (e.kind) {
+      case Expr::Kind::kConst:
+      case Expr::Kind::kComprehension:
+        return 0;
+      case Expr::Kind::kList:
+        return 10;
+      case Expr::Kind::kMap:
+      case Expr::Kind::kStruct:
+        return 30;
+      case Expr::Kind::kCall:
+        return e.builtin == Builtin::kAnd || e.builtin == Builtin::kOr ||
+                       e.builtin == Builtin::kConditional
+                   ? 0
+                   : 1;
+      default:
+        return 1;
+    }
+  }
+
   // Evaluates `e`, referring to constants in place instead of copying them.
   const Value& EvalRef(const Expr& e, Value& storage) {
-    if (e.kind == Expr::Kind::kConst) {
-      ++ctx_.cost;
-      return e.constant;
-    }
+    if (e.kind == Expr::Kind::kConst) return e.constant;
     storage = Eval(e);
     return storage;
   }
@@ -745,7 +767,7 @@ class Evaluator {
     }
     slots_[e.accu_slot] = std::move(accu);
     for (size_t i = 0; i < count; ++i) {
-      if (++ctx_.cost > limit_) return CostExceeded(e);
+      if (ctx_.cost > limit_) return CostExceeded(e);
       if (range.kind() == Kind::kList) {
         if (e.slot2 >= 0) {
           slots_[e.slot] = Value::Int(static_cast<int64_t>(i));
