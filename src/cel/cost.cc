@@ -165,7 +165,11 @@ class Coster {
       return Add(costs[0],
                  {std::min(costs[1].min, costs[2].min), std::max(costs[1].max, costs[2].max)});
     }
-    if (name == "@in" && args.size() == 2 && program_.TypeOf(*args[1]).kind == Type::Kind::kList) {
+    // `in` a list is linear in its size; cel-go unions the costs of every overload a dyn operand
+    // may take, so a dyn container counts as a list.
+    const Type::Kind container =
+        args.size() == 2 ? program_.TypeOf(*args[1]).kind : Type::Kind::kMap;
+    if (name == "@in" && (container == Type::Kind::kList || container == Type::Kind::kDyn)) {
       return Add(Scaled(Size(*args[1]), 1), sum);
     }
     if ((name == "_==_" || name == "_!=_" ||
