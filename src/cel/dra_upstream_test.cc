@@ -487,55 +487,42 @@ std::vector<UpstreamCase> ListCases() {
   };
 }
 
-TEST(DraUpstreamCompileTest, ListTypeAttributesAreLists) {
-  for (const UpstreamCase& c : ListCases()) {
-    SCOPED_TRACE(c.name);
-    auto sel = CompiledSelector::Compile(c.expression);
-    ASSERT_TRUE(sel.ok()) << sel.error().message;
-    EXPECT_EQ(sel->max_cost(), c.cost);
-    api::Device device;
-    device.attributes = c.attributes;
-    auto match = sel->Matches(device, c.driver);
-    if (c.match_error) {
-      ASSERT_FALSE(match.ok());
-      EXPECT_NE(match.error().message.find(c.match_error), std::string::npos)
-          << match.error().message;
-      continue;
-    }
-    ASSERT_TRUE(match.ok()) << match.error().message;
-    EXPECT_EQ(*match, c.match);
+// Compiles the case's expression, checks its compile error or cost estimate, then matches it
+// against a device with the case's attributes and capacity.
+void RunCase(const UpstreamCase& c) {
+  SCOPED_TRACE(c.name);
+  auto sel = CompiledSelector::Compile(c.expression);
+  if (c.compile_error) {
+    ASSERT_FALSE(sel.ok());
+    EXPECT_NE(sel.error().message.find(c.compile_error), std::string::npos) << sel.error().message;
+    return;
   }
+  ASSERT_TRUE(sel.ok()) << sel.error().message;
+  EXPECT_EQ(sel->max_cost(), c.cost);
+  api::Device device;
+  device.attributes = c.attributes;
+  for (const auto& [name, q] : c.capacity) {
+    api::DeviceCapacity cap;
+    cap.value = *api::Quantity::Parse(q);
+    device.capacity[name] = cap;
+  }
+  auto match = sel->Matches(device, c.driver);
+  if (c.match_error) {
+    ASSERT_FALSE(match.ok());
+    EXPECT_NE(match.error().message.find(c.match_error), std::string::npos)
+        << match.error().message;
+    return;
+  }
+  ASSERT_TRUE(match.ok()) << match.error().message;
+  EXPECT_EQ(*match, c.match);
+}
+
+TEST(DraUpstreamCompileTest, ListTypeAttributesAreLists) {
+  for (const UpstreamCase& c : ListCases()) RunCase(c);
 }
 
 TEST(DraUpstreamCompileTest, EveryCaseOfKubernetesCompileTest) {
-  for (const UpstreamCase& c : Cases()) {
-    SCOPED_TRACE(c.name);
-    auto sel = CompiledSelector::Compile(c.expression);
-    if (c.compile_error) {
-      ASSERT_FALSE(sel.ok());
-      EXPECT_NE(sel.error().message.find(c.compile_error), std::string::npos)
-          << sel.error().message;
-      continue;
-    }
-    ASSERT_TRUE(sel.ok()) << sel.error().message;
-    EXPECT_EQ(sel->max_cost(), c.cost);
-    api::Device device;
-    device.attributes = c.attributes;
-    for (const auto& [name, q] : c.capacity) {
-      api::DeviceCapacity cap;
-      cap.value = *api::Quantity::Parse(q);
-      device.capacity[name] = cap;
-    }
-    auto match = sel->Matches(device, c.driver);
-    if (c.match_error) {
-      ASSERT_FALSE(match.ok());
-      EXPECT_NE(match.error().message.find(c.match_error), std::string::npos)
-          << match.error().message;
-      continue;
-    }
-    ASSERT_TRUE(match.ok()) << match.error().message;
-    EXPECT_EQ(*match, c.match);
-  }
+  for (const UpstreamCase& c : Cases()) RunCase(c);
 }
 
 TEST(DraUpstreamCompileTest, TypeErrorsAsCelGoReportsThem) {
