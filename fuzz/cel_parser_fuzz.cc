@@ -1,6 +1,6 @@
-// Fuzzes the CEL front end and evaluator: any input must parse or fail with an error, never
-// crash; what compiles is evaluated (bounded by a cost limit) both generically and as a DRA
-// selector against a MIG device.
+// Fuzzes the CEL front end, type checker and evaluator: any input must parse or fail with an
+// error, never crash; what compiles is evaluated (bounded by a cost limit) both generically and
+// as a DRA selector against a MIG device.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -44,6 +44,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     migdra::cel::Value result = (*program)->Evaluate(activation, options);
     (void)migdra::cel::DebugString(result);
   }
+
+  // The type checker over the declarations of both environments.
+  migdra::cel::Env checked;
+  checked.variables = {"x"};
+  checked.variable_types = {migdra::cel::Type::List(migdra::cel::Type::Dyn())};
+  (void)migdra::cel::Program::Compile(text, checked);
+  checked.declarations = migdra::cel::Declarations::kKubernetes;
+  checked.homogeneous_aggregate_literals = true;
+  (void)migdra::cel::Program::Compile(text, checked);
 
   auto selector = migdra::cel::CompiledSelector::Compile(text);
   if (selector.ok()) (void)selector->Matches(FuzzDevice(), "gpu.nvidia.com");

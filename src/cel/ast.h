@@ -60,7 +60,10 @@ struct Expr {
   Kind kind = Kind::kConst;
   int32_t position = 0;  // byte offset in the source
 
-  Value constant;                // kConst (borrows from owned_constant after planning)
+  Value constant;  // kConst (borrows from owned_constant after planning)
+  // kConst made by folding a call of constants: the call's estimated cost (cost.h), which the
+  // evaluation no longer spends but Kubernetes' estimate counts.
+  uint32_t folded_cost = 0;
   Value owned_constant;          // kConst: the payload `constant` points into
   std::string name;              // kIdent name, kSelect field, kCall function, kStruct type name
   std::unique_ptr<Expr> target;  // kSelect operand, kCall receiver (null for global calls)

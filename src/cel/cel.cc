@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "cel/cost.h"
 #include "cel/interpreter.h"
 
 namespace migdra::cel {
@@ -29,18 +30,36 @@ const typename M::mapped_type* FindEntry(const M& map, std::string_view driver,
   return it == map.end() ? nullptr : &it->second;
 }
 
+Value ConvertVersion(const std::string& text, std::string_view id) {
+  auto v = api::Semver::Parse(text);
+  if (!v.ok())
+    return Value::Error("attribute " + std::string(id) + ": invalid version: " + v.error().message);
+  return Value::Semver(std::move(*v));
+}
+
+// An attribute's value: a scalar, or a CEL list for the list forms (bools, ints, strings,
+// versions), as Kubernetes 1.36 presents them with DRAListTypeAttributes.
 Value ConvertAttribute(const api::DeviceAttribute& a, std::string_view id) {
   if (a.int_value) return Value::Int(*a.int_value);
   if (a.bool_value) return Value::Bool(*a.bool_value);
   if (a.string_value) return Value::StringView(*a.string_value);
-  if (a.version_value) {
-    auto v = api::Semver::Parse(*a.version_value);
-    if (!v.ok())
-      return Value::Error("attribute " + std::string(id) +
-                          ": invalid version: " + v.error().message);
-    return Value::Semver(std::move(*v));
+  if (a.version_value) return ConvertVersion(*a.version_value, id);
+  std::vector<Value> list;
+  if (a.int_values) {
+    for (int64_t v : *a.int_values) list.push_back(Value::Int(v));
+  } else if (a.bool_values) {
+    for (bool v : *a.bool_values) list.push_back(Value::Bool(v));
+  } else if (a.string_values) {
+    for (const std::string& v : *a.string_values) list.push_back(Value::StringView(v));
+  } else if (a.version_values) {
+    for (const std::string& v : *a.version_values) {
+      list.push_back(ConvertVersion(v, id));
+      if (list.back().is_error()) return list.back();
+    }
+  } else {
+    return Value::Error("attribute " + std::string(id) + " has no value");
   }
-  return Value::Error("attribute " + std::string(id) + " has no value");
+  return Value::List(std::move(list));
 }
 
 // device.attributes[domain] or device.capacity[domain]: the entries of one domain. Keys of the
@@ -132,6 +151,18 @@ class DomainsMap : public MapValue {
     if (key.kind() != Kind::kString) return false;
     *out = Value::Map(DomainFor(key.str()));
     return true;
+  }
+
+  // Only the domains the device has (Kubernetes' map answers lookups of others with an empty
+  // map, but `in` sees its real keys).
+  bool Contains(const Value& key) const override {
+    if (key.kind() != Kind::kString) return false;
+    std::vector<Value> keys;
+    Keys(&keys);
+    for (const Value& k : keys) {
+      if (k.str() == key.str()) return true;
+    }
+    return false;
   }
 
   void Keys(std::vector<Value>* out) const override {
@@ -267,24 +298,6 @@ class DeviceActivation : public Activation {
   mutable std::optional<DeviceMap> map_;
 };
 
-// Rejects selections of fields the DRA device type does not have (`device.foo`), as the
-// Kubernetes type checker does.
-Status CheckDeviceFields(const Program& program, const Expr& e) {
-  if (e.kind == Expr::Kind::kSelect && e.target && e.target->kind == Expr::Kind::kIdent &&
-      e.target->global == 0) {
-    if (e.name != "driver" && e.name != "attributes" && e.name != "capacity" &&
-        e.name != "allowMultipleAllocations") {
-      return MakeError(program.Position(e.position) + ": undefined field '" + e.name + "'");
-    }
-  }
-  for (const Expr* child : {e.target.get(), e.iter_range.get(), e.accu_init.get(),
-                            e.loop_condition.get(), e.loop_step.get(), e.result.get()}) {
-    if (child) MIGDRA_RETURN_IF_ERROR(CheckDeviceFields(program, *child));
-  }
-  for (const auto& a : e.args) MIGDRA_RETURN_IF_ERROR(CheckDeviceFields(program, *a));
-  return OkStatus();
-}
-
 }  // namespace
 
 struct CompiledSelector::Impl {
@@ -294,6 +307,7 @@ struct CompiledSelector::Impl {
   // DeviceClass selector of NVIDIA's classes and of the walkthrough: it cannot fail or cost more
   // than one comparison, so Matches answers it without the evaluator.
   std::optional<std::string> driver_equals;
+  uint64_t max_cost = 0;
 };
 
 namespace {
@@ -324,19 +338,69 @@ std::optional<std::string> DriverEqualsLiteral(const Expr& root) {
 
 }  // namespace
 
+namespace {
+
+// Kubernetes' DRA selector environment: the base environment with the `device` variable of
+// object type kubernetes.DRADevice. Attribute values are dyn, as with the DRAListTypeAttributes
+// gate on (an attribute may hold a scalar or a list).
+const Env& SelectorEnv() {
+  static const Env* env = [] {
+    auto* e = new Env();
+    e->variables = {"device"};
+    e->variable_types = {Type::Object("kubernetes.DRADevice")};
+    e->declarations = Declarations::kKubernetes;
+    e->homogeneous_aggregate_literals = true;
+    const Type string = Type::Simple(Type::Kind::kString);
+    e->object_fields["kubernetes.DRADevice"] = {
+        {"driver", string},
+        {"attributes", Type::Map(string, Type::Map(string, Type::Dyn()))},
+        {"capacity", Type::Map(string, Type::Map(string, Type::Object("kubernetes.Quantity")))},
+        {"allowMultipleAllocations", Type::Bool()},
+    };
+    return e;
+  }();
+  return *env;
+}
+
+// Kubernetes' declared maxima for what `device` holds (the DRA size estimator): driver names of
+// 63 characters, 32 attributes or capacities per device, domains of 63 and ids of 32
+// characters, attribute values of 64 characters (or up to 48 list entries).
+std::optional<SizeEstimate> DeviceSizes(const std::vector<std::string>& path) {
+  if (path.empty() || path[0] != "device") return std::nullopt;
+  constexpr uint64_t kMaxDriver = 63, kMaxEntries = 32, kMaxDomain = 63, kMaxId = 32,
+                     kMaxValue = 64;
+  if (path.size() == 2) {
+    if (path[1] == "driver") return SizeEstimate{0, kMaxDriver};
+    if (path[1] == "allowMultipleAllocations") return SizeEstimate{0, 1};
+    if (path[1] == "attributes" || path[1] == "capacity") return SizeEstimate{0, kMaxEntries};
+    return std::nullopt;
+  }
+  if (path[1] != "attributes" && path[1] != "capacity") return std::nullopt;
+  if (path.size() == 3) {
+    return SizeEstimate{0, path[2] == "@keys" ? kMaxDomain : kMaxEntries};
+  }
+  if (path.size() == 4 && path[2] != "@keys") {
+    if (path[3] == "@keys") return SizeEstimate{0, kMaxId};
+    if (path[1] == "attributes") return SizeEstimate{0, kMaxValue};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<CompiledSelector> CompiledSelector::Compile(std::string_view expression) {
-  Env env;
-  env.variables = {"device"};
-  auto program = Program::Compile(expression, env);
+  auto program = Program::Compile(expression, SelectorEnv());
   if (!program.ok()) return MakeError("compilation failed: " + program.error().message);
   const Expr& root = (*program)->root();
-  MIGDRA_RETURN_IF_ERROR(CheckDeviceFields(**program, root));
-  if ((root.kind == Expr::Kind::kConst && root.constant.kind() != Kind::kBool) ||
-      root.kind == Expr::Kind::kList || root.kind == Expr::Kind::kMap) {
-    return MakeError("compilation failed: 1:1: must evaluate to bool");
+  const Type& type = (*program)->type();
+  if (type.kind != Type::Kind::kBool && type.kind != Type::Kind::kDyn) {
+    return MakeError("must evaluate to bool or the unknown type, not " + type.ToString());
   }
+  const CostEstimate cost = EstimateCost(**program, DeviceSizes);
+  if (cost.max > kSelectorCostLimit) return MakeError("too complex, exceeds cost limit");
   auto impl = std::make_shared<Impl>();
   impl->expression = std::string(expression);
+  impl->max_cost = cost.max;
   impl->driver_equals = DriverEqualsLiteral(root);
   impl->program = std::move(*program);
   return CompiledSelector(std::move(impl));
@@ -358,6 +422,7 @@ Result<bool> CompiledSelector::Matches(const api::Device& device, std::string_vi
 }
 
 const std::string& CompiledSelector::expression() const { return impl_->expression; }
+uint64_t CompiledSelector::max_cost() const { return impl_->max_cost; }
 
 CompiledSelector::CompiledSelector(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 CompiledSelector::CompiledSelector(CompiledSelector&&) noexcept = default;

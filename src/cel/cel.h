@@ -23,8 +23,11 @@ inline constexpr int64_t kSelectorCostLimit = 1'000'000;
 
 class CompiledSelector {
  public:
-  // Parses and checks `expression` in the DRA selector environment (variable `device`, the
-  // standard library, and the Kubernetes libraries). Errors carry "line:column" positions.
+  // Parses and type-checks `expression` in Kubernetes' DRA selector environment (variable
+  // `device`, the standard library, and the Kubernetes libraries), and estimates its worst-case
+  // cost as the API server does. Errors: "compilation failed: <line>:<column>: <cel-go's
+  // message>", "must evaluate to bool or the unknown type, not <type>", and "too complex,
+  // exceeds cost limit" when the estimate exceeds kSelectorCostLimit.
   static Result<CompiledSelector> Compile(std::string_view expression);
 
   // Evaluates the selector against `device`, published by `driver` (unqualified attribute and
@@ -33,6 +36,8 @@ class CompiledSelector {
   Result<bool> Matches(const api::Device& device, std::string_view driver) const;
 
   const std::string& expression() const;
+  // The worst-case cost estimate, in CEL cost units.
+  uint64_t max_cost() const;
 
   CompiledSelector(CompiledSelector&&) noexcept;
   CompiledSelector& operator=(CompiledSelector&&) noexcept;

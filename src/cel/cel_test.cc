@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "cel/cost.h"
 #include "cel/format.h"
 #include "cel/interpreter.h"
 #include "cel/parser.h"
@@ -29,14 +30,14 @@ Outcome Eval(std::string_view expr, const Env& env = {}, const Activation* activ
   return {true, DebugString(v)};
 }
 
-std::string Ok(std::string_view expr) {
-  Outcome o = Eval(expr);
+std::string Ok(std::string_view expr, const Env& env = {}) {
+  Outcome o = Eval(expr, env);
   EXPECT_TRUE(o.ok) << expr << ": " << o.text;
   return o.text;
 }
 
-std::string Fails(std::string_view expr) {
-  Outcome o = Eval(expr);
+std::string Fails(std::string_view expr, const Env& env = {}) {
+  Outcome o = Eval(expr, env);
   EXPECT_FALSE(o.ok) << expr << " evaluated to " << o.text;
   return o.text;
 }
@@ -77,10 +78,19 @@ TEST(CelEvalTest, Literals) {
 }
 
 TEST(CelEvalTest, StrictTypesAndHeterogeneousEquality) {
-  EXPECT_EQ(Ok("1 == 1.0"), "true");
-  EXPECT_EQ(Ok("1u == 1"), "true");
-  EXPECT_EQ(Ok("[1, 'a'] == [1.0, 'a']"), "true");
-  EXPECT_EQ(Ok("'1' == 1"), "false");
+  // The checker rejects equality of operands of different static types, as cel-go's does;
+  // values of dyn type compare across numeric types at run time.
+  EXPECT_EQ(Fails("1 == 1.0"),
+            "1:3: found no matching overload for '_==_' applied to '(int, double)'");
+  EXPECT_EQ(Fails("'1' == 1"),
+            "1:5: found no matching overload for '_==_' applied to '(string, int)'");
+  EXPECT_EQ(Ok("dyn(1) == 1.0"), "true");
+  EXPECT_EQ(Ok("dyn(1u) == 1"), "true");
+  EXPECT_EQ(Ok("[1, 'a'] == [dyn(1.0), 'a']"), "true");
+  EXPECT_EQ(Ok("dyn('1') == 1"), "false");
+  Env unchecked;
+  unchecked.check = false;
+  EXPECT_EQ(Ok("1 == 1.0", unchecked), "true");
   EXPECT_NE(Fails("1 + 1u").find("no matching overload"), std::string::npos);
   EXPECT_NE(Fails("'a' < 1").find("no matching overload"), std::string::npos);
   EXPECT_EQ(Ok("1 < 1.5"), "true");
@@ -151,51 +161,98 @@ TEST(CelEvalTest, VariablesAndUndeclaredReferences) {
   EXPECT_EQ(Eval("y || true", env, &activation).text, "true");
 }
 
+Env Kubernetes() {
+  Env env;
+  env.declarations = Declarations::kKubernetes;
+  return env;
+}
+
 TEST(CelKubernetesLibraryTest, Quantity) {
-  EXPECT_EQ(Ok("quantity('1.5Gi').compareTo(quantity('1536Mi'))"), "0");
-  EXPECT_EQ(Ok("quantity('1Gi').isGreaterThan(quantity('1G'))"), "true");
-  EXPECT_EQ(Ok("quantity('100m').isLessThan(quantity('1'))"), "true");
-  EXPECT_EQ(Ok("quantity('1Gi').add(quantity('512Mi')) == quantity('1.5Gi')"), "true");
-  EXPECT_EQ(Ok("quantity('1Gi').sub(1073741824).sign()"), "0");
-  EXPECT_EQ(Ok("quantity('2k').asInteger()"), "2000");
-  EXPECT_EQ(Ok("quantity('250m').asApproximateFloat()"), "0.25");
-  EXPECT_EQ(Ok("quantity('1.5').isInteger()"), "false");
-  EXPECT_EQ(Ok("isQuantity('1Mi') && !isQuantity('1MiB')"), "true");
-  EXPECT_NE(Fails("quantity('1.5').asInteger()").find("cannot convert"), std::string::npos);
-  EXPECT_NE(Fails("quantity('bogus')").find("quantities must match"), std::string::npos);
-  EXPECT_NE(Fails("quantity('1') < quantity('2')").find("no matching overload"), std::string::npos);
+  EXPECT_EQ(Ok("quantity('1.5Gi').compareTo(quantity('1536Mi'))", Kubernetes()), "0");
+  EXPECT_EQ(Ok("quantity('1Gi').isGreaterThan(quantity('1G'))", Kubernetes()), "true");
+  EXPECT_EQ(Ok("quantity('100m').isLessThan(quantity('1'))", Kubernetes()), "true");
+  EXPECT_EQ(Ok("quantity('1Gi').add(quantity('512Mi')) == quantity('1.5Gi')", Kubernetes()),
+            "true");
+  EXPECT_EQ(Ok("sign(quantity('1Gi').sub(1073741824))", Kubernetes()), "0");
+  EXPECT_EQ(Ok("quantity('2k').asInteger()", Kubernetes()), "2000");
+  EXPECT_EQ(Ok("quantity('250m').asApproximateFloat()", Kubernetes()), "0.25");
+  EXPECT_EQ(Ok("quantity('1.5').isInteger()", Kubernetes()), "false");
+  EXPECT_EQ(Ok("isQuantity('1Mi') && !isQuantity('1MiB')", Kubernetes()), "true");
+  EXPECT_NE(Fails("quantity('1.5').asInteger()", Kubernetes()).find("cannot convert"),
+            std::string::npos);
+  EXPECT_NE(Fails("quantity('bogus')", Kubernetes()).find("quantities must match"),
+            std::string::npos);
+  EXPECT_NE(Fails("quantity('1') < quantity('2')", Kubernetes()).find("no matching overload"),
+            std::string::npos);
+  // Declared as Kubernetes declares them: sign is global only, add/sub take a quantity or int.
+  EXPECT_EQ(Fails("quantity('1').sign()", Kubernetes()),
+            "1:19: found no matching overload for 'sign' applied to 'kubernetes.Quantity.()'");
+  EXPECT_EQ(Fails("quantity('1').add(1.5)", Kubernetes()),
+            "1:18: found no matching overload for 'add' applied to 'kubernetes.Quantity.(double)'");
 }
 
 TEST(CelKubernetesLibraryTest, Semver) {
-  EXPECT_EQ(Ok("semver('1.2.3').major()"), "1");
-  EXPECT_EQ(Ok("semver('1.2.3').minor() + semver('1.2.3').patch()"), "5");
-  EXPECT_EQ(Ok("semver('1.10.0').isGreaterThan(semver('1.9.9'))"), "true");
-  EXPECT_EQ(Ok("semver('1.0.0-rc.1').isLessThan(semver('1.0.0'))"), "true");
-  EXPECT_EQ(Ok("semver('1.0.0').compareTo(semver('1.0.0+build'))"), "0");
-  EXPECT_EQ(Ok("isSemver('1.2.3') && !isSemver('v1.2.3') && isSemver('v1.2', true)"), "true");
-  EXPECT_EQ(Ok("semver('v01.2', true) == semver('1.2.0')"), "true");
-  EXPECT_NE(Fails("semver('1.2')").find("invalid semver"), std::string::npos);
+  EXPECT_EQ(Ok("semver('1.2.3').major()", Kubernetes()), "1");
+  EXPECT_EQ(Ok("semver('1.2.3').minor() + semver('1.2.3').patch()", Kubernetes()), "5");
+  EXPECT_EQ(Ok("semver('1.10.0').isGreaterThan(semver('1.9.9'))", Kubernetes()), "true");
+  EXPECT_EQ(Ok("semver('1.0.0-rc.1').isLessThan(semver('1.0.0'))", Kubernetes()), "true");
+  EXPECT_EQ(Ok("semver('1.0.0').compareTo(semver('1.0.0+build'))", Kubernetes()), "0");
+  EXPECT_EQ(Ok("isSemver('1.2.3') && !isSemver('v1.2.3') && isSemver('v1.2', true)", Kubernetes()),
+            "true");
+  EXPECT_EQ(Ok("semver('v01.2', true) == semver('1.2.0')", Kubernetes()), "true");
+  EXPECT_NE(Fails("semver('1.2')", Kubernetes()).find("invalid semver"), std::string::npos);
 }
 
 TEST(CelKubernetesLibraryTest, ListsRegexAndSets) {
-  EXPECT_EQ(Ok("[1, 2, 2, 3].isSorted()"), "true");
-  EXPECT_EQ(Ok("['b', 'a'].isSorted()"), "false");
-  EXPECT_EQ(Ok("[1, 2, 3].sum()"), "6");
-  EXPECT_EQ(Ok("[1.5, 2.5].sum()"), "4");
-  EXPECT_EQ(Ok("[3, 1, 2].min()"), "1");
-  EXPECT_EQ(Ok("['a', 'c', 'b'].max()"), "\"c\"");
-  EXPECT_EQ(Ok("[1, 2, 1].indexOf(1)"), "0");
-  EXPECT_EQ(Ok("[1, 2, 1].lastIndexOf(1)"), "2");
-  EXPECT_EQ(Ok("[1].indexOf(5)"), "-1");
-  EXPECT_NE(Fails("[].min()").find("empty"), std::string::npos);
-  EXPECT_EQ(Ok("'abc 123 def 456'.find('[0-9]+')"), "\"123\"");
-  EXPECT_EQ(Ok("'abc 123 def 456'.findAll('[0-9]+')"), "[\"123\", \"456\"]");
-  EXPECT_EQ(Ok("'abc 123 def 456'.findAll('[0-9]+', 1)"), "[\"123\"]");
-  EXPECT_EQ(Ok("'abc'.find('x')"), "\"\"");
-  EXPECT_NE(Fails("'abc'.matches('(')").find("invalid regular expression"), std::string::npos);
-  EXPECT_EQ(Ok("sets.contains([1, 2, 3], [3, 1])"), "true");
-  EXPECT_EQ(Ok("sets.equivalent([1, 2], [2, 1, 1])"), "true");
-  EXPECT_EQ(Ok("sets.intersects([1, 2], [3])"), "false");
+  EXPECT_EQ(Ok("[1, 2, 2, 3].isSorted()", Kubernetes()), "true");
+  EXPECT_EQ(Ok("['b', 'a'].isSorted()", Kubernetes()), "false");
+  EXPECT_EQ(Ok("[1, 2, 3].sum()", Kubernetes()), "6");
+  EXPECT_EQ(Ok("[1.5, 2.5].sum()", Kubernetes()), "4");
+  EXPECT_EQ(Ok("[3, 1, 2].min()", Kubernetes()), "1");
+  EXPECT_EQ(Ok("['a', 'c', 'b'].max()", Kubernetes()), "\"c\"");
+  EXPECT_EQ(Ok("[1, 2, 1].indexOf(1)", Kubernetes()), "0");
+  EXPECT_EQ(Ok("[1, 2, 1].lastIndexOf(1)", Kubernetes()), "2");
+  EXPECT_EQ(Ok("[1].indexOf(5)", Kubernetes()), "-1");
+  EXPECT_NE(Fails("[].min()", Kubernetes()).find("empty"), std::string::npos);
+  EXPECT_EQ(Ok("'abc 123 def 456'.find('[0-9]+')", Kubernetes()), "\"123\"");
+  EXPECT_EQ(Ok("'abc 123 def 456'.findAll('[0-9]+')", Kubernetes()), "[\"123\", \"456\"]");
+  EXPECT_EQ(Ok("'abc 123 def 456'.findAll('[0-9]+', 1)", Kubernetes()), "[\"123\"]");
+  EXPECT_EQ(Ok("'abc'.find('x')", Kubernetes()), "\"\"");
+  EXPECT_NE(Fails("'abc'.matches('(')", Kubernetes()).find("invalid regular expression"),
+            std::string::npos);
+  EXPECT_EQ(Ok("sets.contains([1, 2, 3], [3, 1])", Kubernetes()), "true");
+  EXPECT_EQ(Ok("sets.equivalent([1, 2], [2, 1, 1])", Kubernetes()), "true");
+  EXPECT_EQ(Ok("sets.intersects([1, 2], [3])", Kubernetes()), "false");
+}
+
+// As upstream's DRA tests require of cel-go: what an evaluation spends never exceeds the
+// checker's worst-case estimate, so an expression the estimate admits is not stopped by the
+// runtime limit.
+TEST(CelCostTest, RuntimeCostStaysWithinTheEstimate) {
+  const char* expressions[] = {
+      "[1, 2, 3].all(x, x > 0)",
+      "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10].all(x, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].all(y, y > x || "
+      "true))",
+      "[1, 2, 3].map(x, x * 2).size() == 3",
+      "[1, 2, 3].filter(x, x > 1).size() == 2",
+      "{'a': 1}.exists(k, k == 'a')",
+      "cel.bind(x, [1, 2, 3], x.size() > 1)",
+      "[1, 2, 3].exists_one(x, x == 2) ? 'yes'.size() == 3 : false",
+      "{'a': [1, 2], 'b': [3]}.all(k, {'a': [1, 2], 'b': [3]}[k].size() > 0)",
+  };
+  Env env;
+  env.declarations = Declarations::kKubernetes;
+  for (const char* expr : expressions) {
+    auto program = Program::Compile(expr, env);
+    ASSERT_TRUE(program.ok()) << expr << ": " << program.error().message;
+    int64_t actual = 0;
+    VectorActivation none({});
+    Value v = (*program)->Evaluate(none, {}, &actual);
+    ASSERT_FALSE(v.is_error()) << expr << ": " << v.error().message;
+    const CostEstimate estimate = EstimateCost(**program, nullptr);
+    EXPECT_LE(static_cast<uint64_t>(actual), estimate.max) << expr;
+    EXPECT_GT(actual, 0) << expr;
+  }
 }
 
 TEST(CelFormatTest, DoublesPrintLikeGo) {

@@ -166,6 +166,8 @@ std::string FormatValue(const Value& v, bool quote_strings) {
       return v.quantity().ToString();
     case Kind::kSemver:
       return v.semver().ToString();
+    case Kind::kObject:
+      return v.object().ToString();
     case Kind::kError:
       return "error: " + v.error().message;
   }

@@ -287,6 +287,7 @@ Value ToString(const Value* a, size_t n, CallContext&) {
     case Kind::kType:
     case Kind::kQuantity:
     case Kind::kSemver:
+    case Kind::kObject:
       return Value::String(FormatValue(a[0], false));
     default:
       NO_OVERLOAD("string");
@@ -1240,6 +1241,25 @@ Value FindAll(const Value* a, size_t n, CallContext& ctx) {
   return Value::List(std::move(out));
 }
 
+// ---- DRA (list-type attributes) -------------------------------------------------------------
+
+// `target.includes(x)`: whether the list attribute `target` holds x, or the scalar equals x.
+Value Includes(const Value* a, size_t n, CallContext& ctx) {
+  if (n != 2) NO_OVERLOAD("includes");
+  constexpr size_t kMaxAttributeValuesPerDevice = 48;
+  if (a[0].kind() != Kind::kList) return Value::Bool(ValuesEqual(a[0], a[1]));
+  const auto& elements = a[0].list().elements;
+  for (size_t i = 0; i < elements.size(); ++i) {
+    if (i >= kMaxAttributeValuesPerDevice) {
+      return Err("'includes' function cannot be applied to lists longer than " +
+                 std::to_string(kMaxAttributeValuesPerDevice) + " values");
+    }
+    ctx.cost += 1;
+    if (ValuesEqual(elements[i], a[1])) return Value::Bool(true);
+  }
+  return Value::Bool(false);
+}
+
 // ---- encoders ---------------------------------------------------------------------------------
 
 Value Base64Encode(const Value* a, size_t n, CallContext&) {
@@ -1528,6 +1548,7 @@ const Registry& GetRegistry() {
     r->Global("sets.intersects", SetsIntersects);
     // regex
     r->Method("find", Find);
+    r->Method("includes", Includes);
     r->Method("findAll", FindAll);
     // encoders
     r->Global("base64.encode", Base64Encode);
@@ -1541,7 +1562,7 @@ const Registry& GetRegistry() {
     r->Method("isLessThan", QuantityCompare<2>);
     r->Method("add", QuantityArith<true>);
     r->Method("sub", QuantityArith<false>);
-    r->Method("sign", QuantitySign);
+    r->Global("sign", QuantitySign);  // Kubernetes declares it global only
     r->Method("isInteger", QuantityIsInteger);
     r->Method("asInteger", QuantityAsInteger);
     r->Method("asApproximateFloat", QuantityAsFloat);
@@ -1550,6 +1571,9 @@ const Registry& GetRegistry() {
     r->Method("major", SemverPart<0>);
     r->Method("minor", SemverPart<1>);
     r->Method("patch", SemverPart<2>);
+    for (FunctionImpl& f : KubernetesNetworkFunctions()) {
+      (f.receiver ? r->methods : r->globals)[f.name] = f;
+    }
     return r;
   }();
   return *registry;

@@ -58,6 +58,10 @@ const std::map<std::string_view, std::string_view>& TypeNames() {
       {"google.protobuf.Timestamp", "google.protobuf.Timestamp"},
       {"kubernetes.Quantity", "kubernetes.Quantity"},
       {"kubernetes.Semver", "kubernetes.Semver"},
+      {"net.IP", "net.IP"},
+      {"net.CIDR", "net.CIDR"},
+      {"kubernetes.URL", "kubernetes.URL"},
+      {"kubernetes.NamedFormat", "kubernetes.NamedFormat"},
   };
   return types;
 }
@@ -179,20 +183,35 @@ class Planner {
     e.constant = e.owned_constant.Borrowed();
   }
 
+ public:
   // Calls of library functions whose arguments are all constants (`quantity('8Gi')`,
-  // `semver('1.2.3')`) are evaluated once here. Failing calls are left to fail at run time,
-  // with their position.
+  // `semver('1.2.3')`) are evaluated once, after checking (the checker types the call, not the
+  // folded value). Failing calls are left to fail at run time, with their position.
+  static void FoldConstants(std::unique_ptr<Expr>& e) {
+    if (!e) return;
+    for (std::unique_ptr<Expr>* child : {&e->target, &e->iter_range, &e->accu_init,
+                                         &e->loop_condition, &e->loop_step, &e->result}) {
+      FoldConstants(*child);
+    }
+    for (auto& a : e->args) FoldConstants(a);
+    if (e->kind == Expr::Kind::kCall) FoldConstantCall(e);
+  }
+
+ private:
   static void FoldConstantCall(std::unique_ptr<Expr>& e) {
     if (!e->function || e->args.size() > 4) return;
     Value args[5];
     size_t n = 0;
+    uint32_t cost = 1;
     if (e->target) {
       if (e->target->kind != Expr::Kind::kConst) return;
       args[n++] = e->target->constant;
+      cost += e->target->folded_cost;
     }
     for (const auto& a : e->args) {
       if (a->kind != Expr::Kind::kConst) return;
       args[n++] = a->constant;
+      cost += a->folded_cost;
     }
     CallContext ctx;
     Value result = e->function->fn(args, n, ctx);
@@ -201,6 +220,7 @@ class Planner {
     folded->kind = Expr::Kind::kConst;
     folded->position = e->position;
     folded->constant = result.Owned();
+    folded->folded_cost = cost;
     BorrowConstant(*folded);
     e = std::move(folded);
   }
@@ -325,12 +345,8 @@ class Planner {
       if (!e->function) e->function = FindFunction(e->name, true);
       if (e->target) MIGDRA_RETURN_IF_ERROR(Plan(e->target));
     }
-    if (!e->function && env_.check) {
-      return MakeError(PositionString(source_, e->position) + ": undeclared reference to '" +
-                       e->name + "' (in container '" + env_.container + "')");
-    }
+    // An unknown function is reported by the checker (with checking on) or fails at run time.
     for (auto& a : e->args) MIGDRA_RETURN_IF_ERROR(Plan(a));
-    FoldConstantCall(e);
     return OkStatus();
   }
 
@@ -559,7 +575,8 @@ class Evaluator {
       : program_(program), activation_(activation), limit_(options.cost_limit), slots_(slots) {}
 
   Value Eval(const Expr& e) {
-    if (++ctx_.cost > limit_) return CostExceeded(e);
+    ctx_.cost += NodeCost(e);
+    if (ctx_.cost > limit_) return CostExceeded(e);
     switch (e.kind) {
       case Expr::Kind::kConst:
         return e.constant;
@@ -590,12 +607,33 @@ class Evaluator {
   int64_t cost() const { return ctx_.cost; }
 
  private:
+  // The cost of evaluating node `e` itself, in cel-go's runtime units: literals are free,
+  // identifiers, selections and calls cost 1 (library functions add what they traverse), list
+  // and map creation 10 and 30, the logical operators and comprehensions nothing of their own.
+  // So the actual cost stays within the checker's estimate (cost.h), as upstream's does.
+  static int64_t NodeCost(const Expr& e) {
+    switch (e.kind) {
+      case Expr::Kind::kConst:
+      case Expr::Kind::kComprehension:
+        return 0;
+      case Expr::Kind::kList:
+        return 10;
+      case Expr::Kind::kMap:
+      case Expr::Kind::kStruct:
+        return 30;
+      case Expr::Kind::kCall:
+        return e.builtin == Builtin::kAnd || e.builtin == Builtin::kOr ||
+                       e.builtin == Builtin::kConditional
+                   ? 0
+                   : 1;
+      default:
+        return 1;
+    }
+  }
+
   // Evaluates `e`, referring to constants in place instead of copying them.
   const Value& EvalRef(const Expr& e, Value& storage) {
-    if (e.kind == Expr::Kind::kConst) {
-      ++ctx_.cost;
-      return e.constant;
-    }
+    if (e.kind == Expr::Kind::kConst) return e.constant;
     storage = Eval(e);
     return storage;
   }
@@ -729,7 +767,7 @@ class Evaluator {
     }
     slots_[e.accu_slot] = std::move(accu);
     for (size_t i = 0; i < count; ++i) {
-      if (++ctx_.cost > limit_) return CostExceeded(e);
+      if (ctx_.cost > limit_) return CostExceeded(e);
       if (range.kind() == Kind::kList) {
         if (e.slot2 >= 0) {
           slots_[e.slot] = Value::Int(static_cast<int64_t>(i));
@@ -868,9 +906,8 @@ class Evaluator {
           return Value::Bool(false);
         }
         if (b.kind() == Kind::kMap) {
-          Value out;
           if (!IsMapKeyKind(a.kind()) && a.kind() != Kind::kDouble) return Value::Bool(false);
-          return Value::Bool(b.map().Find(a, &out));
+          return Value::Bool(b.map().Contains(a));
         }
         return At(e, NoSuchOverload("@in", a, b));
       }
@@ -960,6 +997,19 @@ Result<std::shared_ptr<const Program>> Program::Compile(std::string_view source,
   program->container_ = env.container;
   Planner planner(env, program->source_);
   MIGDRA_RETURN_IF_ERROR(planner.Plan(root));
+  if (env.check) {
+    CheckInput input;
+    input.declarations = env.declarations;
+    input.extra_functions = &env.functions;
+    input.variable_types = &env.variable_types;
+    input.object_fields = &env.object_fields;
+    input.homogeneous_aggregate_literals = env.homogeneous_aggregate_literals;
+    input.container = env.container;
+    MIGDRA_ASSIGN_OR_RETURN(CheckResult checked, Check(*root, program->source_, input));
+    program->type_ = std::move(checked.type);
+    program->types_ = std::move(checked.types);
+  }
+  Planner::FoldConstants(root);
   program->root_ = std::move(root);
   program->max_slots_ = planner.max_slots();
   return std::shared_ptr<const Program>(std::move(program));
@@ -981,6 +1031,12 @@ Value Program::Evaluate(const Activation& activation, const EvalOptions& options
   }
   std::vector<Value> heap_slots(max_slots_);
   return run(heap_slots.data());
+}
+
+const Type& Program::TypeOf(const Expr& e) const {
+  static const Type kDyn = Type::Dyn();
+  auto it = types_.find(&e);
+  return it == types_.end() ? kDyn : it->second;
 }
 
 std::string Program::Position(int32_t offset) const { return PositionString(source_, offset); }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cel/ast.h"
+#include "cel/checker.h"
 #include "cel/value.h"
 #include "common/result.h"
 
@@ -24,9 +25,17 @@ struct Env {
   std::vector<std::string> variables;
   // Namespace for name resolution ("x" makes `y` resolve to `x.y` first).
   std::string container;
-  // With checking on, undeclared variables and unknown functions are compile errors; without it
-  // they are runtime errors (as in cel-go with the checker disabled).
+  // The variables' types, in the same order (missing entries are dyn).
+  std::vector<Type> variable_types;
+  // With checking on, the expression is type-checked (checker.h) against `declarations` and
+  // `functions`: undeclared variables, unknown functions and overloads and type errors are
+  // compile errors. Without it they are runtime errors (as in cel-go with the checker disabled).
   bool check = true;
+  Declarations declarations = Declarations::kCelGo;
+  std::vector<FunctionDecl> functions;
+  // Fields of object types (type name -> field -> type), for selections.
+  std::unordered_map<std::string, std::unordered_map<std::string, Type>> object_fields;
+  bool homogeneous_aggregate_literals = false;
   bool enable_macros = true;
 };
 
@@ -80,6 +89,10 @@ class Program {
   const std::string& source() const { return source_; }
   const std::string& container() const { return container_; }
   const Expr& root() const { return *root_; }
+  // The checked type of the expression (dyn when compiled without checking).
+  const Type& type() const { return type_; }
+  // The checked type of a node of root() (dyn when unknown).
+  const Type& TypeOf(const Expr& e) const;
   // "line:column" of an error position.
   std::string Position(int32_t offset) const;
 
@@ -87,6 +100,8 @@ class Program {
   friend class Planner;
   std::string source_;
   std::unique_ptr<Expr> root_;
+  Type type_;
+  std::unordered_map<const Expr*, Type> types_;
   int max_slots_ = 0;
   std::string container_;
 };

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cel/value.h"
 
@@ -30,6 +31,9 @@ struct FunctionImpl {
 
 // The function named `name`, called as a method (`receiver`) or globally; nullptr if unknown.
 const FunctionImpl* FindFunction(std::string_view name, bool receiver);
+
+// Kubernetes' IP, CIDR, URL and format libraries (kubernetes_libraries.cc).
+std::vector<FunctionImpl> KubernetesNetworkFunctions();
 
 // "no matching overload for 'fn' applied to '(int, string)'".
 Value NoMatchingOverload(std::string_view function, const Value* args, size_t count);

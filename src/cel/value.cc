@@ -62,6 +62,12 @@ Value Value::Semver(api::Semver s) {
   return v;
 }
 
+Value Value::Object(std::shared_ptr<const ObjectValue> object) {
+  Value v(Kind::kObject);
+  v.heap_ = std::move(object);
+  return v;
+}
+
 Value Value::Borrowed() const {
   switch (kind_) {
     case Kind::kString:
@@ -137,6 +143,8 @@ std::string_view Value::TypeName() const {
       return "kubernetes.Quantity";
     case Kind::kSemver:
       return "kubernetes.Semver";
+    case Kind::kObject:
+      return object().TypeName();
     case Kind::kError:
       return "error";
   }
@@ -246,6 +254,8 @@ bool ValuesEqual(const Value& a, const Value& b) {
       return a.quantity().Compare(b.quantity()) == 0;
     case Kind::kSemver:
       return a.semver().Compare(b.semver()) == 0;
+    case Kind::kObject:
+      return a.object().TypeName() == b.object().TypeName() && a.object().Equals(b.object());
     default:
       return false;
   }

@@ -39,11 +39,24 @@ enum class Kind : uint8_t {
   kOptional,
   kQuantity,
   kSemver,
+  kObject,  // a library object type (net.IP, net.CIDR, kubernetes.URL, ...): ObjectValue
   kError,
 };
 
 class Value;
 class MapValue;
+
+// The payload of a library object type. Immutable.
+class ObjectValue {
+ public:
+  virtual ~ObjectValue() = default;
+  // The CEL type name ("net.IP"); static storage.
+  virtual std::string_view TypeName() const = 0;
+  // Equality with an object of the same TypeName().
+  virtual bool Equals(const ObjectValue& other) const = 0;
+  // Human-readable rendering (string(), test diagnostics).
+  virtual std::string ToString() const = 0;
+};
 
 struct ListData {
   std::vector<Value> elements;
@@ -123,6 +136,7 @@ class Value {
     return v;
   }
   static Value Semver(api::Semver s);
+  static Value Object(std::shared_ptr<const ObjectValue> object);
   static Value Error(std::string message, int32_t position = -1);
 
   Kind kind() const { return kind_; }
@@ -146,6 +160,7 @@ class Value {
   const Value& optional_value() const { return *static_cast<const Value*>(heap_.get()); }
   const api::Quantity& quantity() const { return *static_cast<const api::Quantity*>(u_.ptr); }
   const api::Semver& semver() const { return *static_cast<const api::Semver*>(u_.ptr); }
+  const ObjectValue& object() const { return *static_cast<const ObjectValue*>(heap_.get()); }
   const ErrorData& error() const { return *static_cast<const ErrorData*>(heap_.get()); }
 
   // The CEL type name of the value ("int", "list", "google.protobuf.Timestamp", ...).
@@ -183,6 +198,12 @@ class MapValue {
   virtual bool Find(const Value& key, Value* out) const = 0;
   // The keys in iteration order.
   virtual void Keys(std::vector<Value>* out) const = 0;
+  // Whether `key` is one of Keys() (the `in` operator). A map may find values for keys it does
+  // not contain (the DRA attribute map answers every domain with an empty map).
+  virtual bool Contains(const Value& key) const {
+    Value unused;
+    return Find(key, &unused);
+  }
 };
 
 // The map built by literals and conversions: insertion-ordered, hashed for lookup.

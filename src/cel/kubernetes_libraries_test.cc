@@ -1,0 +1,288 @@
+// Kubernetes' CEL libraries, driven by data: the cases of the libraries' own Go tests
+// (k8s.io/apiserver/pkg/cel/library: ip_test.go, cidr_test.go, the URL, quantity, regex and
+// lists cases of apiextensions' validation_test.go, format_test.go), each a
+// line of the table below, evaluated in the Kubernetes environment (checker.h's kKubernetes):
+//
+//   EXPR => EXPECTED      EXPR and EXPECTED evaluate to equal values
+//   EXPR !! MESSAGE       evaluation fails with exactly MESSAGE
+//   EXPR ## MESSAGE       compilation fails with a message containing MESSAGE
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+
+#include "cel/interpreter.h"
+
+namespace migdra::cel {
+namespace {
+
+constexpr const char* kCases = R"cases(
+# ip_test.go
+ip("192.168.0.1") => ip("192.168.0.1")
+ip("192.168.0.1.0") !! IP Address "192.168.0.1.0" parse error during conversion from string: ParseAddr("192.168.0.1.0"): IPv4 address too long
+isIP("192.168.0.1") => true
+isIP("192.168.0.1.0") => false
+ip.isCanonical("127.0.0.1") => true
+ip.isCanonical("127.0.0.1.0") !! IP Address "127.0.0.1.0" parse error during conversion from string: ParseAddr("127.0.0.1.0"): IPv4 address too long
+ip("192.168.0.1").family() => 4
+ip("0.0.0.0").isUnspecified() => true
+ip("127.0.0.1").isUnspecified() => false
+ip("127.0.0.1").isLoopback() => true
+ip("1.2.3.4").isLoopback() => false
+ip("224.0.0.1").isLinkLocalMulticast() => true
+ip("224.0.1.1").isLinkLocalMulticast() => false
+ip("169.254.169.254").isLinkLocalUnicast() => true
+ip("192.168.0.1").isLinkLocalUnicast() => false
+ip("192.168.0.1").isGlobalUnicast() => true
+ip("255.255.255.255").isGlobalUnicast() => false
+ip("2001:db8::68") => ip("2001:db8::68")
+ip("2001:db8:::68") !! IP Address "2001:db8:::68" parse error during conversion from string: ParseAddr("2001:db8:::68"): each colon-separated field must have at least one digit (at ":68")
+isIP("2001:db8::68") => true
+isIP("2001:db8:::68") => false
+ip.isCanonical("2001:db8::68") => true
+ip.isCanonical("2001:DB8::68") => false
+ip.isCanonical("2001:db8:::68") !! IP Address "2001:db8:::68" parse error during conversion from string: ParseAddr("2001:db8:::68"): each colon-separated field must have at least one digit (at ":68")
+ip("2001:db8::68").family() => 6
+ip("::").isUnspecified() => true
+ip("::1").isUnspecified() => false
+ip("::1").isLoopback() => true
+ip("2001:db8::abcd").isLoopback() => false
+ip("ff02::1").isLinkLocalMulticast() => true
+ip("fd00::1").isLinkLocalMulticast() => false
+ip("fe80::1").isLinkLocalUnicast() => true
+ip("fd80::1").isLinkLocalUnicast() => false
+ip("2001:db8::abcd").isGlobalUnicast() => true
+ip("ff00::1").isGlobalUnicast() => false
+isIP(cidr("192.168.0.0/24")) ## found no matching overload for 'isIP' applied to '(net.CIDR)'
+string(ip("192.168.0.1")) => "192.168.0.1"
+type(ip("192.168.0.1")) == net.IP => true
+# the documented examples of ip.go
+ip.isCanonical('2001:db8::0:0:0:abcd') => false
+ip('::ffff:1.2.3.4') !! IPv4-mapped IPv6 address "::ffff:1.2.3.4" is not allowed
+ip('fe80::1%eth0') !! IP address "fe80::1%eth0" with zone value is not allowed
+ip('127.0.0.256') !! IP Address "127.0.0.256" parse error during conversion from string: ParseAddr("127.0.0.256"): IPv4 field has value >255
+ip('010.0.0.1') !! IP Address "010.0.0.1" parse error during conversion from string: ParseAddr("010.0.0.1"): IPv4 field has octet with leading zero
+string(ip('2001:0db8:0000:0000:0000:0000:0000:0001')) => '2001:db8::1'
+# cidr_test.go
+cidr(192168) ## found no matching overload for 'cidr' applied to '(int)'
+cidr(dyn("192.168.0.0/24")) => cidr("192.168.0.0/24")
+cidr("192.168.0.0/") !! network address parse error during conversion from string: network address parse error during conversion from string: netip.ParsePrefix("192.168.0.0/"): bad bits after slash: ""
+cidr("192.168.0.0/24").containsIP(ip("192.168.0.1")) => true
+cidr("192.168.0.0/24").containsIP(ip("192.168.1.1")) => false
+cidr("192.168.0.0/24").containsIP("192.168.0.1") => true
+cidr("192.168.0.0/24").containsIP("192.168.1.1") => false
+cidr("192.168.0.0/24").containsCIDR(cidr("192.168.0.0/25")) => true
+cidr("192.168.0.0/24").containsCIDR(cidr("192.168.0.0/23")) => false
+cidr("192.168.0.0/24").containsCIDR("192.168.0.0/25") => true
+cidr("192.168.0.0/24").containsCIDR("192.168.0.0/23") => false
+cidr("192.168.0.0/24").ip() => ip("192.168.0.0")
+cidr("192.168.0.0/24").masked() => cidr("192.168.0.0/24")
+cidr("192.168.0.1/24").masked() => cidr("192.168.0.0/24")
+cidr("192.168.0.0/24").prefixLength() => 24
+cidr("2001:db8::/32") => cidr("2001:db8::/32")
+cidr("2001:db8::/") !! network address parse error during conversion from string: network address parse error during conversion from string: netip.ParsePrefix("2001:db8::/"): bad bits after slash: ""
+cidr("2001:db8::/32").containsIP(ip("2001:db8::1")) => true
+cidr("2001:db8::/32").containsIP(ip("2001:dc8::1")) => false
+cidr("2001:db8::/32").containsIP("2001:db8::1") => true
+cidr("2001:db8::/32").containsIP("2001:dc8::1") => false
+cidr("2001:db8::/32").containsCIDR(cidr("2001:db8::/33")) => true
+cidr("2001:db8::/32").containsCIDR(cidr("2001:db8::/31")) => false
+cidr("2001:db8::/32").containsCIDR("2001:db8::/33") => true
+cidr("2001:db8::/32").containsCIDR("2001:db8::/31") => false
+cidr("2001:db8::/32").ip() => ip("2001:db8::")
+cidr("2001:db8::/32").masked() => cidr("2001:db8::/32")
+cidr("2001:db8:1::/32").masked() => cidr("2001:db8::/32")
+cidr("2001:db8::/32").prefixLength() => 32
+string(cidr("192.168.0.0/24")) => "192.168.0.0/24"
+type(cidr("192.168.0.0/24")) == net.CIDR => true
+cidr('192.168.0.1/24') == cidr('192.168.0.1/24').masked() => false
+cidr('::1/128').ip().family() => 6
+cidr('192.168.0.0/33') !! network address parse error during conversion from string: network address parse error during conversion from string: netip.ParsePrefix("192.168.0.0/33"): prefix length out of range
+isCIDR('::1/129') => false
+# URLs (apiextensions validation_test.go, "URL parsing")
+url('/path').getScheme() => ''
+url('https://example.com/').getScheme() => 'https'
+url('https://example.com:80/').getHost() => 'example.com:80'
+url('https://example.com/').getHost() => 'example.com'
+url('https://[::1]:80/').getHost() => '[::1]:80'
+url('https://[::1]/').getHost() => '[::1]'
+url('/path').getHost() => ''
+url('https://example.com:80/').getHostname() => 'example.com'
+url('https://127.0.0.1/').getHostname() => '127.0.0.1'
+url('https://[::1]/').getHostname() => '::1'
+url('/path').getHostname() => ''
+url('https://example.com:80/').getPort() => '80'
+url('https://example.com/').getPort() => ''
+url('/path').getPort() => ''
+url('https://example.com/path').getEscapedPath() => '/path'
+url('https://example.com/with space/').getEscapedPath() => '/with%20space/'
+url('https://example.com').getEscapedPath() => ''
+url('https://example.com/path?k1=a&k2=b&k2=c').getQuery() => {'k1': ['a'], 'k2': ['b', 'c']}
+url('https://example.com/path?key with spaces=value with spaces').getQuery() => {'key with spaces': ['value with spaces']}
+url('https://example.com/path?').getQuery().size() => 0
+url('https://example.com/path').getQuery().size() => 0
+url('https://user:pass@kubernetes.io:80/docs/home?k1=a&k2=b&k2=c#anchor').getHostname() => 'kubernetes.io'
+url('https://user:pass@kubernetes.io:80/docs/home?k1=a&k2=b&k2=c#anchor').getEscapedPath() => '/docs/home'
+url('https://user:pass@kubernetes.io:80/docs/home?k1=a&k2=b&k2=c#anchor').getQuery() => {'k1': ['a'], 'k2': ['b', 'c']}
+isURL('https://user:pass@example.com:80/path?query=val#fragment') => true
+isURL('/path') => true
+isURL('https://a:b:c/') => false
+isURL('../relative-path') => false
+url('../relative-path') !! URL parse error during conversion from string: parse "../relative-path": invalid URI for request
+url('https:://kubernetes.io/').getHostname() != 'test' => true
+# format_test.go
+format.dns1123Label().validate("my-label-name") => optional.none()
+format.dns1123Subdomain().validate("apiextensions.k8s.io") => optional.none()
+format.qualifiedName().validate("apiextensions.k8s.io/v1beta1") => optional.none()
+format.dns1123LabelPrefix().validate("my-label-prefix-") => optional.none()
+format.dns1123SubdomainPrefix().validate("mysubdomain.prefix.-") => optional.none()
+format.dns1035LabelPrefix().validate("my-label-prefix-") => optional.none()
+format.uri().validate("http://example.com") => optional.none()
+format.uuid().validate("123e4567-e89b-12d3-a456-426614174000") => optional.none()
+format.byte().validate("aGVsbG8=") => optional.none()
+format.date().validate("2021-01-01") => optional.none()
+format.datetime().validate("2021-01-01T00:00:00Z") => optional.none()
+format.dns1123Label().validate("contains a space") => optional.of(["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"])
+format.dns1123Subdomain().validate("contains a space") => optional.of(["a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"])
+format.dns1035Label().validate("contains a space") => optional.of(["a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"])
+format.qualifiedName().validate("contains a space") => optional.of(["name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"])
+format.dns1123LabelPrefix().validate("contains a space-") => optional.of(["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"])
+format.dns1123SubdomainPrefix().validate("contains a space-") => optional.of(["a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"])
+format.dns1035LabelPrefix().validate("contains a space-") => optional.of(["a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"])
+format.dns1123Subdomain().validate("example.com") => optional.none()
+format.dns1035Label().validate("my-label-name") => optional.none()
+format.qualifiedName().validate("my.name") => optional.none()
+format.byte().validate("aGVsbG8") => optional.of(["invalid base64"])
+format.date().validate("2020-01-01") => optional.none()
+format.date().validate("2020-01-32") => optional.of(["invalid date"])
+format.datetime().validate("2020-01-01T00:00:00Z") => optional.none()
+format.datetime().validate("2020-01-32T00:00:00Z") => optional.of(["invalid datetime"])
+format.named("unknown").hasValue() => false
+format.labelValue().validate("my-cool-label-Value") => optional.none()
+format.labelValue().validate("my-cool-label-Value!!\n\n!!!") => optional.of(["a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"])
+format.uri().validate('example') => optional.of(['parse "example": invalid URI for request'])
+format.dns1123Label().validate(1) ## found no matching overload for 'validate' applied to 'kubernetes.NamedFormat.(int)'
+format.named("dns1123Label").hasValue() => true
+format.named("dns1123Label").value() == format.dns1123Label() => true
+format.named("dns1123Subdomain").hasValue() => true
+format.named("dns1123Subdomain").value() == format.dns1123Subdomain() => true
+format.named("dns1035Label").hasValue() => true
+format.named("dns1035Label").value() == format.dns1035Label() => true
+format.named("qualifiedName").hasValue() => true
+format.named("qualifiedName").value() == format.qualifiedName() => true
+format.named("dns1123LabelPrefix").hasValue() => true
+format.named("dns1123LabelPrefix").value() == format.dns1123LabelPrefix() => true
+format.named("dns1123SubdomainPrefix").hasValue() => true
+format.named("dns1123SubdomainPrefix").value() == format.dns1123SubdomainPrefix() => true
+format.named("dns1035LabelPrefix").hasValue() => true
+format.named("dns1035LabelPrefix").value() == format.dns1035LabelPrefix() => true
+format.named("labelValue").hasValue() => true
+format.named("labelValue").value() == format.labelValue() => true
+format.named("uri").hasValue() => true
+format.named("uri").value() == format.uri() => true
+format.named("uuid").hasValue() => true
+format.named("uuid").value() == format.uuid() => true
+format.named("byte").hasValue() => true
+format.named("byte").value() == format.byte() => true
+format.named("date").hasValue() => true
+format.named("date").value() == format.date() => true
+format.named("datetime").hasValue() => true
+format.named("datetime").value() == format.datetime() => true
+format.dns1123Label() == format.dns1123Subdomain() => false
+format.dns1123Subdomain() == format.dns1035Label() => false
+format.dns1035Label() == format.qualifiedName() => false
+format.qualifiedName() == format.dns1123LabelPrefix() => false
+format.dns1123LabelPrefix() == format.dns1123SubdomainPrefix() => false
+format.dns1123SubdomainPrefix() == format.dns1035LabelPrefix() => false
+format.dns1035LabelPrefix() == format.labelValue() => false
+format.labelValue() == format.uri() => false
+format.uri() == format.uuid() => false
+format.uuid() == format.byte() => false
+format.byte() == format.date() => false
+format.date() == format.datetime() => false
+format.datetime() == format.dns1123Label() => false
+# quantity.go (global and member overloads as declared)
+quantity('1.5Gi').compareTo(quantity('1536Mi')) => 0
+quantity("50k").add(quantity("20")) == quantity("50.02k") => true
+quantity("50k").sub(20000) == quantity("30k") => true
+sign(quantity("-1")) => -1
+quantity("1").sign() ## found no matching overload for 'sign' applied to 'kubernetes.Quantity.()'
+quantity(1) ## found no matching overload for 'quantity' applied to '(int)'
+quantity("200M").compareTo(quantity("0.2G")) => 0
+quantity("50M").compareTo(quantity("50Mi")) => -1
+quantity("9999999999999999999999999999999999999G").isInteger() => false
+quantity("50k").add(20).sub(quantity("100k")).sub(-50000) == quantity("20") => true
+# lists.go and regex.go
+[1,2,3,4].isSorted() => true
+['a', 'b'].sum() ## found no matching overload for 'sum' applied to 'list(string).()'
+[1, 2, 3].indexOf(2) => 1
+'abc 123 def 456'.findAll('[0-9]+', -1) => ['123', '456']
+# Kubernetes' HomogeneousAggregateLiterals
+[1, 'a'] ## expected type 'int' but found 'string'
+'%s %d'.format(['a', 1]) => 'a 1'
+)cases";
+
+Env Kubernetes() {
+  Env env;
+  env.declarations = Declarations::kKubernetes;
+  env.homogeneous_aggregate_literals = true;
+  return env;
+}
+
+struct Evaluated {
+  bool compiled = false;
+  std::string error;  // compile or evaluation error
+  Value value;
+  std::shared_ptr<const Program> program;  // keeps borrowed strings alive
+};
+
+Evaluated CompileAndEvaluate(const std::string& expr) {
+  Evaluated out;
+  auto program = Program::Compile(expr, Kubernetes());
+  if (!program.ok()) {
+    out.error = program.error().message;
+    return out;
+  }
+  out.compiled = true;
+  out.program = *program;
+  VectorActivation none({});
+  out.value = (*program)->Evaluate(none).Owned();
+  if (out.value.is_error()) out.error = out.value.error().message;
+  return out;
+}
+
+TEST(KubernetesLibrariesTest, UpstreamCases) {
+  std::istringstream lines(kCases);
+  std::string line;
+  int cases = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    ++cases;
+    SCOPED_TRACE(line);
+    for (const char* op : {" => ", " !! ", " ## "}) {
+      const size_t at = line.find(op);
+      if (at == std::string::npos) continue;
+      const std::string expr = line.substr(0, at);
+      const std::string want = line.substr(at + 4);
+      Evaluated got = CompileAndEvaluate(expr);
+      if (std::string(op) == " ## ") {
+        EXPECT_FALSE(got.compiled);
+        EXPECT_NE(got.error.find(want), std::string::npos) << got.error;
+      } else if (std::string(op) == " !! ") {
+        EXPECT_TRUE(got.compiled) << got.error;
+        EXPECT_EQ(got.error, want);
+      } else {
+        Evaluated expected = CompileAndEvaluate(want);
+        ASSERT_TRUE(got.error.empty()) << got.error;
+        ASSERT_TRUE(expected.error.empty()) << expected.error;
+        EXPECT_TRUE(ValuesEqual(got.value, expected.value))
+            << DebugString(got.value) << " != " << DebugString(expected.value);
+      }
+      break;
+    }
+  }
+  EXPECT_GT(cases, 190);
+}
+
+}  // namespace
+}  // namespace migdra::cel
