@@ -8,7 +8,9 @@
 #include <string_view>
 #include <vector>
 
+#include "api/schema.h"
 #include "common/hex.h"
+#include "control/admission.h"
 #include "control/objects.h"
 #include "control/patch.h"
 #include "control/wire_types.h"
@@ -44,6 +46,19 @@ ApiResponse JsonResponse(int status, const json& body) {
   r.status = status;
   r.body = Dump(body);
   return r;
+}
+
+// Warning headers as the API server writes them: `299 - "unknown field \"spec.x\""`.
+ApiResponse WithWarnings(ApiResponse response, const std::vector<std::string>& warnings) {
+  for (const std::string& warning : warnings) {
+    std::string quoted = "\"";
+    for (char c : warning) {
+      if (c == '"' || c == '\\') quoted += '\\';
+      quoted += c;
+    }
+    response.headers.emplace_back("Warning", "299 - " + quoted + "\"");
+  }
+  return response;
 }
 
 ApiResponse ErrorResponse(const ApiError& error) {
@@ -525,7 +540,14 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
 
   WriteOptions write_options;
   write_options.dry_run = dry_run;
-  write_options.strict_fields = request.Param("fieldValidation") == "Strict";
+  std::vector<std::string> warnings;
+  if (method == "POST" || method == "PUT" || method == "PATCH") {
+    ApiResult<FieldValidation> mode = ParseFieldValidation(request.Param("fieldValidation"));
+    if (!mode.ok()) return ErrorResponse(mode.error);
+    write_options.field_validation = *mode.value;
+    write_options.duplicate_fields = api::DuplicateFields(request.body);
+    write_options.warnings = &warnings;
+  }
 
   if (method == "POST") {
     if (!name.empty())
@@ -561,7 +583,7 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
     }
     ApiResult<json> created = CreateObject(store_, *info, std::move(object), write_options);
     if (!created.ok()) return ErrorResponse(created.error);
-    return JsonResponse(201, *created.value);
+    return WithWarnings(JsonResponse(201, *created.value), warnings);
   }
 
   if (method == "PUT" || method == "PATCH") {
@@ -626,7 +648,8 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
       }
       ApiResult<json> updated =
           UpdateObject(store_, *info, std::move(object), status_only, write_options);
-      if (updated.ok()) return JsonResponse(200, *updated.value);
+      if (updated.ok()) return WithWarnings(JsonResponse(200, *updated.value), warnings);
+      warnings.clear();
       if (method == "PATCH" && !patch_sets_version && updated.error.reason == "Conflict") continue;
       return ErrorResponse(updated.error);
     }
