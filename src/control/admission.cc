@@ -118,7 +118,7 @@ json AdmissionCauses(const ResourceInfo& info, const json& object, const json& o
   std::vector<Error> decoding, validation;
   Check(document, check, decoding, validation);
   for (const Error& e : decoding) {
-    causes.push_back(Cause("FieldValueTypeMismatch", e.field, "Invalid value: " + e.message));
+    causes.push_back(Cause("FieldValueTypeMismatch", e.field, e.message));
   }
   for (const Error& e : validation)
     causes.push_back(Cause(CauseReason(e.message), e.field, e.message));
