@@ -12,6 +12,7 @@
 #include "common/hex.h"
 #include "control/admission.h"
 #include "control/objects.h"
+#include "control/openapi.h"
 #include "control/patch.h"
 #include "control/wire_types.h"
 
@@ -290,8 +291,8 @@ ApiResponse ApiHandler::Route(const ApiRequest& request) const {
   if (p.rfind("/openapi/", 0) == 0) return OpenApi(request);
   std::vector<std::string> segs = SplitPath(p);
   if (segs.empty()) {
-    json paths = json::array(
-        {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"});
+    json paths = json::array({"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2",
+                              "/openapi/v3", "/readyz", "/version"});
     for (const std::string& g : Groups()) {
       paths.push_back("/apis/" + g);
       paths.push_back("/apis/" + g + "/v1");
@@ -348,54 +349,9 @@ ApiResponse ApiHandler::Discovery(const ApiRequest& request) const {
 // OpenAPI v3: kubectl reads it to learn that the server validates fields itself
 // (fieldValidation on PATCH), so `kubectl apply` needs no client-side schema.
 ApiResponse ApiHandler::OpenApi(const ApiRequest& request) const {
-  std::vector<std::string> segs = SplitPath(request.path);
-  if (segs.size() < 2 || segs[1] != "v3") return NotFoundPath(request.path);
-  std::set<std::string> gvs;
-  for (const ResourceInfo& r : AllResources()) {
-    gvs.insert(r.group.empty() ? "api/v1" : "apis/" + r.GroupVersion());
-  }
-  if (segs.size() == 2) {
-    json paths = json::object();
-    for (const std::string& gv : gvs) {
-      paths[gv] = {
-          {"serverRelativeURL", "/openapi/v3/" + gv + "?hash=" + std::string(kServerVersion)}};
-    }
-    return JsonResponse(200, {{"paths", paths}});
-  }
-  std::string gv;
-  for (size_t i = 2; i < segs.size(); ++i) gv += (gv.empty() ? "" : "/") + segs[i];
-  if (!gvs.count(gv)) return NotFoundPath(request.path);
-  json paths = json::object();
-  json query_params = json::array();
-  for (const char* name : {"dryRun", "fieldManager", "fieldValidation", "force", "pretty"}) {
-    query_params.push_back(
-        {{"name", name}, {"in", "query"}, {"schema", {{"type", "string"}, {"uniqueItems", true}}}});
-  }
-  for (const ResourceInfo& r : AllResources()) {
-    std::string this_gv = r.group.empty() ? "api/v1" : "apis/" + r.GroupVersion();
-    if (this_gv != gv) continue;
-    json gvk = {{"group", r.group}, {"version", r.version}, {"kind", r.kind}};
-    std::string base = "/" + gv + "/" + (r.namespaced ? "namespaces/{namespace}/" : "") + r.plural;
-    json body_content = {{"application/json-patch+json", {{"schema", {{"type", "object"}}}}},
-                         {"application/merge-patch+json", {{"schema", {{"type", "object"}}}}}};
-    json op = {{"x-kubernetes-group-version-kind", gvk},
-               {"parameters", query_params},
-               {"requestBody", {{"content", body_content}, {"required", true}}},
-               {"responses", {{"200", {{"description", "OK"}}}}}};
-    json item_op = op;
-    item_op["x-kubernetes-action"] = "patch";
-    json post = op;
-    post["x-kubernetes-action"] = "post";
-    post["requestBody"]["content"] = {{"application/json", {{"schema", {{"type", "object"}}}}}};
-    json put = post;
-    put["x-kubernetes-action"] = "put";
-    paths[base] = {{"post", post}};
-    paths[base + "/{name}"] = {{"patch", item_op}, {"put", put}};
-  }
-  return JsonResponse(200, {{"openapi", "3.0.0"},
-                            {"info", {{"title", "Kubernetes"}, {"version", kServerVersion}}},
-                            {"paths", paths},
-                            {"components", {{"schemas", json::object()}}}});
+  std::optional<json> document = OpenApiDocument(request.path, request.accept);
+  if (!document) return NotFoundPath(request.path);
+  return JsonResponse(200, *document);
 }
 
 ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
