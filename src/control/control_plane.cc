@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "control/device_classes.h"
 #include "control/observability.h"
 
 namespace migdra::control {
@@ -81,6 +82,7 @@ ApiResult<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneO
   plane->local_node_ = std::move(*local.value);
   ApiResult<bool> registered = RegisterLocalNode(*plane->store_, plane->local_node_);
   if (!registered.ok()) return R::Fail(registered.error);
+  InstallNvidiaDeviceClasses(*plane->store_);
 
   ControllerOptions controller_options;
   controller_options.strategy = options.strategy;
