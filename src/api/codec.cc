@@ -182,6 +182,7 @@ void Decode(const json& j, int64_t& out, const std::string& path, Ctx& c);
 void Decode(const json& j, int32_t& out, const std::string& path, Ctx& c);
 void Decode(const json& j, bool& out, const std::string& path, Ctx& c);
 void Decode(const json& j, Quantity& out, const std::string& path, Ctx& c);
+void Decode(const json& j, std::vector<bool>& out, const std::string& path, Ctx& c);
 template <class T>
 void Decode(const json& j, std::optional<T>& out, const std::string& path, Ctx& c);
 template <class T>
@@ -306,6 +307,18 @@ void Decode(const json& j, Quantity& out, const std::string& path, Ctx& c) {
     return;
   }
   out = *q;
+}
+
+// std::vector<bool> hands out proxies, not bool&: decoded item by item.
+void Decode(const json& j, std::vector<bool>& out, const std::string& path, Ctx& c) {
+  if (j.is_null()) return;
+  if (!j.is_array()) return TypeError(c, path, "array", j);
+  out.assign(j.size(), false);
+  for (size_t i = 0; i < j.size(); ++i) {
+    bool item = false;
+    Decode(j[i], item, path + "[" + std::to_string(i) + "]", c);
+    out[i] = item;
+  }
 }
 
 template <class T>
@@ -629,6 +642,10 @@ void Fields(V& v, DeviceAttribute& o) {
   v("bool", o.bool_value);
   v("string", o.string_value);
   v("version", o.version_value);
+  v("bools", o.bool_values);
+  v("ints", o.int_values);
+  v("strings", o.string_values);
+  v("versions", o.version_values);
 }
 
 template <class V>
