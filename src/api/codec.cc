@@ -2,6 +2,8 @@
 // is walked both by ObjectDecoder (JSON -> struct, strict) and ObjectEncoder (struct -> JSON).
 #include "api/codec.h"
 
+#include "api/schema.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <exception>
@@ -51,6 +53,87 @@ MIGDRA_API_STRUCTS(MIGDRA_DECLARE_FIELDS)
 
 // Field flags.
 constexpr unsigned kAlways = 1;  // encode even when empty (Go field without omitempty)
+
+// The OpenAPI definition of each struct (prefixes expanded by SchemaName): the schema visitor
+// names nested structs by it, and strict decoding looks the struct's definition up by it.
+#define MIGDRA_API_SCHEMA_NAMES(X)                                             \
+  X(OwnerReference, "meta.OwnerReference")                                     \
+  X(ObjectMeta, "meta.ObjectMeta")                                             \
+  X(Condition, "meta.Condition")                                               \
+  X(NodeSelectorRequirement, "core.NodeSelectorRequirement")                   \
+  X(NodeSelectorTerm, "core.NodeSelectorTerm")                                 \
+  X(NodeSelector, "core.NodeSelector")                                         \
+  X(CELDeviceSelector, "resource.CELDeviceSelector")                           \
+  X(DeviceSelector, "resource.DeviceSelector")                                 \
+  X(OpaqueDeviceConfiguration, "resource.OpaqueDeviceConfiguration")           \
+  X(DeviceConfiguration, "resource.DeviceConfiguration")                       \
+  X(DeviceClassConfiguration, "resource.DeviceClassConfiguration")             \
+  X(DeviceClassSpec, "resource.DeviceClassSpec")                               \
+  X(DeviceClass, "resource.DeviceClass")                                       \
+  X(DeviceAttribute, "resource.DeviceAttribute")                               \
+  X(CapacityRequestPolicyRange, "resource.CapacityRequestPolicyRange")         \
+  X(CapacityRequestPolicy, "resource.CapacityRequestPolicy")                   \
+  X(DeviceCapacity, "resource.DeviceCapacity")                                 \
+  X(Counter, "resource.Counter")                                               \
+  X(CounterSet, "resource.CounterSet")                                         \
+  X(DeviceCounterConsumption, "resource.DeviceCounterConsumption")             \
+  X(DeviceTaint, "resource.DeviceTaint")                                       \
+  X(Device, "resource.Device")                                                 \
+  X(ResourcePool, "resource.ResourcePool")                                     \
+  X(ResourceSliceSpec, "resource.ResourceSliceSpec")                           \
+  X(ResourceSlice, "resource.ResourceSlice")                                   \
+  X(DeviceToleration, "resource.DeviceToleration")                             \
+  X(CapacityRequirements, "resource.CapacityRequirements")                     \
+  X(ExactDeviceRequest, "resource.ExactDeviceRequest")                         \
+  X(DeviceSubRequest, "resource.DeviceSubRequest")                             \
+  X(DeviceRequest, "resource.DeviceRequest")                                   \
+  X(DeviceConstraint, "resource.DeviceConstraint")                             \
+  X(DeviceClaimConfiguration, "resource.DeviceClaimConfiguration")             \
+  X(DeviceClaim, "resource.DeviceClaim")                                       \
+  X(ResourceClaimSpec, "resource.ResourceClaimSpec")                           \
+  X(DeviceAllocationConfiguration, "resource.DeviceAllocationConfiguration")   \
+  X(DeviceRequestAllocationResult, "resource.DeviceRequestAllocationResult")   \
+  X(DeviceAllocationResult, "resource.DeviceAllocationResult")                 \
+  X(AllocationResult, "resource.AllocationResult")                             \
+  X(ResourceClaimConsumerReference, "resource.ResourceClaimConsumerReference") \
+  X(NetworkDeviceData, "resource.NetworkDeviceData")                           \
+  X(AllocatedDeviceStatus, "resource.AllocatedDeviceStatus")                   \
+  X(ResourceClaimStatus, "resource.ResourceClaimStatus")                       \
+  X(ResourceClaim, "resource.ResourceClaim")                                   \
+  X(ResourceClaimTemplateSpec, "resource.ResourceClaimTemplateSpec")           \
+  X(ResourceClaimTemplate, "resource.ResourceClaimTemplate")                   \
+  X(Taint, "core.Taint")                                                       \
+  X(NodeSpec, "core.NodeSpec")                                                 \
+  X(NodeStatus, "core.NodeStatus")                                             \
+  X(Node, "core.Node")                                                         \
+  X(Namespace, "core.Namespace")                                               \
+  X(EnvVar, "core.EnvVar")                                                     \
+  X(ContainerResourceClaim, "core.ResourceClaim")                              \
+  X(ResourceRequirements, "core.ResourceRequirements")                         \
+  X(Container, "core.Container")                                               \
+  X(Toleration, "core.Toleration")                                             \
+  X(PodResourceClaim, "core.PodResourceClaim")                                 \
+  X(PodSpec, "core.PodSpec")                                                   \
+  X(ContainerStatus, "core.ContainerStatus")                                   \
+  X(PodResourceClaimStatus, "core.PodResourceClaimStatus")                     \
+  X(PodStatus, "core.PodStatus")                                               \
+  X(Pod, "core.Pod")                                                           \
+  X(PodTemplateSpec, "core.PodTemplateSpec")                                   \
+  X(JobSpec, "batch.JobSpec")                                                  \
+  X(JobStatus, "batch.JobStatus")                                              \
+  X(Job, "batch.Job")
+
+template <class T>
+struct SchemaNameOf {
+  static constexpr const char* value = nullptr;  // no definition: decoded by Fields() alone
+};
+#define MIGDRA_SCHEMA_NAME(T, name)            \
+  template <>                                  \
+  struct SchemaNameOf<T> {                     \
+    static constexpr const char* value = name; \
+  };
+MIGDRA_API_SCHEMA_NAMES(MIGDRA_SCHEMA_NAME)
+#undef MIGDRA_SCHEMA_NAME
 
 struct Ctx {
   bool strict;
@@ -369,6 +452,82 @@ requires std::is_class_v<T> json Encode(const T& v) {
   // Fields() is shared with the decoder and so takes a mutable reference; the encoder only reads.
   Fields(encoder, const_cast<T&>(v));
   return out;
+}
+
+// ---- schema ----------------------------------------------------------------------------------
+
+template <class T>
+struct IsVector : std::false_type {};
+template <class T>
+struct IsVector<std::vector<T>> : std::true_type {};
+template <class T>
+struct IsMap : std::false_type {};
+template <class T>
+struct IsMap<std::map<std::string, T>> : std::true_type {};
+
+template <class T>
+SchemaType SchemaTypeOf() {
+  using K = SchemaType::Kind;
+  SchemaType t;
+  if constexpr (IsOptional<T>::value) {
+    return SchemaTypeOf<typename T::value_type>();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    t.kind = K::kString;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    t.kind = K::kBoolean;
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    t.kind = K::kInteger;
+    t.format = "int64";
+  } else if constexpr (std::is_same_v<T, int32_t>) {
+    t.kind = K::kInteger;
+    t.format = "int32";
+  } else if constexpr (std::is_same_v<T, Quantity>) {
+    t.kind = K::kQuantity;
+  } else if constexpr (IsVector<T>::value) {
+    t.kind = K::kArray;
+    t.element = std::make_shared<SchemaType>(SchemaTypeOf<typename T::value_type>());
+  } else if constexpr (IsMap<T>::value) {
+    t.kind = K::kMap;
+    t.element = std::make_shared<SchemaType>(SchemaTypeOf<typename T::mapped_type>());
+  } else {
+    static_assert(SchemaNameOf<T>::value != nullptr,
+                  "a nested struct needs its entry in MIGDRA_API_SCHEMA_NAMES");
+    t.kind = K::kObject;
+    t.definition = SchemaFullName(SchemaNameOf<T>::value);
+  }
+  return t;
+}
+
+// Walks Fields() and records each wire name with the type of its member.
+class SchemaVisitor {
+ public:
+  explicit SchemaVisitor(SchemaDefinition& out) : out_(out) {}
+
+  template <class T>
+  void operator()(const char* key, T& /*field*/, unsigned /*flags*/ = 0) {
+    out_.properties.push_back(SchemaProperty{key, SchemaTypeOf<T>(), "", ""});
+  }
+  void Raw(const char* key, std::string& /*field*/, unsigned /*flags*/ = 0) {
+    SchemaType t;
+    t.kind = SchemaType::Kind::kFreeForm;
+    out_.properties.push_back(SchemaProperty{key, t, "", ""});
+  }
+  // The other fields of these structs are described in schema.cc.
+  void KeepUnknown(json& /*extra*/) {}
+  void KeepKnown(json& /*extra*/, std::initializer_list<const char*> /*names*/) {}
+
+ private:
+  SchemaDefinition& out_;
+};
+
+template <class T>
+SchemaDefinition ModelledDefinition() {
+  SchemaDefinition definition;
+  definition.name = SchemaFullName(SchemaNameOf<T>::value);
+  SchemaVisitor visitor(definition);
+  T instance{};
+  Fields(visitor, instance);
+  return definition;
 }
 
 // ---- the wire names --------------------------------------------------------------------------
@@ -907,12 +1066,19 @@ void Fields(V& v, Job& o) {
 template <class T>
 bool DecodeInto(const json& value, T& out, std::vector<Error>& errors, DecodeOptions options) {
   size_t before = errors.size();
-  Ctx ctx{options.strict, &errors};
+  // Structs with a schema definition are checked for unknown fields against it (which also knows
+  // the fields kept in `extra`); the others by Fields() alone.
+  const SchemaDefinition* definition = nullptr;
+  if constexpr (SchemaNameOf<T>::value != nullptr) {
+    if (options.strict) definition = FindSchemaDefinition(SchemaFullName(SchemaNameOf<T>::value));
+  }
+  Ctx ctx{options.strict && definition == nullptr, &errors};
   try {
     Decode(value, out, std::string(), ctx);
   } catch (const std::exception& e) {
     errors.push_back(MakeError(std::string("decoding failed: ") + e.what()));
   }
+  if (definition != nullptr) FindUnknownFields(value, *definition, errors);
   return errors.size() == before;
 }
 
@@ -1011,6 +1177,14 @@ json ToJson(const AnyObject& object) {
 
 const TypeMeta& TypeMetaOf(const AnyObject& object) {
   return std::visit([](const auto& o) -> const TypeMeta& { return o.type_meta; }, object);
+}
+
+std::vector<SchemaDefinition> ModelledSchemaDefinitions() {
+  std::vector<SchemaDefinition> out;
+#define MIGDRA_MODELLED_DEFINITION(T, name) out.push_back(ModelledDefinition<T>());
+  MIGDRA_API_SCHEMA_NAMES(MIGDRA_MODELLED_DEFINITION)
+#undef MIGDRA_MODELLED_DEFINITION
+  return out;
 }
 
 }  // namespace migdra::api

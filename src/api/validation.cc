@@ -297,11 +297,9 @@ void ValidateQualifiedName(Errors& e, const std::string& path, const std::string
 }
 
 void ValidateFullyQualifiedName(Errors& e, const std::string& path, const std::string& name) {
+  if (name.empty()) return e.Required(path, "name required");
   ValidateQualifiedName(e, path, name);
-  if (name.find('/') == std::string::npos) {
-    e.InvalidString(path, name,
-                    "a fully qualified name must be a domain and a name separated by a slash");
-  }
+  if (name.find('/') == std::string::npos) e.InvalidString(path, name, "must include a domain");
 }
 
 enum class Scope { kNamespaced, kCluster };
@@ -309,8 +307,9 @@ enum class Scope { kNamespaced, kCluster };
 void ValidateLabels(Errors& e, const std::string& path,
                     const std::map<std::string, std::string>& labels) {
   for (const auto& [key, value] : labels) {
+    // Upstream reports label values on the map, not on the key.
     ValidateLabelName(e, path, key);
-    ValidateLabelValue(e, Key(path, key), value);
+    ValidateLabelValue(e, path, value);
   }
 }
 
@@ -426,10 +425,14 @@ bool CheckSize(Errors& e, const std::string& path, size_t size, size_t max) {
   return true;
 }
 
-void CheckUniqueStrings(Errors& e, const std::string& path, const std::vector<std::string>& keys) {
+// Duplicates are reported on the item, or on its key field when the items are objects (upstream's
+// validateSet: `requests[1].name`, `reservedFor[2].uid`).
+void CheckUniqueStrings(Errors& e, const std::string& path, const std::vector<std::string>& keys,
+                        const std::string& key_field = "") {
   std::set<std::string> seen;
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (!seen.insert(keys[i]).second) e.Duplicate(Index(path, i), keys[i]);
+    if (seen.insert(keys[i]).second) continue;
+    e.Duplicate(key_field.empty() ? Index(path, i) : Child(Index(path, i), key_field), keys[i]);
   }
 }
 
@@ -626,11 +629,11 @@ void ValidateDeviceClaim(Errors& e, const std::string& path, const DeviceClaim& 
             ValidateTolerations(e, Child(sp, "tolerations"), s.tolerations);
             ValidateCapacityRequirements(e, Child(sp, "capacity"), s.capacity);
           }
-          CheckUniqueStrings(e, fp, sub_names);
+          CheckUniqueStrings(e, fp, sub_names, "name");
         }
       }
     }
-    CheckUniqueStrings(e, rp, request_names);
+    CheckUniqueStrings(e, rp, request_names, "name");
   }
 
   const std::string cp = Child(path, "constraints");
@@ -756,7 +759,7 @@ void ValidateClaimStatus(Errors& e, const std::string& path, const ResourceClaim
       if (ref.uid.empty()) e.Required(Child(p, "uid"));
       uids.push_back(ref.uid);
     }
-    CheckUniqueStrings(e, rp, uids);
+    CheckUniqueStrings(e, rp, uids, "uid");
   }
   if (!status.reserved_for.empty() && !status.allocation.has_value()) {
     e.Forbidden(rp, "may not be specified when `allocated` is not set");
@@ -1031,7 +1034,7 @@ void ValidateDevice(Errors& e, const std::string& path, const Device& device,
         (void)counter;
       }
     }
-    CheckUniqueStrings(e, kp, sets);
+    CheckUniqueStrings(e, kp, sets, "counterSet");
   }
 
   if (per_device_node_selection) {
@@ -1149,7 +1152,7 @@ void ValidateSliceSpec(Errors& e, const std::string& path, const ResourceSliceSp
       names.push_back(spec.devices[i].name);
       ValidateDevice(e, Index(dp, i), spec.devices[i], per_device, spec);
     }
-    CheckUniqueStrings(e, dp, names);
+    CheckUniqueStrings(e, dp, names, "name");
   }
 
   const std::string sp = Child(path, "sharedCounters");
@@ -1162,7 +1165,7 @@ void ValidateSliceSpec(Errors& e, const std::string& path, const ResourceSliceSp
       ValidateCounterMap(e, Child(Index(sp, i), "counters"), set.counters,
                          kMaxCountersPerCounterSet);
     }
-    CheckUniqueStrings(e, sp, names);
+    CheckUniqueStrings(e, sp, names, "name");
   }
 }
 
@@ -1228,7 +1231,7 @@ void ValidatePodSpec(Errors& e, const std::string& path, const PodSpec& spec, bo
       e.Required(Child(p, "name"));
     } else {
       e.InvalidEach(Child(p, "name"), c.name, IsDNS1123Label(c.name));
-      if (!claim_names.insert(c.name).second) e.Duplicate(p, c.name);
+      if (!claim_names.insert(c.name).second) e.Duplicate(Child(p, "name"), c.name);
     }
     if (c.resource_claim_name.has_value() && c.resource_claim_template_name.has_value()) {
       e.Invalid(

@@ -207,7 +207,7 @@ TEST(MetadataMaps, LabelKeysValuesAndFinalizersUnderThePathGiven) {
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0], "spec.template.metadata.labels: Invalid value: \"" + std::string(64, 'b') +
                           "\": name part must be no more than 63 characters");
-  EXPECT_EQ(lines[1], "spec.template.metadata.labels[ok]: Invalid value: \"" +
+  EXPECT_EQ(lines[1], "spec.template.metadata.labels: Invalid value: \"" +
                           std::string(64, 'c') + "\": must be no more than 63 characters");
   EXPECT_EQ(lines[2].rfind("spec.template.metadata.finalizers[0]: Invalid value: \"a b\": ", 0),
             0u);

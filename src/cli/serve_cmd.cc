@@ -13,6 +13,7 @@
 
 #include "cli/command.h"
 #include "control/control_plane.h"
+#include "control/device_classes.h"
 #include "driver/metrics.h"
 #include "driver/plugin.h"
 #include "gpu/inventory.h"
@@ -210,6 +211,8 @@ int RunServe(int argc, char** argv) {
   }
   Result<LocalNode> local = MakeError("no local node (--no-node)");
   if (!no_node) {
+    // The node's driver is NVIDIA's: its DeviceClasses come with it, as its chart installs them.
+    control::InstallNvidiaDeviceClasses(cp.store());
     // The driver's socket path is a unix address: a relative one would depend on the cwd.
     std::error_code ec;
     local = StartLocalNode(std::filesystem::absolute(data_dir, ec).string(), node_name, simulate);

@@ -5,8 +5,9 @@
 // be read or parsed gives one line `FILE: <message>` (YAML/JSON errors carry "line L, column C").
 // When everything is valid, a summary line goes to stderr. Documents without apiVersion and kind
 // (e.g. Helm values files kept beside manifests) are not Kubernetes objects: they are skipped
-// silently and counted in the summary. CEL selectors are compiled (cel module), so a selector that
-// does not compile is an error too.
+// silently and counted in the summary. Decoding and validation are serve's admission path
+// (control/admission.h): CEL selectors are compiled, so a selector that does not compile is an
+// error too.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -22,9 +23,8 @@
 #include <CLI/CLI.hpp>
 
 #include "api/codec.h"
-#include "api/validation.h"
-#include "cel/cel.h"
 #include "cli/command.h"
+#include "control/admission.h"
 
 namespace migdra::cli {
 namespace {
@@ -60,8 +60,7 @@ std::string ObjectLabel(const json& document) {
   return StringField(document, "kind") + "/" + name;
 }
 
-void ValidateText(const std::string& file, const std::string& text,
-                  const api::ValidationOptions& options, Tally& tally) {
+void ValidateText(const std::string& file, const std::string& text, Tally& tally) {
   Result<std::vector<json>> documents = api::ParseDocuments(text);
   if (!documents.ok()) {
     Report(file + ": " + documents.error().ToString(), tally);
@@ -74,9 +73,7 @@ void ValidateText(const std::string& file, const std::string& text,
       continue;
     }
     const std::string prefix = file + ": " + ObjectLabel(document) + ": ";
-    std::vector<Error> errors;
-    Result<api::AnyObject> object = api::DecodeObjectAll(document, errors);
-    if (object.ok()) errors = api::Validate(*object, options);
+    std::vector<Error> errors = control::ValidateDocument(document);
     for (const Error& error : errors) Report(prefix + error.ToString(), tally);
     ++(errors.empty() ? tally.valid : tally.invalid);
   }
@@ -87,11 +84,10 @@ bool IsManifestName(const fs::path& path) {
   return ext == ".yaml" || ext == ".yml" || ext == ".json";
 }
 
-void ValidatePath(const std::string& arg, bool recursive, const api::ValidationOptions& options,
-                  Tally& tally) {
+void ValidatePath(const std::string& arg, bool recursive, Tally& tally) {
   if (arg == "-") {
     std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    ValidateText("-", text, options, tally);
+    ValidateText("-", text, tally);
     return;
   }
   std::error_code ec;
@@ -111,7 +107,7 @@ void ValidatePath(const std::string& arg, bool recursive, const api::ValidationO
       return;
     }
     std::sort(files.begin(), files.end());
-    for (const std::string& file : files) ValidatePath(file, false, options, tally);
+    for (const std::string& file : files) ValidatePath(file, false, tally);
     return;
   }
   std::ifstream in(arg, std::ios::binary);
@@ -123,7 +119,7 @@ void ValidatePath(const std::string& arg, bool recursive, const api::ValidationO
   }
   std::stringstream text;
   text << in.rdbuf();
-  ValidateText(arg, text.str(), options, tally);
+  ValidateText(arg, text.str(), tally);
 }
 
 int RunValidate(int argc, char** argv) {
@@ -148,15 +144,8 @@ int RunValidate(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
-  api::ValidationOptions options;
-  // Selectors are compiled as the API server compiles new expressions.
-  options.check_cel = [](std::string_view expression) -> std::optional<std::string> {
-    Result<cel::CompiledSelector> compiled = cel::CompiledSelector::Compile(expression);
-    if (compiled.ok()) return std::nullopt;
-    return compiled.error().ToString();
-  };
   Tally tally;
-  for (const std::string& file : files) ValidatePath(file, recursive, options, tally);
+  for (const std::string& file : files) ValidatePath(file, recursive, tally);
   if (tally.problems != 0) return 2;
   std::fprintf(stderr, "%d valid, %d skipped (not Kubernetes objects)\n", tally.valid,
                tally.skipped);

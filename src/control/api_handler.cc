@@ -8,8 +8,11 @@
 #include <string_view>
 #include <vector>
 
+#include "api/schema.h"
 #include "common/hex.h"
+#include "control/admission.h"
 #include "control/objects.h"
+#include "control/openapi.h"
 #include "control/patch.h"
 #include "control/wire_types.h"
 
@@ -197,12 +200,30 @@ std::string EventLine(const std::string& type, const json& object) {
   return Dump(json{{"type", type}, {"object", object}}) + "\n";
 }
 
-// dryRun and fieldValidation of a write.
-WriteOptions WriteOptionsOf(const ApiRequest& request) {
+// dryRun and fieldValidation of a write; fieldValidation=Warn's findings go to `warnings`.
+ApiResult<WriteOptions> WriteOptionsOf(const ApiRequest& request,
+                                       std::vector<std::string>& warnings) {
   WriteOptions options;
   options.dry_run = request.Param("dryRun") == "All";
-  options.strict_fields = request.Param("fieldValidation") == "Strict";
-  return options;
+  ApiResult<FieldValidation> mode = ParseFieldValidation(request.Param("fieldValidation"));
+  if (!mode.ok()) return ApiResult<WriteOptions>::Fail(mode.error);
+  options.field_validation = *mode.value;
+  options.duplicate_fields = api::DuplicateFields(request.body);
+  options.warnings = &warnings;
+  return ApiResult<WriteOptions>::Ok(std::move(options));
+}
+
+// Warning headers as the API server writes them: `299 - "unknown field \"spec.x\""`.
+ApiResponse WithWarnings(ApiResponse response, const std::vector<std::string>& warnings) {
+  for (const std::string& warning : warnings) {
+    std::string quoted = "\"";
+    for (char c : warning) {
+      if (c == '"' || c == '\\') quoted += '\\';
+      quoted += c;
+    }
+    response.headers.emplace_back("Warning", "299 - " + quoted + "\"");
+  }
+  return response;
 }
 
 // Why PUT or PATCH cannot write the object `name` (its `subresource`); nullopt when they can.
@@ -324,8 +345,8 @@ ApiResponse ApiHandler::Route(const ApiRequest& request) const {
   if (p.rfind("/openapi/", 0) == 0) return OpenApi(request);
   std::vector<std::string> segs = SplitPath(p);
   if (segs.empty()) {
-    json paths = json::array(
-        {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"});
+    json paths = json::array({"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2",
+                              "/openapi/v3", "/readyz", "/version"});
     for (const std::string& g : Groups()) {
       paths.push_back("/apis/" + g);
       paths.push_back("/apis/" + g + "/v1");
@@ -379,57 +400,12 @@ ApiResponse ApiHandler::Discovery(const ApiRequest& request) const {
   return JsonResponse(200, ResourceList(segs[1] + "/v1"));
 }
 
-// OpenAPI v3: kubectl reads it to learn that the server validates fields itself
-// (fieldValidation on PATCH), so `kubectl apply` needs no client-side schema.
+// /openapi/v2 and /openapi/v3 (openapi.h): kubectl explain reads them, and kubectl learns from
+// them that the server validates fields itself (fieldValidation), so apply needs no client schema.
 ApiResponse ApiHandler::OpenApi(const ApiRequest& request) const {
-  std::vector<std::string> segs = SplitPath(request.path);
-  if (segs.size() < 2 || segs[1] != "v3") return NotFoundPath(request.path);
-  std::set<std::string> gvs;
-  for (const ResourceInfo& r : AllResources()) {
-    gvs.insert(r.group.empty() ? "api/v1" : "apis/" + r.GroupVersion());
-  }
-  if (segs.size() == 2) {
-    json paths = json::object();
-    for (const std::string& gv : gvs) {
-      paths[gv] = {
-          {"serverRelativeURL", "/openapi/v3/" + gv + "?hash=" + std::string(kServerVersion)}};
-    }
-    return JsonResponse(200, {{"paths", paths}});
-  }
-  std::string gv;
-  for (size_t i = 2; i < segs.size(); ++i) gv += (gv.empty() ? "" : "/") + segs[i];
-  if (!gvs.count(gv)) return NotFoundPath(request.path);
-  json paths = json::object();
-  json query_params = json::array();
-  for (const char* name : {"dryRun", "fieldManager", "fieldValidation", "force", "pretty"}) {
-    query_params.push_back(
-        {{"name", name}, {"in", "query"}, {"schema", {{"type", "string"}, {"uniqueItems", true}}}});
-  }
-  for (const ResourceInfo& r : AllResources()) {
-    std::string this_gv = r.group.empty() ? "api/v1" : "apis/" + r.GroupVersion();
-    if (this_gv != gv) continue;
-    json gvk = {{"group", r.group}, {"version", r.version}, {"kind", r.kind}};
-    std::string base = "/" + gv + "/" + (r.namespaced ? "namespaces/{namespace}/" : "") + r.plural;
-    json body_content = {{"application/json-patch+json", {{"schema", {{"type", "object"}}}}},
-                         {"application/merge-patch+json", {{"schema", {{"type", "object"}}}}}};
-    json op = {{"x-kubernetes-group-version-kind", gvk},
-               {"parameters", query_params},
-               {"requestBody", {{"content", body_content}, {"required", true}}},
-               {"responses", {{"200", {{"description", "OK"}}}}}};
-    json item_op = op;
-    item_op["x-kubernetes-action"] = "patch";
-    json post = op;
-    post["x-kubernetes-action"] = "post";
-    post["requestBody"]["content"] = {{"application/json", {{"schema", {{"type", "object"}}}}}};
-    json put = post;
-    put["x-kubernetes-action"] = "put";
-    paths[base] = {{"post", post}};
-    paths[base + "/{name}"] = {{"patch", item_op}, {"put", put}};
-  }
-  return JsonResponse(200, {{"openapi", "3.0.0"},
-                            {"info", {{"title", "Kubernetes"}, {"version", kServerVersion}}},
-                            {"paths", paths},
-                            {"components", {{"schemas", json::object()}}}});
+  std::optional<json> document = OpenApiDocument(request.path, request.accept);
+  if (!document) return NotFoundPath(request.path);
+  return JsonResponse(200, *document);
 }
 
 ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
@@ -631,9 +607,12 @@ ApiResponse ApiHandler::Create(const ApiRequest& request, const ResourceTarget& 
     }
     object["metadata"]["namespace"] = target.ns;
   }
-  ApiResult<json> created = CreateObject(store_, info, std::move(object), WriteOptionsOf(request));
+  std::vector<std::string> warnings;
+  ApiResult<WriteOptions> options = WriteOptionsOf(request, warnings);
+  if (!options.ok()) return ErrorResponse(options.error);
+  ApiResult<json> created = CreateObject(store_, info, std::move(object), *options.value);
   if (!created.ok()) return ErrorResponse(created.error);
-  return JsonResponse(201, *created.value);
+  return WithWarnings(JsonResponse(201, *created.value), warnings);
 }
 
 // PUT: replaces the object (or its status) with the body.
@@ -664,10 +643,13 @@ ApiResponse ApiHandler::Update(const ApiRequest& request, const ResourceTarget& 
   }
   object["metadata"]["name"] = target.name;
   if (info.namespaced) object["metadata"]["namespace"] = target.ns;
-  ApiResult<json> updated = UpdateObject(store_, info, std::move(object),
-                                         target.subresource == "status", WriteOptionsOf(request));
+  std::vector<std::string> warnings;
+  ApiResult<WriteOptions> options = WriteOptionsOf(request, warnings);
+  if (!options.ok()) return ErrorResponse(options.error);
+  ApiResult<json> updated =
+      UpdateObject(store_, info, std::move(object), target.subresource == "status", *options.value);
   if (!updated.ok()) return ErrorResponse(updated.error);
-  return JsonResponse(200, *updated.value);
+  return WithWarnings(JsonResponse(200, *updated.value), warnings);
 }
 
 // PATCH: applies the body (a JSON, merge or strategic-merge patch) to the stored object. A patch
@@ -712,9 +694,12 @@ ApiResponse ApiHandler::Patch(const ApiRequest& request, const ResourceTarget& t
     }
     object["metadata"]["name"] = name;
     if (info.namespaced) object["metadata"]["namespace"] = target.ns;
+    std::vector<std::string> warnings;
+    ApiResult<WriteOptions> options = WriteOptionsOf(request, warnings);
+    if (!options.ok()) return ErrorResponse(options.error);
     ApiResult<json> updated = UpdateObject(store_, info, std::move(object),
-                                           target.subresource == "status", WriteOptionsOf(request));
-    if (updated.ok()) return JsonResponse(200, *updated.value);
+                                           target.subresource == "status", *options.value);
+    if (updated.ok()) return WithWarnings(JsonResponse(200, *updated.value), warnings);
     if (!patch_sets_version && updated.error.reason == "Conflict") continue;
     return ErrorResponse(updated.error);
   }

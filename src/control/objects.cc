@@ -34,15 +34,15 @@ ApiError Invalid(const ResourceInfo& info, const std::string& name, const json& 
                   causes};
 }
 
-// As the API server words it: "Pod in version "v1" cannot be handled as a Pod: strict decoding
-// error: unknown field "spec.x"".
-ApiError StrictError(const ResourceInfo& info, const std::vector<std::string>& unknown) {
-  std::string msg = info.kind + " in version \"" + info.version + "\" cannot be handled as a " +
-                    info.kind + ": strict decoding error: ";
-  for (size_t i = 0; i < unknown.size(); ++i) {
-    msg += (i ? ", " : "") + std::string("unknown field \"") + unknown[i] + "\"";
-  }
-  return ApiError{400, "BadRequest", msg};
+std::optional<ApiError> CheckFields(const ResourceInfo& info, json& object,
+                                    const WriteOptions& options) {
+  if (!options.field_validation) return std::nullopt;
+  std::vector<std::string> warnings;
+  std::optional<ApiError> error = ApplyFieldValidation(info, object, options.duplicate_fields,
+                                                       *options.field_validation, warnings);
+  if (options.warnings != nullptr)
+    options.warnings->insert(options.warnings->end(), warnings.begin(), warnings.end());
+  return error;
 }
 
 bool HasFinalizers(const json& object) {
@@ -96,9 +96,8 @@ ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object
                        " because it is being terminated"});
     }
   }
-  if (options.strict_fields) {
-    std::vector<std::string> unknown = UnknownFields(info, object);
-    if (!unknown.empty()) return ApiResult<json>::Fail(StrictError(info, unknown));
+  if (std::optional<ApiError> error = CheckFields(info, object, options)) {
+    return ApiResult<json>::Fail(std::move(*error));
   }
   const bool generated = meta.value("name", "").empty() && !meta.value("generateName", "").empty();
   meta.erase("resourceVersion");
@@ -117,7 +116,7 @@ ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object
       meta["name"] = base + RandomSuffix(5);
       if (info.plural == "jobs") ApplyDefaults(info, object);  // labels carry the name
     }
-    json causes = Validate(info, object, json());
+    json causes = AdmissionCauses(info, object, json());
     if (!causes.empty()) {
       return ApiResult<json>::Fail(Invalid(info, meta.value("name", ""), causes));
     }
@@ -151,9 +150,8 @@ ApiResult<json> UpdateObject(Store& store, const ResourceInfo& info, json object
   if (!current) {
     return ApiResult<json>::Fail(WithResource(ApiError{404, "NotFound", ""}, info, name));
   }
-  if (options.strict_fields) {
-    std::vector<std::string> unknown = UnknownFields(info, object);
-    if (!unknown.empty()) return ApiResult<json>::Fail(StrictError(info, unknown));
+  if (std::optional<ApiError> error = CheckFields(info, object, options)) {
+    return ApiResult<json>::Fail(std::move(*error));
   }
   std::optional<int64_t> expected;
   std::string rv = object["metadata"].value("resourceVersion", "");
@@ -201,7 +199,7 @@ ApiResult<json> UpdateObject(Store& store, const ResourceInfo& info, json object
     meta["generation"] = old_meta.value("generation", 0) + 1;
   }
   ApplyDefaults(info, updated);
-  json causes = Validate(info, updated, *current);
+  json causes = AdmissionCauses(info, updated, *current);
   if (!causes.empty()) return ApiResult<json>::Fail(Invalid(info, name, causes));
   if (options.dry_run) return ApiResult<json>::Ok(updated);
   if (meta.contains("deletionTimestamp") && !HasFinalizers(updated) &&

@@ -7,7 +7,9 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "control/admission.h"
 #include "control/resources.h"
 #include "control/store.h"
 
@@ -15,7 +17,11 @@ namespace migdra::control {
 
 struct WriteOptions {
   bool dry_run = false;
-  bool strict_fields = false;  // fieldValidation=Strict: unknown fields are an error
+  // A client's fieldValidation (admission.h); unset for the control plane's own writes, whose
+  // fields are not checked.
+  std::optional<FieldValidation> field_validation;
+  std::vector<std::string> duplicate_fields;     // keys the request body repeats
+  std::vector<std::string>* warnings = nullptr;  // receives fieldValidation=Warn's findings
 };
 
 // Creates `object` (namespace already resolved into metadata.namespace for namespaced kinds).

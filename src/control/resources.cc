@@ -3,51 +3,13 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
-#include <set>
 
 #include "control/json_access.h"
-#include "control/selectors.h"
-#include "control/typed.h"
 
 namespace migdra::control {
 namespace {
 
 const char* kResourceGroup = "resource.k8s.io";
-
-bool IsDnsLabel(const std::string& s) {
-  if (s.empty() || s.size() > 63) return false;
-  for (char c : s) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
-      return false;
-    }
-  }
-  return s.front() != '-' && s.back() != '-';
-}
-
-bool IsDnsSubdomain(const std::string& s) {
-  if (s.empty() || s.size() > 253) return false;
-  size_t start = 0;
-  while (true) {
-    size_t dot = s.find('.', start);
-    std::string part = s.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (part.empty()) return false;
-    for (char c : part) {
-      if (!(std::islower(static_cast<unsigned char>(c)) ||
-            std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
-        return false;
-      }
-    }
-    if (part.front() == '-' || part.back() == '-') return false;
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return true;
-}
-
-json Cause(const std::string& reason, const std::string& field, const std::string& message) {
-  return json{{"reason", reason}, {"field", field}, {"message", message}};
-}
 
 void DefaultDeviceRequests(json& devices) {
   if (!devices.is_object() || !devices.contains("requests") || !devices["requests"].is_array()) {
@@ -89,144 +51,6 @@ void DefaultPodSpec(json& spec) {
             image.find(':') == std::string::npos || image.substr(image.rfind(':')) == ":latest";
         c["imagePullPolicy"] = latest ? "Always" : "IfNotPresent";
       }
-    }
-  }
-}
-
-void ValidateName(const ResourceInfo& info, const json& object, json& causes) {
-  const json& meta = Field(object, {"metadata"});
-  std::string name = Str(meta, "name");
-  if (name.empty()) {
-    causes.push_back(Cause("FieldValueRequired", "metadata.name",
-                           "Required value: name or generateName is required"));
-    return;
-  }
-  bool label_only = info.plural == "namespaces";
-  bool ok = info.plural == "events" ? name.find('/') == std::string::npos
-                                    : (label_only ? IsDnsLabel(name) : IsDnsSubdomain(name));
-  if (!ok) {
-    causes.push_back(
-        Cause("FieldValueInvalid", "metadata.name",
-              "Invalid value: \"" + name + "\": a lowercase RFC 1123 " +
-                  (label_only ? std::string("label") : std::string("subdomain")) +
-                  " must consist of lower case alphanumeric characters, '-' or '.', and must start "
-                  "and end with an alphanumeric character"));
-  }
-}
-
-void ValidatePodSpec(const json& spec, const std::string& path, json& causes, bool in_job) {
-  if (!Field(spec, {"containers"}).is_array() || Field(spec, {"containers"}).empty()) {
-    causes.push_back(Cause("FieldValueRequired", path + ".containers", "Required value"));
-  }
-  // Names become paths (the runner's logs) and log?container= values: DNS labels, unique
-  // across all three lists, as the API server has them.
-  std::set<std::string> names;
-  for (const char* list : {"initContainers", "containers", "ephemeralContainers"}) {
-    const json& containers = Field(spec, {list});
-    if (!containers.is_array()) continue;
-    for (size_t i = 0; i < containers.size(); ++i) {
-      std::string p = path + "." + list + "[" + std::to_string(i) + "]";
-      std::string name = Str(containers[i], "name");
-      if (name.empty()) {
-        causes.push_back(Cause("FieldValueRequired", p + ".name", "Required value"));
-      } else if (!IsDnsLabel(name)) {
-        causes.push_back(Cause("FieldValueInvalid", p + ".name",
-                               "Invalid value: \"" + name + "\": must be a DNS label"));
-      } else if (!names.insert(name).second) {
-        causes.push_back(
-            Cause("FieldValueDuplicate", p + ".name", "Duplicate value: \"" + name + "\""));
-      }
-      if (Str(containers[i], "image").empty()) {
-        causes.push_back(Cause("FieldValueRequired", p + ".image", "Required value"));
-      }
-      const json& claims = Field(containers[i], {"resources", "claims"});
-      if (claims.is_array()) {
-        for (size_t c = 0; c < claims.size(); ++c) {
-          std::string claim = Str(claims[c], "name");
-          bool declared = false;
-          const json& pod_claims = Field(spec, {"resourceClaims"});
-          if (pod_claims.is_array()) {
-            for (const json& pc : pod_claims) declared = declared || Str(pc, "name") == claim;
-          }
-          if (!declared) {
-            causes.push_back(Cause("FieldValueNotFound",
-                                   p + ".resources.claims[" + std::to_string(c) + "].name",
-                                   "Not found: \"" + claim +
-                                       "\": must be the name of an entry in spec.resourceClaims"));
-          }
-        }
-      }
-    }
-  }
-  const json& claims = Field(spec, {"resourceClaims"});
-  if (claims.is_array()) {
-    std::set<std::string> names;
-    for (size_t i = 0; i < claims.size(); ++i) {
-      std::string p = path + ".resourceClaims[" + std::to_string(i) + "]";
-      std::string name = Str(claims[i], "name");
-      if (!IsDnsLabel(name)) {
-        causes.push_back(Cause("FieldValueInvalid", p + ".name",
-                               "Invalid value: \"" + name + "\": must be a DNS label"));
-      } else if (!names.insert(name).second) {
-        causes.push_back(
-            Cause("FieldValueDuplicate", p + ".name", "Duplicate value: \"" + name + "\""));
-      }
-      bool direct = !Str(claims[i], "resourceClaimName").empty();
-      bool templ = !Str(claims[i], "resourceClaimTemplateName").empty();
-      if (direct == templ) {
-        causes.push_back(Cause("FieldValueInvalid", p,
-                               "Invalid value: exactly one of `resourceClaimName` or "
-                               "`resourceClaimTemplateName` must be set"));
-      }
-    }
-  }
-  std::string restart = Str(spec, "restartPolicy");
-  if (in_job) {
-    if (restart != "Never" && restart != "OnFailure") {
-      causes.push_back(Cause(
-          "FieldValueNotSupported", path + ".restartPolicy",
-          "Unsupported value: \"" + restart + "\": supported values: \"OnFailure\", \"Never\""));
-    }
-  } else if (restart != "Always" && restart != "Never" && restart != "OnFailure") {
-    causes.push_back(Cause("FieldValueNotSupported", path + ".restartPolicy",
-                           "Unsupported value: \"" + restart +
-                               "\": supported values: \"Always\", \"OnFailure\", \"Never\""));
-  }
-}
-
-void ValidateNonNegative(const json& spec, const char* key, const std::string& path, json& causes) {
-  const json& v = Field(spec, {key});
-  if (v.is_null()) return;
-  if (!v.is_number_integer() || v.get<long long>() < 0) {
-    causes.push_back(Cause("FieldValueInvalid", path + "." + key,
-                           "Invalid value: " + v.dump() + ": must be greater than or equal to 0"));
-  }
-}
-
-void ValidateKind(const ResourceInfo& info, const json& object, const json& old, json& causes) {
-  const json& spec = Field(object, {"spec"});
-  // The resource.k8s.io kinds are validated by the api module (TypedValidate); here only what
-  // depends on the previous version.
-  if (info.plural == "resourceclaims") {
-    if (!old.is_null() && Field(old, {"spec"}) != spec) {
-      causes.push_back(Cause("FieldValueInvalid", "spec", "Invalid value: field is immutable"));
-    }
-  } else if (info.plural == "pods") {
-    ValidatePodSpec(spec, "spec", causes, false);
-  } else if (info.plural == "jobs") {
-    ValidatePodSpec(Field(spec, {"template", "spec"}), "spec.template.spec", causes, true);
-    for (const char* key :
-         {"parallelism", "completions", "backoffLimit", "activeDeadlineSeconds"}) {
-      ValidateNonNegative(spec, key, "spec", causes);
-    }
-    LabelSelector selector = LabelSelector::FromObject(Field(spec, {"selector"}));
-    if (!selector.Matches(Field(spec, {"template", "metadata", "labels"}))) {
-      causes.push_back(Cause("FieldValueInvalid", "spec.template.metadata.labels",
-                             "Invalid value: `selector` does not match template `labels`"));
-    }
-    if (!old.is_null() && Field(old, {"spec", "template"}) != Field(spec, {"template"})) {
-      causes.push_back(
-          Cause("FieldValueInvalid", "spec.template", "Invalid value: field is immutable"));
     }
   }
 }
@@ -321,28 +145,6 @@ void ApplyDefaults(const ResourceInfo& info, json& object) {
       DefaultPodSpec(spec["template"]["spec"]);
     }
   }
-}
-
-json Validate(const ResourceInfo& info, const json& object, const json& old) {
-  json causes = json::array();
-  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
-    causes.push_back(Cause("FieldValueRequired", "metadata", "Required value"));
-    return causes;
-  }
-  ValidateName(info, object, causes);
-  for (json& cause : MetadataCauses(info, object)) causes.push_back(std::move(cause));
-  ValidateKind(info, object, old, causes);
-  json typed = TypedValidate(info, object);
-  for (json& cause : typed) {
-    // The name was checked above already.
-    if (cause.value("field", "") != "metadata.name" || causes.empty())
-      causes.push_back(std::move(cause));
-  }
-  return causes;
-}
-
-std::vector<std::string> UnknownFields(const ResourceInfo& info, const json& object) {
-  return TypedUnknownFields(info, object);
 }
 
 std::string HumanDuration(long long seconds) {

@@ -1,5 +1,5 @@
 // The kinds the control plane serves and their per-kind behaviour: discovery data, defaulting,
-// validation, and the server-side table columns `kubectl get` prints.
+// and the server-side table columns `kubectl get` prints (validation: admission.h).
 //
 // Everything here is a pure function of its JSON input (plus the clock for ages); no state.
 #pragma once
@@ -35,16 +35,6 @@ const ResourceInfo* FindResource(const std::string& group, const std::string& ve
 // Fills in the defaults the API server applies on create (and on update for fields that must
 // not be empty), e.g. Job selectors and pod-template labels, claim request counts.
 void ApplyDefaults(const ResourceInfo& info, json& object);
-
-// Validates an object about to be stored (`old` is null on create). Returns the causes
-// ([{reason, message, field}]); empty means valid. Covers metadata (names, namespaces) and the
-// fields the controllers rely on for every kind, and the typed rules of the api module where
-// it provides them.
-json Validate(const ResourceInfo& info, const json& object, const json& old);
-
-// Names unknown fields when `strict` field validation is requested; empty when all are known
-// (or the kind has no typed schema in this build).
-std::vector<std::string> UnknownFields(const ResourceInfo& info, const json& object);
 
 // A meta.k8s.io/v1 Table of `objects` with the columns real clusters print for the kind.
 // `include_object` is "None", "Metadata" (default) or "Object".

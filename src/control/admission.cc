@@ -1,0 +1,168 @@
+#include "control/admission.h"
+
+#include <algorithm>
+#include <set>
+
+#include "api/codec.h"
+#include "api/schema.h"
+#include "cel/cel.h"
+#include "control/json_access.h"
+
+namespace migdra::control {
+namespace {
+
+// The StatusCause reason for a message in the API server's words ("Required value", ...).
+std::string CauseReason(const std::string& message) {
+  static const std::pair<const char*, const char*> kinds[] = {
+      {"Required value", "FieldValueRequired"},   {"Unsupported value", "FieldValueNotSupported"},
+      {"Too many", "FieldValueTooMany"},          {"Too long", "FieldValueTooLong"},
+      {"Duplicate value", "FieldValueDuplicate"}, {"Forbidden", "FieldValueForbidden"},
+      {"Not found", "FieldValueNotFound"},
+  };
+  for (const auto& [prefix, reason] : kinds) {
+    if (message.rfind(prefix, 0) == 0) return reason;
+  }
+  return "FieldValueInvalid";
+}
+
+json Cause(const std::string& reason, const std::string& field, const std::string& message) {
+  return json{{"reason", reason}, {"field", field}, {"message", message}};
+}
+
+// Decoding errors (wrong types; unknown fields when asked) and, when the document decodes,
+// validation errors.
+void Check(const json& document, const DocumentCheck& check, std::vector<Error>& decoding,
+           std::vector<Error>& validation) {
+  Result<api::AnyObject> object = api::DecodeObjectAll(
+      document, decoding, api::DecodeOptions{.strict = check.unknown_fields_are_errors});
+  if (!object.ok()) return;
+  validation = api::Validate(*object, CompilingValidationOptions(check.stored_expressions));
+}
+
+void CollectExpressions(const json& value, std::vector<std::string>& out) {
+  if (value.is_object()) {
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      if (it.key() == "expression" && it.value().is_string()) {
+        out.push_back(it.value().get<std::string>());
+      } else {
+        CollectExpressions(it.value(), out);
+      }
+    }
+  } else if (value.is_array()) {
+    for (const json& element : value) CollectExpressions(element, out);
+  }
+}
+
+// Kinds without a typed model (Event): a name is required and may not contain '/', as the API
+// server's path segment rules have it.
+void ValidateUntypedName(const json& object, json& causes) {
+  std::string name = Str(Field(object, {"metadata"}), "name");
+  if (name.empty()) {
+    causes.push_back(Cause("FieldValueRequired", "metadata.name",
+                           "Required value: name or generateName is required"));
+  } else if (name.find('/') != std::string::npos) {
+    causes.push_back(Cause("FieldValueInvalid", "metadata.name",
+                           "Invalid value: \"" + name + "\": may not contain '/'"));
+  }
+}
+
+// What only the server checks on update: fields that may not change.
+void ValidateUpdate(const ResourceInfo& info, const json& object, const json& old, json& causes) {
+  if (old.is_null()) return;
+  if (info.plural == "resourceclaims" && Field(old, {"spec"}) != Field(object, {"spec"})) {
+    causes.push_back(Cause("FieldValueInvalid", "spec", "Invalid value: field is immutable"));
+  } else if (info.plural == "jobs" &&
+             Field(old, {"spec", "template"}) != Field(object, {"spec", "template"})) {
+    causes.push_back(
+        Cause("FieldValueInvalid", "spec.template", "Invalid value: field is immutable"));
+  }
+}
+
+}  // namespace
+
+api::ValidationOptions CompilingValidationOptions(std::vector<std::string> stored_expressions) {
+  api::ValidationOptions options;
+  options.check_cel =
+      [stored = std::set<std::string>(stored_expressions.begin(), stored_expressions.end())](
+          std::string_view expression) -> std::optional<std::string> {
+    if (stored.count(std::string(expression)) != 0) return std::nullopt;
+    Result<cel::CompiledSelector> compiled = cel::CompiledSelector::Compile(expression);
+    if (compiled.ok()) return std::nullopt;
+    return compiled.error().ToString();
+  };
+  return options;
+}
+
+std::vector<Error> ValidateDocument(const json& document, const DocumentCheck& check) {
+  std::vector<Error> decoding, validation;
+  Check(document, check, decoding, validation);
+  decoding.insert(decoding.end(), validation.begin(), validation.end());
+  return decoding;
+}
+
+json AdmissionCauses(const ResourceInfo& info, const json& object, const json& old) {
+  json causes = json::array();
+  if (!object.is_object() || !Field(object, {"metadata"}).is_object()) {
+    causes.push_back(Cause("FieldValueRequired", "metadata", "Required value"));
+    return causes;
+  }
+  if (info.plural == "events") {
+    ValidateUntypedName(object, causes);
+    return causes;
+  }
+  json document = object;
+  document["metadata"].erase("managedFields");  // server-owned, never a client's mistake
+  DocumentCheck check;
+  check.unknown_fields_are_errors = false;
+  CollectExpressions(old, check.stored_expressions);
+  std::vector<Error> decoding, validation;
+  Check(document, check, decoding, validation);
+  for (const Error& e : decoding) {
+    causes.push_back(Cause("FieldValueTypeMismatch", e.field, e.message));
+  }
+  for (const Error& e : validation)
+    causes.push_back(Cause(CauseReason(e.message), e.field, e.message));
+  ValidateUpdate(info, object, old, causes);
+  return causes;
+}
+
+ApiResult<FieldValidation> ParseFieldValidation(const std::string& value) {
+  if (value.empty() || value == "Warn")
+    return ApiResult<FieldValidation>::Ok(FieldValidation::kWarn);
+  if (value == "Strict") return ApiResult<FieldValidation>::Ok(FieldValidation::kStrict);
+  if (value == "Ignore") return ApiResult<FieldValidation>::Ok(FieldValidation::kIgnore);
+  const std::string message =
+      "Unsupported value: \"" + value + "\": supported values: \"Ignore\", \"Strict\", \"Warn\"";
+  return ApiResult<FieldValidation>::Fail(
+      ApiError{422, "Invalid", "fieldValidation: " + message,
+               json::array({Cause("FieldValueNotSupported", "fieldValidation", message)})});
+}
+
+std::optional<ApiError> ApplyFieldValidation(const ResourceInfo& info, json& object,
+                                             const std::vector<std::string>& duplicates,
+                                             FieldValidation mode,
+                                             std::vector<std::string>& warnings) {
+  std::vector<std::string> findings;
+  for (const std::string& path : duplicates) findings.push_back("duplicate field \"" + path + "\"");
+  if (const api::SchemaDefinition* definition =
+          api::KindDefinition(info.GroupVersion(), info.kind)) {
+    std::vector<Error> unknown;
+    if (mode == FieldValidation::kStrict) {
+      api::FindUnknownFields(object, *definition, unknown);
+    } else {
+      api::PruneUnknownFields(object, *definition, unknown);
+    }
+    for (const Error& e : unknown) findings.push_back("unknown field \"" + e.field + "\"");
+  }
+  if (findings.empty() || mode == FieldValidation::kIgnore) return std::nullopt;
+  if (mode == FieldValidation::kWarn) {
+    warnings.insert(warnings.end(), findings.begin(), findings.end());
+    return std::nullopt;
+  }
+  std::string message = info.kind + " in version \"" + info.version + "\" cannot be handled as a " +
+                        info.kind + ": strict decoding error: ";
+  for (size_t i = 0; i < findings.size(); ++i) message += (i ? ", " : "") + findings[i];
+  return ApiError{400, "BadRequest", message};
+}
+
+}  // namespace migdra::control
