@@ -117,23 +117,6 @@ std::string Index(const std::string& path, size_t i) {
 }
 std::string Quote(std::string_view s) { return json(std::string(s)).dump(); }
 
-const char* TypeName(const json& j) {
-  switch (j.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::boolean:
-      return "boolean";
-    case json::value_t::string:
-      return "string";
-    case json::value_t::array:
-      return "array";
-    case json::value_t::object:
-      return "object";
-    default:
-      return "number";
-  }
-}
-
 class Checker {
  public:
   explicit Checker(std::vector<Error>& out) : out_(out) {}
@@ -209,7 +192,8 @@ class Checker {
 
  private:
   void Expected(const std::string& path, const char* expected, const json& got) {
-    Add(path, std::string("expected ") + expected + ", got " + TypeName(got));
+    // nlohmann's type names are the decoder's (codec.cc): "number", "string", "object", ...
+    Add(path, std::string("expected ") + expected + ", got " + got.type_name());
   }
   std::vector<Error>& out_;
 };
