@@ -1412,6 +1412,13 @@ std::vector<Error> ValidateMetadataMaps(const std::string& path, const ObjectMet
   return Run([&](Errors& e) { ValidateMetadataMaps(e, path, meta); });
 }
 
+std::vector<Error> ValidatePodTemplate(const std::string& path, const PodTemplateSpec& pod) {
+  return Run([&](Errors& e) {
+    ValidateMetadataMaps(e, Child(path, "metadata"), pod.metadata);
+    ValidatePodSpec(e, Child(path, "spec"), pod.spec, /*in_job=*/false);
+  });
+}
+
 std::vector<Error> Validate(const AnyObject& object, const ValidationOptions& options) {
   return std::visit([&](const auto& o) { return Validate(o, options); }, object);
 }

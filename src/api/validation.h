@@ -70,6 +70,12 @@ std::vector<Error> Validate(const AnyObject& object, const ValidationOptions& op
 // callers that validate the rest of a kind themselves (serve's core and batch kinds).
 std::vector<Error> ValidateMetadataMaps(const std::string& path, const ObjectMeta& meta);
 
+// The checks Validate(Pod) applies to a pod, for a workload's pod template (spec.template of a
+// DaemonSet, see install_kinds.h), with paths under `path`: the template metadata's labels and
+// annotations, and the pod spec's rules with restartPolicy among Always, OnFailure and Never (the
+// workload's own restriction is the caller's).
+std::vector<Error> ValidatePodTemplate(const std::string& path, const PodTemplateSpec& pod);
+
 // Name-format checks, returning the upstream messages (empty = valid); exposed for other modules
 // that build names (device names, generated claim names, ...).
 std::vector<std::string> IsDNS1123Label(std::string_view value);

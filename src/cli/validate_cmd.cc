@@ -23,6 +23,7 @@
 #include <CLI/CLI.hpp>
 
 #include "api/codec.h"
+#include "api/install_kinds.h"
 #include "cli/command.h"
 #include "control/admission.h"
 
@@ -73,7 +74,12 @@ void ValidateText(const std::string& file, const std::string& text, Tally& tally
       continue;
     }
     const std::string prefix = file + ": " + ObjectLabel(document) + ": ";
-    std::vector<Error> errors = control::ValidateDocument(document);
+    std::vector<Error> errors;
+    if (auto install = api::ValidateInstallObject(document)) {
+      errors = std::move(*install);
+    } else {
+      errors = control::ValidateDocument(document);
+    }
     for (const Error& error : errors) Report(prefix + error.ToString(), tally);
     ++(errors.empty() ? tally.valid : tally.invalid);
   }
@@ -133,7 +139,9 @@ int RunValidate(int argc, char** argv) {
       "Documents without apiVersion and kind (e.g. Helm values files) are not Kubernetes objects:\n"
       "they are skipped, and counted in the summary printed on stderr when all is valid.\n"
       "Known kinds: resource.k8s.io/v1 DeviceClass, ResourceClaim, ResourceClaimTemplate,\n"
-      "ResourceSlice; v1 Node, Namespace, Pod; batch/v1 Job. Any other kind is an error."};
+      "ResourceSlice; v1 Node, Namespace, Pod, ServiceAccount; batch/v1 Job; apps/v1 DaemonSet;\n"
+      "rbac.authorization.k8s.io/v1 ClusterRole, ClusterRoleBinding, Role, RoleBinding.\n"
+      "Any other kind is an error."};
   std::vector<std::string> files;
   bool recursive = false;
   app.add_option("-f,--filename", files, "File, directory or - (stdin); repeatable")->required();

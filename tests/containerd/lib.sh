@@ -94,12 +94,13 @@ containerd_ctr() {
 
 # Stops what containerd_start started: each task's shim (by the PID containerd recorded in its
 # state folder), containerd itself, then unmounts whatever is still mounted under the folder.
+# Safe under `set -e`: each step may find its process already gone.
 containerd_stop() {
   [[ -n $CONTAINERD_DIR ]] || return 0
   local pidfile pid
   while IFS= read -r -d '' pidfile; do
     pid=$(<"$pidfile")
-    [[ $pid =~ ^[0-9]+$ ]] && kill -KILL "$pid" 2>/dev/null
+    if [[ $pid =~ ^[0-9]+$ ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
   done < <(find "$CONTAINERD_DIR/state" -name shim.pid -print0 2>/dev/null)
   if [[ -n $CONTAINERD_PID ]] && kill -0 "$CONTAINERD_PID" 2>/dev/null; then
     kill -TERM "$CONTAINERD_PID"
@@ -108,12 +109,12 @@ containerd_stop() {
       kill -0 "$CONTAINERD_PID" 2>/dev/null || break
       sleep 0.1
     done
-    kill -KILL "$CONTAINERD_PID" 2>/dev/null
-    wait "$CONTAINERD_PID" 2>/dev/null
+    kill -KILL "$CONTAINERD_PID" 2>/dev/null || true
+    wait "$CONTAINERD_PID" 2>/dev/null || true
   fi
   CONTAINERD_PID=
   local mount
   while IFS= read -r mount; do
-    umount -l "$mount" 2>/dev/null
+    umount -l "$mount" 2>/dev/null || true
   done < <(awk -v dir="$CONTAINERD_DIR" 'index($2, dir) == 1 { print $2 }' /proc/mounts | sort -r)
 }

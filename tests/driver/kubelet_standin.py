@@ -28,6 +28,17 @@ def generate_stubs(proto_dir, out_dir):
     sys.path.insert(0, out_dir)
 
 
+def stop_process(proc, timeout):
+    """SIGTERM, then SIGKILL after `timeout` seconds, for a child process (or None)."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class FakeApiServer:
     """Serves ResourceClaims (GET) and ResourceSlices (list/create/update/delete)."""
 
@@ -245,13 +256,7 @@ class Plugin:
         return self.proc.wait(timeout=timeout)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=10)
 
     def close(self):
         self.stop()
@@ -331,3 +336,271 @@ def parse_args():
     stubs = tempfile.mkdtemp(prefix="migdra-stubs-")
     generate_stubs(args.proto_dir, stubs)
     return args, [sys.argv[0]] + rest
+
+
+class ApiServerClient:
+    """JSON over HTTPS to a real API server (migdra serve), with a bearer token and a CA file."""
+
+    def __init__(self, server, token, ca_file):
+        import http.client
+        import ssl
+        self.http = http.client
+        url = urllib.parse.urlparse(server)
+        self.host, self.port = url.hostname, url.port
+        self.token = token
+        self.context = ssl.create_default_context(cafile=ca_file)
+        self.local = threading.local()  # one connection per thread
+
+    def request(self, method, path, body=None, ok=(200, 201)):
+        """(status, parsed body); raises unless the status is in `ok`."""
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.http.HTTPSConnection(self.host, self.port, context=self.context,
+                                             timeout=30)
+            self.local.conn = conn
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Authorization": "Bearer " + self.token, "Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+        except (OSError, self.http.HTTPException):
+            self.local.conn = None
+            conn.close()
+            raise
+        parsed = json.loads(raw) if raw else None
+        if resp.status not in ok:
+            raise RuntimeError("%s %s: HTTP %d: %s" % (method, path, resp.status, raw[:500]))
+        return resp.status, parsed
+
+    def get(self, path):
+        return self.request("GET", path)[1]
+
+    def items(self, path):
+        return self.get(path).get("items") or []
+
+
+class NodeKubelet:
+    """The kubelet's DRA duties on one node of a real API server: registers the Node and the
+    node's plugin (plugin registration gRPC), and for each pod bound to the node: prepares its
+    claims (NodePrepareResources), has `check_prepared` look at what the runtime would be given,
+    reports the pod Running, and once `release()` is called, Succeeded; then unprepares its claims
+    (NodeUnprepareResources). Prepares run on `workers` threads, as the kubelet's pod workers do.
+    A prepare that fails because the plugin is gone is tried again once the plugin registers
+    anew, as the kubelet does."""
+
+    def __init__(self, api, node, labels, taints, sockets, check_prepared, workers=4):
+        self.api = api
+        self.node = node
+        self.labels = labels
+        self.taints = taints
+        self.sockets = sockets  # object with reg_socket and dra_socket
+        self.check_prepared = check_prepared  # (node, claims, response) -> None, raises
+        self.workers = workers
+        self.lock = threading.Condition()
+        self.kubelet = None
+        self.registered = False
+        self.pods = {}  # pod uid -> "preparing" | "running" | "succeeded" | "unprepared"
+        self.claims = {}  # pod uid -> [(namespace, name, uid)]
+        self.running_pods = {}  # pod uid -> pod object, once reported Running
+        self.work = []  # ("run" | "finish", pod) for the workers
+        self.released = False
+        self.interrupted_prepares = 0  # prepares the plugin did not answer (it died), tried again
+        self.errors = []
+        self.stop_event = threading.Event()
+        self.threads = []
+
+    # ---- node and plugin registration ------------------------------------------------------
+    def register_node(self):
+        node = {"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": self.node, "labels": self.labels},
+                "spec": {"taints": self.taints},
+                "status": {"capacity": {"cpu": "96", "memory": "1900Gi", "pods": "110"},
+                           "allocatable": {"cpu": "96", "memory": "1900Gi", "pods": "110"},
+                           "conditions": [{"type": "Ready", "status": "True",
+                                           "reason": "KubeletReady",
+                                           "message": "kubelet stand-in is posting ready status"}]}}
+        self.api.request("POST", "/api/v1/nodes", node)
+
+    def register_plugin(self):
+        """GetInfo and NotifyRegistrationStatus on the registration socket, then a DRA client."""
+        with self.lock:
+            if self.kubelet is not None:
+                self.kubelet.close()
+            self.kubelet = Kubelet(self.sockets)
+            info = self.kubelet.register()
+            self.registered = True
+            self.lock.notify_all()
+        return info
+
+    def plugin_gone(self, driver="gpu.nvidia.com"):
+        """What the kubelet does when a plugin's registration socket goes away: forget the plugin
+        and delete the node's ResourceSlices of its driver."""
+        with self.lock:
+            self.registered = False
+        for s in self.api.items("/apis/resource.k8s.io/v1/resourceslices"):
+            if s["spec"].get("nodeName") == self.node and s["spec"]["driver"] == driver:
+                self.api.request("DELETE", "/apis/resource.k8s.io/v1/resourceslices/" +
+                                 s["metadata"]["name"])
+
+    # ---- pods ------------------------------------------------------------------------------
+    def start(self):
+        self.threads = [threading.Thread(target=self.sync_loop, daemon=True)]
+        for _ in range(self.workers):
+            self.threads.append(threading.Thread(target=self.worker, daemon=True))
+        for t in self.threads:
+            t.start()
+
+    def stop(self):
+        self.stop_event.set()
+        with self.lock:
+            self.lock.notify_all()
+        for t in self.threads:
+            t.join(timeout=30)
+        if self.kubelet is not None:
+            self.kubelet.close()
+
+    def release(self):
+        """Lets every running pod finish: Succeeded, then its claims unprepared."""
+        with self.lock:
+            self.released = True
+            for uid, state in self.pods.items():
+                if state == "running":
+                    self.work.append(("finish", self.running_pods[uid]))
+            self.lock.notify_all()
+
+    def state_counts(self):
+        with self.lock:
+            counts = {}
+            for s in self.pods.values():
+                counts[s] = counts.get(s, 0) + 1
+            return counts
+
+    def guarded(self, fn):
+        try:
+            fn()
+        except Exception as e:  # reported by the test, which fails on any error
+            import traceback
+            with self.lock:
+                self.errors.append("%s: %s\n%s" % (self.node, e, traceback.format_exc()))
+                self.lock.notify_all()
+
+    def sync_loop(self):
+        """Lists the pods bound to this node, as the kubelet's pod source does, and queues the
+        new ones for the workers."""
+        selector = urllib.parse.quote("spec.nodeName=" + self.node)
+        while not self.stop_event.is_set():
+            def sync():
+                for pod in self.api.items("/api/v1/pods?fieldSelector=" + selector):
+                    uid = pod["metadata"]["uid"]
+                    with self.lock:
+                        if uid in self.pods:
+                            continue
+                        self.pods[uid] = "preparing"
+                        self.work.append(("run", pod))
+                        self.lock.notify_all()
+            self.guarded(sync)
+            self.stop_event.wait(0.2)
+
+    def worker(self):
+        while True:
+            with self.lock:
+                while not self.work and not self.stop_event.is_set():
+                    self.lock.wait()
+                if self.stop_event.is_set():
+                    return
+                step, pod = self.work.pop(0)
+            self.guarded(lambda: self.run_pod(pod) if step == "run" else self.finish_pod(pod))
+
+    def pod_claims(self, pod):
+        """(namespace, name, uid) of each claim the pod uses (generated ones via the status)."""
+        ns = pod["metadata"]["namespace"]
+        generated = {s["name"]: s.get("resourceClaimName")
+                     for s in pod.get("status", {}).get("resourceClaimStatuses", [])}
+        out = []
+        for entry in pod["spec"].get("resourceClaims", []):
+            name = entry.get("resourceClaimName") or generated.get(entry["name"])
+            if not name:
+                raise RuntimeError("pod %s is bound without its claim %s" % (
+                    pod["metadata"]["name"], entry["name"]))
+            claim = self.api.get("/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims/%s" %
+                                 (ns, name))
+            out.append((ns, name, claim["metadata"]["uid"]))
+        return out
+
+    def prepare(self, claims):
+        """NodePrepareResources until the plugin answers: a plugin that is gone (killed) is
+        waited for until it registers again, as the kubelet does."""
+        while True:
+            with self.lock:
+                while not self.registered and not self.stop_event.is_set():
+                    self.lock.wait()
+                if self.stop_event.is_set():
+                    raise RuntimeError("stopped")
+                kubelet = self.kubelet
+            try:
+                return kubelet.prepare(claims)
+            except kubelet.grpc.RpcError as e:
+                if e.code() != kubelet.grpc.StatusCode.UNAVAILABLE:
+                    raise
+                with self.lock:
+                    # The plugin died under this call; wait for it to register anew.
+                    self.interrupted_prepares += 1
+                    if self.kubelet is kubelet:
+                        self.registered = False
+
+    def set_phase(self, pod, phase):
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        path = "/api/v1/namespaces/%s/pods/%s/status" % (ns, name)
+        current = self.api.get(path)
+        status = current.setdefault("status", {})
+        status["phase"] = phase
+        container = pod["spec"]["containers"][0]["name"]
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        ready = "True" if phase == "Running" else "False"
+        conditions = [c for c in status.get("conditions", []) if c["type"] not in
+                      ("Ready", "ContainersReady", "Initialized")]
+        conditions += [{"type": t, "status": v, "lastTransitionTime": now}
+                       for t, v in (("Initialized", "True"), ("ContainersReady", ready),
+                                    ("Ready", ready))]
+        status["conditions"] = conditions
+        state = ({"running": {"startedAt": now}} if phase == "Running" else
+                 {"terminated": {"exitCode": 0, "reason": "Completed", "finishedAt": now}})
+        status["containerStatuses"] = [{"name": container, "ready": phase == "Running",
+                                        "restartCount": 0, "image": pod["spec"]["containers"][0]
+                                        ["image"], "imageID": "", "state": state,
+                                        "started": phase == "Running"}]
+        status.setdefault("startTime", now)
+        self.api.request("PUT", path, current)
+
+    def run_pod(self, pod):
+        uid = pod["metadata"]["uid"]
+        claims = self.pod_claims(pod)
+        response = self.prepare(claims)
+        self.check_prepared(self.node, claims, response)
+        with self.lock:
+            self.claims[uid] = claims
+        self.set_phase(pod, "Running")
+        with self.lock:
+            self.pods[uid] = "running"
+            self.running_pods[uid] = pod
+            if self.released:
+                self.work.append(("finish", pod))
+            self.lock.notify_all()
+
+    def finish_pod(self, pod):
+        uid = pod["metadata"]["uid"]
+        self.set_phase(pod, "Succeeded")
+        with self.lock:
+            self.pods[uid] = "succeeded"
+            kubelet = self.kubelet
+            claims = self.claims[uid]
+        result = kubelet.unprepare(claims)
+        for _, _, claim_uid in claims:
+            if result.claims[claim_uid].error:
+                raise RuntimeError("unprepare %s: %s" % (claim_uid, result.claims[claim_uid].error))
+        with self.lock:
+            self.pods[uid] = "unprepared"
+            self.lock.notify_all()
