@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "control/observability.h"
+#include "control/pod_streams.h"
 
 namespace migdra::control {
 namespace {
@@ -104,6 +105,13 @@ ApiResult<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneO
   http_options.host = options.host;
   http_options.port = port;
   plane->http_ = std::make_unique<HttpServer>(*plane->handler_, plane->credentials_, http_options);
+  plane->http_->SetUpgradeRoute(
+      MakePodStreamRoute(*plane->store_, [raw]() -> stream::ContainerStreaming* {
+        for (const auto& agent : raw->agents_) {
+          if (stream::ContainerStreaming* streaming = agent->Streaming()) return streaming;
+        }
+        return nullptr;
+      }));
   ApiResult<int> bound = plane->http_->Start();
   if (!bound.ok()) {
     plane->controllers_->Stop();

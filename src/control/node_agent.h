@@ -17,6 +17,7 @@
 #include <string>
 
 #include "control/store.h"
+#include "stream/container_streams.h"
 
 namespace migdra::control {
 
@@ -39,6 +40,9 @@ class NodeAgent {
                                             const std::string& container) {
     return std::nullopt;
   }
+  // The runtime behind kubectl exec, attach and port-forward for this agent's pods; null when
+  // it has none.
+  virtual stream::ContainerStreaming* Streaming() { return nullptr; }
 };
 
 }  // namespace migdra::control

@@ -21,6 +21,7 @@
 #include "common/guard.h"
 #include "control/container_env.h"
 #include "control/controllers.h"
+#include "control/host_streaming.h"
 #include "control/json_access.h"
 #include "control/kubelet_events.h"
 #include "control/local_node.h"
@@ -201,6 +202,7 @@ class PodRunner : public NodeAgent {
   void Stop() override;
   std::optional<std::string> PodLog(const std::string& ns, const std::string& pod,
                                     const std::string& container) override;
+  stream::ContainerStreaming* Streaming() override { return streaming_.get(); }
 
   Store& store() { return *ctx_.store; }
   const std::string& runner_dir() const { return runner_dir_; }
@@ -221,6 +223,7 @@ class PodRunner : public NodeAgent {
   std::string runner_dir_;
   std::string cdi_root_;
   std::unique_ptr<ProcessRuntime> runtime_;
+  std::unique_ptr<HostProcessStreaming> streaming_;
   std::unique_ptr<gpu::Nvml> nvml_;
   std::unique_ptr<driver::MigBackend> backend_;
   std::unique_ptr<kube::Client> client_;
@@ -780,6 +783,7 @@ std::string PodRunner::Start() {
   // The driver's socket path is a unix address: relative paths would depend on the cwd.
   ctx_.data_dir = fs::absolute(ctx_.data_dir, ec).string();
   runner_dir_ = ctx_.data_dir + "/runner";
+  streaming_ = std::make_unique<HostProcessStreaming>(runner_dir_);
   cdi_root_ = ctx_.data_dir + "/cdi";
   std::string driver_dir = ctx_.data_dir + "/driver";
   fs::create_directories(runner_dir_ + "/pods", ec);
