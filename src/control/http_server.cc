@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "control/http_request.h"
+#include "control/protobuf_body.h"
 
 namespace migdra::control {
 namespace {
@@ -749,6 +750,16 @@ void HttpServer::Front::Serve(std::unique_ptr<Connection> c, const RequestHead& 
   request.content_type = head.Field("content-type");
   request.accept = head.Field("accept");
   request.body = std::move(*body.value);
+  if (request.content_type.rfind(kProtobufContentType, 0) == 0) {
+    Result<std::string> decoded = ProtobufBodyToJson(request.body);
+    if (!decoded) {
+      return Answer(std::move(c), head,
+                    ErrorResponse(ApiError{415, "UnsupportedMediaType", decoded.error().message}),
+                    !head.KeepAlive());
+    }
+    request.body = std::move(*decoded);
+    request.content_type = "application/json";
+  }
   ApiResponse response;
   try {
     response = handler_.Handle(request);

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <set>
 
+#include "control/config_kinds.h"
 #include "control/json_access.h"
 #include "control/selectors.h"
 #include "control/typed.h"
@@ -243,6 +244,8 @@ const std::vector<ResourceInfo>& AllResources() {
       {"", "v1", "nodes", "node", "Node", false, {"no"}, {"status"}, {}},
       {"", "v1", "pods", "pod", "Pod", true, {"po"}, {"status", "log"}, {"all"}},
       {"", "v1", "events", "event", "Event", true, {"ev"}, {}, {}},
+      {"", "v1", "configmaps", "configmap", "ConfigMap", true, {"cm"}, {}, {}},
+      {"", "v1", "secrets", "secret", "Secret", true, {}, {}, {}},
       {"batch", "v1", "jobs", "job", "Job", true, {}, {"status"}, {"all"}},
       {kResourceGroup, "v1", "deviceclasses", "deviceclass", "DeviceClass", false, {}, {}, {}},
       {kResourceGroup,
@@ -278,6 +281,7 @@ const ResourceInfo* FindResource(const std::string& group, const std::string& ve
 
 void ApplyDefaults(const ResourceInfo& info, json& object) {
   json& meta = object["metadata"];
+  DefaultConfigKind(info, object);
   if (info.plural == "resourceclaims") {
     DefaultDeviceRequests(object["spec"]["devices"]);
   } else if (info.plural == "resourceclaimtemplates") {
@@ -332,6 +336,7 @@ json Validate(const ResourceInfo& info, const json& object, const json& old) {
   ValidateName(info, object, causes);
   for (json& cause : MetadataCauses(info, object)) causes.push_back(std::move(cause));
   ValidateKind(info, object, old, causes);
+  for (json& cause : ValidateConfigKind(info, object, old)) causes.push_back(std::move(cause));
   json typed = TypedValidate(info, object);
   for (json& cause : typed) {
     // The name was checked above already.
@@ -647,6 +652,8 @@ json BuildTable(const ResourceInfo& info, const std::vector<json>& objects,
         Column("Driver", "string", 0, "The name of the driver that publishes this resource slice"),
         Column("Pool", "string", 0, "The name of the pool this slice belongs to"),
         Column("Age", "string", 0, age_desc)};
+  } else if (IsConfigKind(info)) {
+    columns = ConfigKindColumns(info);
   } else {
     columns = {Column("Name", "string", 0, name_desc, "name"),
                Column("Age", "string", 0, age_desc)};
@@ -672,6 +679,8 @@ json BuildTable(const ResourceInfo& info, const std::vector<json>& objects,
       std::string node = Str(spec, "nodeName");
       cells = {Str(meta, "name"), node.empty() ? "<none>" : node, Str(spec, "driver"),
                Str(Field(spec, {"pool"}), "name"), Age(object)};
+    } else if (IsConfigKind(info)) {
+      cells = ConfigKindRow(info, object);
     } else {
       cells = {Str(meta, "name"), Age(object)};
     }
