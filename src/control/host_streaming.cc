@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -288,6 +289,15 @@ Result<std::unique_ptr<stream::StreamedProcess>> HostProcessStreaming::Exec(
   std::vector<char*> argv_pointers = Pointers(argv);
   std::vector<char*> env_pointers = Pointers(env);
   const std::string cgroup = PodCgroupOf(running->main);
+  // The container's mount namespace (its volumes), when it has its own.
+  struct stat own_ns {
+  }, its_ns{};
+  const std::string ns_path = "/proc/" + std::to_string(running->main) + "/ns/mnt";
+  const int mount_ns = ::stat("/proc/self/ns/mnt", &own_ns) == 0 &&
+                               ::stat(ns_path.c_str(), &its_ns) == 0 &&
+                               own_ns.st_ino != its_ns.st_ino
+                           ? ::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC)
+                           : -1;
   const int cgroup_fd =
       cgroup.empty() ? -1 : ::open((cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
 
@@ -296,7 +306,8 @@ Result<std::unique_ptr<stream::StreamedProcess>> HostProcessStreaming::Exec(
   int parent[3] = {-1, -1, -1};
   std::string terminal;
   const auto close_all = [&] {
-    for (int fd : {child[0], child[1], child[2], parent[0], parent[1], parent[2], cgroup_fd}) {
+    for (int fd :
+         {child[0], child[1], child[2], parent[0], parent[1], parent[2], cgroup_fd, mount_ns}) {
       if (fd >= 0) ::close(fd);
     }
   };
@@ -345,6 +356,7 @@ Result<std::unique_ptr<stream::StreamedProcess>> HostProcessStreaming::Exec(
       for (int i = 0; i < 3; ++i) ::dup2(child[i], i);
     }
     if (cgroup_fd >= 0 && ::write(cgroup_fd, "0", 1) != 1) _exit(126);
+    if (mount_ns >= 0 && ::setns(mount_ns, CLONE_NEWNS) != 0) _exit(126);
     if (::chdir(cwd.c_str()) != 0) _exit(126);
     ::execve(path->c_str(), argv_pointers.data(), env_pointers.data());
     const char message[] = "exec failed\n";
@@ -356,6 +368,7 @@ Result<std::unique_ptr<stream::StreamedProcess>> HostProcessStreaming::Exec(
     fd = -1;
   }
   if (cgroup_fd >= 0) ::close(cgroup_fd);
+  if (mount_ns >= 0) ::close(mount_ns);
   if (pid < 0) {
     for (int fd : parent) {
       if (fd >= 0) ::close(fd);

@@ -6,7 +6,8 @@
 //   container's main process is the supervisor's child that leads its own process group.
 // - Exec runs the command in that process's environment: its environment variables (as the
 //   runner built them: env, envFrom, the claims' CDI edits), its working directory and its
-//   cgroup (so the command is killed with the container and counted in its pod), in a session
+//   cgroup (so the command is killed with the container and counted in its pod), its mount
+//   namespace when it has one (its volumes, pod_config.h), in a session
 //   of its own; with a tty on a new pseudo-terminal (resized as the client asks). argv[0] is
 //   looked up on the container's PATH; not found is an error before anything runs. In
 //   subreaper confinement (no cgroups) the command is a child of serve instead.

@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "control/pod_config.h"
 
 namespace migdra::control {
 
@@ -86,6 +87,10 @@ struct ContainerLaunch {
   std::string log_path;           // stdout and stderr are appended here
   std::string attempt_dir;        // created by Start; holds the shim and exit records
   std::string cgroup;             // "" = no cgroup (subreaper confinement)
+  // Bind mounts made in a private mount namespace of the container before it starts (its
+  // volumes, pod_config.h); recorded in ATTEMPT/mounts for the shim. A mount that fails ends
+  // the attempt with 126 and the reason in its log.
+  std::vector<BindMount> mounts;
 };
 
 // One attempt of a container, started here or adopted after a restart. Destroying it leaves the
