@@ -57,6 +57,23 @@ void CheckSize(size_t total, const std::string& field, json& causes) {
   }
 }
 
+// The decoded size of a map of base64 values; a value that does not decode is a cause.
+size_t DecodedSize(const json& map, const std::string& path, json& causes) {
+  size_t total = 0;
+  if (!map.is_object()) return total;
+  for (const auto& [key, value] : map.items()) {
+    Result<std::string> bytes = value.is_string() ? Base64Decode(value.get<std::string>())
+                                                  : Result<std::string>(MakeError("not a string"));
+    if (!bytes) {
+      causes.push_back(Cause("FieldValueInvalid", path + "[" + key + "]",
+                             "Invalid value: " + bytes.error().message));
+      continue;
+    }
+    total += bytes->size();
+  }
+  return total;
+}
+
 json ValidateConfigMap(const json& object, const json& old) {
   json causes = json::array();
   const json& data = Field(object, {"data"});
@@ -79,19 +96,7 @@ json ValidateConfigMap(const json& object, const json& old) {
       }
     }
   }
-  if (binary.is_object()) {
-    for (const auto& [key, value] : binary.items()) {
-      Result<std::string> bytes = value.is_string()
-                                      ? Base64Decode(value.get<std::string>())
-                                      : Result<std::string>(MakeError("not a string"));
-      if (!bytes) {
-        causes.push_back(Cause("FieldValueInvalid", "binaryData[" + key + "]",
-                               "Invalid value: " + bytes.error().message));
-        continue;
-      }
-      total += bytes->size();
-    }
-  }
+  total += DecodedSize(binary, "binaryData", causes);
   CheckSize(total, "", causes);
   CheckImmutable(object, old, {"data", "binaryData"}, causes);
   return causes;
@@ -104,21 +109,7 @@ json ValidateSecret(const json& object, const json& old) {
   const json& data = Field(object, {"data"});
   CheckKeys(data, "data", causes);
   CheckKeys(Field(object, {"stringData"}), "stringData", causes);
-  size_t total = 0;
-  if (data.is_object()) {
-    for (const auto& [key, value] : data.items()) {
-      Result<std::string> bytes = value.is_string()
-                                      ? Base64Decode(value.get<std::string>())
-                                      : Result<std::string>(MakeError("not a string"));
-      if (!bytes) {
-        causes.push_back(Cause("FieldValueInvalid", "data[" + key + "]",
-                               "Invalid value: " + bytes.error().message));
-        continue;
-      }
-      total += bytes->size();
-    }
-  }
-  CheckSize(total, "data", causes);
+  CheckSize(DecodedSize(data, "data", causes), "data", causes);
   const std::string type = Str(object, "type");
   const auto require = [&](const char* key) {
     if (!HasKey(data, key)) {

@@ -78,6 +78,13 @@ std::string ControlHead(uint16_t type, uint8_t flags, size_t length) {
   return head;
 }
 
+// A control frame whose body is 32-bit words.
+std::string ControlFrame(uint16_t type, std::initializer_list<uint32_t> words) {
+  std::string out = ControlHead(type, 0, 4 * words.size());
+  for (uint32_t word : words) Put32(out, word);
+  return out;
+}
+
 const Bytef* DictionaryBytes() { return reinterpret_cast<const Bytef*>(kDictionaryText); }
 
 }  // namespace
@@ -248,23 +255,13 @@ std::string SpdyCodec::Data(uint32_t stream_id, std::string_view data, bool fin)
 }
 
 std::string SpdyCodec::RstStream(uint32_t stream_id, uint32_t status) {
-  std::string out = ControlHead(kSpdyRstStream, 0, 8);
-  Put32(out, stream_id & 0x7FFFFFFF);
-  Put32(out, status);
-  return out;
+  return ControlFrame(kSpdyRstStream, {stream_id & 0x7FFFFFFF, status});
 }
 
-std::string SpdyCodec::Ping(uint32_t id) {
-  std::string out = ControlHead(kSpdyPing, 0, 4);
-  Put32(out, id);
-  return out;
-}
+std::string SpdyCodec::Ping(uint32_t id) { return ControlFrame(kSpdyPing, {id}); }
 
 std::string SpdyCodec::GoAway(uint32_t last_stream_id, uint32_t status) {
-  std::string out = ControlHead(kSpdyGoAway, 0, 8);
-  Put32(out, last_stream_id & 0x7FFFFFFF);
-  Put32(out, status);
-  return out;
+  return ControlFrame(kSpdyGoAway, {last_stream_id & 0x7FFFFFFF, status});
 }
 
 }  // namespace migdra::stream
