@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -155,10 +156,15 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
 class ExecProcess : public stream::StreamedProcess {
  public:
   ExecProcess(pid_t pid, int in, int out, int err, bool tty)
-      : pid_(pid), in_(in), out_(out), err_(err), tty_(tty) {}
+      : pid_(pid),
+        pidfd_(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))),
+        in_(in),
+        out_(out),
+        err_(err),
+        tty_(tty) {}
   ~ExecProcess() override {
     Abandon();
-    for (int fd : {in_, out_, err_}) {
+    for (int fd : {in_, out_, err_, pidfd_}) {
       if (fd >= 0) ::close(fd);
     }
   }
@@ -182,6 +188,7 @@ class ExecProcess : public stream::StreamedProcess {
     size.ws_row = height;
     ::ioctl(out_, TIOCSWINSZ, &size);
   }
+  int wait_fd() const override { return pidfd_; }
   Result<int> Wait() override {
     if (pid_ <= 0) return MakeError("the command's status is unknown");
     int status = 0;
@@ -203,6 +210,7 @@ class ExecProcess : public stream::StreamedProcess {
 
  private:
   pid_t pid_;
+  int pidfd_;  // readable once the command exited
   int in_, out_, err_;
   bool tty_;
 };
@@ -235,6 +243,7 @@ class AttachedContainer : public stream::StreamedProcess {
   int stderr_fd() const override { return -1; }
   void CloseStdin() override {}
   void Resize(uint16_t, uint16_t) override {}
+  int wait_fd() const override { return -1; }
   Result<int> Wait() override { return 0; }
   void Abandon() override { stop_ = true; }
 

@@ -46,6 +46,8 @@ class StreamedProcess {
   // The client closed its stdin (end of input).
   virtual void CloseStdin() = 0;
   virtual void Resize(uint16_t width, uint16_t height) = 0;
+  // Readable once Wait will not block (a pidfd); -1 when Wait never blocks long.
+  virtual int wait_fd() const = 0;
   // After stdout and stderr ended: the exit code (attach: 0 when the container ended), or why it
   // cannot be known.
   virtual Result<int> Wait() = 0;

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -151,6 +152,9 @@ class Session {
       return;
     }
     f.socket = *socket;
+    // A port that stops reading may hold the session's thread at most this long per write.
+    const timeval send_timeout{30, 0};
+    ::setsockopt(f.socket, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
     for (const std::string& bytes : early_[f.data_stream]) WriteToPort(f, bytes);
     early_.erase(f.data_stream);
   }

@@ -133,6 +133,21 @@ void RunRemoteCommand(Transport& transport, std::string_view protocol, StreamedP
       err = -1;
     }
   }
+  // The output ended; the command may still run (a child kept its output open until it closed
+  // it, or it closed its output early): wait for it, unless the client or serve goes first.
+  while (!client_gone && process.wait_fd() >= 0) {
+    pollfd fds[3] = {{process.wait_fd(), POLLIN, 0},
+                     {transport.fd(), POLLIN, 0},
+                     {transport.stop_fd(), POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0 && errno != EINTR) break;
+    if (fds[0].revents != 0) break;
+    if (fds[2].revents != 0) {
+      client_gone = true;
+    } else if (fds[1].revents != 0) {
+      std::vector<std::string> ignored;  // late stdin or resizes have no reader now
+      client_gone = !ws.Receive(ignored);
+    }
+  }
   if (client_gone) {
     process.Abandon();
     ws.Close(kWsCloseNormal, "");

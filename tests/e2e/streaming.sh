@@ -80,6 +80,19 @@ set -e
   fail "exec of a missing command: rc $rc, $(cat "$E2E_TMP/err")"
 pass "exec of a missing command: kubectl prints why"
 
+set +e
+k exec shell -c main -- sh -c 'exec >&- 2>&-; sleep 1; exit 4'
+rc=$?
+set -e
+[[ $rc == 4 ]] || fail "exec that closed its output early: exit code $rc, want 4"
+"$KUBECTL_BIN" exec shell -c main -- sh -c "echo \$\$ > $WORK/long.pid; exec sleep 600" &
+EXEC=$!
+wait_for "the long exec to start" 30 test -s "$WORK/long.pid"
+kill "$EXEC"
+wait "$EXEC" 2>/dev/null || true
+wait_for "the exec'd command to end with its client" 30 bash -c "! kill -0 \$(cat $WORK/long.pid) 2>/dev/null"
+pass "exec: the exit code after the output closed early; a command ends when its client goes"
+
 # --- exec -it under a pseudo-terminal: a shell, the window size, the exit code -----------------
 python3 - "$KUBECTL_BIN" <<'PY' || fail "exec -it"
 import os, pty, select, struct, sys, fcntl, termios, time
