@@ -180,7 +180,8 @@ Result<std::string> ProtobufBodyToJson(std::string_view body) {
   }
   Result<json> object = DecodeKind(kind, raw);
   if (!object) return object.error();
-  return object->dump();
+  // Invalid UTF-8 in a string becomes U+FFFD, as the API server's JSON encoding writes it.
+  return object->dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace migdra::control

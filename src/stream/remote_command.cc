@@ -4,7 +4,9 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 
 #include "stream/websocket.h"
 
@@ -102,9 +104,12 @@ void RunRemoteCommand(Transport& transport, std::string_view protocol, StreamedP
           stdin_pending.append(m, 1);
         } else if (channel == kResize) {
           const auto size = nlohmann::json::parse(m.substr(1), nullptr, false);
-          if (size.is_object()) {
-            process.Resize(size.value("Width", uint16_t{0}), size.value("Height", uint16_t{0}));
-          }
+          const auto dimension = [&](const char* key) -> uint16_t {
+            if (!size.is_object() || !size.contains(key) || !size[key].is_number_unsigned())
+              return 0;
+            return static_cast<uint16_t>(std::min<uint64_t>(size[key].get<uint64_t>(), UINT16_MAX));
+          };
+          process.Resize(dimension("Width"), dimension("Height"));
         } else if (v5 && channel == kCloseSignal && m.size() >= 2 && m[1] == kStdin) {
           stdin_end = true;
         }
