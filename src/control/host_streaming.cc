@@ -48,6 +48,7 @@ bool SafeUid(const std::string& uid) {
 // The running container: its folder, the main process and its supervisor's handle.
 struct Running {
   std::string container_dir;
+  std::string attempt_dir;
   pid_t main = 0;
   std::unique_ptr<ContainerProcess> supervisor;
 };
@@ -89,7 +90,8 @@ Result<Running> FindRunning(const std::string& runner_dir, const json& pod,
   }
   const std::string not_running = "container " + container + " of pod " + name + " is not running";
   if (last < 0) return MakeError(not_running);
-  AttemptState state = ReadAttempt(running.container_dir + "/" + std::to_string(last));
+  running.attempt_dir = running.container_dir + "/" + std::to_string(last);
+  AttemptState state = ReadAttempt(running.attempt_dir);
   if (state.kind != AttemptState::kRunning || !state.process) return MakeError(not_running);
   running.main = MainProcessOf(state.process->shim_pid());
   if (running.main == 0) return MakeError(not_running);
@@ -216,12 +218,12 @@ class ExecProcess : public stream::StreamedProcess {
 };
 
 // Copies what the container's log gains into a pipe until the container ends or the client
-// leaves.
+// leaves; with -i, the client's input goes to the container's stdin FIFO.
 class AttachedContainer : public stream::StreamedProcess {
  public:
-  AttachedContainer(std::string log_path, std::unique_ptr<ContainerProcess> supervisor,
+  AttachedContainer(std::string log_path, std::unique_ptr<ContainerProcess> supervisor, int in,
                     int read_end, int write_end)
-      : out_(read_end) {
+      : in_(in), out_(read_end) {
     follower_ = std::thread(
         [this, log_path = std::move(log_path), supervisor = std::move(supervisor), write_end] {
           try {
@@ -236,12 +238,17 @@ class AttachedContainer : public stream::StreamedProcess {
     Abandon();
     if (follower_.joinable()) follower_.join();
     ::close(out_);
+    CloseStdin();
   }
 
-  int stdin_fd() const override { return -1; }
+  int stdin_fd() const override { return in_; }
   int stdout_fd() const override { return out_; }
   int stderr_fd() const override { return -1; }
-  void CloseStdin() override {}
+  // The container keeps its stdin: another attach may write to it later.
+  void CloseStdin() override {
+    if (in_ >= 0) ::close(in_);
+    in_ = -1;
+  }
   void Resize(uint16_t, uint16_t) override {}
   int wait_fd() const override { return -1; }
   Result<int> Wait() override { return 0; }
@@ -276,6 +283,7 @@ class AttachedContainer : public stream::StreamedProcess {
     return !stop_;
   }
 
+  int in_;  // the container's stdin FIFO, -1 without -i
   int out_;
   std::atomic<bool> stop_{false};
   std::thread follower_;
@@ -390,19 +398,29 @@ Result<std::unique_ptr<stream::StreamedProcess>> HostProcessStreaming::Exec(
 
 Result<std::unique_ptr<stream::StreamedProcess>> HostProcessStreaming::Attach(
     const json& pod, const stream::StreamRequest& request) {
-  if (request.want_stdin || request.tty) {
+  if (request.tty) {
     return MakeError("container " + request.container +
-                     " reads no input: the host-process runtime starts containers with stdin "
-                     "on /dev/null; attach without -i and -t");
+                     " has no terminal: host-process containers get none; attach without -t");
   }
   Result<Running> running = FindRunning(runner_dir_, pod, request.container);
   if (!running) return running.error();
+  int in = -1;
+  if (request.want_stdin) {
+    // The container holds its FIFO open for reading: opening it to write never waits.
+    in = ::open((running->attempt_dir + "/" + kStdinFifo).c_str(),
+                O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (in < 0) {
+      return MakeError("container " + request.container +
+                       " reads no input: set stdin: true in its spec to attach -i");
+    }
+  }
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
+    if (in >= 0) ::close(in);
     return MakeError("cannot create a pipe: " + std::string(std::strerror(errno)));
   }
   return std::unique_ptr<stream::StreamedProcess>(std::make_unique<AttachedContainer>(
-      running->container_dir + "/log", std::move(running->supervisor), fds[0], fds[1]));
+      running->container_dir + "/log", std::move(running->supervisor), in, fds[0], fds[1]));
 }
 
 Result<int> HostProcessStreaming::DialPort(const json& pod, uint16_t port) {

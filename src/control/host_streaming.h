@@ -12,8 +12,9 @@
 //   looked up on the container's PATH; not found is an error before anything runs. In
 //   subreaper confinement (no cgroups) the command is a child of serve instead.
 // - Attach follows the container's output (stdout and stderr, as its log has them merged) from
-//   the moment of attaching until the container ends. Host-process containers read /dev/null:
-//   attaching stdin (-i) is refused with a message saying so.
+//   the moment of attaching until the container ends; with -i it writes to the container's
+//   stdin, the FIFO a container with `stdin: true` reads (runner_process.h). Containers without
+//   it read /dev/null and have no terminal: -i to those, and -t, are refused saying so.
 // - DialPort connects to 127.0.0.1:PORT, then [::1]:PORT: host processes share the node's
 //   network.
 //

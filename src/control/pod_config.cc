@@ -186,7 +186,6 @@ void CheckContainer(const json& c, const std::string& field, bool init, std::opt
   const auto refuse = [&](const std::string& key, const std::string& why) {
     if (!out) out = MakeError(why, field + "." + key);
   };
-  if (Field(c, {"stdin"}) == true) refuse("stdin", "host processes read no input (/dev/null)");
   if (Field(c, {"tty"}) == true) refuse("tty", "host processes get no terminal");
   for (const char* probe : {"livenessProbe", "readinessProbe", "startupProbe"}) {
     if (Set(Field(c, {probe}))) refuse(probe, "serve does not run probes");

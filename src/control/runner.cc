@@ -507,6 +507,7 @@ void PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) 
   launch.log_path = ContainerDir(c) + "/log";
   launch.attempt_dir = AttemptDir(c);
   launch.mounts = mounts_[c.name];
+  launch.open_stdin = Field(c.spec, {"stdin"}) == true;
   auto started = launch.argv.empty()
                      ? Result<std::unique_ptr<ContainerProcess>>(
                            MakeError("container " + c.name + " has no command"))

@@ -338,6 +338,11 @@ Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::strin
       return failed("recording the mounts in " + launch.attempt_dir + ": " + std::strerror(errno));
     }
   }
+  // A container with `stdin: true` reads a FIFO that kubectl attach -i writes to.
+  const std::string stdin_path = launch.attempt_dir + "/" + kStdinFifo;
+  if (launch.open_stdin && mkfifo(stdin_path.c_str(), 0600) != 0) {
+    return failed("creating " + stdin_path + ": " + std::strerror(errno));
+  }
   if (!cgroup_root_.empty()) {
     std::string pod = cgroup_root_ + "/" + pod_uid;
     launch.cgroup = pod + "/" + name + "-" + std::to_string(attempt);
@@ -377,7 +382,9 @@ Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::strin
     sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD}) signal(sig, SIG_DFL);
     setsid();
-    int null_fd = open("/dev/null", O_RDONLY);
+    // Read-write, so that opening never waits for a writer and reads wait for input.
+    int null_fd =
+        launch.open_stdin ? open(stdin_path.c_str(), O_RDWR) : open("/dev/null", O_RDONLY);
     dup2(null_fd, 0);
     dup2(log, 1);
     dup2(log, 2);

@@ -91,7 +91,12 @@ struct ContainerLaunch {
   // volumes, pod_config.h); recorded in ATTEMPT/mounts for the shim. A mount that fails ends
   // the attempt with 126 and the reason in its log.
   std::vector<BindMount> mounts;
+  // `stdin: true`: the container reads the FIFO ATTEMPT/stdin (kStdinFifo), held open
+  // read-write by the container itself, instead of /dev/null; kubectl attach -i writes to it.
+  bool open_stdin = false;
 };
+
+inline constexpr const char* kStdinFifo = "stdin";
 
 // One attempt of a container, started here or adopted after a restart. Destroying it leaves the
 // processes running.

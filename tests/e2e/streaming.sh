@@ -145,12 +145,33 @@ wait "$ATTACH" || fail "attach: $(cat "$E2E_TMP/attach.err")"
 grep -q '^done$' "$E2E_TMP/attach" || fail "attach missed the end: $(tail -3 "$E2E_TMP/attach")"
 pass "attach: followed the container's output until it ended"
 wait_for "ticker completed" 30 bash -c "[[ \$(timeout 20 $KUBECTL_BIN get pod ticker -o jsonpath='{.status.phase}') == Succeeded ]]"
-k attach -i shell -c main </dev/null 2>"$E2E_TMP/err" && fail "attach -i to a host process"
-grep -q 'stdin' "$E2E_TMP/err" || fail "attach -i: $(cat "$E2E_TMP/err")"
+k attach -i shell -c main </dev/null 2>"$E2E_TMP/err" && fail "attach -i to a container without stdin"
+grep -q 'set stdin: true in its spec' "$E2E_TMP/err" || fail "attach -i: $(cat "$E2E_TMP/err")"
+k apply -f - <<'YAML' >/dev/null
+apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  containers:
+  - {name: r, image: busybox, stdin: true, command: ["sh", "-c", "while read line; do echo \"got:$line\"; done"]}
+YAML
+wait_for "reader running" 60 bash -c "[[ \$(timeout 20 $KUBECTL_BIN get pod reader -o jsonpath='{.status.phase}') == Running ]]"
+mkfifo "$E2E_TMP/attach-in"
+"$KUBECTL_BIN" attach -i reader -c r <"$E2E_TMP/attach-in" >"$E2E_TMP/attach-out" 2>&1 &
+ATTACH=$!
+exec 7>"$E2E_TMP/attach-in"
+echo first-line >&7
+wait_for "the container to read the attached input" 30 grep -q '^got:first-line$' "$E2E_TMP/attach-out"
+echo second-line >&7
+wait_for "the second line" 30 grep -q '^got:second-line$' "$E2E_TMP/attach-out"
+exec 7>&-
+kill "$ATTACH" 2>/dev/null || true
+wait "$ATTACH" 2>/dev/null || true
+pass "attach -i: input reaches a container with stdin: true, its answers come back"
 k exec ticker -- true 2>"$E2E_TMP/err" && fail "exec into a completed pod"
 grep -q 'cannot exec into a container in a completed pod; current phase is Succeeded' "$E2E_TMP/err" ||
   fail "exec into a completed pod: $(cat "$E2E_TMP/err")"
-pass "attach -i and exec into a completed pod refused with the reason"
+pass "attach -i to a container without stdin and exec into a completed pod refused with the reason"
 
 # --- port-forward: kubectl's WebSocket tunnel, then plain SPDY -----------------------------------
 FORWARDER=
