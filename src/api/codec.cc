@@ -19,28 +19,29 @@ namespace {
 using json = nlohmann::json;
 
 // Every struct of the object model, for forward declarations and explicit instantiations.
-#define MIGDRA_API_STRUCTS(X)                                                                      \
-  X(TypeMeta)                                                                                      \
-  X(OwnerReference) X(ObjectMeta) X(Condition) X(NodeSelectorRequirement) X(NodeSelectorTerm) X(   \
-      NodeSelector) X(CELDeviceSelector) X(DeviceSelector) X(OpaqueDeviceConfiguration)            \
-      X(DeviceConfiguration) X(DeviceClassConfiguration) X(DeviceClassSpec) X(DeviceClass) X(      \
-          DeviceAttribute) X(CapacityRequestPolicyRange) X(CapacityRequestPolicy)                  \
-          X(DeviceCapacity) X(Counter) X(CounterSet) X(DeviceCounterConsumption) X(DeviceTaint) X( \
-              Device) X(ResourcePool) X(ResourceSliceSpec) X(ResourceSlice) X(DeviceToleration)    \
-              X(CapacityRequirements) X(ExactDeviceRequest) X(DeviceSubRequest) X(DeviceRequest)   \
-                  X(DeviceConstraint) X(DeviceClaimConfiguration) X(DeviceClaim)                   \
-                      X(ResourceClaimSpec) X(DeviceAllocationConfiguration)                        \
-                          X(DeviceRequestAllocationResult) X(DeviceAllocationResult) X(            \
-                              AllocationResult) X(ResourceClaimConsumerReference)                  \
-                              X(NetworkDeviceData) X(AllocatedDeviceStatus) X(ResourceClaimStatus) \
-                                  X(ResourceClaim) X(ResourceClaimTemplateSpec)                    \
-                                      X(ResourceClaimTemplate) X(Taint) X(NodeSpec) X(NodeStatus)  \
-                                          X(Node) X(Namespace) X(EnvVar) X(ContainerResourceClaim) \
-                                              X(ResourceRequirements) X(Container) X(Toleration)   \
-                                                  X(PodResourceClaim) X(PodSpec)                   \
-                                                      X(ContainerStatus) X(PodResourceClaimStatus) \
-                                                          X(PodStatus) X(Pod) X(PodTemplateSpec)   \
-                                                              X(JobSpec) X(JobStatus) X(Job)
+#define MIGDRA_API_STRUCTS(X)                                                                    \
+  X(TypeMeta)                                                                                    \
+  X(OwnerReference)                                                                              \
+  X(ObjectMeta) X(Condition) X(NodeSelectorRequirement) X(NodeSelectorTerm) X(NodeSelector) X(   \
+      CELDeviceSelector) X(DeviceSelector) X(OpaqueDeviceConfiguration) X(DeviceConfiguration)   \
+      X(DeviceClassConfiguration) X(DeviceClassSpec) X(DeviceClass) X(DeviceAttribute)           \
+          X(CapacityRequestPolicyRange) X(CapacityRequestPolicy) X(DeviceCapacity) X(Counter) X( \
+              CounterSet) X(DeviceCounterConsumption) X(DeviceTaint) X(Device) X(ResourcePool)   \
+              X(ResourceSliceSpec) X(ResourceSlice) X(DeviceToleration) X(CapacityRequirements)  \
+                  X(ExactDeviceRequest) X(DeviceSubRequest) X(DeviceRequest) X(DeviceConstraint) \
+                      X(DeviceClaimConfiguration) X(DeviceClaim) X(ResourceClaimSpec)            \
+                          X(DeviceAllocationConfiguration) X(DeviceRequestAllocationResult) X(   \
+                              DeviceAllocationResult) X(AllocationResult)                        \
+                              X(ResourceClaimConsumerReference) X(NetworkDeviceData) X(          \
+                                  AllocatedDeviceStatus) X(ResourceClaimStatus) X(ResourceClaim) \
+                                  X(ResourceClaimTemplateSpec) X(ResourceClaimTemplate) X(Taint) \
+                                      X(NodeSpec) X(NodeStatus) X(Node) X(Namespace) X(EnvVar)   \
+                                          X(ContainerResourceClaim) X(ResourceRequirements)      \
+                                              X(Container) X(Toleration) X(PodResourceClaim)     \
+                                                  X(PodSpec) X(ContainerStatus)                  \
+                                                      X(PodResourceClaimStatus) X(PodStatus)     \
+                                                          X(Pod) X(PodTemplateSpec) X(JobSpec)   \
+                                                              X(JobStatus) X(Job)
 
 #define MIGDRA_DECLARE_FIELDS(T) \
   template <class V>             \
@@ -98,6 +99,7 @@ void Decode(const json& j, int64_t& out, const std::string& path, Ctx& c);
 void Decode(const json& j, int32_t& out, const std::string& path, Ctx& c);
 void Decode(const json& j, bool& out, const std::string& path, Ctx& c);
 void Decode(const json& j, Quantity& out, const std::string& path, Ctx& c);
+void Decode(const json& j, std::vector<bool>& out, const std::string& path, Ctx& c);
 template <class T>
 void Decode(const json& j, std::optional<T>& out, const std::string& path, Ctx& c);
 template <class T>
@@ -222,6 +224,18 @@ void Decode(const json& j, Quantity& out, const std::string& path, Ctx& c) {
     return;
   }
   out = *q;
+}
+
+// std::vector<bool> hands out proxies, not bool&: decoded item by item.
+void Decode(const json& j, std::vector<bool>& out, const std::string& path, Ctx& c) {
+  if (j.is_null()) return;
+  if (!j.is_array()) return TypeError(c, path, "array", j);
+  out.assign(j.size(), false);
+  for (size_t i = 0; i < j.size(); ++i) {
+    bool item = false;
+    Decode(j[i], item, path + "[" + std::to_string(i) + "]", c);
+    out[i] = item;
+  }
 }
 
 template <class T>
@@ -469,6 +483,10 @@ void Fields(V& v, DeviceAttribute& o) {
   v("bool", o.bool_value);
   v("string", o.string_value);
   v("version", o.version_value);
+  v("bools", o.bool_values);
+  v("ints", o.int_values);
+  v("strings", o.string_values);
+  v("versions", o.version_values);
 }
 
 template <class V>

@@ -142,6 +142,10 @@ rc::Gen<Device> GenDevice() {
       a.bool_value = *GenOptional(rc::gen::arbitrary<bool>());
       a.string_value = *GenOptional(GenString());
       a.version_value = *GenOptional(GenString());
+      a.bool_values = *GenOptional(rc::gen::nonEmpty(Small(rc::gen::arbitrary<bool>())));
+      a.int_values = *GenOptional(rc::gen::nonEmpty(Small(rc::gen::arbitrary<int64_t>())));
+      a.string_values = *GenOptional(rc::gen::nonEmpty(Small(GenString())));
+      a.version_values = *GenOptional(rc::gen::nonEmpty(Small(GenString())));
       return a;
     }));
     d.capacity = *SmallMap(rc::gen::exec([] {

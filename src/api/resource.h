@@ -78,11 +78,18 @@ struct DeviceClass {
 // ---- ResourceSlice ---------------------------------------------------------------------------
 
 // Exactly one of the members is set in a valid attribute.
+// Exactly one field is set. The list forms (Kubernetes 1.36 alpha, DRAListTypeAttributes) hold
+// a non-empty set of values: matchAttribute needs the devices' sets to intersect,
+// distinctAttribute needs them pairwise disjoint; a scalar counts as a set of one.
 struct DeviceAttribute {
-  std::optional<int64_t> int_value;     // "int"
-  std::optional<bool> bool_value;       // "bool"
-  std::optional<std::string> string_value;   // "string"
-  std::optional<std::string> version_value;  // "version" (semver 2.0.0)
+  std::optional<int64_t> int_value;                        // "int"
+  std::optional<bool> bool_value;                          // "bool"
+  std::optional<std::string> string_value;                 // "string"
+  std::optional<std::string> version_value;                // "version" (semver 2.0.0)
+  std::optional<std::vector<bool>> bool_values;            // "bools"
+  std::optional<std::vector<int64_t>> int_values;          // "ints"
+  std::optional<std::vector<std::string>> string_values;   // "strings"
+  std::optional<std::vector<std::string>> version_values;  // "versions" (semver 2.0.0 each)
 };
 
 struct CapacityRequestPolicyRange {
@@ -182,7 +189,7 @@ inline constexpr const char* kAllocationModeAll = "All";
 struct ExactDeviceRequest {
   std::string device_class_name;
   std::vector<DeviceSelector> selectors;
-  std::string allocation_mode;  // empty means ExactCount
+  std::string allocation_mode;   // empty means ExactCount
   std::optional<int64_t> count;  // absent means 1 for ExactCount
   std::optional<bool> admin_access;
   std::vector<DeviceToleration> tolerations;

@@ -892,26 +892,46 @@ void ValidateRequestPolicy(Errors& e, const std::string& path, const Quantity& c
   if (range.max.has_value()) multiple(*range.max);
 }
 
+void ValidateAttributeString(Errors& e, const std::string& path, const std::string& value) {
+  if (value.size() > kDeviceAttributeMaxValueLength)
+    e.TooLong(path, kDeviceAttributeMaxValueLength);
+}
+
+void ValidateAttributeVersion(Errors& e, const std::string& path, const std::string& value) {
+  if (!IsValidSemver(value)) {
+    e.InvalidString(path, value, "must be a string compatible with semver.org spec 2.0.0");
+  }
+  if (value.size() > kDeviceAttributeMaxValueLength)
+    e.TooLong(path, kDeviceAttributeMaxValueLength);
+}
+
 void ValidateDeviceAttribute(Errors& e, const std::string& path, const DeviceAttribute& a) {
   int set = 0;
   if (a.bool_value.has_value()) ++set;
   if (a.int_value.has_value()) ++set;
   if (a.string_value.has_value()) {
     ++set;
-    if (a.string_value->size() > kDeviceAttributeMaxValueLength) {
-      e.TooLong(Child(path, "string"), kDeviceAttributeMaxValueLength);
-    }
+    ValidateAttributeString(e, Child(path, "string"), *a.string_value);
   }
   if (a.version_value.has_value()) {
     ++set;
-    if (!IsValidSemver(*a.version_value)) {
-      e.InvalidString(Child(path, "version"), *a.version_value,
-                      "must be a string compatible with semver.org spec 2.0.0");
-    }
-    if (a.version_value->size() > kDeviceAttributeMaxValueLength) {
-      e.TooLong(Child(path, "version"), kDeviceAttributeMaxValueLength);
-    }
+    ValidateAttributeVersion(e, Child(path, "version"), *a.version_value);
   }
+  // The list forms: each non-empty, each item checked as its scalar form is.
+  auto list = [&](const auto& values, const char* name, auto check_item) {
+    if (!values.has_value()) return;
+    ++set;
+    if (values->empty()) e.Invalid(Child(path, name), "[]", "must not be empty if specified");
+    for (size_t i = 0; i < values->size(); ++i)
+      check_item(Index(Child(path, name), i), (*values)[i]);
+  };
+  auto any = [](const std::string&, const auto&) {};
+  list(a.bool_values, "bools", any);
+  list(a.int_values, "ints", any);
+  list(a.string_values, "strings",
+       [&](const std::string& p, const std::string& v) { ValidateAttributeString(e, p, v); });
+  list(a.version_values, "versions",
+       [&](const std::string& p, const std::string& v) { ValidateAttributeVersion(e, p, v); });
   if (set == 0) {
     e.Invalid(path, "\"\"", "exactly one value must be specified");
   } else if (set > 1) {
@@ -946,7 +966,15 @@ void ValidateCounterMap(Errors& e, const std::string& path,
 void ValidateDevice(Errors& e, const std::string& path, const Device& device,
                     bool per_device_node_selection, const ResourceSliceSpec& spec) {
   ValidateDNSLabelField(e, Child(path, "name"), device.name);
-  const size_t entries = device.attributes.size() + device.capacity.size();
+  // Each item of a list-type attribute counts as one entry.
+  size_t entries = device.capacity.size();
+  for (const auto& [name, a] : device.attributes) {
+    const size_t items = (a.bool_values ? a.bool_values->size() : 0) +
+                         (a.int_values ? a.int_values->size() : 0) +
+                         (a.string_values ? a.string_values->size() : 0) +
+                         (a.version_values ? a.version_values->size() : 0);
+    entries += items == 0 ? 1 : items;
+  }
   if (entries > kMaxAttributesAndCapacitiesPerDevice) {
     e.Invalid(path, std::to_string(entries),
               "the total number of attributes and capacities must not exceed " +

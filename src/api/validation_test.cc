@@ -89,6 +89,77 @@ spec:
   EXPECT_TRUE(Validate(slice).empty());
 }
 
+// List-type attributes (DRAListTypeAttributes, 1.36 alpha): decoded, encoded back and validated
+// as upstream's validateDeviceAttribute does.
+TEST(Validate, ListTypeAttributes) {
+  const std::string slice_yaml = R"(
+metadata: {name: s}
+spec:
+  driver: gpu.nvidia.com
+  pool: {name: p, generation: 1, resourceSliceCount: 1}
+  nodeName: n
+  devices:
+  - name: gpu-0
+    attributes:
+      numa: {ints: [0, 1]}
+      flags: {bools: [true, false]}
+      links: {strings: [nvlink-a, nvlink-b]}
+      cuda: {versions: [12.2.0, 12.4.1]}
+)";
+  auto slice = Decode<ResourceSlice>(slice_yaml);
+  EXPECT_TRUE(Validate(slice).empty()) << ::testing::PrintToString(Lines(Validate(slice)));
+  const auto& attrs = slice.spec.devices[0].attributes;
+  EXPECT_EQ(attrs.at("numa").int_values, (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(attrs.at("flags").bool_values, (std::vector<bool>{true, false}));
+  EXPECT_EQ(ToJson(slice)["spec"]["devices"][0]["attributes"]["cuda"],
+            json::parse(R"({"versions": ["12.2.0", "12.4.1"]})"));
+
+  auto bad = Decode<ResourceSlice>(R"(
+metadata: {name: s}
+spec:
+  driver: gpu.nvidia.com
+  pool: {name: p, generation: 1, resourceSliceCount: 1}
+  nodeName: n
+  devices:
+  - name: gpu-0
+    attributes:
+      a: {ints: []}
+      b: {versions: [1.0.0, "1.0"]}
+      c: {strings: [ok, )" + std::string(65, 'x') +
+                                   R"(]}
+      d: {int: 1, ints: [1]}
+)");
+  EXPECT_EQ(Lines(Validate(bad)),
+            (std::vector<std::string>{
+                "spec.devices[0].attributes[a].ints: Invalid value: []: must not be empty if "
+                "specified",
+                "spec.devices[0].attributes[b].versions[1]: Invalid value: \"1.0\": must be a "
+                "string compatible with semver.org spec 2.0.0",
+                "spec.devices[0].attributes[c].strings[1]: Too long: may not be more than 64 bytes",
+                "spec.devices[0].attributes[d]: Invalid value: {\"int\":1,\"ints\":[1]}: exactly "
+                "one value must be specified"}));
+
+  // Each list item counts towards the 32 attributes and capacities of a device.
+  std::string many = "[";
+  for (int i = 0; i < 32; ++i) many += (i ? "," : "") + std::to_string(i);
+  many += "]";
+  auto crowded = Decode<ResourceSlice>(R"(
+metadata: {name: s}
+spec:
+  driver: gpu.nvidia.com
+  pool: {name: p, generation: 1, resourceSliceCount: 1}
+  nodeName: n
+  devices:
+  - name: gpu-0
+    attributes:
+      a: {ints: )" + many + R"(}
+      b: {int: 1}
+)");
+  EXPECT_EQ(Lines(Validate(crowded)),
+            (std::vector<std::string>{"spec.devices[0]: Invalid value: 33: the total number of "
+                                      "attributes and capacities must not exceed 32"}));
+}
+
 TEST(Validate, CelCheckerIsConsulted) {
   auto cls = Decode<DeviceClass>(R"(
 metadata: {name: c}

@@ -197,6 +197,51 @@ std::string EventLine(const std::string& type, const json& object) {
   return Dump(json{{"type", type}, {"object", object}}) + "\n";
 }
 
+// dryRun and fieldValidation of a write.
+WriteOptions WriteOptionsOf(const ApiRequest& request) {
+  WriteOptions options;
+  options.dry_run = request.Param("dryRun") == "All";
+  options.strict_fields = request.Param("fieldValidation") == "Strict";
+  return options;
+}
+
+// Why PUT or PATCH cannot write the object `name` (its `subresource`); nullopt when they can.
+std::optional<ApiError> ItemWriteError(const std::string& method, const std::string& name,
+                                       const std::string& subresource) {
+  if (name.empty()) return ApiError{405, "MethodNotAllowed", method + " needs a resource name"};
+  if (subresource == "log") return ApiError{405, "MethodNotAllowed", "the log is read-only"};
+  return std::nullopt;
+}
+
+// A DELETE's options: ?dryRun and ?propagationPolicy, overridden by a DeleteOptions body
+// (propagationPolicy, orphanDependents, preconditions, dryRun).
+ApiResult<DeleteOptions> DeleteOptionsOf(const ApiRequest& request) {
+  DeleteOptions options;
+  options.dry_run = request.Param("dryRun") == "All";
+  options.propagation = request.Param("propagationPolicy");
+  if (request.body.empty()) return ApiResult<DeleteOptions>::Ok(options);
+  ApiResult<json> body = ParseBody(request.body);
+  if (!body.ok()) return ApiResult<DeleteOptions>::Fail(body.error);
+  if (body.value->is_object()) {
+    if (body.value->contains("propagationPolicy") &&
+        (*body.value)["propagationPolicy"].is_string()) {
+      options.propagation = (*body.value)["propagationPolicy"];
+    }
+    if (body.value->value("orphanDependents", false)) options.propagation = "Orphan";
+    const json& pre = body.value->value("preconditions", json::object());
+    if (pre.is_object()) {
+      if (pre.contains("uid") && pre["uid"].is_string()) options.expected_uid = pre["uid"];
+      if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string()) {
+        options.expected_version = ParseVersion(pre["resourceVersion"]);
+      }
+    }
+    const json& dry = body.value->value("dryRun", json::array());
+    if (dry.is_array() && std::find(dry.begin(), dry.end(), "All") != dry.end())
+      options.dry_run = true;
+  }
+  return ApiResult<DeleteOptions>::Ok(options);
+}
+
 }  // namespace
 
 std::string ApiRequest::Param(const std::string& key) const {
@@ -259,6 +304,10 @@ ApiResponse ApiHandler::Route(const ApiRequest& request) const {
     ApiResponse r;
     r.content_type = "text/plain";
     r.body = "ok";
+    if (p == "/readyz" && ready_ && !ready_()) {
+      r.status = 503;
+      r.body = "not ready";
+    }
     return r;
   }
   if (p == "/version" || p == "/version/") {
@@ -395,291 +444,313 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
     version = segs[2];
     i = 3;
   }
-  bool watch_path = false;
+  ResourceTarget target;
   if (i < segs.size() && segs[i] == "watch") {
-    watch_path = true;
+    target.watch_path = true;
     ++i;
   }
-  std::string ns;
   if (i + 2 < segs.size() && segs[i] == "namespaces") {
     const ResourceInfo* inner = FindResource(group, version, segs[i + 2]);
     if (inner && inner->namespaced) {
-      ns = segs[i + 1];
+      target.ns = segs[i + 1];
       i += 2;
     }
   }
   if (i >= segs.size()) return NotFoundPath(request.path);
-  const ResourceInfo* info = FindResource(group, version, segs[i]);
-  if (!info) return NotFoundPath(request.path);
-  std::string name = i + 1 < segs.size() ? segs[i + 1] : "";
-  std::string sub = i + 2 < segs.size() ? segs[i + 2] : "";
+  target.info = FindResource(group, version, segs[i]);
+  if (!target.info) return NotFoundPath(request.path);
+  target.name = i + 1 < segs.size() ? segs[i + 1] : "";
+  target.subresource = i + 2 < segs.size() ? segs[i + 2] : "";
   if (i + 3 < segs.size()) return NotFoundPath(request.path);
-  if (!sub.empty() && !info->HasSubresource(sub)) return NotFoundPath(request.path);
-  const std::string key = info->StoreKey();
-  const bool dry_run = request.Param("dryRun") == "All";
-  const std::string& method = request.method;
-
-  if (method == "GET" && name.empty()) {
-    ApiResult<LabelSelector> labels = LabelSelector::Parse(request.Param("labelSelector"));
-    if (!labels.ok()) return ErrorResponse(labels.error);
-    ApiResult<FieldSelector> fields = FieldSelector::Parse(request.Param("fieldSelector"));
-    if (!fields.ok()) return ErrorResponse(fields.error);
-    const bool watch = watch_path || Truthy(request.Param("watch"));
-    int64_t version_now = 0;
-    std::vector<json> items;
-    for (json& o : store_.List(key, ns, &version_now)) {
-      if (Matches(o, *labels.value, *fields.value)) items.push_back(std::move(o));
-    }
-    if (watch) {
-      WatchSpec spec;
-      spec.info = info;
-      spec.namespace_ = ns;
-      spec.labels = *labels.value;
-      spec.fields = *fields.value;
-      spec.as_table = WantsTable(request.accept);
-      spec.bookmarks = Truthy(request.Param("allowWatchBookmarks"));
-      std::string rv = request.Param("resourceVersion");
-      const bool initial = rv.empty() || rv == "0" || Truthy(request.Param("sendInitialEvents"));
-      if (!labels.value->Empty() || !fields.value->Empty()) {
-        for (const json& o : items) spec.matching.insert(ObjectKey(o));
-      }
-      if (initial) {
-        spec.after_version = version_now;
-        spec.initial = std::move(items);
-      } else {
-        int64_t v = ParseVersion(rv);
-        if (v < 0)
-          return ErrorResponse(
-              ApiError{400, "BadRequest", "invalid resourceVersion \"" + rv + "\""});
-        spec.after_version = v;
-      }
-      std::string timeout = request.Param("timeoutSeconds");
-      if (!timeout.empty()) {
-        int64_t t = ParseVersion(timeout);
-        if (t >= 0) spec.timeout_seconds = static_cast<int>(std::min<int64_t>(t, 3600));
-      }
-      ApiResponse r;
-      r.watch = std::move(spec);
-      return r;
-    }
-    ApiResult<ListPage> page =
-        Paginate(items, request.Param("limit"), request.Param("continue"), version_now);
-    if (!page.ok()) return ErrorResponse(page.error);
-    json list;
-    if (WantsTable(request.accept)) {
-      std::string include = request.Param("includeObject");
-      list = BuildTable(*info, items, include.empty() ? "Metadata" : include,
-                        std::to_string(version_now));
-    } else {
-      list = ListJson(*info, items, version_now);
-    }
-    if (!page.value->continue_token.empty()) {
-      list["metadata"]["continue"] = page.value->continue_token;
-      list["metadata"]["remainingItemCount"] = page.value->remaining;
-    }
-    return JsonResponse(200, list);
-  }
-
-  if (info->namespaced && ns.empty() && (method != "GET" || !name.empty())) {
+  if (!target.subresource.empty() && !target.info->HasSubresource(target.subresource)) {
     return NotFoundPath(request.path);
   }
-
-  if (method == "GET") {
-    std::optional<json> object = store_.Get(key, ns, name);
-    if (!object) return ErrorResponse(WithResource(ApiError{404, "NotFound", ""}, *info, name));
-    if (sub == "log") {
-      std::string container = request.Param("container");
-      const json& containers = (*object)["spec"]["containers"];
-      if (container.empty() && containers.is_array() && !containers.empty()) {
-        container = containers[0].value("name", "");
-      }
-      bool in_pod = false;
-      for (const char* list : {"initContainers", "containers", "ephemeralContainers"}) {
-        const json& named = (*object)["spec"].value(list, json::array());
-        for (const json& c : named)
-          in_pod = in_pod || (c.is_object() && c.value("name", "") == container);
-      }
-      if (!in_pod) {
-        return ErrorResponse(ApiError{400, "BadRequest",
-                                      "container " + container + " is not valid for pod " + name});
-      }
-      std::optional<std::string> log =
-          log_provider_ ? log_provider_(ns, name, container) : std::nullopt;
-      if (!log) {
-        return ErrorResponse(ApiError{400, "BadRequest",
-                                      "container \"" + container + "\" in pod \"" + name +
-                                          "\" is waiting to start: no runner has started it"});
-      }
-      ApiResponse r;
-      r.content_type = "text/plain";
-      r.body = *log;
-      return r;
-    }
-    if (WantsTable(request.accept)) {
-      std::string include = request.Param("includeObject");
-      return JsonResponse(200, BuildTable(*info, {*object}, include.empty() ? "Metadata" : include,
-                                          (*object)["metadata"].value("resourceVersion", "")));
-    }
-    return JsonResponse(200, *object);
+  const std::string& method = request.method;
+  if (method == "GET" && target.name.empty()) return List(request, target);
+  if (target.info->namespaced && target.ns.empty() && (method != "GET" || !target.name.empty())) {
+    return NotFoundPath(request.path);
   }
-
-  WriteOptions write_options;
-  write_options.dry_run = dry_run;
-  write_options.strict_fields = request.Param("fieldValidation") == "Strict";
-
-  if (method == "POST") {
-    if (!name.empty())
-      return ErrorResponse(
-          ApiError{405, "MethodNotAllowed", "POST is not allowed on a named resource"});
-    ApiResult<json> body = ParseBody(request.body);
-    if (!body.ok()) return ErrorResponse(body.error);
-    json& object = *body.value;
-    if (!object.is_object())
-      return ErrorResponse(ApiError{400, "BadRequest", "the body must be a JSON object"});
-    if (std::optional<ApiError> type_error = WireTypeError(*info, object))
-      return ErrorResponse(*type_error);
-    std::string api_version = object.value("apiVersion", "");
-    std::string kind = object.value("kind", "");
-    if ((!api_version.empty() && api_version != info->GroupVersion()) ||
-        (!kind.empty() && kind != info->kind)) {
-      return ErrorResponse(ApiError{400, "BadRequest",
-                                    "the API version in the data (" + api_version +
-                                        ") does not match the expected API version (" +
-                                        info->GroupVersion() + ") or the kind (" + kind +
-                                        ") is not " + info->kind});
-    }
-    if (info->namespaced) {
-      std::string body_ns = object.contains("metadata") && object["metadata"].is_object()
-                                ? object["metadata"].value("namespace", "")
-                                : "";
-      if (!body_ns.empty() && body_ns != ns) {
-        return ErrorResponse(ApiError{400, "BadRequest",
-                                      "the namespace of the provided object does not match the "
-                                      "namespace sent on the request"});
-      }
-      object["metadata"]["namespace"] = ns;
-    }
-    ApiResult<json> created = CreateObject(store_, *info, std::move(object), write_options);
-    if (!created.ok()) return ErrorResponse(created.error);
-    return JsonResponse(201, *created.value);
-  }
-
-  if (method == "PUT" || method == "PATCH") {
-    if (name.empty())
-      return ErrorResponse(ApiError{405, "MethodNotAllowed", method + " needs a resource name"});
-    if (sub == "log")
-      return ErrorResponse(ApiError{405, "MethodNotAllowed", "the log is read-only"});
-    ApiResult<json> body = ParseBody(request.body);
-    if (!body.ok()) return ErrorResponse(body.error);
-    const bool status_only = sub == "status";
-    for (int attempt = 0; attempt < 10; ++attempt) {
-      json object;
-      bool patch_sets_version = false;
-      if (method == "PUT") {
-        object = *body.value;
-        if (!object.is_object())
-          return ErrorResponse(ApiError{400, "BadRequest", "the body must be a JSON object"});
-        if (std::optional<ApiError> type_error = WireTypeError(*info, object))
-          return ErrorResponse(*type_error);
-        if (!object.contains("metadata") || !object["metadata"].is_object())
-          object["metadata"] = json::object();
-        std::string body_name = object["metadata"].value("name", "");
-        if (!body_name.empty() && body_name != name) {
-          return ErrorResponse(ApiError{400, "BadRequest",
-                                        "the name of the object (" + body_name +
-                                            ") does not match the name on the URL (" + name + ")"});
-        }
-        object["metadata"]["name"] = name;
-        if (info->namespaced) object["metadata"]["namespace"] = ns;
-      } else {
-        std::optional<json> current = store_.Get(key, ns, name);
-        if (!current)
-          return ErrorResponse(WithResource(ApiError{404, "NotFound", ""}, *info, name));
-        const std::string ct = request.content_type.substr(0, request.content_type.find(';'));
-        ApiResult<json> patched =
-            ApiResult<json>::Fail(ApiError{415, "UnsupportedMediaType",
-                                           "the server does not support patch type \"" + ct +
-                                               "\"; use json, merge or strategic-merge patches"});
-        if (ct == "application/merge-patch+json") {
-          patched = ApplyMergePatch(*current, *body.value);
-        } else if (ct == "application/json-patch+json") {
-          patched = ApplyJsonPatch(*current, *body.value);
-        } else if (ct == "application/strategic-merge-patch+json") {
-          patched = ApplyStrategicMergePatch(*current, *body.value);
-        }
-        if (!patched.ok()) return ErrorResponse(patched.error);
-        if (NestsTooDeep(*patched.value)) return ErrorResponse(TooDeep("the patched object"));
-        object = std::move(*patched.value);
-        if (!object.is_object() || !object.contains("metadata") ||
-            !object["metadata"].is_object()) {
-          return ErrorResponse(ApiError{422, "Invalid", "the patch removed the object's metadata"});
-        }
-        const std::string patched_rv = object["metadata"].value("resourceVersion", "");
-        patch_sets_version = patched_rv != (*current)["metadata"].value("resourceVersion", "");
-        if (!patch_sets_version) {
-          // A patch without a version applies to the version it was computed on.
-          object["metadata"]["resourceVersion"] =
-              (*current)["metadata"].value("resourceVersion", "");
-        }
-        object["metadata"]["name"] = name;
-        if (info->namespaced) object["metadata"]["namespace"] = ns;
-      }
-      ApiResult<json> updated =
-          UpdateObject(store_, *info, std::move(object), status_only, write_options);
-      if (updated.ok()) return JsonResponse(200, *updated.value);
-      if (method == "PATCH" && !patch_sets_version && updated.error.reason == "Conflict") continue;
-      return ErrorResponse(updated.error);
-    }
-    return ErrorResponse(WithResource(ApiError{409, "Conflict", ""}, *info, name));
-  }
-
-  if (method == "DELETE") {
-    DeleteOptions options;
-    options.dry_run = dry_run;
-    options.propagation = request.Param("propagationPolicy");
-    if (!request.body.empty()) {
-      ApiResult<json> body = ParseBody(request.body);
-      if (!body.ok()) return ErrorResponse(body.error);
-      if (body.value->is_object()) {
-        if (body.value->contains("propagationPolicy") &&
-            (*body.value)["propagationPolicy"].is_string()) {
-          options.propagation = (*body.value)["propagationPolicy"];
-        }
-        if (body.value->value("orphanDependents", false)) options.propagation = "Orphan";
-        const json& pre = body.value->value("preconditions", json::object());
-        if (pre.is_object()) {
-          if (pre.contains("uid") && pre["uid"].is_string()) options.expected_uid = pre["uid"];
-          if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string()) {
-            options.expected_version = ParseVersion(pre["resourceVersion"]);
-          }
-        }
-        const json& dry = body.value->value("dryRun", json::array());
-        if (dry.is_array() && std::find(dry.begin(), dry.end(), "All") != dry.end())
-          options.dry_run = true;
-      }
-    }
-    if (name.empty()) {
-      ApiResult<LabelSelector> labels = LabelSelector::Parse(request.Param("labelSelector"));
-      if (!labels.ok()) return ErrorResponse(labels.error);
-      ApiResult<FieldSelector> fields = FieldSelector::Parse(request.Param("fieldSelector"));
-      if (!fields.ok()) return ErrorResponse(fields.error);
-      int64_t version_now = 0;
-      std::vector<json> deleted;
-      for (const json& o : store_.List(key, ns, &version_now)) {
-        if (!Matches(o, *labels.value, *fields.value)) continue;
-        ApiResult<json> d = DeleteObject(store_, *info, o["metadata"].value("namespace", ""),
-                                         o["metadata"].value("name", ""), options);
-        if (d.ok()) deleted.push_back(*d.value);
-      }
-      return JsonResponse(200, ListJson(*info, deleted, store_.CurrentVersion()));
-    }
-    if (!sub.empty())
-      return ErrorResponse(ApiError{405, "MethodNotAllowed", "cannot delete a subresource"});
-    ApiResult<json> deleted = DeleteObject(store_, *info, ns, name, options);
-    if (!deleted.ok()) return ErrorResponse(deleted.error);
-    return JsonResponse(200, *deleted.value);
-  }
+  if (method == "GET") return Get(request, target);
+  if (method == "POST") return Create(request, target);
+  if (method == "PUT") return Update(request, target);
+  if (method == "PATCH") return Patch(request, target);
+  if (method == "DELETE") return Delete(request, target);
   return ErrorResponse(ApiError{405, "MethodNotAllowed", "method " + method + " is not supported"});
+}
+
+// GET on a collection: a list (paginated, or a table), or a watch with ?watch or /watch/.
+ApiResponse ApiHandler::List(const ApiRequest& request, const ResourceTarget& target) const {
+  const ResourceInfo& info = *target.info;
+  ApiResult<LabelSelector> labels = LabelSelector::Parse(request.Param("labelSelector"));
+  if (!labels.ok()) return ErrorResponse(labels.error);
+  ApiResult<FieldSelector> fields = FieldSelector::Parse(request.Param("fieldSelector"));
+  if (!fields.ok()) return ErrorResponse(fields.error);
+  int64_t version_now = 0;
+  std::vector<json> items;
+  for (json& o : store_.List(info.StoreKey(), target.ns, &version_now)) {
+    if (Matches(o, *labels.value, *fields.value)) items.push_back(std::move(o));
+  }
+  if (target.watch_path || Truthy(request.Param("watch"))) {
+    return Watch(request, target, *labels.value, *fields.value, std::move(items), version_now);
+  }
+  ApiResult<ListPage> page =
+      Paginate(items, request.Param("limit"), request.Param("continue"), version_now);
+  if (!page.ok()) return ErrorResponse(page.error);
+  json list;
+  if (WantsTable(request.accept)) {
+    std::string include = request.Param("includeObject");
+    list = BuildTable(info, items, include.empty() ? "Metadata" : include,
+                      std::to_string(version_now));
+  } else {
+    list = ListJson(info, items, version_now);
+  }
+  if (!page.value->continue_token.empty()) {
+    list["metadata"]["continue"] = page.value->continue_token;
+    list["metadata"]["remainingItemCount"] = page.value->remaining;
+  }
+  return JsonResponse(200, list);
+}
+
+// The start of a watch over `items` (the objects that match now, at `version_now`): the
+// transport streams the rest with StreamWatch.
+ApiResponse ApiHandler::Watch(const ApiRequest& request, const ResourceTarget& target,
+                              const LabelSelector& labels, const FieldSelector& fields,
+                              std::vector<json> items, int64_t version_now) const {
+  WatchSpec spec;
+  spec.info = target.info;
+  spec.namespace_ = target.ns;
+  spec.labels = labels;
+  spec.fields = fields;
+  spec.as_table = WantsTable(request.accept);
+  spec.bookmarks = Truthy(request.Param("allowWatchBookmarks"));
+  std::string rv = request.Param("resourceVersion");
+  const bool initial = rv.empty() || rv == "0" || Truthy(request.Param("sendInitialEvents"));
+  if (!labels.Empty() || !fields.Empty()) {
+    for (const json& o : items) spec.matching.insert(ObjectKey(o));
+  }
+  if (initial) {
+    spec.after_version = version_now;
+    spec.initial = std::move(items);
+  } else {
+    int64_t v = ParseVersion(rv);
+    if (v < 0) {
+      return ErrorResponse(ApiError{400, "BadRequest", "invalid resourceVersion \"" + rv + "\""});
+    }
+    spec.after_version = v;
+  }
+  std::string timeout = request.Param("timeoutSeconds");
+  if (!timeout.empty()) {
+    int64_t t = ParseVersion(timeout);
+    if (t >= 0) spec.timeout_seconds = static_cast<int>(std::min<int64_t>(t, 3600));
+  }
+  ApiResponse r;
+  r.watch = std::move(spec);
+  return r;
+}
+
+ApiResponse ApiHandler::Get(const ApiRequest& request, const ResourceTarget& target) const {
+  const ResourceInfo& info = *target.info;
+  std::optional<json> object = store_.Get(info.StoreKey(), target.ns, target.name);
+  if (!object) {
+    return ErrorResponse(WithResource(ApiError{404, "NotFound", ""}, info, target.name));
+  }
+  if (target.subresource == "log") return PodLog(request, target, *object);
+  if (WantsTable(request.accept)) {
+    std::string include = request.Param("includeObject");
+    return JsonResponse(200, BuildTable(info, {*object}, include.empty() ? "Metadata" : include,
+                                        (*object)["metadata"].value("resourceVersion", "")));
+  }
+  return JsonResponse(200, *object);
+}
+
+// GET pods/NAME/log: the log of ?container (default: the first container) from the runner.
+ApiResponse ApiHandler::PodLog(const ApiRequest& request, const ResourceTarget& target,
+                               json pod) const {
+  const std::string& name = target.name;
+  std::string container = request.Param("container");
+  const json& containers = pod["spec"]["containers"];
+  if (container.empty() && containers.is_array() && !containers.empty()) {
+    container = containers[0].value("name", "");
+  }
+  bool in_pod = false;
+  for (const char* list : {"initContainers", "containers", "ephemeralContainers"}) {
+    const json& named = pod["spec"].value(list, json::array());
+    for (const json& c : named)
+      in_pod = in_pod || (c.is_object() && c.value("name", "") == container);
+  }
+  if (!in_pod) {
+    return ErrorResponse(
+        ApiError{400, "BadRequest", "container " + container + " is not valid for pod " + name});
+  }
+  std::optional<std::string> log =
+      log_provider_ ? log_provider_(target.ns, name, container) : std::nullopt;
+  if (!log) {
+    return ErrorResponse(ApiError{400, "BadRequest",
+                                  "container \"" + container + "\" in pod \"" + name +
+                                      "\" is waiting to start: no runner has started it"});
+  }
+  ApiResponse r;
+  r.content_type = "text/plain";
+  r.body = *log;
+  return r;
+}
+
+ApiResponse ApiHandler::Create(const ApiRequest& request, const ResourceTarget& target) const {
+  const ResourceInfo& info = *target.info;
+  if (!target.name.empty()) {
+    return ErrorResponse(
+        ApiError{405, "MethodNotAllowed", "POST is not allowed on a named resource"});
+  }
+  ApiResult<json> body = ParseBody(request.body);
+  if (!body.ok()) return ErrorResponse(body.error);
+  json& object = *body.value;
+  if (!object.is_object()) {
+    return ErrorResponse(ApiError{400, "BadRequest", "the body must be a JSON object"});
+  }
+  if (std::optional<ApiError> type_error = WireTypeError(info, object)) {
+    return ErrorResponse(*type_error);
+  }
+  std::string api_version = object.value("apiVersion", "");
+  std::string kind = object.value("kind", "");
+  if ((!api_version.empty() && api_version != info.GroupVersion()) ||
+      (!kind.empty() && kind != info.kind)) {
+    return ErrorResponse(ApiError{400, "BadRequest",
+                                  "the API version in the data (" + api_version +
+                                      ") does not match the expected API version (" +
+                                      info.GroupVersion() + ") or the kind (" + kind + ") is not " +
+                                      info.kind});
+  }
+  if (info.namespaced) {
+    std::string body_ns = object.contains("metadata") && object["metadata"].is_object()
+                              ? object["metadata"].value("namespace", "")
+                              : "";
+    if (!body_ns.empty() && body_ns != target.ns) {
+      return ErrorResponse(ApiError{400, "BadRequest",
+                                    "the namespace of the provided object does not match the "
+                                    "namespace sent on the request"});
+    }
+    object["metadata"]["namespace"] = target.ns;
+  }
+  ApiResult<json> created = CreateObject(store_, info, std::move(object), WriteOptionsOf(request));
+  if (!created.ok()) return ErrorResponse(created.error);
+  return JsonResponse(201, *created.value);
+}
+
+// PUT: replaces the object (or its status) with the body.
+ApiResponse ApiHandler::Update(const ApiRequest& request, const ResourceTarget& target) const {
+  const ResourceInfo& info = *target.info;
+  if (std::optional<ApiError> error =
+          ItemWriteError(request.method, target.name, target.subresource)) {
+    return ErrorResponse(*error);
+  }
+  ApiResult<json> body = ParseBody(request.body);
+  if (!body.ok()) return ErrorResponse(body.error);
+  json object = *body.value;
+  if (!object.is_object()) {
+    return ErrorResponse(ApiError{400, "BadRequest", "the body must be a JSON object"});
+  }
+  if (std::optional<ApiError> type_error = WireTypeError(info, object)) {
+    return ErrorResponse(*type_error);
+  }
+  if (!object.contains("metadata") || !object["metadata"].is_object()) {
+    object["metadata"] = json::object();
+  }
+  std::string body_name = object["metadata"].value("name", "");
+  if (!body_name.empty() && body_name != target.name) {
+    return ErrorResponse(ApiError{400, "BadRequest",
+                                  "the name of the object (" + body_name +
+                                      ") does not match the name on the URL (" + target.name +
+                                      ")"});
+  }
+  object["metadata"]["name"] = target.name;
+  if (info.namespaced) object["metadata"]["namespace"] = target.ns;
+  ApiResult<json> updated = UpdateObject(store_, info, std::move(object),
+                                         target.subresource == "status", WriteOptionsOf(request));
+  if (!updated.ok()) return ErrorResponse(updated.error);
+  return JsonResponse(200, *updated.value);
+}
+
+// PATCH: applies the body (a JSON, merge or strategic-merge patch) to the stored object. A patch
+// that names no resourceVersion applies to the version it was computed on and is recomputed when
+// another write came between (at most 10 times).
+ApiResponse ApiHandler::Patch(const ApiRequest& request, const ResourceTarget& target) const {
+  const ResourceInfo& info = *target.info;
+  const std::string& name = target.name;
+  if (std::optional<ApiError> error =
+          ItemWriteError(request.method, target.name, target.subresource)) {
+    return ErrorResponse(*error);
+  }
+  ApiResult<json> body = ParseBody(request.body);
+  if (!body.ok()) return ErrorResponse(body.error);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    std::optional<json> current = store_.Get(info.StoreKey(), target.ns, name);
+    if (!current) return ErrorResponse(WithResource(ApiError{404, "NotFound", ""}, info, name));
+    const std::string ct = request.content_type.substr(0, request.content_type.find(';'));
+    ApiResult<json> patched =
+        ApiResult<json>::Fail(ApiError{415, "UnsupportedMediaType",
+                                       "the server does not support patch type \"" + ct +
+                                           "\"; use json, merge or strategic-merge patches"});
+    if (ct == "application/merge-patch+json") {
+      patched = ApplyMergePatch(*current, *body.value);
+    } else if (ct == "application/json-patch+json") {
+      patched = ApplyJsonPatch(*current, *body.value);
+    } else if (ct == "application/strategic-merge-patch+json") {
+      patched = ApplyStrategicMergePatch(*current, *body.value);
+    }
+    if (!patched.ok()) return ErrorResponse(patched.error);
+    if (NestsTooDeep(*patched.value)) return ErrorResponse(TooDeep("the patched object"));
+    json object = std::move(*patched.value);
+    if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
+      return ErrorResponse(ApiError{422, "Invalid", "the patch removed the object's metadata"});
+    }
+    const std::string patched_rv = object["metadata"].value("resourceVersion", "");
+    const bool patch_sets_version =
+        patched_rv != (*current)["metadata"].value("resourceVersion", "");
+    if (!patch_sets_version) {
+      // A patch without a version applies to the version it was computed on.
+      object["metadata"]["resourceVersion"] = (*current)["metadata"].value("resourceVersion", "");
+    }
+    object["metadata"]["name"] = name;
+    if (info.namespaced) object["metadata"]["namespace"] = target.ns;
+    ApiResult<json> updated = UpdateObject(store_, info, std::move(object),
+                                           target.subresource == "status", WriteOptionsOf(request));
+    if (updated.ok()) return JsonResponse(200, *updated.value);
+    if (!patch_sets_version && updated.error.reason == "Conflict") continue;
+    return ErrorResponse(updated.error);
+  }
+  return ErrorResponse(WithResource(ApiError{409, "Conflict", ""}, info, name));
+}
+
+// DELETE on an object, or on a collection (deletecollection, with selectors).
+ApiResponse ApiHandler::Delete(const ApiRequest& request, const ResourceTarget& target) const {
+  ApiResult<DeleteOptions> options = DeleteOptionsOf(request);
+  if (!options.ok()) return ErrorResponse(options.error);
+  if (target.name.empty()) return DeleteCollection(request, target, *options.value);
+  if (!target.subresource.empty()) {
+    return ErrorResponse(ApiError{405, "MethodNotAllowed", "cannot delete a subresource"});
+  }
+  ApiResult<json> deleted =
+      DeleteObject(store_, *target.info, target.ns, target.name, *options.value);
+  if (!deleted.ok()) return ErrorResponse(deleted.error);
+  return JsonResponse(200, *deleted.value);
+}
+
+ApiResponse ApiHandler::DeleteCollection(const ApiRequest& request, const ResourceTarget& target,
+                                         const DeleteOptions& options) const {
+  const ResourceInfo& info = *target.info;
+  ApiResult<LabelSelector> labels = LabelSelector::Parse(request.Param("labelSelector"));
+  if (!labels.ok()) return ErrorResponse(labels.error);
+  ApiResult<FieldSelector> fields = FieldSelector::Parse(request.Param("fieldSelector"));
+  if (!fields.ok()) return ErrorResponse(fields.error);
+  int64_t version_now = 0;
+  std::vector<json> deleted;
+  for (const json& o : store_.List(info.StoreKey(), target.ns, &version_now)) {
+    if (!Matches(o, *labels.value, *fields.value)) continue;
+    ApiResult<json> d = DeleteObject(store_, info, o["metadata"].value("namespace", ""),
+                                     o["metadata"].value("name", ""), options);
+    if (d.ok()) deleted.push_back(*d.value);
+  }
+  return JsonResponse(200, ListJson(info, deleted, store_.CurrentVersion()));
 }
 
 void ApiHandler::StreamWatch(const WatchSpec& spec,

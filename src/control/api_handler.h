@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "control/objects.h"
 #include "control/resources.h"
 #include "control/selectors.h"
 #include "control/store.h"
@@ -76,6 +77,9 @@ class ApiHandler {
                    const std::atomic<bool>& stop) const;
 
   void SetPodLogProvider(PodLogProvider provider) { log_provider_ = std::move(provider); }
+  // /readyz answers 503 while `ready` returns false (serve: until its local node has joined).
+  // Set before serving starts.
+  void SetReadyCheck(std::function<bool()> ready) { ready_ = std::move(ready); }
 
   // Routes outside the Kubernetes API (/metrics, the partition map), tried in order before a
   // 404; nullopt passes the request on. Added before serving starts.
@@ -90,14 +94,38 @@ class ApiHandler {
   static json StatusJson(const ApiError& error);
 
  private:
+  // What a resource request's path names: the kind, namespace, object name and subresource
+  // ("" for a collection, resp. the object itself), and whether it is under /watch/.
+  struct ResourceTarget {
+    const ResourceInfo* info = nullptr;
+    std::string ns;
+    std::string name;
+    std::string subresource;
+    bool watch_path = false;
+  };
+
   ApiResponse Route(const ApiRequest& request) const;
   ApiResponse Discovery(const ApiRequest& request) const;
   ApiResponse OpenApi(const ApiRequest& request) const;
+  // Parses a resource path and dispatches on the verb to the methods below, one per verb.
   ApiResponse Resource(const ApiRequest& request) const;
+  ApiResponse List(const ApiRequest& request, const ResourceTarget& target) const;
+  ApiResponse Watch(const ApiRequest& request, const ResourceTarget& target,
+                    const LabelSelector& labels, const FieldSelector& fields,
+                    std::vector<json> items, int64_t version_now) const;
+  ApiResponse Get(const ApiRequest& request, const ResourceTarget& target) const;
+  ApiResponse PodLog(const ApiRequest& request, const ResourceTarget& target, json pod) const;
+  ApiResponse Create(const ApiRequest& request, const ResourceTarget& target) const;
+  ApiResponse Update(const ApiRequest& request, const ResourceTarget& target) const;
+  ApiResponse Patch(const ApiRequest& request, const ResourceTarget& target) const;
+  ApiResponse Delete(const ApiRequest& request, const ResourceTarget& target) const;
+  ApiResponse DeleteCollection(const ApiRequest& request, const ResourceTarget& target,
+                               const DeleteOptions& options) const;
 
   Store& store_;
   std::string server_address_;
   PodLogProvider log_provider_;
+  std::function<bool()> ready_;
   std::vector<ExtraRoute> routes_;
   RequestObserver observer_;
 };

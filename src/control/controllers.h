@@ -3,6 +3,9 @@
 // write (and at least once a second), so a crash between two writes is repaired by the next
 // pass after restart.
 //
+// Each controller has its own file (template_claim_controller.cc, scheduler.cc, job_controller.cc,
+// claim_controller.cc, garbage_collector.cc); controllers.cc runs them.
+//
 // - Template claims (kube-controller-manager's resourceclaim controller): for each
 //   pod.spec.resourceClaims[] entry with resourceClaimTemplateName, a claim named
 //   `<pod>-<claim>-<5 random>` (generateName) with an owner reference to the pod, the annotation
@@ -69,6 +72,14 @@ class Controllers {
   void Loop();
   void SyncTemplateClaims();
   void Schedule();
+  // The scheduler's phases for one pod, in order (scheduler.cc).
+  void SchedulePod(json& pod, const std::vector<api::Node>& nodes, alloc::Allocator* allocator,
+                   const std::string& allocator_error);
+  bool ReserveClaims(const json& pod, const std::vector<json>& claims,
+                     const std::vector<size_t>& allocated_index,
+                     const std::vector<api::AllocationResult>& results,
+                     alloc::Allocator* allocator);
+  void BindPod(json& pod, const std::string& node_name);
   void OrderForPlacement(alloc::Allocator& allocator, const std::vector<api::Node>& nodes,
                          std::vector<nlohmann::json>& pending);
   void SyncJobs();

@@ -29,4 +29,12 @@ inline const nlohmann::json& Field(const nlohmann::json& j,
   return *cur;
 }
 
+// The array at `path`, or an empty one when any step is missing or the value is not an array.
+inline const nlohmann::json& ArrayAt(const nlohmann::json& j,
+                                     std::initializer_list<const char*> path) {
+  static const nlohmann::json empty = nlohmann::json::array();
+  const nlohmann::json& v = Field(j, path);
+  return v.is_array() ? v : empty;
+}
+
 }  // namespace migdra::control

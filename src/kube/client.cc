@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -213,8 +214,8 @@ struct Client::Impl {
     if (client_key != nullptr) EVP_PKEY_free(client_key);
   }
 
-  std::unique_ptr<httplib::ClientImpl> NewClient(const Config& config,
-                                                 std::chrono::seconds timeout) const {
+  std::unique_ptr<httplib::ClientImpl> NewClient(const Config& config, std::chrono::seconds timeout,
+                                                 bool keep_alive) const {
     std::unique_ptr<httplib::ClientImpl> cli;
     if (url.https) {
       auto ssl = client_cert != nullptr ? std::make_unique<httplib::SSLClient>(
@@ -238,10 +239,33 @@ struct Client::Impl {
     cli->set_connection_timeout(std::chrono::seconds(10));
     cli->set_read_timeout(timeout);
     cli->set_write_timeout(timeout);
-    cli->set_keep_alive(false);
+    cli->set_keep_alive(keep_alive);
     cli->set_tcp_nodelay(true);
     return cli;
   }
+
+  // A connection for one request: an idle one from the pool, else a new one. Making one costs a
+  // TLS context (httplib loads the CA store into each) and a handshake, so they are kept.
+  std::unique_ptr<httplib::ClientImpl> Acquire(const Config& config, std::chrono::seconds timeout) {
+    {
+      std::lock_guard<std::mutex> lock(idle_mu);
+      if (!idle.empty()) {
+        auto cli = std::move(idle.back());
+        idle.pop_back();
+        return cli;
+      }
+    }
+    return NewClient(config, timeout, /*keep_alive=*/true);
+  }
+  // Returns a connection whose last request completed; beyond kMaxIdle it is closed.
+  void Release(std::unique_ptr<httplib::ClientImpl> cli) {
+    std::lock_guard<std::mutex> lock(idle_mu);
+    if (idle.size() < kMaxIdle) idle.push_back(std::move(cli));
+  }
+
+  static constexpr size_t kMaxIdle = 8;
+  std::mutex idle_mu;
+  std::vector<std::unique_ptr<httplib::ClientImpl>> idle;
 };
 
 Result<std::unique_ptr<Client>> Client::Create(Config config, RetryPolicy retry) {
@@ -283,13 +307,14 @@ Result<Response> Client::Do(const std::string& method, const std::string& path,
   auto backoff = retry_.initial_backoff;
   std::string last_error;
   for (int attempt = 1; attempt <= std::max(1, retry_.max_attempts); ++attempt) {
-    auto cli = impl_->NewClient(config_, retry_.request_timeout);
+    auto cli = impl_->Acquire(config_, retry_.request_timeout);
     httplib::Result r = method == "GET"     ? cli->Get(full, headers)
                         : method == "POST"  ? cli->Post(full, headers, body, content_type)
                         : method == "PUT"   ? cli->Put(full, headers, body, content_type)
                         : method == "PATCH" ? cli->Patch(full, headers, body, content_type)
                                             : cli->Delete(full, headers);
     auto wait = backoff;
+    if (r) impl_->Release(std::move(cli));  // a failed connection is closed instead
     if (r) {
       if (!Retryable(r->status)) return Response{r->status, r->body};
       last_error = "HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 200);
@@ -323,7 +348,7 @@ Result<Response> Client::Delete(const std::string& path) { return Do("DELETE", p
 Status Client::Watch(const std::string& path,
                      const std::function<bool(const std::string&)>& on_event) {
   // A watch stays open as long as the server keeps it; give it an hour between chunks.
-  auto cli = impl_->NewClient(config_, std::chrono::seconds(3600));
+  auto cli = impl_->NewClient(config_, std::chrono::seconds(3600), /*keep_alive=*/false);
   std::string pending;
   bool stopped = false;
   int status = 0;

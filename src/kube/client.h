@@ -8,8 +8,10 @@
 //    is returned to the caller as a Response, whatever its status code -- 404 and 409 are normal
 //    outcomes the caller decides about. An Error means the server could not be reached or kept
 //    failing.
-//  - Thread safety: a Client may be used from several threads at once; each request opens its
-//    own connection, so a long watch never blocks other calls.
+//  - Connections: a request takes an idle keep-alive connection from the client's pool (at most 8
+//    are kept), else opens one; one request uses a connection at a time. A watch opens its own,
+//    so a long watch never blocks other calls.
+//  - Thread safety: a Client may be used from several threads at once.
 #pragma once
 
 #include <chrono>

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <httplib.h>
@@ -128,6 +129,35 @@ TEST(Client, RetriesServerErrorsAndReturnsOtherStatuses) {
   auto down = (*client)->Get("/down");
   ASSERT_FALSE(down.ok());
   EXPECT_NE(down.error().message.find("5 attempts"), std::string::npos);
+}
+
+TEST(Client, ReusesConnectionsAcrossRequests) {
+  httplib::Server server;
+  std::mutex mu;
+  std::set<int> client_ports;  // one per connection the server accepted
+  server.Get("/x", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(mu);
+    client_ports.insert(req.remote_port);
+    res.set_content("{}", "application/json");
+  });
+  Running<httplib::Server> running(&server);
+  Config config;
+  config.server = "http://127.0.0.1:" + std::to_string(running.port());
+  auto client = Client::Create(config, FastRetry());
+  ASSERT_TRUE(client.ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*client)->Get("/x").ok());
+  EXPECT_EQ(client_ports.size(), 1u) << "sequential requests should share one connection";
+
+  // Concurrent requests each get a connection of their own, and all succeed.
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) ok += (*client)->Get("/x").ok() ? 1 : 0;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 40);
 }
 
 TEST(Client, UnreachableServerIsAnError) {

@@ -1,7 +1,7 @@
 // The seam between serve's streaming subresources (pods/exec, pods/attach, pods/portforward)
 // and the node's container runtime: what a runtime gives so that kubectl exec/attach/port-forward
 // reach a pod. The host-process runtime implements it with processes in the container's
-// environment (src/control/host_streaming.h); a CRI runtime implements it over the runtime's
+// environment (src/node/host_streaming.h); a CRI runtime implements it over the runtime's
 // Exec/Attach/PortForward streaming endpoints.
 //
 // Contract for implementations:

@@ -25,7 +25,7 @@
 
 #include "stream/container_streams.h"
 
-namespace migdra::control {
+namespace migdra::node {
 
 class HostProcessStreaming : public stream::ContainerStreaming {
  public:
@@ -42,4 +42,4 @@ class HostProcessStreaming : public stream::ContainerStreaming {
   std::string runner_dir_;
 };
 
-}  // namespace migdra::control
+}  // namespace migdra::node

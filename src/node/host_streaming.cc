@@ -1,4 +1,4 @@
-#include "control/host_streaming.h"
+#include "node/host_streaming.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -22,9 +22,9 @@
 #include <sstream>
 #include <thread>
 
-#include "control/runner_process.h"
+#include "node/runner_process.h"
 
-namespace migdra::control {
+namespace migdra::node {
 namespace {
 
 using nlohmann::json;
@@ -452,4 +452,4 @@ Result<int> HostProcessStreaming::DialPort(const json& pod, uint16_t port) {
                    " on port " + std::to_string(port) + " (" + failures + ")");
 }
 
-}  // namespace migdra::control
+}  // namespace migdra::node

@@ -1,16 +1,10 @@
-// The hook for per-node agents that `migdra serve` runs beside its controllers — the pod runner
-// in particular (src/control/runner.*, owned by the driver engineer).
+// A per-node agent of `migdra serve` — the pod runner (runner.h) — that serve starts beside its
+// control plane unless --no-node.
 //
-// A NodeAgent is given in-process access to the store and the name of the local node. It
-// typically watches the store (Store::EventsAfter / WaitForVersion) for pods whose
-// spec.nodeName is its node, prepares their claims' devices, runs them, and writes
-// status.phase / containerStatuses back with UpdateObject(..., status_only = true). Pods stay
-// Pending on their node while no agent runs them.
-//
-// Contract for runner.h: when src/control/runner.h exists, `migdra serve` includes it and calls
-//   std::unique_ptr<NodeAgent> MakePodRunner(const NodeAgentContext& context);
-// (namespace migdra::control) once at start-up, then Start(); Stop() at shutdown. A null result
-// means "no runner". No other change is needed to wire it in.
+// A NodeAgent watches for pods whose spec.nodeName is its node, prepares their claims' devices,
+// runs them, and writes status.phase / containerStatuses back. Pods stay Pending on their node
+// while no agent runs them. Serve calls Start() once, routes `kubectl logs` to PodLog, and calls
+// Stop() at shutdown.
 #pragma once
 
 #include <optional>
@@ -19,7 +13,9 @@
 #include "control/store.h"
 #include "stream/container_streams.h"
 
-namespace migdra::control {
+namespace migdra::node {
+
+using control::Store;
 
 struct NodeAgentContext {
   Store* store = nullptr;  // outlives the agent
@@ -45,4 +41,4 @@ class NodeAgent {
   virtual stream::ContainerStreaming* Streaming() { return nullptr; }
 };
 
-}  // namespace migdra::control
+}  // namespace migdra::node

@@ -1,4 +1,4 @@
-#include "control/runner_process.h"
+#include "node/runner_process.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -24,7 +24,9 @@
 
 #include "control/store.h"
 
-namespace migdra::control {
+namespace migdra::node {
+
+using control::NowRfc3339;
 namespace {
 
 namespace fs = std::filesystem;
@@ -498,4 +500,4 @@ int RunContainerShim(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace migdra::control
+}  // namespace migdra::node

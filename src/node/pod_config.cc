@@ -1,4 +1,4 @@
-#include "control/pod_config.h"
+#include "node/pod_config.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -13,7 +13,14 @@
 #include "control/config_kinds.h"
 #include "control/json_access.h"
 
-namespace migdra::control {
+namespace migdra::node {
+
+using control::Base64Decode;
+using control::ConfigEntries;
+using control::ConfigKeyErrors;
+using control::Field;
+using control::Str;
+
 namespace {
 
 using nlohmann::json;
@@ -425,4 +432,4 @@ bool CanMountPrivately() {
   return can;
 }
 
-}  // namespace migdra::control
+}  // namespace migdra::node

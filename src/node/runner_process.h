@@ -61,9 +61,9 @@
 #include <vector>
 
 #include "common/result.h"
-#include "control/pod_config.h"
+#include "node/pod_config.h"
 
-namespace migdra::control {
+namespace migdra::node {
 
 // The boot ID of the running kernel ("" if unreadable).
 std::string CurrentBootId();
@@ -167,4 +167,4 @@ class ProcessRuntime {
 // started by ProcessRuntime::Start only (go byte on fd 3). Returns the process exit code.
 int RunContainerShim(int argc, char** argv);
 
-}  // namespace migdra::control
+}  // namespace migdra::node

@@ -27,9 +27,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
-#include "control/pod_config.h"
+#include "node/pod_config.h"
 
-namespace migdra::control {
+namespace migdra::node {
 
 // Replaces `$(NAME)` in `text` with `vars[NAME]` the way the kubelet does.
 std::string ExpandReferences(std::string_view text, const std::map<std::string, std::string>& vars);
@@ -45,4 +45,4 @@ Result<ContainerCommand> BuildContainerCommand(const nlohmann::json& pod,
                                                const nlohmann::json& container,
                                                const ConfigLookup& lookup = {});
 
-}  // namespace migdra::control
+}  // namespace migdra::node

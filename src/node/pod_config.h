@@ -36,7 +36,7 @@
 
 #include "common/result.h"
 
-namespace migdra::control {
+namespace migdra::node {
 
 // A ConfigMap ("configmaps") or Secret ("secrets") of the pod's namespace by name.
 using ConfigLookup = std::function<std::optional<nlohmann::json>(const std::string& resource,
@@ -72,4 +72,4 @@ std::optional<Error> UnsupportedPodField(const nlohmann::json& pod);
 // Whether this process may create mount namespaces (checked in a child, once).
 bool CanMountPrivately();
 
-}  // namespace migdra::control
+}  // namespace migdra::node
