@@ -1412,6 +1412,12 @@ std::vector<Error> ValidateMetadataMaps(const std::string& path, const ObjectMet
   return Run([&](Errors& e) { ValidateMetadataMaps(e, path, meta); });
 }
 
+std::vector<Error> ValidateNamespacedObjectMeta(const ObjectMeta& meta) {
+  return Run([&](Errors& e) {
+    ValidateObjectMeta(e, "metadata", meta, Scope::kNamespaced, IsDNS1123Subdomain);
+  });
+}
+
 std::vector<Error> ValidatePodTemplate(const std::string& path, const PodTemplateSpec& pod) {
   return Run([&](Errors& e) {
     ValidateMetadataMaps(e, Child(path, "metadata"), pod.metadata);

@@ -70,6 +70,11 @@ std::vector<Error> Validate(const AnyObject& object, const ValidationOptions& op
 // callers that validate the rest of a kind themselves (serve's core and batch kinds).
 std::vector<Error> ValidateMetadataMaps(const std::string& path, const ObjectMeta& meta);
 
+// The ObjectMeta checks of a namespaced kind whose name is a DNS subdomain (name or generateName,
+// namespace, labels, annotations, finalizers), at "metadata": for kinds without a model here
+// whose contents the caller validates (serve's ConfigMaps and Secrets).
+std::vector<Error> ValidateNamespacedObjectMeta(const ObjectMeta& meta);
+
 // The checks Validate(Pod) applies to a pod, for a workload's pod template (spec.template of a
 // DaemonSet, see install_kinds.h), with paths under `path`: the template metadata's labels and
 // annotations, and the pod spec's rules with restartPolicy among Always, OnFailure and Never (the

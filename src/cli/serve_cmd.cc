@@ -226,6 +226,7 @@ int RunServe(int argc, char** argv) {
         [runner](const std::string& ns, const std::string& pod, const std::string& container) {
           return runner->PodLog(ns, pod, container);
         });
+    cp.SetStreaming(runner->Streaming());
     cp.SetReady();
   }
   const std::string node_line = local.ok() ? local->description : local.error().message;
@@ -245,6 +246,7 @@ int RunServe(int argc, char** argv) {
   if (local.ok()) {
     local->runner->Stop();
     cp.SetPodLogProvider(nullptr);
+    cp.SetStreaming(nullptr);
     local->plugin->Stop();
   }
   cp.Stop();

@@ -6,6 +6,7 @@
 #include "api/codec.h"
 #include "api/schema.h"
 #include "cel/cel.h"
+#include "control/config_kinds.h"
 #include "control/json_access.h"
 
 namespace migdra::control {
@@ -66,6 +67,26 @@ void ValidateUntypedName(const json& object, json& causes) {
   }
 }
 
+// ConfigMaps and Secrets, which have no typed model: their metadata as every namespaced kind's,
+// then their data (config_kinds.h).
+void ValidateConfigKindObject(const ResourceInfo& info, const json& object, const json& old,
+                              json& causes) {
+  json meta = Field(object, {"metadata"});
+  meta.erase("managedFields");
+  std::vector<Error> decoding;
+  api::ObjectMeta decoded;
+  api::DecodeAll(meta, decoded, decoding);
+  for (const Error& e : decoding) {
+    causes.push_back(Cause("FieldValueTypeMismatch",
+                           e.field.empty() ? "metadata" : "metadata." + e.field, e.message));
+  }
+  if (decoding.empty()) {
+    for (const Error& e : api::ValidateNamespacedObjectMeta(decoded))
+      causes.push_back(Cause(CauseReason(e.message), e.field, e.message));
+  }
+  for (json& cause : ValidateConfigKind(info, object, old)) causes.push_back(std::move(cause));
+}
+
 // What only the server checks on update: fields that may not change.
 void ValidateUpdate(const ResourceInfo& info, const json& object, const json& old, json& causes) {
   if (old.is_null()) return;
@@ -108,6 +129,10 @@ json AdmissionCauses(const ResourceInfo& info, const json& object, const json& o
   }
   if (info.plural == "events") {
     ValidateUntypedName(object, causes);
+    return causes;
+  }
+  if (IsConfigKind(info)) {
+    ValidateConfigKindObject(info, object, old, causes);
     return causes;
   }
   json document = object;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "control/observability.h"
+#include "control/pod_streams.h"
 
 namespace migdra::control {
 namespace {
@@ -100,6 +101,8 @@ ApiResult<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneO
   http_options.host = options.host;
   http_options.port = port;
   plane->http_ = std::make_unique<HttpServer>(*plane->handler_, plane->credentials_, http_options);
+  plane->http_->SetUpgradeRoute(
+      MakePodStreamRoute(*plane->store_, [raw] { return raw->streaming_.load(); }));
   ApiResult<int> bound = plane->http_->Start();
   if (!bound.ok()) {
     plane->controllers_->Stop();

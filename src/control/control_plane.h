@@ -19,6 +19,7 @@
 #include "control/http_server.h"
 #include "control/metrics.h"
 #include "control/store.h"
+#include "stream/container_streams.h"
 
 namespace migdra::control {
 
@@ -41,6 +42,9 @@ class ControlPlane {
 
   // Where `kubectl logs` reads a container's log (the local node's runner); unset, there is none.
   void SetPodLogProvider(PodLogProvider provider);
+  // The runtime behind kubectl exec, attach and port-forward (the local node's runner); null,
+  // there is none. It must outlive Stop().
+  void SetStreaming(stream::ContainerStreaming* streaming) { streaming_ = streaming; }
   // /readyz answers 503 until this is called (with `wait_for_node`) — serve calls it once its
   // local node has registered and published its slices.
   void SetReady() { ready_ = true; }
@@ -63,6 +67,7 @@ class ControlPlane {
   std::mutex pod_logs_mu_;
   PodLogProvider pod_logs_;  // guarded by pod_logs_mu_
   std::atomic<bool> ready_{false};
+  std::atomic<stream::ContainerStreaming*> streaming_{nullptr};
   int port_ = 0;
   int lock_fd_ = -1;  // flock on DATA_DIR/lock: one server per data directory
 };

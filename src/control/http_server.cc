@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <strings.h>
+
 #include <cerrno>
 #include <climits>
 #include <condition_variable>
@@ -31,6 +33,7 @@
 #include <vector>
 
 #include "control/http_request.h"
+#include "control/protobuf_body.h"
 
 namespace migdra::control {
 namespace {
@@ -90,6 +93,8 @@ const char* ReasonPhrase(int status) {
   switch (status) {
     case 100:
       return "Continue";
+    case 101:
+      return "Switching Protocols";
     case 200:
       return "OK";
     case 201:
@@ -164,6 +169,16 @@ ApiResponse ErrorResponse(const ApiError& error) {
 
 // The answer a caller gets when the connection broke or a client was too slow: nothing is sent.
 ApiError ConnectionLost() { return ApiError{0, "", ""}; }
+
+// Whether the client asks to switch protocols ("Connection: Upgrade" and an Upgrade field).
+bool WantsUpgrade(const RequestHead& head) {
+  bool connection_upgrade = false;
+  for (std::string_view token : head.ListItems("connection")) {
+    connection_upgrade =
+        connection_upgrade || (token.size() == 7 && strncasecmp(token.data(), "upgrade", 7) == 0);
+  }
+  return connection_upgrade && !head.Field("upgrade").empty();
+}
 
 // A client connection, owned by the front thread while it waits for a request head and by a
 // worker while its request is served.
@@ -253,8 +268,12 @@ Io WriteSome(Connection& c, std::string_view data, size_t& written) {
 
 class HttpServer::Front {
  public:
-  Front(const ApiHandler& handler, const Credentials& credentials, const HttpOptions& options)
-      : handler_(handler), credentials_(credentials), options_(options) {}
+  Front(const ApiHandler& handler, const Credentials& credentials, const HttpOptions& options,
+        const UpgradeRoute& upgrade_route)
+      : handler_(handler),
+        credentials_(credentials),
+        options_(options),
+        upgrade_route_(upgrade_route) {}
   ~Front() { Stop(); }
   Front(const Front&) = delete;
   Front& operator=(const Front&) = delete;
@@ -291,6 +310,7 @@ class HttpServer::Front {
   void Answer(std::unique_ptr<Connection> c, const RequestHead& head, ApiResponse response,
               bool close);
   void Stream(std::unique_ptr<Connection> c, const RequestHead& head, ApiResponse response);
+  void SwitchProtocols(Connection& c, const Upgrade& upgrade);
   bool ReadMore(Connection& c, Clock::time_point deadline) const;
   bool WriteAll(Connection& c, std::string_view data, Clock::time_point deadline) const;
   bool WaitReady(int fd, short events, Clock::time_point deadline) const;
@@ -302,6 +322,7 @@ class HttpServer::Front {
   const ApiHandler& handler_;
   const Credentials credentials_;
   const HttpOptions options_;
+  const UpgradeRoute upgrade_route_;
   size_t max_connections_ = 0;
   SSL_CTX* tls_ = nullptr;
   int listen_fd_ = -1;
@@ -715,6 +736,13 @@ void HttpServer::Front::Serve(std::unique_ptr<Connection> c, const RequestHead& 
     // What is left of the body cannot be told apart from a next request.
     return Answer(std::move(c), head, ErrorResponse(body.error), true);
   }
+  if (upgrade_route_ && WantsUpgrade(head)) {
+    std::optional<ApiResult<Upgrade>> upgrade = upgrade_route_(head);
+    if (upgrade && !upgrade->ok()) {
+      return Answer(std::move(c), head, ErrorResponse(upgrade->error), !head.KeepAlive());
+    }
+    if (upgrade) return SwitchProtocols(*c, *upgrade->value);
+  }
   ApiRequest request;
   request.method = head.method;
   request.path = head.path;
@@ -722,6 +750,16 @@ void HttpServer::Front::Serve(std::unique_ptr<Connection> c, const RequestHead& 
   request.content_type = head.Field("content-type");
   request.accept = head.Field("accept");
   request.body = std::move(*body.value);
+  if (request.content_type.rfind(kProtobufContentType, 0) == 0) {
+    Result<std::string> decoded = ProtobufBodyToJson(request.body);
+    if (!decoded) {
+      return Answer(std::move(c), head,
+                    ErrorResponse(ApiError{415, "UnsupportedMediaType", decoded.error().message}),
+                    !head.KeepAlive());
+    }
+    request.body = std::move(*decoded);
+    request.content_type = "application/json";
+  }
   ApiResponse response;
   try {
     response = handler_.Handle(request);
@@ -806,6 +844,61 @@ void HttpServer::Front::Stream(std::unique_ptr<Connection> c, const RequestHead&
   Return(std::move(c), !head.KeepAlive());
 }
 
+namespace {
+
+Io ReadMoreOf(Connection& c) { return ReadAvailable(c, c.received.size() + kReadStep); }
+
+// The connection after "101 Switching Protocols", for a session (see stream/transport.h).
+class UpgradedConnection : public stream::Transport {
+ public:
+  UpgradedConnection(
+      Connection& c, int stop_fd, std::chrono::seconds write_timeout,
+      const std::function<bool(Connection&, std::string_view, Clock::time_point)>& write_all)
+      : c_(c), stop_fd_(stop_fd), write_timeout_(write_timeout), write_all_(write_all) {
+    fcntl(c_.fd, F_SETFL, fcntl(c_.fd, F_GETFL) | O_NONBLOCK);
+  }
+
+  bool ReadAvailable(std::string& into) override {
+    if (!c_.received.empty()) {
+      into += c_.received;
+      c_.received.clear();
+    }
+    const Io io = ReadMoreOf(c_);
+    into += c_.received;
+    c_.received.clear();
+    return io != Io::kClosed;
+  }
+  bool Buffered() const override {
+    return !c_.received.empty() || (c_.ssl != nullptr && SSL_pending(c_.ssl) > 0);
+  }
+  int fd() const override { return c_.fd; }
+  int stop_fd() const override { return stop_fd_; }
+  bool Write(std::string_view data) override {
+    return write_all_(c_, data, Clock::now() + write_timeout_);
+  }
+
+ private:
+  Connection& c_;
+  int stop_fd_;
+  std::chrono::seconds write_timeout_;
+  const std::function<bool(Connection&, std::string_view, Clock::time_point)>& write_all_;
+};
+
+}  // namespace
+
+void HttpServer::Front::SwitchProtocols(Connection& c, const Upgrade& upgrade) {
+  if (!WriteAll(c, ResponseHead(101, upgrade.fields, false),
+                Clock::now() + options_.write_timeout)) {
+    return;
+  }
+  const std::function<bool(Connection&, std::string_view, Clock::time_point)> write_all =
+      [this](Connection& target, std::string_view data, Clock::time_point deadline) {
+        return WriteAll(target, data, deadline);
+      };
+  UpgradedConnection transport(c, stop_fd_, options_.write_timeout, write_all);
+  upgrade.session(transport);
+}  // the connection closes with its owner, the caller's unique_ptr
+
 bool HttpServer::Front::ReadMore(Connection& c, Clock::time_point deadline) const {
   const size_t before = c.received.size();
   for (;;) {
@@ -867,7 +960,7 @@ HttpServer::HttpServer(const ApiHandler& handler, Credentials credentials, HttpO
 HttpServer::~HttpServer() { Stop(); }
 
 ApiResult<int> HttpServer::Start() {
-  front_ = std::make_unique<Front>(handler_, credentials_, options_);
+  front_ = std::make_unique<Front>(handler_, credentials_, options_, upgrade_route_);
   ApiResult<int> started = front_->Start();
   if (!started.ok()) front_.reset();
   return started;

@@ -34,17 +34,29 @@
 //    watches are never compressed: each event goes out in its own HTTP chunk as soon as it
 //    happens. A client that stops reading for write_timeout is dropped.
 //  - Errors are Kubernetes Status objects.
+//  - Protocol switches (kubectl exec, attach, port-forward): a request with "Connection: Upgrade"
+//    is offered to the UpgradeRoute first. When it takes the request, the answer is "101
+//    Switching Protocols" with the route's fields, and the route's session then owns the
+//    connection on its worker thread (reads without a deadline, each write within
+//    write_timeout) until the session returns or the server stops; the connection is closed
+//    after it. A session counts as a request in flight.
 //
 // Thread safety: Start/Stop from one thread; requests are served on internal threads.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "control/api_handler.h"
 #include "control/credentials.h"
+#include "control/http_request.h"
+#include "stream/transport.h"
 
 namespace migdra::control {
 
@@ -64,6 +76,16 @@ struct HttpOptions {
   size_t max_in_flight = 1024;
 };
 
+// A route's acceptance of a protocol switch: the fields of the 101 answer and the session that
+// then runs over the connection.
+struct Upgrade {
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::function<void(stream::Transport&)> session;
+};
+// nullopt passes the request on to the ApiHandler; an error is answered as a Status (and the
+// connection kept as for any answer).
+using UpgradeRoute = std::function<std::optional<ApiResult<Upgrade>>(const RequestHead&)>;
+
 class HttpServer {
  public:
   HttpServer(const ApiHandler& handler, Credentials credentials, HttpOptions options);
@@ -74,6 +96,8 @@ class HttpServer {
   // Binds and starts serving in the background. Fails when the address cannot be bound or the
   // certificate cannot be loaded.
   ApiResult<int> Start();  // the bound port
+  // Set before Start.
+  void SetUpgradeRoute(UpgradeRoute route) { upgrade_route_ = std::move(route); }
   // Ends open watches, closes every connection and stops serving; idempotent.
   void Stop();
 
@@ -83,6 +107,7 @@ class HttpServer {
   const ApiHandler& handler_;
   Credentials credentials_;
   HttpOptions options_;
+  UpgradeRoute upgrade_route_;
   std::unique_ptr<Front> front_;
 };
 

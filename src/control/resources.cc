@@ -4,6 +4,7 @@
 #include <cctype>
 #include <ctime>
 
+#include "control/config_kinds.h"
 #include "control/json_access.h"
 
 namespace migdra::control {
@@ -67,6 +68,8 @@ const std::vector<ResourceInfo>& AllResources() {
       {"", "v1", "nodes", "node", "Node", false, {"no"}, {"status"}, {}},
       {"", "v1", "pods", "pod", "Pod", true, {"po"}, {"status", "log"}, {"all"}},
       {"", "v1", "events", "event", "Event", true, {"ev"}, {}, {}},
+      {"", "v1", "configmaps", "configmap", "ConfigMap", true, {"cm"}, {}, {}},
+      {"", "v1", "secrets", "secret", "Secret", true, {}, {}, {}},
       {"batch", "v1", "jobs", "job", "Job", true, {}, {"status"}, {"all"}},
       {kResourceGroup, "v1", "deviceclasses", "deviceclass", "DeviceClass", false, {}, {}, {}},
       {kResourceGroup,
@@ -102,6 +105,7 @@ const ResourceInfo* FindResource(const std::string& group, const std::string& ve
 
 void ApplyDefaults(const ResourceInfo& info, json& object) {
   json& meta = object["metadata"];
+  DefaultConfigKind(info, object);
   if (info.plural == "resourceclaims") {
     DefaultDeviceRequests(object["spec"]["devices"]);
   } else if (info.plural == "resourceclaimtemplates") {
@@ -449,6 +453,8 @@ json BuildTable(const ResourceInfo& info, const std::vector<json>& objects,
         Column("Driver", "string", 0, "The name of the driver that publishes this resource slice"),
         Column("Pool", "string", 0, "The name of the pool this slice belongs to"),
         Column("Age", "string", 0, age_desc)};
+  } else if (IsConfigKind(info)) {
+    columns = ConfigKindColumns(info);
   } else {
     columns = {Column("Name", "string", 0, name_desc, "name"),
                Column("Age", "string", 0, age_desc)};
@@ -474,6 +480,8 @@ json BuildTable(const ResourceInfo& info, const std::vector<json>& objects,
       std::string node = Str(spec, "nodeName");
       cells = {Str(meta, "name"), node.empty() ? "<none>" : node, Str(spec, "driver"),
                Str(Field(spec, {"pool"}), "name"), Age(object)};
+    } else if (IsConfigKind(info)) {
+      cells = ConfigKindRow(info, object);
     } else {
       cells = {Str(meta, "name"), Age(object)};
     }

@@ -83,10 +83,20 @@ std::string ExpandReferences(std::string_view text,
   return out;
 }
 
-Result<ContainerCommand> BuildContainerCommand(const json& pod, const json& container) {
+Result<ContainerCommand> BuildContainerCommand(const json& pod, const json& container,
+                                               const ConfigLookup& lookup) {
   ContainerCommand out;
   std::map<std::string, std::string> defined;
   const std::string container_name = Str(container, "name");
+  Result<std::vector<std::pair<std::string, std::string>>> from_sources =
+      EnvFromSources(pod, container, lookup);
+  if (!from_sources) {
+    return MakeError("container " + container_name + ": " + from_sources.error().ToString());
+  }
+  for (auto& [name, value] : *from_sources) {
+    defined[name] = value;
+    out.env.emplace_back(name, std::move(value));
+  }
   const json& env = Field(container, {"env"});
   if (env.is_array()) {
     for (size_t i = 0; i < env.size(); ++i) {
@@ -101,12 +111,19 @@ Result<ContainerCommand> BuildContainerCommand(const json& pod, const json& cont
           auto field = FieldValue(pod, Str(from["fieldRef"], "fieldPath"));
           if (!field.ok()) return MakeError(where + "valueFrom.fieldRef: " + field.error().message);
           value = *field;
+        } else if (from.contains("configMapKeyRef") || from.contains("secretKeyRef")) {
+          const bool configmap = from.contains("configMapKeyRef");
+          Result<std::optional<std::string>> found =
+              KeyRefValue(pod, configmap ? "configmaps" : "secrets",
+                          from[configmap ? "configMapKeyRef" : "secretKeyRef"], lookup);
+          if (!found) return MakeError(where + found.error().message);
+          if (!found->has_value()) continue;  // optional, and absent: no variable
+          value = **found;
         } else {
           std::string source = from.empty() ? "valueFrom" : "valueFrom." + from.begin().key();
           return MakeError(where + source +
-                           " is not supported: migdra serve has no ConfigMaps or Secrets and "
-                           "runs host processes without resource limits; use value or "
-                           "valueFrom.fieldRef");
+                           " is not supported: host processes run without resource limits; use "
+                           "value, valueFrom.fieldRef, configMapKeyRef or secretKeyRef");
         }
       } else {
         value = ExpandReferences(Str(entry, "value"), defined);

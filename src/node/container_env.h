@@ -8,9 +8,12 @@
 //   spec.nodeName, spec.serviceAccountName, status.hostIP, status.hostIPs, status.podIP,
 //   status.podIPs.
 // - `command` and `args` with `$(NAME)` replaced from the container's environment.
+// - `envFrom` (ConfigMaps and Secrets, with prefix) first, then `env`, whose
+//   valueFrom.configMapKeyRef / secretKeyRef read them too (pod_config.h has the rules).
 // - What migdra cannot serve is an error naming the container, the variable and the source:
-//   ConfigMaps and Secrets (serve has neither), resourceFieldRef, unknown field paths. The runner
-//   then keeps the pod Pending with reason CreateContainerConfigError, as a kubelet does.
+//   resourceFieldRef, unknown field paths, a missing ConfigMap, Secret or key that is not
+//   optional. The runner then keeps the pod Pending with reason CreateContainerConfigError, as
+//   a kubelet does, and tries again while the pod waits.
 //
 // Thread safety: pure functions.
 #pragma once
@@ -24,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "node/pod_config.h"
 
 namespace migdra::node {
 
@@ -35,7 +39,10 @@ struct ContainerCommand {
   std::vector<std::string> argv;                         // command then args, expanded
 };
 
+// `lookup` reads the ConfigMaps and Secrets that envFrom and valueFrom name (pod_config.h); an
+// empty one finds none.
 Result<ContainerCommand> BuildContainerCommand(const nlohmann::json& pod,
-                                               const nlohmann::json& container);
+                                               const nlohmann::json& container,
+                                               const ConfigLookup& lookup = {});
 
 }  // namespace migdra::node

@@ -57,8 +57,8 @@ TEST(BuildContainerCommand, SourcesServeCannotProvideAreErrorsNamingTheVariable)
       {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]})json");
   auto built = BuildContainerCommand(Pod(), container);
   ASSERT_FALSE(built.ok());
-  EXPECT_THAT(built.error().message, HasSubstr("container c: env[1] (TOKEN): "
-                                               "valueFrom.secretKeyRef is not supported"));
+  EXPECT_THAT(built.error().message,
+              HasSubstr("container c: env[1] (TOKEN): secret \"s\" not found"));
   container["env"][1] = json::parse(
       R"json({"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "spec.hostname"}}})json");
   built = BuildContainerCommand(Pod(), container);

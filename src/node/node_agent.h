@@ -12,6 +12,7 @@
 #include <string>
 
 #include "kube/client.h"
+#include "stream/container_streams.h"
 
 namespace migdra::node {
 
@@ -35,6 +36,9 @@ class NodeAgent {
                                             const std::string& container) {
     return std::nullopt;
   }
+  // The runtime behind kubectl exec, attach and port-forward for this agent's pods; null when
+  // it has none.
+  virtual stream::ContainerStreaming* Streaming() { return nullptr; }
 };
 
 }  // namespace migdra::node

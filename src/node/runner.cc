@@ -24,7 +24,9 @@
 #include "dra_v1.grpc.pb.h"
 #include "kube/client.h"
 #include "node/container_env.h"
+#include "node/host_streaming.h"
 #include "node/kubelet_events.h"
+#include "node/pod_config.h"
 #include "node/runner_process.h"
 
 namespace migdra::node {
@@ -187,6 +189,8 @@ class PodWorker {
     return ContainerDir(c) + "/" + std::to_string(c.restarts);
   }
   bool Interrupted() const { return stop_.load() || shutdown_.load(); }
+  // The ConfigMaps and Secrets of the pod's namespace, as the API server has them now.
+  ConfigLookup ConfigOfPod() const;
   void WriteStatus(const std::string& phase, const std::string& reason = "",
                    const std::string& message = "");
   void ReleasePod();
@@ -197,6 +201,7 @@ class PodWorker {
   std::string uid_;
   std::string dir_;
   std::vector<ContainerRun> containers_;
+  std::map<std::string, std::vector<BindMount>> mounts_;  // by container name
   std::string restart_policy_;
   std::vector<ClaimRef> claims_;
   std::string start_time_;
@@ -217,6 +222,7 @@ class PodRunner : public NodeAgent {
   void Stop() override;
   std::optional<std::string> PodLog(const std::string& ns, const std::string& pod,
                                     const std::string& container) override;
+  stream::ContainerStreaming* Streaming() override { return streaming_.get(); }
 
   kube::Client& client() { return *client_; }
   const std::string& runner_dir() const { return ctx_.state_dir; }
@@ -235,6 +241,7 @@ class PodRunner : public NodeAgent {
 
   NodeAgentContext ctx_;
   std::unique_ptr<ProcessRuntime> runtime_;
+  std::unique_ptr<HostProcessStreaming> streaming_;
   std::unique_ptr<kube::Client> client_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<k8s::io::kubelet::pkg::apis::dra::v1::DRAPlugin::Stub> dra_;
@@ -264,6 +271,15 @@ PodWorker::PodWorker(PodRunner* runner, json pod) : runner_(runner), pod_(std::m
 PodWorker::~PodWorker() {
   RequestShutdown();
   if (thread_.joinable()) thread_.join();
+}
+
+ConfigLookup PodWorker::ConfigOfPod() const {
+  kube::Client* client = &runner_->client();
+  std::string ns = Str(pod_["metadata"], "namespace");
+  if (ns.empty()) ns = "default";
+  return [client, ns](const std::string& resource, const std::string& name) {
+    return GetObject(*client, "/api/v1/namespaces/" + ns + "/" + resource + "/" + name);
+  };
 }
 
 bool PodWorker::WaitFor(std::chrono::milliseconds d) {
@@ -490,7 +506,7 @@ void PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) 
   c.reason.clear();
   c.message.clear();
   c.finished_at.clear();
-  Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec);
+  Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec, ConfigOfPod());
   ContainerLaunch launch;
   if (built.ok()) launch.argv = built->argv;
   launch.env = {std::string("PATH=") + kHostPath, "HOSTNAME=" + Str(pod_["metadata"], "name"),
@@ -502,6 +518,8 @@ void PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) 
   launch.working_dir = Str(c.spec, "workingDir");
   launch.log_path = ContainerDir(c) + "/log";
   launch.attempt_dir = AttemptDir(c);
+  launch.mounts = mounts_[c.name];
+  launch.open_stdin = Field(c.spec, {"stdin"}) == true;
   auto started = launch.argv.empty()
                      ? Result<std::unique_ptr<ContainerProcess>>(
                            MakeError("container " + c.name + " has no command"))
@@ -689,34 +707,72 @@ void PodWorker::Run() {
   }
 
   // Like a kubelet that cannot create a container's configuration, the runner keeps such a pod
-  // Pending with the reason on the container, until it is deleted.
-  for (const ContainerRun& c : containers_) {
+  // Pending with the reason on the container: until it is deleted for what the pod spec asks
+  // (it cannot change), and until the ConfigMaps and Secrets it reads exist otherwise.
+  std::string last_message;
+  for (;;) {
     std::string reason, message;
-    Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec);
+    bool final = true;
+    std::optional<Error> unsupported = UnsupportedPodField(pod_);
     if (!unsafe.empty()) {
       reason = "CreateContainerConfigError";
       message = "invalid " + unsafe + ": not a DNS-1123 label, or not unique";
-    } else if (!c.spec.contains("command") || c.spec["command"].empty()) {
-      reason = "CommandRequired";
-      message = "container " + c.name +
-                " has no command: migdra's host runtime runs commands, not container images "
-                "(image " +
-                Str(c.spec, "image") + "); set command (and args) to run it";
-    } else if (!built.ok()) {
-      reason = "CreateContainerConfigError";
-      message = built.error().message;
+    } else if (unsupported) {
+      reason = "UnsupportedField";
+      message = unsupported->ToString();
+    }
+    for (const ContainerRun& c : containers_) {
+      if (!reason.empty()) break;
+      Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec, ConfigOfPod());
+      if (!c.spec.contains("command") || c.spec["command"].empty()) {
+        reason = "CommandRequired";
+        message = "container " + c.name +
+                  " has no command: migdra's host runtime runs commands, not container images "
+                  "(image " +
+                  Str(c.spec, "image") + "); set command (and args) to run it";
+      } else if (!built.ok()) {
+        reason = "CreateContainerConfigError";
+        message = built.error().message;
+        final = false;
+      }
+    }
+    if (reason.empty()) {
+      Result<std::map<std::string, std::vector<BindMount>>> mounts =
+          ProjectVolumes(pod_, ConfigOfPod(), dir_ + "/volumes", CanMountPrivately());
+      if (mounts) {
+        mounts_ = std::move(*mounts);
+        break;
+      }
+      const bool mount_path = mounts.error().field.find("volumeMounts") != std::string::npos;
+      reason = mount_path ? "UnsupportedField" : "ContainerCreating";
+      message = mount_path ? mounts.error().ToString()
+                           : "MountVolume.SetUp failed: " + mounts.error().ToString();
+      final = false;  // a ConfigMap or Secret may appear, a mountPath be made
+    }
+    if (message != last_message) {
+      for (ContainerRun& each : containers_) {
+        each.reason = reason;
+        each.message = message;
+      }
+      WriteStatus("Pending");
+      last_message = message;
+    }
+    if (final) {
+      while (!Interrupted()) WaitFor(std::chrono::seconds(1));
     } else {
-      continue;
+      WaitFor(std::chrono::seconds(1));
     }
+    if (Interrupted()) {
+      if (stop_.load()) ReleasePod();
+      finished_ = true;
+      return;
+    }
+  }
+  if (!last_message.empty()) {  // the waiting reason shown so far no longer holds
     for (ContainerRun& each : containers_) {
-      each.reason = reason;
-      each.message = message;
+      each.reason.clear();
+      each.message.clear();
     }
-    WriteStatus("Pending");
-    while (!Interrupted()) WaitFor(std::chrono::seconds(1));
-    if (stop_.load()) ReleasePod();
-    finished_ = true;
-    return;
   }
 
   std::vector<std::string> cdi_env;
@@ -792,6 +848,7 @@ Status PodRunner::Start() {
   fs::create_directories(ctx_.state_dir + "/pods", ec);
   if (ec) return MakeError("creating " + ctx_.state_dir + "/pods: " + ec.message());
   runtime_ = ProcessRuntime::Create(ctx_.state_dir);
+  streaming_ = std::make_unique<HostProcessStreaming>(ctx_.state_dir);
   std::fprintf(stderr, "migdra serve: runner: confining pods with %s\n",
                runtime_->description().c_str());
   auto client = kube::Client::Create(ctx_.api);

@@ -3,8 +3,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -33,6 +35,35 @@ namespace fs = std::filesystem;
 constexpr const char* kShimRecord = "shim";
 constexpr const char* kExitRecord = "exit";
 constexpr int kGoFd = 3;  // the shim reads its go byte here
+constexpr const char* kMountsRecord = "mounts";
+
+// The container's bind mounts from ATTEMPT/mounts, in a new private mount namespace; false
+// (with the reason on stderr, the container's log) when one fails.
+bool MountVolumes(const std::string& attempt_dir) {
+  std::ifstream in(attempt_dir + "/" + kMountsRecord, std::ios::binary);
+  if (!in) return true;  // no volumes
+  std::vector<std::string> fields;
+  std::string field;
+  while (std::getline(in, field, '\0')) fields.push_back(field);
+  if (unshare(CLONE_NEWNS) != 0 ||
+      mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    std::fprintf(stderr, "migdra: cannot make a private mount namespace: %s\n",
+                 std::strerror(errno));
+    return false;
+  }
+  for (size_t i = 0; i + 2 < fields.size(); i += 3) {
+    const char* source = fields[i + 1].c_str();
+    const char* target = fields[i + 2].c_str();
+    if (mount(source, target, nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
+        (fields[i] == "ro" &&
+         mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0)) {
+      std::fprintf(stderr, "migdra: cannot mount %s at %s: %s\n", source, target,
+                   std::strerror(errno));
+      return false;
+    }
+  }
+  return true;
+}
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
@@ -301,6 +332,20 @@ Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::strin
     WriteDurably(launch.attempt_dir + "/" + kExitRecord, "128 " + NowRfc3339() + "\n");
     return MakeError(why);
   };
+  if (!launch.mounts.empty()) {
+    std::string record;  // "ro|rw" NUL SOURCE NUL TARGET NUL, for each mount
+    for (const BindMount& m : launch.mounts) {
+      record += std::string(m.read_only ? "ro" : "rw") + '\0' + m.source + '\0' + m.target + '\0';
+    }
+    if (!WriteDurably(launch.attempt_dir + "/" + kMountsRecord, record)) {
+      return failed("recording the mounts in " + launch.attempt_dir + ": " + std::strerror(errno));
+    }
+  }
+  // A container with `stdin: true` reads a FIFO that kubectl attach -i writes to.
+  const std::string stdin_path = launch.attempt_dir + "/" + kStdinFifo;
+  if (launch.open_stdin && mkfifo(stdin_path.c_str(), 0600) != 0) {
+    return failed("creating " + stdin_path + ": " + std::strerror(errno));
+  }
   if (!cgroup_root_.empty()) {
     std::string pod = cgroup_root_ + "/" + pod_uid;
     launch.cgroup = pod + "/" + name + "-" + std::to_string(attempt);
@@ -347,7 +392,12 @@ Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::strin
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  // Read-write, so that opening never waits for a writer and reads wait for input.
+  if (launch.open_stdin) {
+    posix_spawn_file_actions_addopen(&actions, 0, stdin_path.c_str(), O_RDWR, 0);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  }
   posix_spawn_file_actions_adddup2(&actions, log, 1);
   posix_spawn_file_actions_adddup2(&actions, log, 2);
   posix_spawn_file_actions_adddup2(&actions, go[0], kGoFd);  // clears FD_CLOEXEC
@@ -423,6 +473,7 @@ int RunContainerShim(int argc, char** argv) {
                    std::strerror(errno));
       _exit(126);
     }
+    if (!MountVolumes(attempt_dir)) _exit(126);
     setpgid(0, 0);
     if (!workdir.empty() && chdir(workdir.c_str()) != 0) {
       std::fprintf(stderr, "migdra: cannot enter workingDir %s: %s\n", workdir.c_str(),

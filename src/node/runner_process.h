@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "node/pod_config.h"
 
 namespace migdra::node {
 
@@ -86,7 +87,16 @@ struct ContainerLaunch {
   std::string log_path;           // stdout and stderr are appended here
   std::string attempt_dir;        // created by Start; holds the shim and exit records
   std::string cgroup;             // "" = no cgroup (subreaper confinement)
+  // Bind mounts made in a private mount namespace of the container before it starts (its
+  // volumes, pod_config.h); recorded in ATTEMPT/mounts for the shim. A mount that fails ends
+  // the attempt with 126 and the reason in its log.
+  std::vector<BindMount> mounts;
+  // `stdin: true`: the container reads the FIFO ATTEMPT/stdin (kStdinFifo), held open
+  // read-write by the container itself, instead of /dev/null; kubectl attach -i writes to it.
+  bool open_stdin = false;
 };
+
+inline constexpr const char* kStdinFifo = "stdin";
 
 // One attempt of a container, started here or adopted after a restart. Destroying it leaves the
 // processes running.

@@ -97,11 +97,11 @@ k delete pod no-command >/dev/null
 pass "a container without command stays Pending with reason CommandRequired and a clear message"
 
 # 6. An env source serve cannot provide: Pending with CreateContainerConfigError naming it.
-pod secret-env Never '["true"]' | sed 's/^      value: hello$/      valueFrom: {secretKeyRef: {name: s, key: k}}/' | k apply -f - >/dev/null
+pod secret-env Never '["true"]' | sed 's/^      value: hello$/      valueFrom: {resourceFieldRef: {resource: limits.cpu}}/' | k apply -f - >/dev/null
 k wait --for=jsonpath='{.status.containerStatuses[0].state.waiting.reason}'=CreateContainerConfigError \
   pod/secret-env --timeout=30s >/dev/null
 msg=$(k get pod secret-env -o jsonpath='{.status.containerStatuses[0].state.waiting.message}')
-[[ $msg == *"env[0] (GREETING): valueFrom.secretKeyRef is not supported"* ]] || fail "secret-env message: $msg"
+[[ $msg == *"env[0] (GREETING): valueFrom.resourceFieldRef is not supported"* ]] || fail "secret-env message: $msg"
 k delete pod secret-env >/dev/null
 pass "an env source serve cannot provide keeps the pod Pending with CreateContainerConfigError"
 echo "runner e2e: all passed"

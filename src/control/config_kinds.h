@@ -1,0 +1,44 @@
+// ConfigMaps and Secrets (core/v1) as the API server has them: defaulting, validation and the
+// columns `kubectl get` prints, called from resources.cc's per-kind hooks and admission.cc. The
+// key and base64 rules, shared with the pod runner, are api/config_data.h.
+//
+// Contract (upstream's ValidateConfigMap / ValidateSecret and the Secret conversion):
+//  - Keys of data, binaryData and stringData: at most 253 characters of [-._a-zA-Z0-9], not
+//    "." or "..", not starting with "..". A ConfigMap key may not be in both data and
+//    binaryData. ConfigMap data values are strings, binaryData values and Secret data values
+//    base64 (standard alphabet, padded; "illegal base64 data at input byte N" otherwise).
+//  - Size: the values of a ConfigMap (data and binaryData) and the decoded values of a Secret
+//    at most 1 MiB together.
+//  - Secret: stringData is merged into data (base64-encoded, its values win) and dropped, as
+//    the API server does on every write; type defaults to Opaque and cannot change; the
+//    built-in types need their keys (kubernetes.io/tls: tls.crt and tls.key; basic-auth:
+//    username or password; ssh-auth: ssh-privatekey; dockercfg / dockerconfigjson: the JSON
+//    document; service-account-token: the kubernetes.io/service-account.name annotation).
+//  - immutable: once true, data and binaryData (Secret: data) cannot change and immutable cannot
+//    be unset.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/config_data.h"
+#include "common/result.h"
+#include "control/resources.h"
+
+namespace migdra::control {
+
+bool IsConfigKind(const ResourceInfo& info);  // configmaps, secrets
+void DefaultConfigKind(const ResourceInfo& info, nlohmann::json& object);
+// Causes ([{reason, message, field}]) as Validate returns them; `old` is null on create.
+nlohmann::json ValidateConfigKind(const ResourceInfo& info, const nlohmann::json& object,
+                                  const nlohmann::json& old);
+nlohmann::json ConfigKindColumns(const ResourceInfo& info);
+nlohmann::json ConfigKindRow(const ResourceInfo& info, const nlohmann::json& object);
+
+}  // namespace migdra::control

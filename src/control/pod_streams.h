@@ -1,0 +1,34 @@
+// The streaming subresources of pods -- exec, attach and portforward -- as serve's HTTP server
+// switches protocols for them (http_server.h's UpgradeRoute): what kubectl exec (also -it),
+// kubectl attach and kubectl port-forward send.
+//
+// Contract:
+//  - Paths /api/v1/namespaces/NS/pods/NAME/{exec,attach,portforward}, GET or POST, with
+//    "Connection: Upgrade". The pod must exist (404) and, for exec and attach, be neither
+//    Succeeded nor Failed, and `container` must name one of its containers (the only one when
+//    omitted); exec needs at least one `command` (400 otherwise).
+//  - Protocols: exec and attach over WebSocket with subprotocol v5.channel.k8s.io or
+//    v4.channel.k8s.io (remote_command.h); SPDY for exec/attach is refused with a 400 saying so
+//    (kubectl 1.30+ speaks WebSocket). portforward over WebSocket with subprotocol
+//    SPDY/3.1+portforward.k8s.io (SPDY tunnelled in binary messages) or over "Upgrade:
+//    SPDY/3.1" with X-Stream-Protocol-Version portforward.k8s.io (port_forward.h).
+//  - The node's runtime (stream::ContainerStreaming) starts the exec'd command or attaches
+//    before the answer: its failure (container not running) is the request's 400 and kubectl
+//    prints its message. Without a runtime (serve --no-node) the answer is 503.
+//
+// Thread safety: the route is called on the HTTP server's worker threads.
+#pragma once
+
+#include <functional>
+
+#include "control/http_server.h"
+#include "control/store.h"
+#include "stream/container_streams.h"
+
+namespace migdra::control {
+
+// `streaming` returns the node's runtime, or null while it has none.
+UpgradeRoute MakePodStreamRoute(Store& store,
+                                std::function<stream::ContainerStreaming*()> streaming);
+
+}  // namespace migdra::control

@@ -1,0 +1,455 @@
+#include "node/host_streaming.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "node/runner_process.h"
+
+namespace migdra::node {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool SafeUid(const std::string& uid) {
+  if (uid.empty() || uid.size() > 64) return false;
+  for (char c : uid) {
+    if (!std::isxdigit(static_cast<unsigned char>(c)) && c != '-') return false;
+  }
+  return true;
+}
+
+// The running container: its folder, the main process and its supervisor's handle.
+struct Running {
+  std::string container_dir;
+  std::string attempt_dir;
+  pid_t main = 0;
+  std::unique_ptr<ContainerProcess> supervisor;
+};
+
+// The supervisor's child that leads its own process group: the container's main process.
+pid_t MainProcessOf(pid_t shim) {
+  std::istringstream children(
+      ReadWhole("/proc/" + std::to_string(shim) + "/task/" + std::to_string(shim) + "/children"));
+  pid_t child = 0;
+  while (children >> child) {
+    const std::string stat = ReadWhole("/proc/" + std::to_string(child) + "/stat");
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string state;
+    pid_t parent = 0, group = 0;
+    fields >> state >> parent >> group;
+    if (group == child) return child;
+  }
+  return 0;
+}
+
+Result<Running> FindRunning(const std::string& runner_dir, const json& pod,
+                            const std::string& container) {
+  const std::string uid = pod["metadata"].value("uid", "");
+  const std::string name = pod["metadata"].value("name", "");
+  if (!SafeUid(uid)) return MakeError("pod " + name + " has no runnable UID");
+  Running running;
+  running.container_dir = runner_dir + "/pods/" + uid + "/" + container;
+  int last = -1;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(running.container_dir, ec)) {
+    const std::string attempt = entry.path().filename().string();
+    if (!entry.is_directory() || attempt.empty() ||
+        attempt.find_first_not_of("0123456789") != std::string::npos || attempt.size() > 9) {
+      continue;
+    }
+    last = std::max(last, std::stoi(attempt));
+  }
+  const std::string not_running = "container " + container + " of pod " + name + " is not running";
+  if (last < 0) return MakeError(not_running);
+  running.attempt_dir = running.container_dir + "/" + std::to_string(last);
+  AttemptState state = ReadAttempt(running.attempt_dir);
+  if (state.kind != AttemptState::kRunning || !state.process) return MakeError(not_running);
+  running.main = MainProcessOf(state.process->shim_pid());
+  if (running.main == 0) return MakeError(not_running);
+  running.supervisor = std::move(state.process);
+  return running;
+}
+
+// The NUL-separated entries of /proc/PID/environ.
+std::vector<std::string> EnvironmentOf(pid_t pid) {
+  const std::string text = ReadWhole("/proc/" + std::to_string(pid) + "/environ");
+  std::vector<std::string> env;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\0', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) env.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return env;
+}
+
+// The cgroup v2 folder of `pid` when the runner confined it in one of its pod cgroups; "".
+std::string PodCgroupOf(pid_t pid) {
+  std::istringstream lines(ReadWhole("/proc/" + std::to_string(pid) + "/cgroup"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("0::", 0) != 0) continue;
+    const std::string path = line.substr(3);
+    if (path.find("/migdra-pods-") == std::string::npos) return "";
+    for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+      if (::access((root + path + "/cgroup.procs").c_str(), W_OK) == 0) return root + path;
+    }
+  }
+  return "";
+}
+
+// argv[0] on the container's PATH, as execvp would find it.
+Result<std::string> Resolve(const std::string& command, const std::vector<std::string>& env) {
+  if (command.find('/') != std::string::npos) return command;
+  std::string path = "/usr/local/bin:/usr/bin:/bin";
+  for (const std::string& e : env) {
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  }
+  std::istringstream dirs(path);
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    const std::string candidate = (dir.empty() ? "." : dir) + "/" + command;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return MakeError("exec: \"" + command + "\": executable file not found in $PATH");
+}
+
+std::vector<char*> Pointers(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (std::string& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+class ExecProcess : public stream::StreamedProcess {
+ public:
+  ExecProcess(pid_t pid, int in, int out, int err, bool tty)
+      : pid_(pid),
+        pidfd_(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))),
+        in_(in),
+        out_(out),
+        err_(err),
+        tty_(tty) {}
+  ~ExecProcess() override {
+    Abandon();
+    for (int fd : {in_, out_, err_, pidfd_}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+
+  int stdin_fd() const override { return in_; }
+  int stdout_fd() const override { return out_; }
+  int stderr_fd() const override { return err_; }
+  void CloseStdin() override {
+    if (in_ < 0) return;
+    if (tty_) {
+      const char eof = 4;  // the terminal's end-of-file character (VEOF, ^D)
+      (void)!::write(in_, &eof, 1);
+    }
+    ::close(in_);
+    in_ = -1;
+  }
+  void Resize(uint16_t width, uint16_t height) override {
+    if (!tty_ || width == 0 || height == 0) return;
+    winsize size{};
+    size.ws_col = width;
+    size.ws_row = height;
+    ::ioctl(out_, TIOCSWINSZ, &size);
+  }
+  int wait_fd() const override { return pidfd_; }
+  Result<int> Wait() override {
+    if (pid_ <= 0) return MakeError("the command's status is unknown");
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0) {
+      if (errno != EINTR)
+        return MakeError("waiting for the command: " + std::string(std::strerror(errno)));
+    }
+    pid_ = 0;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+  }
+  void Abandon() override {
+    if (pid_ <= 0) return;
+    ::kill(-pid_, SIGKILL);  // its session's process group
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+  }
+
+ private:
+  pid_t pid_;
+  int pidfd_;  // readable once the command exited
+  int in_, out_, err_;
+  bool tty_;
+};
+
+// Copies what the container's log gains into a pipe until the container ends or the client
+// leaves; with -i, the client's input goes to the container's stdin FIFO.
+class AttachedContainer : public stream::StreamedProcess {
+ public:
+  AttachedContainer(std::string log_path, std::unique_ptr<ContainerProcess> supervisor, int in,
+                    int read_end, int write_end)
+      : in_(in), out_(read_end) {
+    follower_ = std::thread(
+        [this, log_path = std::move(log_path), supervisor = std::move(supervisor), write_end] {
+          try {
+            Follow(log_path, *supervisor, write_end);
+          } catch (const std::exception& e) {
+            std::fprintf(stderr, "migdra serve: attach: %s\n", e.what());
+          }
+          ::close(write_end);
+        });
+  }
+  ~AttachedContainer() override {
+    Abandon();
+    if (follower_.joinable()) follower_.join();
+    ::close(out_);
+    CloseStdin();
+  }
+
+  int stdin_fd() const override { return in_; }
+  int stdout_fd() const override { return out_; }
+  int stderr_fd() const override { return -1; }
+  // The container keeps its stdin: another attach may write to it later.
+  void CloseStdin() override {
+    if (in_ >= 0) ::close(in_);
+    in_ = -1;
+  }
+  void Resize(uint16_t, uint16_t) override {}
+  int wait_fd() const override { return -1; }
+  Result<int> Wait() override { return 0; }
+  void Abandon() override { stop_ = true; }
+
+ private:
+  void Follow(const std::string& log_path, const ContainerProcess& supervisor, int write_end) {
+    std::ifstream log(log_path, std::ios::binary);
+    log.seekg(0, std::ios::end);
+    char buffer[32 * 1024];
+    while (!stop_) {
+      const bool ended = supervisor.Ended();  // read what it wrote before it ended, then stop
+      for (;;) {
+        log.read(buffer, sizeof buffer);
+        const std::streamsize got = log.gcount();
+        if (got <= 0) break;
+        if (!WriteAll(write_end, buffer, static_cast<size_t>(got))) return;
+      }
+      log.clear();
+      if (ended) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  bool WriteAll(int fd, const char* data, size_t size) {
+    while (size > 0 && !stop_) {
+      const ssize_t n = ::write(fd, data, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      data += n;
+      size -= static_cast<size_t>(n);
+    }
+    return !stop_;
+  }
+
+  int in_;  // the container's stdin FIFO, -1 without -i
+  int out_;
+  std::atomic<bool> stop_{false};
+  std::thread follower_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<stream::StreamedProcess>> HostProcessStreaming::Exec(
+    const json& pod, const stream::StreamRequest& request) {
+  Result<Running> running = FindRunning(runner_dir_, pod, request.container);
+  if (!running) return running.error();
+  std::vector<std::string> env = EnvironmentOf(running->main);
+  char cwd_buffer[4096];
+  const ssize_t cwd_length = ::readlink(("/proc/" + std::to_string(running->main) + "/cwd").c_str(),
+                                        cwd_buffer, sizeof cwd_buffer - 1);
+  const std::string cwd = cwd_length > 0 ? std::string(cwd_buffer, cwd_length) : "/";
+  Result<std::string> path = Resolve(request.command[0], env);
+  if (!path) return path.error();
+  std::vector<std::string> argv = request.command;
+  std::vector<char*> argv_pointers = Pointers(argv);
+  std::vector<char*> env_pointers = Pointers(env);
+  const std::string cgroup = PodCgroupOf(running->main);
+  // The container's mount namespace (its volumes), when it has its own.
+  struct stat own_ns {
+  }, its_ns{};
+  const std::string ns_path = "/proc/" + std::to_string(running->main) + "/ns/mnt";
+  const int mount_ns = ::stat("/proc/self/ns/mnt", &own_ns) == 0 &&
+                               ::stat(ns_path.c_str(), &its_ns) == 0 &&
+                               own_ns.st_ino != its_ns.st_ino
+                           ? ::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC)
+                           : -1;
+  const int cgroup_fd =
+      cgroup.empty() ? -1 : ::open((cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+
+  // The child's descriptors 0, 1, 2 and the parent's ends.
+  int child[3] = {-1, -1, -1};
+  int parent[3] = {-1, -1, -1};
+  std::string terminal;
+  const auto close_all = [&] {
+    for (int fd :
+         {child[0], child[1], child[2], parent[0], parent[1], parent[2], cgroup_fd, mount_ns}) {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  if (request.tty) {
+    const int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    char name[128];
+    if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0 ||
+        ::ptsname_r(master, name, sizeof name) != 0) {
+      if (master >= 0) ::close(master);
+      close_all();
+      return MakeError("cannot allocate a pseudo-terminal: " + std::string(std::strerror(errno)));
+    }
+    terminal = name;
+    parent[1] = master;
+    parent[0] = request.want_stdin ? ::fcntl(master, F_DUPFD_CLOEXEC, 0) : -1;
+  } else {
+    for (int i = 0; i < 3; ++i) {
+      const bool wanted =
+          i == 0 ? request.want_stdin : (i == 1 ? request.want_stdout : request.want_stderr);
+      if (!wanted) {
+        child[i] = ::open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+        continue;
+      }
+      int fds[2];
+      if (::pipe2(fds, O_CLOEXEC) != 0) {
+        close_all();
+        return MakeError("cannot create a pipe: " + std::string(std::strerror(errno)));
+      }
+      child[i] = i == 0 ? fds[0] : fds[1];
+      parent[i] = i == 0 ? fds[1] : fds[0];
+    }
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // Only async-signal-safe calls from here on (serve has other threads).
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::setsid();
+    if (!terminal.empty()) {
+      const int slave = ::open(terminal.c_str(), O_RDWR);
+      if (slave < 0) _exit(126);
+      ::ioctl(slave, TIOCSCTTY, 0);
+      for (int i = 0; i < 3; ++i) ::dup2(slave, i);
+    } else {
+      for (int i = 0; i < 3; ++i) ::dup2(child[i], i);
+    }
+    if (cgroup_fd >= 0 && ::write(cgroup_fd, "0", 1) != 1) _exit(126);
+    if (mount_ns >= 0 && ::setns(mount_ns, CLONE_NEWNS) != 0) _exit(126);
+    if (::chdir(cwd.c_str()) != 0) _exit(126);
+    ::execve(path->c_str(), argv_pointers.data(), env_pointers.data());
+    const char message[] = "exec failed\n";
+    (void)!::write(2, message, sizeof message - 1);
+    _exit(127);
+  }
+  for (int& fd : child) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  if (cgroup_fd >= 0) ::close(cgroup_fd);
+  if (mount_ns >= 0) ::close(mount_ns);
+  if (pid < 0) {
+    for (int fd : parent) {
+      if (fd >= 0) ::close(fd);
+    }
+    return MakeError("cannot start the command: " + std::string(std::strerror(errno)));
+  }
+  return std::unique_ptr<stream::StreamedProcess>(
+      std::make_unique<ExecProcess>(pid, parent[0], parent[1], parent[2], request.tty));
+}
+
+Result<std::unique_ptr<stream::StreamedProcess>> HostProcessStreaming::Attach(
+    const json& pod, const stream::StreamRequest& request) {
+  if (request.tty) {
+    return MakeError("container " + request.container +
+                     " has no terminal: host-process containers get none; attach without -t");
+  }
+  Result<Running> running = FindRunning(runner_dir_, pod, request.container);
+  if (!running) return running.error();
+  int in = -1;
+  if (request.want_stdin) {
+    // The container holds its FIFO open for reading: opening it to write never waits.
+    in = ::open((running->attempt_dir + "/" + kStdinFifo).c_str(),
+                O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (in < 0) {
+      return MakeError("container " + request.container +
+                       " reads no input: set stdin: true in its spec to attach -i");
+    }
+  }
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    if (in >= 0) ::close(in);
+    return MakeError("cannot create a pipe: " + std::string(std::strerror(errno)));
+  }
+  return std::unique_ptr<stream::StreamedProcess>(std::make_unique<AttachedContainer>(
+      running->container_dir + "/log", std::move(running->supervisor), in, fds[0], fds[1]));
+}
+
+Result<int> HostProcessStreaming::DialPort(const json& pod, uint16_t port) {
+  std::string failures;
+  for (int family : {AF_INET, AF_INET6}) {
+    const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    int rc;
+    if (family == AF_INET) {
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_port = htons(port);
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    } else {
+      sockaddr_in6 address{};
+      address.sin6_family = AF_INET6;
+      address.sin6_port = htons(port);
+      address.sin6_addr = in6addr_loopback;
+      rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    }
+    if (rc == 0) return fd;
+    failures += std::string(failures.empty() ? "" : ", ") +
+                (family == AF_INET ? "127.0.0.1:" : "[::1]:") + std::to_string(port) + ": " +
+                std::strerror(errno);
+    ::close(fd);
+  }
+  return MakeError("failed to connect to the pod " + pod["metadata"].value("name", "") +
+                   " on port " + std::to_string(port) + " (" + failures + ")");
+}
+
+}  // namespace migdra::node

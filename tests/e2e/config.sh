@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# ConfigMaps and Secrets through the real kubectl: create (kubectl sends protobuf), get, watch,
+# patch, the API server's validation; a pod's env/envFrom from them and configMap, secret and
+# emptyDir volumes; and the Pending reasons for what serve cannot give a pod.
+source "$(dirname "$0")/lib.sh"
+
+start_server
+MNT=$E2E_TMP/mnt
+mkdir -p "$MNT/config" "$MNT/secret" "$MNT/scratch"
+printf 'line1\nline2\n' >"$E2E_TMP/settings.ini"
+
+# --- the kinds --------------------------------------------------------------------------------
+"$KUBECTL_BIN" get configmaps --output-watch-events --watch >"$E2E_TMP/watch" 2>&1 &
+WATCH=$!
+k create configmap app --from-literal=mode=fast --from-literal=level=3 --from-file="$E2E_TMP/settings.ini"
+k create secret generic creds --from-literal=token=s3cr3t --from-literal=user=admin
+[[ $(k get cm app -o jsonpath='{.data.mode}') == fast ]] || fail "configmap data"
+[[ $(k get cm app -o jsonpath='{.data.settings\.ini}') == $'line1\nline2' ]] || fail "configmap file"
+[[ $(k get secret creds -o jsonpath='{.data.token}' | base64 -d) == s3cr3t ]] || fail "secret data"
+[[ $(k get secret creds -o jsonpath='{.type}') == Opaque ]] || fail "secret type default"
+k get secret creds | grep -Eq '^creds +Opaque +2 ' || fail "kubectl get secret columns: $(k get secret creds)"
+k get cm app | grep -Eq '^app +3 ' || fail "kubectl get cm columns: $(k get cm app)"
+k apply -f - <<'YAML'
+apiVersion: v1
+kind: Secret
+metadata: {name: mixed}
+data: {a: YWFh}
+stringData: {b: bbb, a: from-string-data}
+YAML
+[[ $(k get secret mixed -o json | jq -c '[.data.a, .data.b, .stringData]') == '["ZnJvbS1zdHJpbmctZGF0YQ==","YmJi",null]' ]] ||
+  fail "stringData not merged into data: $(k get secret mixed -o json | jq -c .)"
+k patch cm app -p '{"data":{"mode":"slow"}}' >/dev/null
+[[ $(k get cm app -o jsonpath='{.data.mode}') == slow ]] || fail "patch of a configmap"
+pass "configmaps and secrets: create, get (DATA/TYPE columns), stringData, patch"
+
+refused() {  # refused EXPECTED-MESSAGE: the manifest on stdin is refused with that message
+  if k apply -f - >/dev/null 2>"$E2E_TMP/refused"; then fail "accepted, want: $1"; fi
+  grep -qF "$1" "$E2E_TMP/refused" || fail "refusal: $(cat "$E2E_TMP/refused"), want: $1"
+}
+refused 'data[bad key]: Invalid value: "bad key": a valid config key must consist of alphanumeric characters' <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: bad-key}
+data: {"bad key": "1"}
+YAML
+refused 'data[..x]: Invalid value: "..x": must not start with' <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: dotdot}
+data: {"..x": "1"}
+YAML
+refused 'data[k]: Invalid value: "k": duplicate of key present in binaryData' <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: twice}
+data: {k: "1"}
+binaryData: {k: "MQ=="}
+YAML
+refused 'illegal base64 data at input byte 3' <<'YAML'
+apiVersion: v1
+kind: Secret
+metadata: {name: not-base64}
+data: {k: "abc!"}
+YAML
+refused 'data[tls.key]: Required value' <<'YAML'
+apiVersion: v1
+kind: Secret
+metadata: {name: half-tls}
+type: kubernetes.io/tls
+stringData: {tls.crt: cert}
+YAML
+head -c 1100000 /dev/zero | tr '\0' a >"$E2E_TMP/large"
+k create configmap large --from-file=f="$E2E_TMP/large" 2>"$E2E_TMP/err" && fail "a 1.1 MB configmap was accepted"
+grep -q 'Too long: must have at most 1048576 bytes' "$E2E_TMP/err" || fail "size: $(cat "$E2E_TMP/err")"
+k apply -f - <<'YAML' >/dev/null
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: frozen}
+immutable: true
+data: {k: v}
+YAML
+k patch cm frozen -p '{"data":{"k":"w"}}' 2>"$E2E_TMP/err" && fail "an immutable configmap changed"
+grep -q 'field is immutable when `immutable` is set' "$E2E_TMP/err" || fail "immutable: $(cat "$E2E_TMP/err")"
+k patch secret creds -p '{"type":"kubernetes.io/basic-auth"}' 2>"$E2E_TMP/err" && fail "a secret changed type"
+grep -q 'type: Invalid value: "kubernetes.io/basic-auth": field is immutable' "$E2E_TMP/err" || fail "type: $(cat "$E2E_TMP/err")"
+pass "validation as the API server's: keys, binaryData overlap, base64, 1 MiB, tls keys, immutable"
+k delete cm frozen >/dev/null
+wait_for "watch saw the deletion" 20 grep -Eq '^DELETED +frozen' "$E2E_TMP/watch"
+kill "$WATCH" 2>/dev/null || true
+grep -Eq '^ADDED +app ' "$E2E_TMP/watch" && grep -Eq '^MODIFIED +app ' "$E2E_TMP/watch" ||
+  fail "watch events: $(cat "$E2E_TMP/watch")"
+pass "watch: ADDED, MODIFIED, DELETED"
+
+# --- a pod's env and volumes ------------------------------------------------------------------
+k apply -f - <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: consumer}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "env | grep -E '^(APP_|TOKEN=|MODE=|ABSENT=)' | sort; sleep 600"]
+    envFrom:
+    - configMapRef: {name: app}
+      prefix: APP_
+    - secretRef: {name: missing-but-optional, optional: true}
+    env:
+    - {name: TOKEN, valueFrom: {secretKeyRef: {name: creds, key: token}}}
+    - {name: MODE, valueFrom: {configMapKeyRef: {name: app, key: mode}}}
+    - {name: ABSENT, valueFrom: {configMapKeyRef: {name: app, key: nothing, optional: true}}}
+    volumeMounts:
+    - {name: config, mountPath: $MNT/config}
+    - {name: secret, mountPath: $MNT/secret, readOnly: true}
+    - {name: scratch, mountPath: $MNT/scratch}
+  volumes:
+  - name: config
+    configMap:
+      name: app
+      items: [{key: settings.ini, path: conf/settings.ini, mode: 0600}]
+  - name: secret
+    secret: {secretName: creds, defaultMode: 0440}
+  - name: scratch
+    emptyDir: {}
+YAML
+can_mount=1
+unshare -m true 2>/dev/null || can_mount=0
+if [[ $can_mount == 1 ]]; then
+  wait_for "consumer running" 60 bash -c "[[ \$(timeout 20 $KUBECTL_BIN get pod consumer -o jsonpath='{.status.phase}') == Running ]]"
+  wait_for "consumer printed its env" 30 bash -c "timeout 20 $KUBECTL_BIN logs consumer | grep -q TOKEN"
+  [[ $(k logs consumer) == $'APP_level=3\nAPP_mode=slow\nMODE=slow\nTOKEN=s3cr3t' ]] ||
+    fail "env of the consumer: $(k logs consumer)"
+  pass "env: envFrom with prefix (an optional source absent), configMapKeyRef, secretKeyRef, optional key absent"
+  [[ $(k exec consumer -- cat "$MNT/config/conf/settings.ini") == $'line1\nline2' ]] || fail "configMap item"
+  [[ $(k exec consumer -- stat -c %a "$MNT/config/conf/settings.ini") == 600 ]] || fail "item mode"
+  [[ $(k exec consumer -- ls "$MNT/secret") == $'token\nuser' ]] || fail "secret volume keys"
+  [[ $(k exec consumer -- stat -c %a "$MNT/secret/token") == 440 ]] || fail "secret defaultMode"
+  k exec consumer -- sh -c "echo x > $MNT/secret/token" 2>/dev/null && fail "a readOnly mount was writable"
+  k exec consumer -- sh -c "echo kept > $MNT/scratch/file"
+  [[ $(k exec consumer -- cat "$MNT/scratch/file") == kept ]] || fail "emptyDir"
+  [[ -z $(ls -A "$MNT/config" "$MNT/secret" "$MNT/scratch" | grep -v '^/\|^$' || true) ]] ||
+    fail "the volumes leaked into the node's own view of $MNT"
+  pass "volumes: configMap items and mode, secret defaultMode, readOnly, emptyDir, private to the container"
+else
+  wait_for "consumer refused" 60 bash -c "timeout 20 $KUBECTL_BIN get pod consumer -o jsonpath='{.status.containerStatuses[0].state.waiting.message}' | grep -q CAP_SYS_ADMIN"
+  pass "volumes: refused with the reason (serve cannot make mount namespaces here)"
+fi
+
+# --- Pending with a reason naming what serve cannot give -------------------------------------
+k apply -f - <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: waits-for-config}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "echo \"got $V\"; sleep 600"]
+    env: [{name: V, valueFrom: {configMapKeyRef: {name: later, key: v}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  containers:
+  - {name: c, image: busybox, command: ["sleep", "600"], livenessProbe: {exec: {command: ["true"]}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: host-path}
+spec:
+  containers:
+  - {name: c, image: busybox, command: ["sleep", "600"]}
+  volumes: [{name: v, hostPath: {path: /tmp}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: limited}
+spec:
+  containers:
+  - {name: c, image: busybox, command: ["sleep", "600"], resources: {limits: {memory: 1Gi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nowhere-to-mount}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: ["sleep", "600"]
+    volumeMounts: [{name: v, mountPath: /no/such/folder}]
+  volumes: [{name: v, emptyDir: {}}]
+YAML
+waiting_is() {  # waiting_is POD REASON MESSAGE-FRAGMENT
+  [[ $(k get pod "$1" -o jsonpath='{.status.phase} {.status.containerStatuses[0].state.waiting.reason}') == "Pending $2" ]] &&
+    k get pod "$1" -o jsonpath='{.status.containerStatuses[0].state.waiting.message}' | grep -qF "$3"
+}
+wait_for "waits-for-config" 30 waiting_is waits-for-config CreateContainerConfigError 'configmap "later" not found'
+wait_for "probed" 30 waiting_is probed UnsupportedField 'spec.containers[0].livenessProbe: serve does not run probes'
+wait_for "host-path" 30 waiting_is host-path UnsupportedField 'spec.volumes[0].hostPath: volume type hostPath is not served'
+wait_for "limited" 30 waiting_is limited UnsupportedField 'spec.containers[0].resources.limits'
+if [[ $can_mount == 1 ]]; then
+  wait_for "nowhere-to-mount" 30 waiting_is nowhere-to-mount UnsupportedField \
+    'spec.containers[0].volumeMounts[0].mountPath: mountPath /no/such/folder is not an existing directory'
+fi
+pass "Pending, reason naming the field: probes, hostPath, limits, a missing mountPath, a missing configmap"
+k create configmap later --from-literal=v=arrived >/dev/null
+wait_for "waits-for-config runs once its configmap exists" 30 bash -c "timeout 20 $KUBECTL_BIN logs waits-for-config | grep -q 'got arrived'"
+pass "a pod waiting for its configmap starts when it is created"
+k delete pod --all --wait=true --timeout=60s >/dev/null
