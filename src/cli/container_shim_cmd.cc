@@ -1,7 +1,7 @@
 // `migdra container-shim`: the supervisor the pod runner of `migdra serve` starts for each
-// container (see src/control/runner_process.h). Not for users: hidden from `migdra --help`.
+// container (see src/node/runner_process.h). Not for users: hidden from `migdra --help`.
 #include "cli/command.h"
-#include "control/runner_process.h"
+#include "node/runner_process.h"
 
 MIGDRA_REGISTER_COMMAND(container_shim, "container-shim", nullptr,
-                        migdra::control::RunContainerShim);
+                        migdra::node::RunContainerShim);

@@ -13,7 +13,8 @@
 
 #include "cli/command.h"
 #include "control/control_plane.h"
-#include "control/runner.h"
+#include "node/local_node.h"
+#include "node/runner.h"
 
 namespace migdra::cli {
 namespace {
@@ -56,6 +57,10 @@ int RunServe(int argc, char** argv) {
                  "Simulate GPUs instead of NVML: MODEL[:COUNT][,...], e.g. a100-80gb:8");
   app.add_option("--strategy", strategy_name, "Placement strategy: pack (default) or kubernetes");
   app.add_option("--node-name", node_name, "Name of this node (default: the host name)");
+  bool no_node = false;
+  app.add_flag("--no-node", no_node,
+               "Run the API server, scheduler and controllers only: no local node, runner or "
+               "driver (nodes join as on a cluster: a `migdra plugin` and a kubelet each)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -83,6 +88,12 @@ int RunServe(int argc, char** argv) {
   }
   if (port < 0 || port > 65535) {
     std::fprintf(stderr, "migdra serve: --listen: bad port in \"%s\"\n", listen.c_str());
+    return 2;
+  }
+  if (no_node && (!simulate.empty() || !node_name.empty())) {
+    std::fprintf(stderr,
+                 "migdra serve: --no-node runs no node: --simulate and --node-name do not "
+                 "apply\n");
     return 2;
   }
   if (data_dir.empty()) {
@@ -116,9 +127,8 @@ int RunServe(int argc, char** argv) {
   options.data_dir = data_dir;
   options.host = host;
   options.port = port;
-  options.simulate = simulate;
-  options.node_name = node_name;
   options.strategy = *strategy;
+  options.wait_for_node = !no_node;
   auto plane = control::ControlPlane::Start(options);
   if (!plane.ok()) {
     std::fprintf(stderr, "migdra serve: %s\n", plane.error.message.c_str());
@@ -131,15 +141,35 @@ int RunServe(int argc, char** argv) {
     cp.Stop();
     return 1;
   }
-  std::string runner_error = cp.AddNodeAgent(control::MakePodRunner(cp.AgentContext()));
-  if (!runner_error.empty()) {
-    std::fprintf(stderr, "migdra serve: pod runner: %s\n", runner_error.c_str());
-    cp.Stop();
-    return 1;
+  std::unique_ptr<node::NodeAgent> runner;
+  std::string node_line = "no local node (--no-node)";
+  if (!no_node) {
+    node::LocalNodeOptions node_options;
+    node_options.node_name = node_name;
+    node_options.simulate = simulate;
+    auto local = node::BuildLocalNode(node_options);
+    auto registered = local.ok() ? node::RegisterLocalNode(cp.store(), *local.value)
+                                 : control::ApiResult<bool>::Fail(local.error);
+    if (!registered.ok()) {
+      std::fprintf(stderr, "migdra serve: %s\n", registered.error.message.c_str());
+      cp.Stop();
+      return 1;
+    }
+    const std::string name = local.value->node["metadata"].value("name", "");
+    runner = node::MakePodRunner({&cp.store(), name, data_dir, simulate});
+    if (std::string error = runner->Start(); !error.empty()) {
+      std::fprintf(stderr, "migdra serve: pod runner: %s\n", error.c_str());
+      cp.Stop();
+      return 1;
+    }
+    cp.SetPodLogProvider(
+        [&runner](const std::string& ns, const std::string& pod, const std::string& container) {
+          return runner->PodLog(ns, pod, container);
+        });
+    cp.SetReady();
+    node_line = "node " + name + ": " + local.value->description;
   }
-  const std::string node = cp.local_node().node["metadata"].value("name", "");
-  std::fprintf(stderr, "migdra serve: node %s: %s; strategy %s\n", node.c_str(),
-               cp.local_node().description.c_str(),
+  std::fprintf(stderr, "migdra serve: %s; strategy %s\n", node_line.c_str(),
                std::string(alloc::StrategyName(*strategy)).c_str());
   std::fprintf(stderr, "migdra serve: serving https://%s:%d (state in %s)\n",
                host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(),
@@ -152,6 +182,10 @@ int RunServe(int argc, char** argv) {
   sigwait(&signals, &received);
   std::fprintf(stderr, "migdra serve: %s, shutting down\n",
                received == SIGINT ? "interrupted" : "terminated");
+  if (runner) {
+    runner->Stop();
+    cp.SetPodLogProvider(nullptr);
+  }
   cp.Stop();
   return 0;
 }

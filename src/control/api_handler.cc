@@ -259,6 +259,10 @@ ApiResponse ApiHandler::Route(const ApiRequest& request) const {
     ApiResponse r;
     r.content_type = "text/plain";
     r.body = "ok";
+    if (p == "/readyz" && ready_ && !ready_()) {
+      r.status = 503;
+      r.body = "not ready";
+    }
     return r;
   }
   if (p == "/version" || p == "/version/") {

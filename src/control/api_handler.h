@@ -76,6 +76,9 @@ class ApiHandler {
                    const std::atomic<bool>& stop) const;
 
   void SetPodLogProvider(PodLogProvider provider) { log_provider_ = std::move(provider); }
+  // /readyz answers 503 while `ready` returns false (serve: until its local node has joined).
+  // Set before serving starts.
+  void SetReadyCheck(std::function<bool()> ready) { ready_ = std::move(ready); }
 
   // Routes outside the Kubernetes API (/metrics, the partition map), tried in order before a
   // 404; nullopt passes the request on. Added before serving starts.
@@ -98,6 +101,7 @@ class ApiHandler {
   Store& store_;
   std::string server_address_;
   PodLogProvider log_provider_;
+  std::function<bool()> ready_;
   std::vector<ExtraRoute> routes_;
   RequestObserver observer_;
 };

@@ -73,15 +73,6 @@ ApiResult<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneO
     EnsureNamespace(*plane->store_, ns);
   }
 
-  LocalNodeOptions node_options;
-  node_options.node_name = options.node_name;
-  node_options.simulate = options.simulate;
-  ApiResult<LocalNode> local = BuildLocalNode(node_options);
-  if (!local.ok()) return R::Fail(local.error);
-  plane->local_node_ = std::move(*local.value);
-  ApiResult<bool> registered = RegisterLocalNode(*plane->store_, plane->local_node_);
-  if (!registered.ok()) return R::Fail(registered.error);
-
   ControllerOptions controller_options;
   controller_options.strategy = options.strategy;
   plane->controllers_ = std::make_unique<Controllers>(*plane->store_, controller_options);
@@ -94,11 +85,15 @@ ApiResult<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneO
   plane->handler_->SetPodLogProvider(
       [raw](const std::string& ns, const std::string& pod,
             const std::string& container) -> std::optional<std::string> {
-        for (const auto& agent : raw->agents_) {
-          if (auto log = agent->PodLog(ns, pod, container)) return log;
+        PodLogProvider provider;
+        {
+          std::lock_guard lock(raw->pod_logs_mu_);
+          provider = raw->pod_logs_;
         }
-        return std::nullopt;
+        if (!provider) return std::nullopt;
+        return provider(ns, pod, container);
       });
+  if (options.wait_for_node) plane->handler_->SetReadyCheck([raw] { return raw->ready_.load(); });
   AddObservabilityRoutes(*plane->handler_, *plane->store_, plane->metrics_);
   HttpOptions http_options;
   http_options.host = options.host;
@@ -115,25 +110,12 @@ ApiResult<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneO
 
 ControlPlane::~ControlPlane() { Stop(); }
 
-NodeAgentContext ControlPlane::AgentContext() const {
-  NodeAgentContext context;
-  context.store = store_.get();
-  context.node_name = local_node_.node["metadata"].value("name", "");
-  context.data_dir = options_.data_dir;
-  context.simulate = options_.simulate;
-  return context;
-}
-
-std::string ControlPlane::AddNodeAgent(std::unique_ptr<NodeAgent> agent) {
-  if (!agent) return "";
-  std::string error = agent->Start();
-  if (!error.empty()) return error;
-  agents_.push_back(std::move(agent));
-  return "";
+void ControlPlane::SetPodLogProvider(PodLogProvider provider) {
+  std::lock_guard lock(pod_logs_mu_);
+  pod_logs_ = std::move(provider);
 }
 
 void ControlPlane::Stop() {
-  for (auto& agent : agents_) agent->Stop();
   if (http_) http_->Stop();
   if (controllers_) controllers_->Stop();
   if (store_) store_->WakeAll();

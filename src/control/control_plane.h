@@ -1,11 +1,13 @@
-// `migdra serve` assembled: the store in DATA_DIR/state.db, credentials and kubeconfig, the
-// HTTPS API, the local node and its ResourceSlices, the controllers, and any NodeAgents (the
-// pod runner).
+// The control plane of `migdra serve`: the store in DATA_DIR/state.db, credentials and
+// kubeconfig, the HTTPS API and the controllers (scheduler included). The local node (src/node)
+// and its driver are not part of it: serve starts them beside it unless --no-node.
 //
 // Thread safety: Start/Stop from one thread.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -14,9 +16,7 @@
 #include "control/controllers.h"
 #include "control/credentials.h"
 #include "control/http_server.h"
-#include "control/local_node.h"
 #include "control/metrics.h"
-#include "control/node_agent.h"
 #include "control/store.h"
 
 namespace migdra::control {
@@ -25,28 +25,27 @@ struct ControlPlaneOptions {
   std::string data_dir;
   std::string host = "127.0.0.1";
   int port = 6443;  // 0 = any free port
-  std::string simulate;
-  std::string node_name;
   alloc::Strategy strategy = alloc::Strategy::kPack;
+  bool wait_for_node = false;  // /readyz stays 503 until SetReady()
 };
 
 class ControlPlane {
  public:
   // Locks the data directory (fails when another server holds it), opens the store, makes
-  // credentials, registers the node and publishes its slices, then starts the controllers and
-  // serves. On return the API answers.
+  // credentials, then starts the controllers and serves. On return the API answers.
   static ApiResult<std::unique_ptr<ControlPlane>> Start(const ControlPlaneOptions& options);
   ~ControlPlane();
 
-  // Starts `agent` and routes pod logs to it; the plane owns it and stops it first at Stop().
-  std::string AddNodeAgent(std::unique_ptr<NodeAgent> agent);
+  // Where `kubectl logs` reads a container's log (the local node's runner); unset, there is none.
+  void SetPodLogProvider(PodLogProvider provider);
+  // /readyz answers 503 until this is called (with `wait_for_node`) — serve calls it once its
+  // local node has registered and published its slices.
+  void SetReady() { ready_ = true; }
   void Stop();
 
   Store& store() { return *store_; }
   const Credentials& credentials() const { return credentials_; }
   int port() const { return port_; }
-  const LocalNode& local_node() const { return local_node_; }
-  NodeAgentContext AgentContext() const;
 
  private:
   ControlPlane() = default;
@@ -54,12 +53,13 @@ class ControlPlane {
   ControlPlaneOptions options_;
   std::unique_ptr<Store> store_;
   Credentials credentials_;
-  LocalNode local_node_;
   std::unique_ptr<ApiHandler> handler_;
   ServeMetrics metrics_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Controllers> controllers_;
-  std::vector<std::unique_ptr<NodeAgent>> agents_;
+  std::mutex pod_logs_mu_;
+  PodLogProvider pod_logs_;  // guarded by pod_logs_mu_
+  std::atomic<bool> ready_{false};
   int port_ = 0;
   int lock_fd_ = -1;  // flock on DATA_DIR/lock: one server per data directory
 };

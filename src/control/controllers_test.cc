@@ -6,10 +6,10 @@
 #include <set>
 
 #include "api/codec.h"
-#include "control/local_node.h"
 #include "control/objects.h"
 #include "control/resources.h"
 #include "driver/device_state.h"
+#include "node/local_node.h"
 
 namespace migdra::control {
 namespace {
@@ -29,12 +29,12 @@ class ControllersTest : public ::testing::Test {
     store_ = std::move(*opened.value);
     ASSERT_TRUE(
         CreateObject(*store_, Info("namespaces"), json{{"metadata", {{"name", "default"}}}}).ok());
-    LocalNodeOptions options;
+    node::LocalNodeOptions options;
     options.node_name = "node-a";
     options.simulate = "a100-80gb:1";
-    auto local = BuildLocalNode(options);
+    auto local = node::BuildLocalNode(options);
     ASSERT_TRUE(local.ok()) << local.error.message;
-    ASSERT_TRUE(RegisterLocalNode(*store_, *local.value).ok());
+    ASSERT_TRUE(node::RegisterLocalNode(*store_, *local.value).ok());
     ASSERT_TRUE(CreateObject(*store_, Info("deviceclasses"), json::parse(R"({
       "metadata": {"name": "nvidia-mig"},
       "spec": {"selectors": [{"cel": {"expression": "device.driver == 'gpu.nvidia.com'"}}]}})"))
@@ -289,10 +289,10 @@ TEST_F(ControllersTest, AnObjectThatCannotBeHandledIsReportedAndTheRestGoOn) {
 // class claims in several passes, finished pods releasing their devices in between.
 TEST_F(ControllersTest, BindingsForAFixedInputAreUnchanged) {
   for (const auto& [node, gpus] : {std::pair{"node-b", "h100-80gb:2"}, {"node-c", "a100-80gb:1"}}) {
-    LocalNodeOptions options;
+    node::LocalNodeOptions options;
     options.node_name = node;
     options.simulate = gpus;
-    auto local = BuildLocalNode(options);
+    auto local = node::BuildLocalNode(options);
     ASSERT_TRUE(local.ok()) << local.error.message;
     // The H100s offer their partitions as under `migdra plugin --dynamic-mig all` (serve's own
     // driver partitions only GPUs whose MIG mode is on, and theirs starts off).
@@ -308,7 +308,7 @@ TEST_F(ControllersTest, BindingsForAFixedInputAreUnchanged) {
       slice["kind"] = "ResourceSlice";
       local.value->slices.push_back(std::move(slice));
     }
-    ASSERT_TRUE(RegisterLocalNode(*store_, *local.value).ok());
+    ASSERT_TRUE(node::RegisterLocalNode(*store_, *local.value).ok());
   }
   CreateProfileTemplate("mig-1g", "1g.10gb");
   CreateProfileTemplate("mig-2g", "2g.20gb");

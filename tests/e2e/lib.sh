@@ -75,11 +75,13 @@ free_port() {
 }
 
 # start_server [flags...]: starts `migdra serve` on a free port and waits (≤60 s) for /readyz;
-# it simulates $SIMULATE (default a100-80gb:8).
+# its node e2e-node simulates $SIMULATE (default a100-80gb:8); NO_NODE=1 runs it with --no-node.
 start_server() {
   [[ -n "$PORT" ]] || PORT=$(free_port)
-  "$MIGDRA" serve --data-dir "$DATA_DIR" --listen "127.0.0.1:$PORT" --simulate "${SIMULATE:-a100-80gb:8}" \
-    --node-name e2e-node "$@" >>"$SERVER_LOG.out" 2>>"$SERVER_LOG" &
+  local node_flags=(--simulate "${SIMULATE:-a100-80gb:8}" --node-name e2e-node)
+  [[ "${NO_NODE:-0}" == 1 ]] && node_flags=(--no-node)
+  "$MIGDRA" serve --data-dir "$DATA_DIR" --listen "127.0.0.1:$PORT" "${node_flags[@]}" \
+    "$@" >>"$SERVER_LOG.out" 2>>"$SERVER_LOG" &
   SERVER_PID=$!
   for _ in $(seq 600); do
     if curl -sk --max-time 1 "https://127.0.0.1:$PORT/readyz" 2>/dev/null | grep -q ok; then

@@ -1,8 +1,11 @@
-#include "control/container_env.h"
+#include "node/container_env.h"
 
 #include "control/json_access.h"
 
-namespace migdra::control {
+namespace migdra::node {
+
+using control::Field;
+using control::Str;
 namespace {
 
 using nlohmann::json;
@@ -130,4 +133,4 @@ Result<ContainerCommand> BuildContainerCommand(const json& pod, const json& cont
   return out;
 }
 
-}  // namespace migdra::control
+}  // namespace migdra::node

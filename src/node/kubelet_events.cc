@@ -1,11 +1,20 @@
-#include "control/kubelet_events.h"
+#include "node/kubelet_events.h"
 
 #include "control/controllers.h"
 #include "control/json_access.h"
 #include "control/objects.h"
 #include "control/resources.h"
 
-namespace migdra::control {
+namespace migdra::node {
+
+using control::Field;
+using control::FindResource;
+using control::NowRfc3339;
+using control::RecordEvent;
+using control::ResourceInfo;
+using control::Store;
+using control::Str;
+using control::UpdateObject;
 namespace {
 
 using json = nlohmann::json;
@@ -58,4 +67,4 @@ void RecordMigDevices(Store& store, bool created, const std::string& claim_names
   }
 }
 
-}  // namespace migdra::control
+}  // namespace migdra::node

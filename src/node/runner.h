@@ -44,13 +44,13 @@
 
 #include <memory>
 
-#include "control/node_agent.h"
+#include "node/node_agent.h"
 
-namespace migdra::control {
+namespace migdra::node {
 
 inline constexpr const char* kPodRunnerFinalizer = "migdra.io/pod-runner";
 
 // The runner `migdra serve` starts beside its controllers (see node_agent.h).
 std::unique_ptr<NodeAgent> MakePodRunner(const NodeAgentContext& context);
 
-}  // namespace migdra::control
+}  // namespace migdra::node

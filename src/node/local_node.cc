@@ -1,4 +1,4 @@
-#include "control/local_node.h"
+#include "node/local_node.h"
 
 #include <sys/utsname.h>
 
@@ -14,7 +14,14 @@
 #include "gpu/geometry.h"
 #include "gpu/nvml.h"
 
-namespace migdra::control {
+namespace migdra::node {
+
+using control::ApiError;
+using control::ApiResult;
+using control::json;
+using control::NewUid;
+using control::NowRfc3339;
+using control::Store;
 namespace {
 
 constexpr const char* kNodeVersion = "v1.34.0+migdra";
@@ -261,4 +268,4 @@ ApiResult<bool> RegisterLocalNode(Store& store, const LocalNode& local) {
   return R::Ok(true);
 }
 
-}  // namespace migdra::control
+}  // namespace migdra::node

@@ -1,9 +1,9 @@
-#include "control/container_env.h"
+#include "node/container_env.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace migdra::control {
+namespace migdra::node {
 namespace {
 
 using nlohmann::json;
@@ -67,4 +67,4 @@ TEST(BuildContainerCommand, SourcesServeCannotProvideAreErrorsNamingTheVariable)
 }
 
 }  // namespace
-}  // namespace migdra::control
+}  // namespace migdra::node

@@ -14,7 +14,11 @@
 #include "driver/device_state.h"
 #include "gpu/inventory.h"
 
-namespace migdra::control {
+namespace migdra::node {
+
+using control::ApiResult;
+using control::json;
+using control::Store;
 
 // The dynamic-MIG policy of serve's driver (migdra plugin's default): the pod runner's DeviceState
 // runs under it and BuildLocalNode publishes the slices of it, so serve offers exactly what its
@@ -49,4 +53,4 @@ std::map<std::string, std::string> GpuNodeLabels(const gpu::NodeInventory& inven
 // `options.driver` exactly `local.slices` (creating, updating and deleting).
 ApiResult<bool> RegisterLocalNode(Store& store, const LocalNode& local);
 
-}  // namespace migdra::control
+}  // namespace migdra::node

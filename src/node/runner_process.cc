@@ -1,4 +1,4 @@
-#include "control/runner_process.h"
+#include "node/runner_process.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,7 +22,9 @@
 
 #include "control/store.h"
 
-namespace migdra::control {
+namespace migdra::node {
+
+using control::NowRfc3339;
 namespace {
 
 namespace fs = std::filesystem;
@@ -450,4 +452,4 @@ int RunContainerShim(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace migdra::control
+}  // namespace migdra::node

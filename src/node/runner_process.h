@@ -62,7 +62,7 @@
 
 #include "common/result.h"
 
-namespace migdra::control {
+namespace migdra::node {
 
 // The boot ID of the running kernel ("" if unreadable).
 std::string CurrentBootId();
@@ -157,4 +157,4 @@ class ProcessRuntime {
 // started by ProcessRuntime::Start only (go byte on fd 3). Returns the process exit code.
 int RunContainerShim(int argc, char** argv);
 
-}  // namespace migdra::control
+}  // namespace migdra::node

@@ -18,7 +18,9 @@
 
 #include "control/store.h"
 
-namespace migdra::control {
+namespace migdra::node {
+
+using control::Store;
 
 void RecordPrepareFailure(Store& store, const nlohmann::json& pod, const std::string& problem);
 
@@ -27,4 +29,4 @@ void RecordPrepareFailure(Store& store, const nlohmann::json& pod, const std::st
 void RecordMigDevices(Store& store, bool created, const std::string& claim_namespace,
                       const std::string& claim_name, const nlohmann::json& pod);
 
-}  // namespace migdra::control
+}  // namespace migdra::node

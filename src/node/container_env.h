@@ -25,7 +25,7 @@
 
 #include "common/result.h"
 
-namespace migdra::control {
+namespace migdra::node {
 
 // Replaces `$(NAME)` in `text` with `vars[NAME]` the way the kubelet does.
 std::string ExpandReferences(std::string_view text, const std::map<std::string, std::string>& vars);
@@ -38,4 +38,4 @@ struct ContainerCommand {
 Result<ContainerCommand> BuildContainerCommand(const nlohmann::json& pod,
                                                const nlohmann::json& container);
 
-}  // namespace migdra::control
+}  // namespace migdra::node

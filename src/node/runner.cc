@@ -1,4 +1,4 @@
-#include "control/runner.h"
+#include "node/runner.h"
 
 #include <algorithm>
 #include <atomic>
@@ -19,14 +19,10 @@
 
 #include "api/validation.h"
 #include "common/guard.h"
-#include "control/container_env.h"
 #include "control/controllers.h"
 #include "control/json_access.h"
-#include "control/kubelet_events.h"
-#include "control/local_node.h"
 #include "control/objects.h"
 #include "control/resources.h"
-#include "control/runner_process.h"
 #include "dra_v1.grpc.pb.h"
 #include "driver/claim_source.h"
 #include "driver/device_state.h"
@@ -36,8 +32,24 @@
 #include "gpu/nvml.h"
 #include "gpu/simulator.h"
 #include "kube/client.h"
+#include "node/container_env.h"
+#include "node/kubelet_events.h"
+#include "node/local_node.h"
+#include "node/runner_process.h"
 
-namespace migdra::control {
+namespace migdra::node {
+
+using control::ApiResult;
+using control::Field;
+using control::FindResource;
+using control::json;
+using control::NowRfc3339;
+using control::ReportFailure;
+using control::ResourceInfo;
+using control::Store;
+using control::Str;
+using control::UpdateObject;
+using control::WatchEvent;
 namespace {
 
 namespace fs = std::filesystem;
@@ -973,4 +985,4 @@ std::unique_ptr<NodeAgent> MakePodRunner(const NodeAgentContext& context) {
   return std::make_unique<PodRunner>(context);
 }
 
-}  // namespace migdra::control
+}  // namespace migdra::node
