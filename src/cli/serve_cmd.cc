@@ -13,6 +13,8 @@
 
 #include "cli/command.h"
 #include "control/control_plane.h"
+#include "cri/containerd_runtime.h"
+#include "gpu/nvml.h"
 #include "node/local_node.h"
 #include "node/runner.h"
 
@@ -43,6 +45,31 @@ std::string RestrictFiles(const std::string& dir) {
   return ec ? "cannot list " + dir + ": " + ec.message() : "";
 }
 
+// The node's container runtime as --runtime says (DESIGN: containerd when its socket answers,
+// host processes otherwise); the choice is printed. Null: host processes.
+Result<std::shared_ptr<node::ContainerRuntime>> ChooseContainerRuntime(
+    const std::string& flag, const std::string& data_dir, const std::string& simulate) {
+  auto parsed = cri::ParseRuntimeFlag(flag);
+  if (!parsed.ok()) return std::move(parsed).error();
+  cri::ContainerdOptions options;
+  options.cdi_root = std::filesystem::absolute(data_dir).string() + "/cdi";
+  // Simulated GPUs have no device nodes: containers get stand-ins (containerd_runtime.h).
+  if (!simulate.empty() || !gpu::Nvml::Open().ok()) {
+    options.device_stand_ins = std::filesystem::absolute(data_dir).string() + "/sim-devices";
+  }
+  auto containerd = cri::ContainerdRuntime::Choose(*parsed, options);
+  if (!containerd.ok()) return MakeError("--runtime " + flag + ": " + containerd.error().message);
+  if (*containerd) {
+    std::fprintf(stderr, "migdra serve: runtime: %s\n", (*containerd)->Describe().c_str());
+    return std::shared_ptr<node::ContainerRuntime>(std::move(*containerd));
+  }
+  std::fprintf(stderr, "migdra serve: runtime: host processes%s\n",
+               parsed->kind == cri::RuntimeFlag::kProcess
+                   ? ""
+                   : (" (containerd does not answer at " + parsed->socket + ")").c_str());
+  return std::shared_ptr<node::ContainerRuntime>();
+}
+
 int RunServe(int argc, char** argv) {
   CLI::App app{"Run the embedded Kubernetes-API-compatible control plane for this GPU server"};
   std::string data_dir;
@@ -57,6 +84,11 @@ int RunServe(int argc, char** argv) {
                  "Simulate GPUs instead of NVML: MODEL[:COUNT][,...], e.g. a100-80gb:8");
   app.add_option("--strategy", strategy_name, "Placement strategy: pack (default) or kubernetes");
   app.add_option("--node-name", node_name, "Name of this node (default: the host name)");
+  std::string runtime_flag;
+  app.add_option("--runtime", runtime_flag,
+                 "How the node runs containers: containerd[:SOCKET] (its CRI socket, default "
+                 "/run/containerd/containerd.sock) or process (host processes); default: "
+                 "containerd if its socket answers, else processes");
   bool no_node = false;
   app.add_flag("--no-node", no_node,
                "Run the API server, scheduler and controllers only: no local node, runner or "
@@ -144,9 +176,16 @@ int RunServe(int argc, char** argv) {
   std::unique_ptr<node::NodeAgent> runner;
   std::string node_line = "no local node (--no-node)";
   if (!no_node) {
+    auto runtime = ChooseContainerRuntime(runtime_flag, data_dir, simulate);
+    if (!runtime.ok()) {
+      std::fprintf(stderr, "migdra serve: %s\n", runtime.error().ToString().c_str());
+      cp.Stop();
+      return 2;
+    }
     node::LocalNodeOptions node_options;
     node_options.node_name = node_name;
     node_options.simulate = simulate;
+    if (*runtime) node_options.container_runtime_version = (*runtime)->RuntimeVersion();
     auto local = node::BuildLocalNode(node_options);
     auto registered = local.ok() ? node::RegisterLocalNode(cp.store(), *local.value)
                                  : control::ApiResult<bool>::Fail(local.error);
@@ -156,7 +195,7 @@ int RunServe(int argc, char** argv) {
       return 1;
     }
     const std::string name = local.value->node["metadata"].value("name", "");
-    runner = node::MakePodRunner({&cp.store(), name, data_dir, simulate});
+    runner = node::MakePodRunner({&cp.store(), name, data_dir, simulate, *runtime});
     if (std::string error = runner->Start(); !error.empty()) {
       std::fprintf(stderr, "migdra serve: pod runner: %s\n", error.c_str());
       cp.Stop();

@@ -121,7 +121,6 @@ TEST_F(ContainerdRuntimeTest, ImageEntrypointWithArgsAndTheClaimsDevice) {
   setenv("MIGDRA_TEST_SECRET", "serve-only", 1);
   node::ContainerConfig c = Container("demo", 0);
   c.args = {"--max_steps", "3"};  // the image's ENTRYPOINT stays
-  c.env = {"DEMO_STEP_SECONDS=0.01"};
   c.cdi_devices = {"k8s.gpu.nvidia.com/claim=c1-gpu-5"};
   std::string id = Run(c);
   node::ContainerStatus status = WaitExited(id);

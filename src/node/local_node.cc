@@ -192,7 +192,7 @@ ApiResult<LocalNode> BuildLocalNode(const LocalNodeOptions& options) {
                     {"bootID", ""},
                     {"kernelVersion", Kernel()},
                     {"osImage", OsImage()},
-                    {"containerRuntimeVersion", "migdra://0.1.0"},
+                    {"containerRuntimeVersion", options.container_runtime_version},
                     {"kubeletVersion", kNodeVersion},
                     {"kubeProxyVersion", ""},
                     {"operatingSystem", "linux"},

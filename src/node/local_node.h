@@ -29,6 +29,8 @@ struct LocalNodeOptions {
   std::string node_name;  // "" = this host's name
   std::string simulate;   // "" = real NVML, falling back to a100-80gb:8 when there is none
   std::string driver = "gpu.nvidia.com";
+  // status.nodeInfo.containerRuntimeVersion: the host-process runtime's, or containerd's.
+  std::string container_runtime_version = "migdra://0.1.0";
 };
 
 struct LocalNode {

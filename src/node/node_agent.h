@@ -11,6 +11,7 @@
 #include <string>
 
 #include "control/store.h"
+#include "node/container_runtime.h"
 
 namespace migdra::node {
 
@@ -21,6 +22,8 @@ struct NodeAgentContext {
   std::string node_name;   // the local node's Node object name
   std::string data_dir;    // the serve data directory (agents keep their state below it)
   std::string simulate;    // the --simulate value ("" = real NVML)
+  // Where containers run: a CRI runtime (containerd), or null for host processes.
+  std::shared_ptr<ContainerRuntime> container_runtime;
 };
 
 class NodeAgent {
