@@ -317,6 +317,16 @@ Status ContainerdRuntime::RemoveContainer(const std::string& container_id) {
 Result<node::ContainerStatus> ContainerdRuntime::GetContainerStatus(
     const std::string& container_id) {
   auto status = client_->ContainerStatus(container_id);
+  if (!status.ok() && IsNotFound(status.error())) {
+    // The contract's "lost track of it": reported exited, never run again silently.
+    node::ContainerStatus lost;
+    lost.id = container_id;
+    lost.state = node::ContainerState::kExited;
+    lost.exit_code = 137;
+    lost.reason = "ContainerStatusUnknown";
+    lost.message = "containerd no longer knows the container: " + status.error().message;
+    return lost;
+  }
   if (!status.ok()) return std::move(status).error();
   return FromCri(*status);
 }

@@ -628,21 +628,15 @@ bool PodWorker::ReapFromRuntime(ContainerRun& c) {
   if (c.container_id.empty() || c.exit_code || Clock::now() < c.next_poll) return false;
   c.next_poll = Clock::now() + std::chrono::seconds(1);
   auto status = runner_->cri()->GetContainerStatus(c.container_id);
-  if (status.ok() && status->state != ContainerState::kExited) return false;
-  if (status.ok()) {
-    c.exit_code = status->exit_code;
-    c.finished_at = status->finished_at.empty() ? NowRfc3339() : status->finished_at;
-    if (!status->started_at.empty()) c.started_at = status->started_at;
-    OnExit(c);
-    c.reason = status->reason;
-    c.message = status->message;
-  } else {
-    c.exit_code = 137;
-    c.finished_at = NowRfc3339();
-    OnExit(c);
-    c.reason = "ContainerStatusUnknown";
-    c.message = "the container runtime lost the container: " + status.error().message;
-  }
+  // An error is the runtime not answering (busy, restarting): asked again later. A container it
+  // lost comes back as exited with ContainerStatusUnknown (container_runtime.h).
+  if (!status.ok() || status->state != ContainerState::kExited) return false;
+  c.exit_code = status->exit_code;
+  c.finished_at = status->finished_at.empty() ? NowRfc3339() : status->finished_at;
+  if (!status->started_at.empty()) c.started_at = status->started_at;
+  OnExit(c);
+  c.reason = status->reason;
+  c.message = status->message;
   return true;
 }
 
@@ -1027,7 +1021,8 @@ void PodRunner::RemoveOrphanSandboxes() {
     if (kept.count(sandbox.uid)) continue;
     Status stopped = cri()->StopPodSandbox(sandbox.id);
     Status removed = stopped.ok() ? cri()->RemovePodSandbox(sandbox.id) : stopped;
-    std::fprintf(stderr, "migdra serve: runner: removing the sandbox of finished or gone pod %s: %s\n",
+    std::fprintf(stderr,
+                 "migdra serve: runner: removing the sandbox of finished or gone pod %s: %s\n",
                  sandbox.uid.c_str(), removed.ok() ? "done" : removed.error().message.c_str());
   }
 }
