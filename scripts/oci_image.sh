@@ -58,8 +58,9 @@ pause_rootfs() { :; }
 # The demo image: stands in for the walkthrough's samples-tf-mnist-demo (same arguments,
 # `--max_steps N`, default 100). It lists the NVIDIA GPU device nodes it sees (the whole-GPU
 # nodes /dev/nvidiaN and the MIG capability nodes), prints the devices NVIDIA_VISIBLE_DEVICES
-# names (a MIG device's UUID), then works N steps of DEMO_STEP_SECONDS (default 0.04) each,
-# printing its progress every 100 steps, and exits 0.
+# names (a MIG device's UUID), then works through the steps, 100 a second (one process per
+# second, so that many copies at once stay cheap), printing its progress every 100 steps, and
+# exits 0.
 demo_rootfs() {
   cat >"$1/bin/gpu-demo" <<'SCRIPT'
 #!/bin/sh
@@ -74,11 +75,12 @@ done
 nodes=$(ls /dev/nvidia[0-9]* /dev/nvidia-caps/nvidia-cap[0-9]* 2>/dev/null)
 echo "gpu device nodes: $(echo $nodes)"
 echo "visible devices: ${NVIDIA_VISIBLE_DEVICES:-none}"
-i=1
-while [ "$i" -le "$steps" ]; do
-  sleep "${DEMO_STEP_SECONDS:-0.04}"
-  [ $((i % 100)) -eq 0 ] || [ "$i" -eq "$steps" ] && echo "step $i/$steps"
-  i=$((i + 1))
+done_steps=0
+while [ "$done_steps" -lt "$steps" ]; do
+  sleep 1
+  done_steps=$((done_steps + 100))
+  [ "$done_steps" -gt "$steps" ] && done_steps=$steps
+  echo "step $done_steps/$steps"
 done
 echo "done"
 SCRIPT

@@ -14,6 +14,7 @@
 #include "cli/command.h"
 #include "control/control_plane.h"
 #include "control/device_classes.h"
+#include "cri/containerd_runtime.h"
 #include "driver/metrics.h"
 #include "driver/plugin.h"
 #include "gpu/inventory.h"
@@ -57,8 +58,29 @@ struct LocalNode {
   std::string description;  // "node NAME: 8 x NVIDIA A100-SXM4-80GB (simulated)"
 };
 
+// The node's container runtime as --runtime says (DESIGN: containerd when its socket answers,
+// host processes otherwise); the choice is printed. Null: host processes.
+Result<std::shared_ptr<node::ContainerRuntime>> ChooseContainerRuntime(
+    const cri::RuntimeFlag& flag, const std::string& data_dir, bool simulated) {
+  cri::ContainerdOptions options;
+  options.cdi_root = data_dir + "/cdi";
+  // Simulated GPUs have no device nodes: containers get stand-ins (containerd_runtime.h).
+  if (simulated) options.device_stand_ins = data_dir + "/sim-devices";
+  auto containerd = cri::ContainerdRuntime::Choose(flag, options);
+  if (!containerd.ok()) return MakeError("--runtime: " + containerd.error().message);
+  if (*containerd) {
+    std::fprintf(stderr, "migdra serve: runtime: %s\n", (*containerd)->Describe().c_str());
+    return std::shared_ptr<node::ContainerRuntime>(std::move(*containerd));
+  }
+  std::fprintf(stderr, "migdra serve: runtime: host processes%s\n",
+               flag.kind == cri::RuntimeFlag::kProcess
+                   ? ""
+                   : (" (containerd does not answer at " + flag.socket + ")").c_str());
+  return std::shared_ptr<node::ContainerRuntime>();
+}
+
 Result<LocalNode> StartLocalNode(const std::string& data_dir, std::string node_name,
-                                 const std::string& simulate) {
+                                 const std::string& simulate, const cri::RuntimeFlag& runtime) {
   if (node_name.empty()) node_name = gpu::LocalNodeName();
   auto api = kube::LoadKubeconfig(data_dir + "/kubeconfig");
   if (!api.ok()) return MakeError("reading the kubeconfig: " + api.error().message);
@@ -80,6 +102,10 @@ Result<LocalNode> StartLocalNode(const std::string& data_dir, std::string node_n
   if (!plugin.ok()) return plugin.error();
   local.plugin = std::move(*plugin);
 
+  auto container_runtime =
+      ChooseContainerRuntime(runtime, data_dir, local.plugin->inventory().simulated);
+  if (!container_runtime.ok()) return container_runtime.error();
+
   std::map<std::string, std::string> labels = local.plugin->NodeLabels();
   if (!local.plugin->inventory().gpus.empty()) {
     // The GPU Operator's switch for the DRA driver: serve runs it.
@@ -88,7 +114,11 @@ Result<LocalNode> StartLocalNode(const std::string& data_dir, std::string node_n
   if (local.plugin->inventory().simulated) labels["migdra.io/simulated"] = "true";
   auto node_client = kube::Client::Create(*api);
   if (!node_client.ok()) return MakeError("API client: " + node_client.error().message);
-  if (Status s = node::RegisterNode(**node_client, node::BuildNodeObject(node_name, labels));
+  if (Status s = node::RegisterNode(**node_client, node::BuildNodeObject(
+                                               node_name, labels,
+                                               *container_runtime
+                                                   ? (*container_runtime)->RuntimeVersion()
+                                                   : std::string("migdra://0.1.0")));
       !s.ok()) {
     return s.error();
   }
@@ -99,6 +129,7 @@ Result<LocalNode> StartLocalNode(const std::string& data_dir, std::string node_n
   context.state_dir = data_dir + "/runner";
   context.dra_socket = local.plugin->dra_socket();
   context.cdi_root = options.cdi_root;
+  context.container_runtime = *container_runtime;
   local.runner = node::MakePodRunner(context);
   if (Status s = local.runner->Start(); !s.ok()) {
     return MakeError("pod runner: " + s.error().message);
@@ -124,6 +155,11 @@ int RunServe(int argc, char** argv) {
                  "Simulate GPUs instead of NVML: MODEL[:COUNT][,...], e.g. a100-80gb:8");
   app.add_option("--strategy", strategy_name, "Placement strategy: pack (default) or kubernetes");
   app.add_option("--node-name", node_name, "Name of this node (default: the host name)");
+  std::string runtime_flag;
+  app.add_option("--runtime", runtime_flag,
+                 "How the node runs containers: containerd[:SOCKET] (its CRI socket, default "
+                 "/run/containerd/containerd.sock) or process (host processes); default: "
+                 "containerd if its socket answers, else processes");
   bool no_node = false;
   app.add_flag("--no-node", no_node,
                "Run the API server, scheduler and controllers only: no local node, runner or "
@@ -132,6 +168,11 @@ int RunServe(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  Result<cri::RuntimeFlag> runtime = cri::ParseRuntimeFlag(runtime_flag);
+  if (!runtime.ok()) {
+    std::fprintf(stderr, "migdra serve: --runtime: %s\n", runtime.error().message.c_str());
+    return 2;
   }
 
   Result<alloc::Strategy> strategy = alloc::ParseStrategy(strategy_name);
@@ -215,7 +256,8 @@ int RunServe(int argc, char** argv) {
     control::InstallNvidiaDeviceClasses(cp.store());
     // The driver's socket path is a unix address: a relative one would depend on the cwd.
     std::error_code ec;
-    local = StartLocalNode(std::filesystem::absolute(data_dir, ec).string(), node_name, simulate);
+    local = StartLocalNode(std::filesystem::absolute(data_dir, ec).string(), node_name, simulate,
+                           *runtime);
     if (!local.ok()) {
       std::fprintf(stderr, "migdra serve: %s\n", local.error().message.c_str());
       cp.Stop();

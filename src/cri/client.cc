@@ -7,8 +7,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Ordinary calls answer in milliseconds; a runtime busy with many pods may take seconds.
-constexpr std::chrono::seconds kCallTimeout = 60s;
+// Ordinary calls answer in milliseconds; a runtime busy with many pods on a loaded machine was
+// seen taking over a minute. Stopping a sandbox unmounts and deletes its tasks: longer still.
+constexpr std::chrono::seconds kCallTimeout = 120s;
+constexpr std::chrono::seconds kSandboxTeardownTimeout = 300s;
 
 const char* CodeName(grpc::StatusCode code) {
   switch (code) {
@@ -96,7 +98,8 @@ Result<std::string> CriClient::RunPodSandbox(const v1::PodSandboxConfig& config)
 Status CriClient::StopPodSandbox(const std::string& sandbox_id) {
   v1::StopPodSandboxRequest request;
   request.set_pod_sandbox_id(sandbox_id);
-  auto r = Call(*runtime_, &v1::RuntimeService::Stub::StopPodSandbox, "StopPodSandbox", request);
+  auto r = Call(*runtime_, &v1::RuntimeService::Stub::StopPodSandbox, "StopPodSandbox", request,
+                kSandboxTeardownTimeout);
   if (!r.ok()) return std::move(r).error();
   return OkStatus();
 }
@@ -104,8 +107,8 @@ Status CriClient::StopPodSandbox(const std::string& sandbox_id) {
 Status CriClient::RemovePodSandbox(const std::string& sandbox_id) {
   v1::RemovePodSandboxRequest request;
   request.set_pod_sandbox_id(sandbox_id);
-  auto r =
-      Call(*runtime_, &v1::RuntimeService::Stub::RemovePodSandbox, "RemovePodSandbox", request);
+  auto r = Call(*runtime_, &v1::RuntimeService::Stub::RemovePodSandbox, "RemovePodSandbox", request,
+                kSandboxTeardownTimeout);
   if (!r.ok()) return std::move(r).error();
   return OkStatus();
 }

@@ -88,7 +88,12 @@ struct ContainerConfig {
   std::string name;  // the container's name in the pod (validated DNS-1123 label)
   int attempt = 0;   // the restart count this attempt will have
   std::string image;
-  std::vector<std::string> argv;  // command then args, $(VAR) references expanded
+  // The kubelet's mapping: `command` replaces the image's ENTRYPOINT, `args` its CMD; empty ones
+  // keep the image's (the host runtime, which has no image, runs command + args and needs a
+  // command). $(VAR) references expanded.
+  std::vector<std::string> command;
+  std::vector<std::string> args;
+  std::string image_pull_policy;  // Always | IfNotPresent | Never | "" (the API default)
   std::vector<std::string> env;   // NAME=VALUE, the container's environment from the pod spec
   std::string working_dir;        // "" = the image's (host runtime: serve's)
   std::vector<Mount> mounts;
@@ -118,6 +123,12 @@ class ContainerRuntime {
 
   // One line for serve's log: "processes (cgroup v2 at /sys/fs/...)", "containerd 2.0 at ...".
   virtual std::string Describe() const = 0;
+  // status.nodeInfo.containerRuntimeVersion: "containerd://1.6.20", "migdra://0.1.0".
+  virtual std::string RuntimeVersion() const = 0;
+
+  // Makes the image present as `policy` (imagePullPolicy) says. The error's field is the
+  // kubelet's waiting reason (ErrImagePull, ErrImageNeverPull), its message the runtime's.
+  virtual Status PullImage(const std::string& image, const std::string& policy) = 0;
 
   virtual Result<std::string> RunPodSandbox(const PodSandboxConfig& config) = 0;
   virtual Status StopPodSandbox(const std::string& sandbox_id) = 0;

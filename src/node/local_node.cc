@@ -37,7 +37,8 @@ std::string Kernel() {
 }  // namespace
 
 json BuildNodeObject(const std::string& node_name,
-                     const std::map<std::string, std::string>& extra_labels) {
+                     const std::map<std::string, std::string>& extra_labels,
+                     const std::string& container_runtime_version) {
   json labels = {{"kubernetes.io/hostname", node_name},
                  {"kubernetes.io/os", "linux"},
                  {"kubernetes.io/arch", "amd64"},
@@ -83,7 +84,7 @@ json BuildNodeObject(const std::string& node_name,
               {"bootID", ""},
               {"kernelVersion", Kernel()},
               {"osImage", OsImage()},
-              {"containerRuntimeVersion", "migdra://0.1.0"},
+              {"containerRuntimeVersion", container_runtime_version},
               {"kubeletVersion", kNodeVersion},
               {"kubeProxyVersion", ""},
               {"operatingSystem", "linux"},

@@ -17,9 +17,12 @@
 
 namespace migdra::node {
 
-// The Node object for `node_name` with `labels` added to the standard ones.
+// The Node object for `node_name` with `labels` added to the standard ones;
+// `container_runtime_version` is status.nodeInfo.containerRuntimeVersion ("migdra://0.1.0" for
+// host processes, "containerd://1.6.20").
 nlohmann::json BuildNodeObject(const std::string& node_name,
-                               const std::map<std::string, std::string>& labels);
+                               const std::map<std::string, std::string>& labels,
+                               const std::string& container_runtime_version);
 
 // Creates the Node, or updates an existing one: its status, and the labels of `node` (keeping
 // labels others added, dropping migdra.io/simulated when `node` lacks it).

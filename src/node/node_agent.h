@@ -8,10 +8,12 @@
 // Stop() at shutdown.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "kube/client.h"
+#include "node/container_runtime.h"
 #include "stream/container_streams.h"
 
 namespace migdra::node {
@@ -22,6 +24,8 @@ struct NodeAgentContext {
   std::string state_dir;   // the agent's state (serve: DATA_DIR/runner)
   std::string dra_socket;  // the driver's DRA gRPC socket
   std::string cdi_root;    // where the driver writes its CDI specs
+  // Where containers run: a CRI runtime (containerd), or null for host processes.
+  std::shared_ptr<ContainerRuntime> container_runtime;
 };
 
 class NodeAgent {

@@ -23,6 +23,7 @@
 #include "control/json_access.h"
 #include "dra_v1.grpc.pb.h"
 #include "kube/client.h"
+#include "node/cdi_edits.h"
 #include "node/container_env.h"
 #include "node/host_streaming.h"
 #include "node/kubelet_events.h"
@@ -43,6 +44,8 @@ constexpr const char* kHostPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr
 // Restart back-off: kubelet uses 10 s doubling to 5 min; a single-node runner restarts sooner.
 constexpr std::chrono::milliseconds kInitialRestartDelay{500};
 constexpr std::chrono::milliseconds kMaxRestartDelay{30000};
+// How often the runner looks for sandboxes whose pod is gone or finished (a CRI runtime).
+constexpr std::chrono::seconds kSandboxSweepInterval{10};
 
 std::string PodPath(const std::string& ns, const std::string& name) {
   return "/api/v1/namespaces/" + ns + "/pods/" + name;
@@ -99,7 +102,9 @@ struct ContainerRun {
   std::string name;
   json spec;
   bool init = false;
-  std::unique_ptr<ContainerProcess> process;  // the running attempt
+  std::unique_ptr<ContainerProcess> process;  // the running attempt (host processes)
+  std::string container_id;                   // the running attempt (a CRI runtime)
+  Clock::time_point next_poll{};              // when to ask the CRI runtime for its state
   int restarts = 0;                           // also the number of the current or last attempt
   std::string started_at;
   std::string finished_at;
@@ -107,41 +112,11 @@ struct ContainerRun {
   std::string reason;
   std::string message;
   Clock::time_point next_start{};
-  bool done = false;  // exited for good (no restart coming)
-};
+  int pull_failures = 0;  // consecutive image pulls that failed (ImagePullBackOff)
+  bool done = false;      // exited for good (no restart coming)
 
-// The CDI spec edits the runner applies: the environment of the named CDI devices.
-Result<std::vector<std::string>> CdiEnvironment(const std::string& cdi_root,
-                                                const std::vector<std::string>& device_ids) {
-  std::vector<std::string> env;
-  std::set<std::string> wanted(device_ids.begin(), device_ids.end());
-  std::set<std::string> found;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(cdi_root, ec)) {
-    if (entry.path().extension() != ".json") continue;
-    std::ifstream in(entry.path());
-    json spec = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (!spec.is_object() || !spec.contains("kind") || !spec.contains("devices")) continue;
-    std::string kind = spec["kind"].get<std::string>();
-    bool used = false;
-    for (const json& device : spec["devices"]) {
-      std::string id = kind + "=" + Str(device, "name");
-      if (!wanted.count(id)) continue;
-      used = true;
-      found.insert(id);
-      if (device.contains("containerEdits") && device["containerEdits"].contains("env")) {
-        for (const json& e : device["containerEdits"]["env"]) env.push_back(e.get<std::string>());
-      }
-    }
-    if (used && spec.contains("containerEdits") && spec["containerEdits"].contains("env")) {
-      for (const json& e : spec["containerEdits"]["env"]) env.push_back(e.get<std::string>());
-    }
-  }
-  for (const std::string& id : wanted) {
-    if (!found.count(id)) return MakeError("CDI device " + id + " not found under " + cdi_root);
-  }
-  return env;
-}
+  bool running() const { return (process || !container_id.empty()) && !exit_code; }
+};
 
 // Sets NAME=VALUE in `env`, replacing an earlier NAME.
 void SetEnv(std::vector<std::string>& env, const std::string& entry) {
@@ -179,6 +154,12 @@ class PodWorker {
   bool PrepareClaims(std::vector<std::string>* env);
   void UnprepareClaims();
   void Start(ContainerRun& c, const std::vector<std::string>& cdi_env);
+  void StartInRuntime(ContainerRun& c, ContainerConfig config);
+  void RecoverFromRuntime(ContainerRun& c);
+  bool ReapFromRuntime(ContainerRun& c);
+  std::optional<std::string> SandboxId();
+  void RemoveSandbox();
+  PodSandboxConfig Sandbox() const;
   void Recover(ContainerRun& c);
   bool Reap(ContainerRun& c);
   void OnExit(ContainerRun& c);
@@ -204,6 +185,7 @@ class PodWorker {
   std::map<std::string, std::vector<BindMount>> mounts_;  // by container name
   std::string restart_policy_;
   std::vector<ClaimRef> claims_;
+  std::vector<std::string> cdi_devices_;  // of the prepared claims
   std::string start_time_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> shutdown_{false};
@@ -228,6 +210,8 @@ class PodRunner : public NodeAgent {
   const std::string& runner_dir() const { return ctx_.state_dir; }
   const std::string& cdi_root() const { return ctx_.cdi_root; }
   const ProcessRuntime& runtime() const { return *runtime_; }
+  // The CRI runtime (containerd) when serve runs containers through one; null for processes.
+  ContainerRuntime* cri() const { return ctx_.container_runtime.get(); }
   k8s::io::kubelet::pkg::apis::dra::v1::DRAPlugin::Stub& dra() { return *dra_; }
 
   // Read-modify-write of a pod with retries on conflicts; `mutate` returns false to skip.
@@ -238,6 +222,8 @@ class PodRunner : public NodeAgent {
   void Loop();
   // One pass over the pods of this node; the list's resourceVersion ("" when it failed).
   std::string Reconcile();
+  // Removes the CRI sandboxes of pods that are gone or finished (the last pass's pods).
+  void RemoveOrphanSandboxes();
 
   NodeAgentContext ctx_;
   std::unique_ptr<ProcessRuntime> runtime_;
@@ -331,11 +317,12 @@ void PodWorker::WriteStatus(const std::string& phase, const std::string& reason,
       json s = {{"name", c.name}, {"image", Str(c.spec, "image")},
                 {"imageID", ""},  {"restartCount", c.restarts},
                 {"ready", false}, {"started", false}};
-      if (c.process && !c.exit_code) {
+      if (c.running()) {
         s["state"] = {{"running", {{"startedAt", c.started_at}}}};
         s["ready"] = true;
         s["started"] = true;
-        s["containerID"] = "migdra://" + std::to_string(c.process->shim_pid());
+        s["containerID"] = c.process ? "migdra://" + std::to_string(c.process->shim_pid())
+                                     : "containerd://" + c.container_id;
       } else if (c.exit_code) {
         json t = {
             {"exitCode", *c.exit_code},
@@ -445,9 +432,10 @@ bool PodWorker::PrepareClaims(std::vector<std::string>* env) {
           }
         }
         if (problem.empty()) {
-          auto cdi = CdiEnvironment(runner_->cdi_root(), ids);
+          auto cdi = ResolveCdiEdits(runner_->cdi_root(), ids);
           if (cdi.ok()) {
-            *env = std::move(*cdi);
+            *env = std::move(cdi->env);
+            cdi_devices_ = ids;
             for (const auto& c : claims_)
               RecordMigDevices(runner_->client(), true, c.namespace_, c.name, pod_);
             return true;
@@ -507,6 +495,31 @@ void PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) 
   c.message.clear();
   c.finished_at.clear();
   Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec, ConfigOfPod());
+  if (runner_->cri()) {
+    c.container_id.clear();
+    // The kubelet's mapping: command and args apart (empty ones keep the image's), the pod's
+    // environment on top of the image's; the claims' devices by their CDI names.
+    ContainerConfig config;
+    config.name = c.name;
+    config.attempt = c.restarts;
+    config.image = Str(c.spec, "image");
+    config.image_pull_policy = Str(c.spec, "imagePullPolicy");
+    if (built.ok()) {
+      size_t commands = c.spec.contains("command") ? c.spec["command"].size() : 0;
+      commands = std::min(commands, built->argv.size());
+      config.command.assign(built->argv.begin(), built->argv.begin() + commands);
+      config.args.assign(built->argv.begin() + commands, built->argv.end());
+      for (const auto& [name, value] : built->env) SetEnv(config.env, name + "=" + value);
+    }
+    config.working_dir = Str(c.spec, "workingDir");
+    for (const BindMount& m : mounts_[c.name]) {
+      config.mounts.push_back({m.source, m.target, m.read_only});
+    }
+    config.cdi_devices = cdi_devices_;
+    config.log_path = ContainerDir(c) + "/log";
+    StartInRuntime(c, std::move(config));
+    return;
+  }
   ContainerLaunch launch;
   if (built.ok()) launch.argv = built->argv;
   launch.env = {std::string("PATH=") + kHostPath, "HOSTNAME=" + Str(pod_["metadata"], "name"),
@@ -538,6 +551,117 @@ void PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) 
   c.message = started.error().message;
 }
 
+// The pod's sandbox in the CRI runtime.
+PodSandboxConfig PodWorker::Sandbox() const {
+  PodSandboxConfig sandbox;
+  sandbox.uid = uid_;
+  sandbox.namespace_ = Str(pod_["metadata"], "namespace");
+  sandbox.name = Str(pod_["metadata"], "name");
+  sandbox.log_directory = dir_;
+  return sandbox;
+}
+
+// The pod's sandbox if the CRI runtime has one (nullopt when not, or when it cannot say).
+std::optional<std::string> PodWorker::SandboxId() {
+  auto sandboxes = runner_->cri()->ListPodSandboxes();
+  if (!sandboxes.ok()) return std::nullopt;
+  for (const PodSandbox& s : *sandboxes) {
+    if (s.uid == uid_) return s.id;
+  }
+  return std::nullopt;
+}
+
+void PodWorker::RemoveSandbox() {
+  std::optional<std::string> sandbox = SandboxId();
+  if (!sandbox) return;
+  Status stopped = runner_->cri()->StopPodSandbox(*sandbox);
+  Status removed = stopped.ok() ? runner_->cri()->RemovePodSandbox(*sandbox) : stopped;
+  if (!removed.ok()) {
+    std::fprintf(stderr, "migdra serve: runner: removing the sandbox of pod %s: %s\n",
+                 PodKey(pod_).c_str(), removed.error().message.c_str());
+  }
+}
+
+// One attempt through the CRI runtime: the image as its pull policy says (a failed pull keeps the
+// container waiting, ErrImagePull then ImagePullBackOff, with the kubelet's back-off and no
+// restart counted), the pod's sandbox, then the container.
+void PodWorker::StartInRuntime(ContainerRun& c, ContainerConfig config) {
+  ContainerRuntime& cri = *runner_->cri();
+  if (Status pulled = cri.PullImage(config.image, config.image_pull_policy); !pulled.ok()) {
+    c.reason = c.pull_failures == 0 ? pulled.error().field : "ImagePullBackOff";
+    if (c.reason.empty()) c.reason = "ErrImagePull";
+    c.message = pulled.error().message;
+    c.next_start =
+        Clock::now() +
+        std::min(kInitialRestartDelay * (1 << std::min(c.pull_failures, 10)), kMaxRestartDelay);
+    ++c.pull_failures;
+    return;
+  }
+  c.pull_failures = 0;
+  PodSandboxConfig sandbox = Sandbox();
+  Result<std::string> created = MakeError("no sandbox");
+  auto sandbox_id = cri.RunPodSandbox(sandbox);
+  created = sandbox_id.ok() ? cri.CreateContainer(*sandbox_id, config, sandbox)
+                            : Result<std::string>(std::move(sandbox_id).error());
+  Status started = created.ok() ? cri.StartContainer(*created) : Status(created.error());
+  if (started.ok()) {
+    c.container_id = *created;
+    c.started_at = NowRfc3339();
+    c.next_poll = Clock::now();
+    return;
+  }
+  // As a kubelet reports a container its runtime could not create or start.
+  c.started_at = NowRfc3339();
+  c.finished_at = c.started_at;
+  c.exit_code = 128;
+  OnExit(c);
+  c.reason = created.ok() ? "StartError" : "CreateContainerError";
+  c.message = started.error().message;
+}
+
+// Takes up the container's last attempt from the CRI runtime after a restart of serve: running
+// (adopted), exited (its exit recorded), or none (started as usual).
+void PodWorker::RecoverFromRuntime(ContainerRun& c) {
+  std::optional<std::string> sandbox = SandboxId();
+  if (!sandbox) return;
+  auto containers = runner_->cri()->ListContainers(*sandbox);
+  if (!containers.ok()) return;
+  const ContainerStatus* last = nullptr;
+  for (const ContainerStatus& status : *containers) {
+    if (status.name == c.name && (!last || status.attempt > last->attempt)) last = &status;
+  }
+  if (!last) return;
+  c.restarts = last->attempt;
+  c.container_id = last->id;
+  c.started_at = last->started_at;
+  c.next_poll = Clock::now();
+  if (last->state == ContainerState::kCreated) {
+    // Created, never started (serve stopped in between): start it now.
+    Status started = runner_->cri()->StartContainer(last->id);
+    if (!started.ok()) c.next_poll = Clock::now();
+    return;
+  }
+  ReapFromRuntime(c);
+}
+
+// Whether the CRI runtime's container ended (asked at most once a second per container);
+// then records its exit.
+bool PodWorker::ReapFromRuntime(ContainerRun& c) {
+  if (c.container_id.empty() || c.exit_code || Clock::now() < c.next_poll) return false;
+  c.next_poll = Clock::now() + std::chrono::seconds(1);
+  auto status = runner_->cri()->GetContainerStatus(c.container_id);
+  // An error is the runtime not answering (busy, restarting): asked again later. A container it
+  // lost comes back as exited with ContainerStatusUnknown (container_runtime.h).
+  if (!status.ok() || status->state != ContainerState::kExited) return false;
+  c.exit_code = status->exit_code;
+  c.finished_at = status->finished_at.empty() ? NowRfc3339() : status->finished_at;
+  if (!status->started_at.empty()) c.started_at = status->started_at;
+  OnExit(c);
+  c.reason = status->reason;
+  c.message = status->message;
+  return true;
+}
+
 // Decides what follows an attempt's exit: a restart after a back-off, or the end.
 void PodWorker::OnExit(ContainerRun& c) {
   bool restart =
@@ -553,6 +677,10 @@ void PodWorker::OnExit(ContainerRun& c) {
 
 // Takes up what a previous runner left of the container (runner_process.h, crash semantics).
 void PodWorker::Recover(ContainerRun& c) {
+  if (runner_->cri()) {
+    RecoverFromRuntime(c);
+    return;
+  }
   std::error_code ec;
   int last = -1;
   for (const auto& entry : fs::directory_iterator(ContainerDir(c), ec)) {
@@ -589,6 +717,7 @@ void PodWorker::Recover(ContainerRun& c) {
 
 // Whether the running attempt ended just now; then records its exit.
 bool PodWorker::Reap(ContainerRun& c) {
+  if (runner_->cri()) return ReapFromRuntime(c);
   if (!c.process || !c.process->Ended()) return false;
   c.process.reset();  // reaps the shim first: its exit record is complete now
   AttemptState attempt = ReadAttempt(AttemptDir(c));
@@ -613,6 +742,27 @@ bool PodWorker::StopProcesses() {
   if (pod_["spec"].contains("terminationGracePeriodSeconds") &&
       pod_["spec"]["terminationGracePeriodSeconds"].is_number_integer()) {
     grace = pod_["spec"]["terminationGracePeriodSeconds"].get<int64_t>();
+  }
+  if (runner_->cri()) {
+    // The runtime sends SIGTERM and kills after the grace period; it returns once stopped.
+    for (ContainerRun& c : containers_) {
+      if (!c.running()) continue;
+      Status stopped = runner_->cri()->StopContainer(
+          c.container_id, std::chrono::seconds(std::max<int64_t>(grace, 0)));
+      if (!stopped.ok()) {
+        std::fprintf(stderr, "migdra serve: runner: stopping %s of pod %s: %s\n", c.name.c_str(),
+                     PodKey(pod_).c_str(), stopped.error().message.c_str());
+      }
+      c.next_poll = Clock::now();
+      if (!ReapFromRuntime(c)) {
+        c.exit_code = 137;
+        c.finished_at = NowRfc3339();
+      }
+      c.reason = "Error";
+      c.message = "stopped: pod deleted";
+    }
+    for (ContainerRun& c : containers_) c.done = true;
+    return true;
   }
   for (ContainerRun& c : containers_) {
     if (c.process) c.process->Terminate();
@@ -724,7 +874,7 @@ void PodWorker::Run() {
     for (const ContainerRun& c : containers_) {
       if (!reason.empty()) break;
       Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec, ConfigOfPod());
-      if (!c.spec.contains("command") || c.spec["command"].empty()) {
+      if (!runner_->cri() && (!c.spec.contains("command") || c.spec["command"].empty())) {
         reason = "CommandRequired";
         message = "container " + c.name +
                   " has no command: migdra's host runtime runs commands, not container images "
@@ -780,7 +930,7 @@ void PodWorker::Run() {
   bool failed = false;
   if (PrepareClaims(&cdi_env)) {
     auto restart_due = [](const ContainerRun& c) {
-      return !c.process && !c.done && (!c.exit_code || Clock::now() >= c.next_start);
+      return !c.running() && !c.done && Clock::now() >= c.next_start;
     };
     auto start = [&](ContainerRun& c) {
       if (c.exit_code) ++c.restarts;
@@ -830,13 +980,17 @@ void PodWorker::Run() {
     finished_ = true;
     return;
   }
-  runner_->runtime().KillPod(uid_);
+  if (!runner_->cri()) runner_->runtime().KillPod(uid_);
   bool all_zero = !failed;
   for (const ContainerRun& c : containers_) {
     if (!c.init && (!c.exit_code || *c.exit_code != 0)) all_zero = false;
   }
   UnprepareClaims();
   WriteStatus(all_zero ? "Succeeded" : "Failed");
+  // The containers have ended: the kubelet removes the sandbox after reporting the phase (a
+  // busy runtime takes a while); the logs stay in dir_. One left behind is removed by the
+  // runner's sweep (RemoveOrphanSandboxes).
+  if (runner_->cri()) RemoveSandbox();
   ReleasePod();
   finished_ = true;
 }
@@ -860,6 +1014,35 @@ Status PodRunner::Start() {
   return OkStatus();
 }
 
+// Sandboxes (with their containers) that no pod's worker will remove: those of pods that no
+// longer exist (a finalizer removed by hand while serve was down) or that finished while their
+// removal failed (a runtime too busy to answer in time).
+void PodRunner::RemoveOrphanSandboxes() {
+  auto sandboxes = cri()->ListPodSandboxes();
+  if (!sandboxes.ok() || sandboxes->empty()) return;
+  std::set<std::string> kept;  // pods still running, or with a worker that will remove its own
+  {
+    std::lock_guard lock(pods_mu_);
+    for (const auto& [key, pod] : pods_) {
+      if (!Terminal(pod)) kept.insert(Str(pod["metadata"], "uid"));
+    }
+  }
+  {
+    std::lock_guard lock(workers_mu_);
+    for (const auto& [uid, worker] : workers_) {
+      if (!worker->finished()) kept.insert(uid);
+    }
+  }
+  for (const PodSandbox& sandbox : *sandboxes) {
+    if (kept.count(sandbox.uid)) continue;
+    Status stopped = cri()->StopPodSandbox(sandbox.id);
+    Status removed = stopped.ok() ? cri()->RemovePodSandbox(sandbox.id) : stopped;
+    std::fprintf(stderr,
+                 "migdra serve: runner: removing the sandbox of finished or gone pod %s: %s\n",
+                 sandbox.uid.c_str(), removed.ok() ? "done" : removed.error().message.c_str());
+  }
+}
+
 void PodRunner::Stop() {
   if (stop_.exchange(true)) return;
   if (loop_.joinable()) loop_.join();
@@ -874,6 +1057,8 @@ void PodRunner::Stop() {
 // change, for at most a second (so that Stop is prompt and a missed event costs a second).
 void PodRunner::Loop() {
   const std::string node = kube::QueryEscape("spec.nodeName=" + ctx_.node_name);
+  // After the first pass that read the pods: before it, every sandbox would look orphaned.
+  auto next_sweep = Clock::now();
   while (!stop_.load()) {
     std::string version;
     RunGuarded([&] { version = Reconcile(); },
@@ -884,6 +1069,14 @@ void PodRunner::Loop() {
     if (version.empty()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       continue;
+    }
+    if (cri() && Clock::now() >= next_sweep) {
+      RunGuarded([this] { RemoveOrphanSandboxes(); },
+                 [](const std::string& what) {
+                   std::fprintf(stderr, "migdra serve: runner: sandbox sweep failed: %s\n",
+                                what.c_str());
+                 });
+      next_sweep = Clock::now() + kSandboxSweepInterval;
     }
     Status watched = client().Watch("/api/v1/pods?watch=1&timeoutSeconds=1&fieldSelector=" + node +
                                         "&resourceVersion=" + kube::QueryEscape(version),
@@ -985,7 +1178,13 @@ std::optional<std::string> PodRunner::PodLog(const std::string& ns, const std::s
     for (const json& c : spec[list]) in_pod = in_pod || Str(c, "name") == container;
   }
   if (!in_pod) return std::nullopt;
-  std::ifstream in(runner_dir() + "/pods/" + uid + "/" + container + "/log");
+  const std::string path = runner_dir() + "/pods/" + uid + "/" + container + "/log";
+  if (cri()) {
+    auto log = cri()->ReadLog(path);
+    if (!log.ok()) return std::nullopt;
+    return *log;
+  }
+  std::ifstream in(path);
   if (!in) return std::nullopt;
   std::stringstream text;
   text << in.rdbuf();

@@ -48,21 +48,10 @@ for m in mounts:
 PY
 
 echo "== CUDA program and a root file system without the driver"
-nvcc -O2 -o "$work/cuda_probe" "$bundle/cuda_probe.cu" || { echo "FAIL: nvcc"; exit 1; }
 rootfs=$work/rootfs
-mkdir -p "$rootfs"
-cp "$work/cuda_probe" "$rootfs/"
-libs=$(ldd "$work/cuda_probe" | grep -o '/[^ ]*')
-for name in libc.so.6 libm.so.6 libdl.so.2 libpthread.so.0 librt.so.1 libgcc_s.so.1 libstdc++.so.6; do
-  [[ -e /lib/x86_64-linux-gnu/$name ]] && libs+=" /lib/x86_64-linux-gnu/$name"
-done
-for f in $libs; do
-  mkdir -p "$rootfs$(dirname "$f")"
-  cp -L "$f" "$rootfs$f"
-done
+source "$bundle/cuda_rootfs.sh"
+cuda_probe_rootfs "$bundle/cuda_probe.cu" "$rootfs" || { echo "FAIL: the CUDA program's root file system"; exit 1; }
 echo "rootfs files: $(cd "$rootfs" && find . -type f | sort | tr '\n' ' ')"
-driver_files=$(cd "$rootfs" && find . \( -name '*nvidia*' -o -name 'libcuda*' -o -name 'libnv*' -o -name 'gsp*' \))
-if [[ -n "$driver_files" ]]; then failures+=("the root file system holds driver files: $driver_files"); fi
 
 # NVIDIA's CUDA images set this (the toolkit's legacy mount point); the spec's env comes on top.
 image_env=(--image-env LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64)

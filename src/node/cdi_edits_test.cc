@@ -1,4 +1,4 @@
-#include "driver/cdi_edits.h"
+#include "node/cdi_edits.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-namespace migdra::driver {
+namespace migdra::node {
 namespace {
 
 class CdiEditsTest : public ::testing::Test {
@@ -68,4 +68,4 @@ TEST_F(CdiEditsTest, AMissingDeviceIsAnError) {
 }
 
 }  // namespace
-}  // namespace migdra::driver
+}  // namespace migdra::node

@@ -1,5 +1,5 @@
-// Reads the CDI specs (JSON, as cdi.h writes them under the driver's CDI root) and merges the
-// container edits of the named CDI devices ("VENDOR/CLASS=NAME"), for the runtimes that do not
+// Reads the CDI specs (JSON, as the driver's cdi.h writes them under its CDI root) and merges
+// the container edits of the named CDI devices ("VENDOR/CLASS=NAME"), for the runtimes that do not
 // apply CDI themselves: host processes take the environment; containerd 1.6 gets explicit
 // devices, mounts and environment in the container's CRI config (src/cri).
 //
@@ -17,7 +17,7 @@
 
 #include "common/result.h"
 
-namespace migdra::driver {
+namespace migdra::node {
 
 struct CdiDeviceNode {
   std::string path;         // in the container
@@ -43,4 +43,4 @@ struct CdiEdits {
 Result<CdiEdits> ResolveCdiEdits(const std::string& cdi_root,
                                  const std::vector<std::string>& device_ids);
 
-}  // namespace migdra::driver
+}  // namespace migdra::node

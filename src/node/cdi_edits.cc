@@ -1,4 +1,4 @@
-#include "driver/cdi_edits.h"
+#include "node/cdi_edits.h"
 
 #include <filesystem>
 #include <fstream>
@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace migdra::driver {
+namespace migdra::node {
 namespace {
 
 namespace fs = std::filesystem;
@@ -91,4 +91,4 @@ Result<CdiEdits> ResolveCdiEdits(const std::string& cdi_root,
   return out;
 }
 
-}  // namespace migdra::driver
+}  // namespace migdra::node

@@ -1,0 +1,41 @@
+# Helpers for tests that drive containerd's CRI plugin (migdra's containerd runtime); source after
+# lib.sh:
+#   cri_test_require || exit 77    root, containerd, runc, and the image tools of scripts/oci_image.sh
+#   cri_containerd_start DIR       images + private containerd with the CRI plugin, images imported
+#   containerd_cri_config DIR      the CRI plugin's settings alone (CONTAINERD_EXTRA_CONFIG)
+
+cri_test_require() {
+  containerd_require || return 1
+  local tool
+  for tool in umoci skopeo busybox; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "$tool not found (scripts/setup.sh)" >&2; return 1; }
+  done
+}
+
+# The pause image of scripts/oci_image.sh; sandboxes share the host's network, so CNI stays
+# unconfigured (an empty folder under DIR); and no container may lower its OOM score below
+# containerd's own, which a test run inside a container is not allowed to.
+containerd_cri_config() {
+  mkdir -p "$1/cni"
+  cat <<TOML
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "localhost/migdra/pause:1"
+  restrict_oom_score_adj = true
+[plugins."io.containerd.grpc.v1.cri".cni]
+  bin_dir = "$1/cni"
+  conf_dir = "$1/cni"
+TOML
+}
+
+# Builds the pause and demo images into DIR/images, starts containerd with the CRI plugin under
+# DIR/containerd and imports both into the CRI plugin's namespace, k8s.io (CONTAINERD_NAMESPACE).
+cri_containerd_start() {
+  local dir=$1 root
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  bash "$root/scripts/oci_image.sh" "$dir/images" >/dev/null || return 1
+  CONTAINERD_CRI=1 CONTAINERD_EXTRA_CONFIG=$(containerd_cri_config "$dir") containerd_start "$dir/containerd" ||
+    return 1
+  CONTAINERD_NAMESPACE=k8s.io
+  containerd_ctr images import "$dir/images/pause.tar" >/dev/null &&
+    containerd_ctr images import "$dir/images/demo.tar" >/dev/null
+}

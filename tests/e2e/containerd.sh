@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# `migdra serve --runtime containerd:SOCKET` with a private containerd (own root, state and
+# socket, native snapshotter; tests/containerd/lib.sh) on the simulated 8 x A100-80GB node,
+# driven by the real kubectl, with images made here (scripts/oci_image.sh: pause, demo):
+#  1. serve prints its choice and the node's containerRuntimeVersion is containerd's;
+#  2. the walkthrough's Job with only its image replaced by the demo image, 56 copies at once:
+#     serve is killed (-9) while they run and started again; every container ran once (one run
+#     in its log; a start the kill cancelled is an attempt, as with a kubelet), listed exactly one GPU device node — that of
+#     the GPU its claim's partition is on — and printed its partition's MIG UUID (56 distinct);
+#     all Jobs complete;
+#  3. a container sees neither serve's data directory, its token nor serve's environment;
+#  4. logs: `kubectl logs -f` follows a running container to its end; a failing container
+#     (restartPolicy OnFailure) is restarted with back-off, `kubectl logs --previous` shows the
+#     previous attempt and lastState its exit code;
+#  5. an image that cannot be pulled: ErrImagePull then ImagePullBackOff with the runtime's
+#     message; imagePullPolicy Never and no image: ErrImageNeverPull;
+#  6. kubectl delete of a running pod returns once the pod is gone;
+#  7. once everything is deleted no container, sandbox or MIG partition is left.
+# Usage: containerd.sh PATH/TO/migdra   (skipped without root, containerd, runc, umoci, skopeo,
+# busybox-static)
+source "$(dirname "$0")/lib.sh"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/tests/containerd/lib.sh"
+source "$ROOT/tests/containerd/cri.sh"
+cri_test_require || exit 77
+
+e2e_containerd_cleanup() {
+  local rc=$?
+  stop_server
+  containerd_stop || true
+  (exit $rc)
+  cleanup
+}
+trap e2e_containerd_cleanup EXIT
+
+cri_containerd_start "$E2E_TMP"
+DEMO=localhost/migdra/demo:1
+
+# containers_are KIND N: containerd holds N containers of KIND (container | sandbox).
+cri_objects() { containerd_ctr containers ls -q "labels.\"io.cri-containerd.kind\"==$1" | grep -c . || true; }
+
+# 1. The choice.
+export MIGDRA_SECRET_PROBE=serve-env-only
+start_server --runtime "containerd:$CONTAINERD_SOCKET"
+grep -q "runtime: containerd 1\.[0-9.]*.* (CRI v1) at $CONTAINERD_SOCKET" "$SERVER_LOG" "$SERVER_LOG.out" ||
+  fail "serve did not print its runtime choice: $(cat "$SERVER_LOG.out" "$SERVER_LOG")"
+version=$(k get node e2e-node -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}')
+[[ $version == containerd://1.* ]] || fail "containerRuntimeVersion: $version"
+pass "serve prints its runtime choice; containerRuntimeVersion $version"
+
+# 2. 56 copies of the walkthrough's Job, image replaced, serve killed mid-run.
+k apply -f "$EXAMPLES/deviceclass.yaml" -f "$EXAMPLES/resourceclaimtemplate.yaml" >/dev/null
+walkthrough_jobs mnist 1 56 | sed "s|^        image: .*|        image: $DEMO|" | k apply -f - >/dev/null
+started_pods_at_least() {
+  (($(k get pods -o json | jq '[.items[] | select(.status.phase == "Running" or .status.phase == "Succeeded")] | length') >= $1))
+}
+wait_for "10 pods started" 300 started_pods_at_least 10
+kill -9 "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=
+start_server --runtime "containerd:$CONTAINERD_SOCKET"
+jobs_complete() { [[ $(k get jobs -o json | jq '[.items[] | select(.status.succeeded == 1)] | length') == 56 ]]; }
+wait_for "56 Jobs complete" 480 jobs_complete
+pods=$(k get pods -l 'job-name' -o json)
+[[ $(jq '[.items[] | select(.status.phase == "Succeeded")] | length' <<<"$pods") == 56 ]] ||
+  fail "not 56 Succeeded pods: $(jq -r '.items[] | .metadata.name + " " + .status.phase' <<<"$pods")"
+# A StartContainer that the kill cancelled ends that attempt (StartError) and the pod restarts it,
+# as with a kubelet; what must never happen is a container running twice: one run per log.
+# Each claim's device and its UUID, from the claims and the slices.
+slices=$(k get resourceslices -o json)
+uuids=()
+for name in $(jq -r '.items[].metadata.name' <<<"$pods"); do
+  log=$(k logs "$name")
+  nodes=$(sed -n 's/^gpu device nodes: //p' <<<"$log")
+  seen=$(sed -n 's/^visible devices: //p' <<<"$log")
+  [[ $log == *"step 500/500"*"done"* ]] || fail "$name did not finish its work: $log"
+  [[ $(grep -c '^gpu device nodes:' <<<"$log") == 1 ]] || fail "$name ran more than once: $log"
+  claim=$(k get pod "$name" -o json | jq -r '.status.resourceClaimStatuses[0].resourceClaimName')
+  device=$(k get resourceclaim "$claim" -o jsonpath='{.status.allocation.devices.results[0].device}')
+  uuid=$(jq -r --arg d "$device" '.items[].spec.devices[] | select(.name == $d) | .attributes.uuid.string' <<<"$slices")
+  gpu=${device#gpu-}
+  gpu=${gpu%%-*}
+  [[ $nodes == "/dev/nvidia$gpu" ]] || fail "$name ($device) sees device nodes '$nodes', want /dev/nvidia$gpu"
+  [[ $seen == "$uuid" && $uuid == MIG-* ]] || fail "$name ($device) prints '$seen', its partition is $uuid"
+  uuids+=("$seen")
+done
+[[ $(printf '%s\n' "${uuids[@]}" | sort -u | wc -l) == 56 ]] || fail "the 56 MIG UUIDs are not distinct"
+pass "56 walkthrough Jobs on the demo image, serve killed -9 mid-run: all complete, each container ran once, saw one GPU node and its own MIG UUID"
+
+pod() {  # pod NAME RESTART_POLICY IMAGE [COMMAND_JSON] [PULL_POLICY]
+  cat <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $1
+spec:
+  restartPolicy: $2
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: main
+    image: $3
+    imagePullPolicy: ${5:-IfNotPresent}
+    ${4:+command: $4}
+    resources:
+      claims:
+      - name: gpu
+  resourceClaims:
+  - name: gpu
+    resourceClaimTemplateName: mig-gpu-1g
+YAML
+}
+
+# 3. Isolation.
+pod isolated Never "$DEMO" "[\"/bin/sh\", \"-c\", \"ls $DATA_DIR 2>&1; ls $DATA_DIR/token 2>&1; env\"]" | k apply -f - >/dev/null
+k wait --for=jsonpath='{.status.phase}'=Succeeded pod/isolated --timeout=120s >/dev/null
+log=$(k logs isolated)
+[[ $log == *"$DATA_DIR: No such file or directory"* ]] || fail "the container sees serve's data dir: $log"
+[[ $log != *MIGDRA_SECRET_PROBE* && $log != *KUBECONFIG* ]] || fail "the container has serve's environment: $log"
+[[ $log == *"NVIDIA_VISIBLE_DEVICES=MIG-"* ]] || fail "the container lacks its device's environment: $log"
+pass "a container sees neither serve's data dir nor its environment"
+
+# 4. Logs: -f to the end; restarts with back-off and --previous.
+pod follow Never "$DEMO" '["/bin/sh", "-c", "for i in 1 2 3 4 5; do echo tick $i; sleep 0.5; done"]' | k apply -f - >/dev/null
+k wait --for=jsonpath='{.status.phase}'=Running pod/follow --timeout=120s >/dev/null
+followed=$(k logs -f follow)
+[[ $followed == *"tick 1"*"tick 5" ]] || fail "kubectl logs -f: $followed"
+pod crashing OnFailure "$DEMO" '["/bin/sh", "-c", "echo attempt at $(date +%s%N); exit 3"]' | k apply -f - >/dev/null
+restarted() { (($(k get pod crashing -o jsonpath='{.status.containerStatuses[0].restartCount}') >= 1)); }
+wait_for "crashing to restart" 120 restarted
+k get pod crashing -o json | jq -e '.status.containerStatuses[0].lastState.terminated.exitCode == 3' >/dev/null ||
+  fail "lastState: $(k get pod crashing -o jsonpath='{.status.containerStatuses[0].lastState}')"
+previous=$(k logs --previous crashing)
+[[ $previous == "attempt at "* ]] || fail "kubectl logs --previous: $previous"
+backing_off() {
+  [[ $(k get pod crashing -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}') == CrashLoopBackOff ]]
+}
+wait_for "CrashLoopBackOff" 120 backing_off
+pass "kubectl logs -f follows to the end; OnFailure restarts with back-off; --previous shows the last attempt"
+
+# 5. Pull failures.
+pod unpullable Never localhost:1/migdra/absent:1 | k apply -f - >/dev/null
+waiting_reason() { [[ $(k get pod "$1" -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}') == "$2" ]]; }
+wait_for "ErrImagePull" 120 waiting_reason unpullable ErrImagePull
+msg=$(k get pod unpullable -o jsonpath='{.status.containerStatuses[0].state.waiting.message}')
+[[ $msg == *"localhost:1/migdra/absent:1"* ]] || fail "ErrImagePull message: $msg"
+wait_for "ImagePullBackOff" 120 waiting_reason unpullable ImagePullBackOff
+pod never Never localhost/migdra/absent:1 "" Never | k apply -f - >/dev/null
+wait_for "ErrImageNeverPull" 120 waiting_reason never ErrImageNeverPull
+pass "pull failures: ErrImagePull then ImagePullBackOff, ErrImageNeverPull"
+
+# 6. Deletion.
+pod sleeper Always "$DEMO" "[\"/bin/sh\", \"-c\", \"trap 'echo got-sigterm; exit 0' TERM; while :; do sleep 0.1; done\"]" |
+  k apply -f - >/dev/null
+k wait --for=jsonpath='{.status.phase}'=Running pod/sleeper --timeout=120s >/dev/null
+k delete pod sleeper >/dev/null
+pass "kubectl delete of a running pod returns once it is gone"
+
+# 7. Nothing left.
+k delete jobs --all >/dev/null
+k delete pods --all >/dev/null
+nothing_left() {
+  [[ $(cri_objects container) == 0 && $(cri_objects sandbox) == 0 &&
+     $(jq '[.gpus[].gis[]] | length' "$DATA_DIR/driver/nvmlsim-state.json") == 0 ]]
+}
+wait_for "no container, sandbox or partition left" 120 nothing_left
+pass "no container, sandbox or MIG partition left"
+echo "containerd e2e: all passed"
