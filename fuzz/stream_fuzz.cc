@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "control/config_kinds.h"
+#include "api/config_data.h"
 #include "control/protobuf_body.h"
 #include "fuzz_decode.h"
 #include "stream/spdy.h"
@@ -60,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)migdra::control::ProtobufBodyToJson(std::string("k8s\0", 4) + input);
       break;
     default:
-      (void)migdra::control::Base64Decode(input);
+      (void)migdra::api::Base64Decode(input);
       break;
   }
   return 0;
