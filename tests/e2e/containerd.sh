@@ -6,7 +6,8 @@
 #  2. the walkthrough's Job with only its image replaced by the demo image, 56 copies at once:
 #     serve is killed (-9) while they run and started again; every container ran once (one run
 #     in its log; a start the kill cancelled is an attempt, as with a kubelet), listed exactly one GPU device node — that of
-#     the GPU its claim's partition is on — and printed its partition's MIG UUID (56 distinct);
+#     the GPU its claim's partition is on — and printed a MIG UUID of that GPU (56 distinct), as
+#     its log (written while it ran) and the MigDeviceCreated events (which outlive claims) say;
 #     all Jobs complete;
 #  3. a container sees neither serve's data directory, its token nor serve's environment;
 #  4. logs: `kubectl logs -f` follows a running container to its end; a failing container
@@ -66,8 +67,11 @@ pods=$(k get pods -l 'job-name' -o json)
   fail "not 56 Succeeded pods: $(jq -r '.items[] | .metadata.name + " " + .status.phase' <<<"$pods")"
 # A StartContainer that the kill cancelled ends that attempt (StartError) and the pod restarts it,
 # as with a kubelet; what must never happen is a container running twice: one run per log.
-# Each claim's device and its UUID, from the claims and the slices.
-slices=$(k get resourceslices -o json)
+# What each container saw, from its log (written while it ran), against the device its claim was
+# given (the runner's MigDeviceCreated event, which outlives the claim). A partition's UUID exists
+# only while it does; the simulator's MIG UUIDs name their GPU (MIG-<0x51a00000 + GPU index>-…),
+# so the UUID a container printed must be on its claim's GPU, and the 56 must be distinct.
+created=$(k get events -o json | jq -r '.items[] | select(.reason == "MigDeviceCreated") | .message')
 uuids=()
 for name in $(jq -r '.items[].metadata.name' <<<"$pods"); do
   log=$(k logs "$name")
@@ -75,13 +79,11 @@ for name in $(jq -r '.items[].metadata.name' <<<"$pods"); do
   seen=$(sed -n 's/^visible devices: //p' <<<"$log")
   [[ $log == *"step 500/500"*"done"* ]] || fail "$name did not finish its work: $log"
   [[ $(grep -c '^gpu device nodes:' <<<"$log") == 1 ]] || fail "$name ran more than once: $log"
-  claim=$(k get pod "$name" -o json | jq -r '.status.resourceClaimStatuses[0].resourceClaimName')
-  device=$(k get resourceclaim "$claim" -o jsonpath='{.status.allocation.devices.results[0].device}')
-  uuid=$(jq -r --arg d "$device" '.items[].spec.devices[] | select(.name == $d) | .attributes.uuid.string' <<<"$slices")
-  gpu=${device#gpu-}
-  gpu=${gpu%%-*}
+  device=$(sed -n "s|^created MIG device \(.*\) for pod default/$name\$|\1|p" <<<"$created" | sort -u)
+  [[ $device =~ ^gpu-([0-7])-mig-1g10gb-[0-9]+-[0-9]+$ ]] || fail "$name: MIG devices created for it: '$device'"
+  gpu=${BASH_REMATCH[1]}
   [[ $nodes == "/dev/nvidia$gpu" ]] || fail "$name ($device) sees device nodes '$nodes', want /dev/nvidia$gpu"
-  [[ $seen == "$uuid" && $uuid == MIG-* ]] || fail "$name ($device) prints '$seen', its partition is $uuid"
+  [[ $seen == "MIG-51a0000$gpu-"* ]] || fail "$name ($device) prints '$seen', not a partition of GPU $gpu"
   uuids+=("$seen")
 done
 [[ $(printf '%s\n' "${uuids[@]}" | sort -u | wc -l) == 56 ]] || fail "the 56 MIG UUIDs are not distinct"
