@@ -8,6 +8,11 @@
 # of its own, carved on demand and destroyed when the pod ends. A per-GPU map of partitions is
 # printed while they run.
 #
+# Where serve runs containers through containerd (its choice, printed at start-up), the Jobs are
+# the walkthrough's own examples/aks-mig/job.yaml with only the image replaced by the demo image
+# of scripts/oci_image.sh (made here and imported into containerd with ctr); with host processes
+# they are examples/aks-mig/local/job.yaml, which runs a command instead of the image.
+#
 # Usage: scripts/walkthrough.sh
 # Environment: JOBS (default 56), TRAIN_SECONDS (default 60: how long each pod works), MIGDRA (a built migdra binary:
 # skips the build), KEEP=1 keeps the server's data directory, SIMULATE (default: embedded default).
@@ -75,12 +80,25 @@ k describe node "$node" | grep mig | sed -n "1,8p"
 echo "== kubectl get resourceclaimtemplate"
 k get resourceclaimtemplate
 
-echo "== $jobs copies of the runnable Job (examples/aks-mig/local/job.yaml)"
+runtime=$(grep -h -m1 'runtime: ' "$work/serve.out" "$work/serve.log" | sed 's/^migdra serve: //' || true)
+echo "== $runtime"
+if [[ $runtime == "runtime: containerd"* ]]; then
+  # The demo image (100 steps a second) stands in for the TensorFlow image, which needs a registry.
+  socket=${runtime##* at }
+  bash scripts/oci_image.sh "$work/images" >/dev/null
+  ctr --address "$socket" --namespace k8s.io images import "$work/images/demo.tar" >/dev/null
+  job_file=examples/aks-mig/job.yaml
+  job_edit=(-e "s|^        image: .*|        image: localhost/migdra/demo:1|"
+            -e "s|\"--max_steps\", \"500\"|\"--max_steps\", \"$((train_seconds * 100))\"|")
+else
+  job_file=examples/aks-mig/local/job.yaml
+  job_edit=(-e "s/value: \"15\"/value: \"$train_seconds\"/")
+fi
+echo "== $jobs copies of the runnable Job ($job_file)"
 manifests=$work/jobs.yaml
 : >"$manifests"
 for i in $(seq 1 "$jobs"); do
-  sed -e "s/^  name: samples-tf-mnist-demo$/  name: samples-tf-mnist-demo-$i/" \
-      -e "s/value: \"15\"/value: \"$train_seconds\"/" examples/aks-mig/local/job.yaml >>"$manifests"
+  sed -e "s/^  name: samples-tf-mnist-demo$/  name: samples-tf-mnist-demo-$i/" "${job_edit[@]}" "$job_file" >>"$manifests"
   echo "---" >>"$manifests"
 done
 start=$(date +%s.%N)
