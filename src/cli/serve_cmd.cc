@@ -265,9 +265,8 @@ int RunServe(int argc, char** argv) {
     }
     node::NodeAgent* runner = local->runner.get();
     cp.SetPodLogProvider(
-        [runner](const std::string& ns, const std::string& pod, const std::string& container) {
-          return runner->PodLog(ns, pod, container);
-        });
+        [runner](const std::string& ns, const std::string& pod, const std::string& container,
+                 int attempt) { return runner->PodLog(ns, pod, container, attempt); });
     cp.SetStreaming(runner->Streaming());
     cp.SetReady();
   }

@@ -14,6 +14,7 @@
 #include "control/objects.h"
 #include "control/openapi.h"
 #include "control/patch.h"
+#include "control/pod_logs.h"
 #include "control/wire_types.h"
 
 namespace migdra::control {
@@ -539,7 +540,8 @@ ApiResponse ApiHandler::Get(const ApiRequest& request, const ResourceTarget& tar
   return JsonResponse(200, *object);
 }
 
-// GET pods/NAME/log: the log of ?container (default: the first container) from the runner.
+// GET pods/NAME/log: the log of ?container (default: the first container) from the runner;
+// ?previous and ?follow as pod_logs.h says.
 ApiResponse ApiHandler::PodLog(const ApiRequest& request, const ResourceTarget& target,
                                json pod) const {
   const std::string& name = target.name;
@@ -558,8 +560,10 @@ ApiResponse ApiHandler::PodLog(const ApiRequest& request, const ResourceTarget& 
     return ErrorResponse(
         ApiError{400, "BadRequest", "container " + container + " is not valid for pod " + name});
   }
+  Result<int> attempt = PodLogAttempt(pod, container, request.Param("previous") == "true");
+  if (!attempt.ok()) return ErrorResponse(ApiError{400, "BadRequest", attempt.error().message});
   std::optional<std::string> log =
-      log_provider_ ? log_provider_(target.ns, name, container) : std::nullopt;
+      log_provider_ ? log_provider_(target.ns, name, container, *attempt) : std::nullopt;
   if (!log) {
     return ErrorResponse(ApiError{400, "BadRequest",
                                   "container \"" + container + "\" in pod \"" + name +
@@ -568,6 +572,22 @@ ApiResponse ApiHandler::PodLog(const ApiRequest& request, const ResourceTarget& 
   ApiResponse r;
   r.content_type = "text/plain";
   r.body = *log;
+  if (request.Param("follow") == "true" && PodLogAttemptRunning(pod, container, *attempt)) {
+    const std::string uid = pod["metadata"].value("uid", "");
+    auto pod_now = [this, key = target.info->StoreKey(), ns = target.ns, name,
+                    uid]() -> std::optional<json> {
+      std::optional<json> now = store_.Get(key, ns, name);
+      if (!now || (*now)["metadata"].value("uid", "") != uid) return std::nullopt;
+      return now;
+    };
+    auto read_log = [provider = log_provider_, ns = target.ns, name, container,
+                     attempt = *attempt] { return provider(ns, name, container, attempt); };
+    r.stream = [pod_now, read_log, container, attempt = *attempt, sent = log->size()](
+                   const std::function<bool(const std::string&)>& write,
+                   const std::atomic<bool>& stop) {
+      FollowPodLog(pod_now, read_log, container, attempt, sent, write, stop);
+    };
+  }
   return r;
 }
 

@@ -58,11 +58,17 @@ struct ApiResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::optional<WatchSpec> watch;
+  // A body streamed in chunks after `body` (kubectl logs -f): writes through `write` (false: the
+  // client is gone; an empty text only asks whether it is there) until it returns or `stop`.
+  std::function<void(const std::function<bool(const std::string&)>& write,
+                     const std::atomic<bool>& stop)>
+      stream;
 };
 
-// Supplies a pod's log (the runner's); nullopt when it has none.
+// Supplies the log of one attempt of a pod's container (the runner's; attempts as in
+// pod_logs.h); nullopt when it has none.
 using PodLogProvider = std::function<std::optional<std::string>(
-    const std::string& ns, const std::string& pod, const std::string& container)>;
+    const std::string& ns, const std::string& pod, const std::string& container, int attempt)>;
 
 class ApiHandler {
  public:

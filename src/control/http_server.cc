@@ -768,7 +768,7 @@ void HttpServer::Front::Serve(std::unique_ptr<Connection> c, const RequestHead& 
                  e.what());
     response = ErrorResponse(ApiError{500, "InternalError", "internal error"});
   }
-  if (response.watch) return Stream(std::move(c), head, std::move(response));
+  if (response.watch || response.stream) return Stream(std::move(c), head, std::move(response));
   Answer(std::move(c), head, std::move(response), !head.KeepAlive());
 }
 
@@ -826,19 +826,23 @@ void HttpServer::Front::Stream(std::unique_ptr<Connection> c, const RequestHead&
     return;
   }
   bool alive = true;
-  handler_.StreamWatch(
-      *response.watch,
-      [&](const std::string& line) {
-        if (line.empty()) {
-          alive = !PeerGone(*c);
-        } else {
-          char size[24];
-          std::snprintf(size, sizeof size, "%zx\r\n", line.size());
-          alive = WriteAll(*c, size + line + "\r\n", Clock::now() + options_.write_timeout);
-        }
-        return alive;
-      },
-      stopping_);
+  auto write = [&](const std::string& line) {
+    if (line.empty()) {
+      alive = !PeerGone(*c);
+    } else {
+      char size[24];
+      std::snprintf(size, sizeof size, "%zx\r\n", line.size());
+      alive = WriteAll(*c, size + line + "\r\n", Clock::now() + options_.write_timeout);
+    }
+    return alive;
+  };
+  if (!response.body.empty()) write(response.body);
+  if (!alive) return;
+  if (response.stream) {
+    response.stream(write, stopping_);
+  } else {
+    handler_.StreamWatch(*response.watch, write, stopping_);
+  }
   if (!alive || stopping_) return;
   if (!WriteAll(*c, "0\r\n\r\n", Clock::now() + options_.write_timeout)) return;
   Return(std::move(c), !head.KeepAlive());

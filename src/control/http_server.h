@@ -31,8 +31,9 @@
 //    http_request.h says (400, 415, 501, 505) and their connection is closed.
 //  - Responses use keep-alive unless the client asks otherwise; TCP_NODELAY is on. Responses of
 //    at least 128 KiB are gzip-compressed for clients that accept it (as kube-apiserver does);
-//    watches are never compressed: each event goes out in its own HTTP chunk as soon as it
-//    happens. A client that stops reading for write_timeout is dropped.
+//    watches and streamed bodies (ApiResponse::stream, kubectl logs -f) are never compressed:
+//    each event or piece goes out in its own HTTP chunk as soon as it happens. A client that
+//    stops reading for write_timeout is dropped.
 //  - Errors are Kubernetes Status objects.
 //  - Protocol switches (kubectl exec, attach, port-forward): a request with "Connection: Upgrade"
 //    is offered to the UpgradeRoute first. When it takes the request, the answer is "101

@@ -420,7 +420,7 @@ Result<std::unique_ptr<stream::StreamedProcess>> HostProcessStreaming::Attach(
     return MakeError("cannot create a pipe: " + std::string(std::strerror(errno)));
   }
   return std::unique_ptr<stream::StreamedProcess>(std::make_unique<AttachedContainer>(
-      running->container_dir + "/log", std::move(running->supervisor), in, fds[0], fds[1]));
+      running->attempt_dir + "/log", std::move(running->supervisor), in, fds[0], fds[1]));
 }
 
 Result<int> HostProcessStreaming::DialPort(const json& pod, uint16_t port) {

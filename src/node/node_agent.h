@@ -35,9 +35,10 @@ class NodeAgent {
   virtual Status Start() = 0;
   // Stops background work; must return promptly (within a few seconds).
   virtual void Stop() = 0;
-  // The log of a container of a pod this agent runs, for `kubectl logs`; nullopt if unknown.
+  // The log of one attempt of a container of a pod this agent runs, for `kubectl logs`; nullopt
+  // if unknown. `attempt` is the restartCount that attempt has (status.containerStatuses[]).
   virtual std::optional<std::string> PodLog(const std::string& ns, const std::string& pod,
-                                            const std::string& container) {
+                                            const std::string& container, int attempt) {
     return std::nullopt;
   }
   // The runtime behind kubectl exec, attach and port-forward for this agent's pods; null when

@@ -114,9 +114,20 @@ struct ContainerRun {
   Clock::time_point next_start{};
   int pull_failures = 0;  // consecutive image pulls that failed (ImagePullBackOff)
   bool done = false;      // exited for good (no restart coming)
+  json last_termination;  // the previous attempt's end (lastState.terminated), once restarted
 
   bool running() const { return (process || !container_id.empty()) && !exit_code; }
 };
+
+// An ended attempt as containerStatuses' state.terminated.
+json Termination(const ContainerRun& c) {
+  json t = {{"exitCode", *c.exit_code},
+            {"reason", c.reason.empty() ? (*c.exit_code == 0 ? "Completed" : "Error") : c.reason},
+            {"finishedAt", c.finished_at}};
+  if (!c.started_at.empty()) t["startedAt"] = c.started_at;
+  if (!c.message.empty()) t["message"] = c.message;
+  return t;
+}
 
 // Sets NAME=VALUE in `env`, replacing an earlier NAME.
 void SetEnv(std::vector<std::string>& env, const std::string& entry) {
@@ -203,7 +214,7 @@ class PodRunner : public NodeAgent {
   Status Start() override;
   void Stop() override;
   std::optional<std::string> PodLog(const std::string& ns, const std::string& pod,
-                                    const std::string& container) override;
+                                    const std::string& container, int attempt) override;
   stream::ContainerStreaming* Streaming() override { return streaming_.get(); }
 
   kube::Client& client() { return *client_; }
@@ -324,12 +335,7 @@ void PodWorker::WriteStatus(const std::string& phase, const std::string& reason,
         s["containerID"] = c.process ? "migdra://" + std::to_string(c.process->shim_pid())
                                      : "containerd://" + c.container_id;
       } else if (c.exit_code) {
-        json t = {
-            {"exitCode", *c.exit_code},
-            {"reason", c.reason.empty() ? (*c.exit_code == 0 ? "Completed" : "Error") : c.reason},
-            {"finishedAt", c.finished_at}};
-        if (!c.started_at.empty()) t["startedAt"] = c.started_at;
-        if (!c.message.empty()) t["message"] = c.message;
+        json t = Termination(c);
         s["state"] = c.done
                          ? json{{"terminated", t}}
                          : json{{"waiting",
@@ -339,6 +345,9 @@ void PodWorker::WriteStatus(const std::string& phase, const std::string& reason,
       } else {
         s["state"] = {{"waiting", {{"reason", c.reason.empty() ? "ContainerCreating" : c.reason}}}};
         if (!c.message.empty()) s["state"]["waiting"]["message"] = c.message;
+      }
+      if (!s.contains("lastState") && !c.last_termination.is_null()) {
+        s["lastState"] = {{"terminated", c.last_termination}};
       }
       if (!c.init && !s["ready"].get<bool>()) all_ready = false;
       (c.init ? init_statuses : statuses).push_back(s);
@@ -516,7 +525,7 @@ void PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) 
       config.mounts.push_back({m.source, m.target, m.read_only});
     }
     config.cdi_devices = cdi_devices_;
-    config.log_path = ContainerDir(c) + "/log";
+    config.log_path = AttemptDir(c) + "/log";
     StartInRuntime(c, std::move(config));
     return;
   }
@@ -529,7 +538,7 @@ void PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) 
   }
   for (const std::string& e : cdi_env) SetEnv(launch.env, e);
   launch.working_dir = Str(c.spec, "workingDir");
-  launch.log_path = ContainerDir(c) + "/log";
+  launch.log_path = AttemptDir(c) + "/log";
   launch.attempt_dir = AttemptDir(c);
   launch.mounts = mounts_[c.name];
   launch.open_stdin = Field(c.spec, {"stdin"}) == true;
@@ -933,7 +942,10 @@ void PodWorker::Run() {
       return !c.running() && !c.done && Clock::now() >= c.next_start;
     };
     auto start = [&](ContainerRun& c) {
-      if (c.exit_code) ++c.restarts;
+      if (c.exit_code) {
+        c.last_termination = Termination(c);
+        ++c.restarts;
+      }
       Start(c, cdi_env);
     };
     // Init containers, one after another.
@@ -1161,7 +1173,7 @@ std::string PodRunner::Reconcile() {
 }
 
 std::optional<std::string> PodRunner::PodLog(const std::string& ns, const std::string& pod,
-                                             const std::string& container) {
+                                             const std::string& container, int attempt) {
   json object;
   {
     std::lock_guard lock(pods_mu_);
@@ -1177,8 +1189,9 @@ std::optional<std::string> PodRunner::PodLog(const std::string& ns, const std::s
     if (!spec.contains(list) || !spec[list].is_array()) continue;
     for (const json& c : spec[list]) in_pod = in_pod || Str(c, "name") == container;
   }
-  if (!in_pod) return std::nullopt;
-  const std::string path = runner_dir() + "/pods/" + uid + "/" + container + "/log";
+  if (!in_pod || attempt < 0) return std::nullopt;
+  const std::string path =
+      runner_dir() + "/pods/" + uid + "/" + container + "/" + std::to_string(attempt) + "/log";
   if (cri()) {
     auto log = cri()->ReadLog(path);
     if (!log.ok()) return std::nullopt;

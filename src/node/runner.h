@@ -29,9 +29,9 @@
 // restart policy like any exit — never run again silently. restartCount is the number of the
 // container's last attempt directory, so it never goes backwards.
 //
-// Names that become paths: the state folder is DATA_DIR/runner/pods/POD_UID/CONTAINER/ (log,
-// attempt directories). A pod whose UID is not hex-and-dashes or whose container names are not
-// unique DNS-1123 labels (API validation admits no other) is kept Pending with
+// Names that become paths: the state folder is DATA_DIR/runner/pods/POD_UID/CONTAINER/ATTEMPT/
+// (one per attempt: its log, its records). A pod whose UID is not hex-and-dashes or whose container
+// names are not unique DNS-1123 labels (API validation admits no other) is kept Pending with
 // CreateContainerConfigError before any path is built; PodLog answers only for a DNS-1123 name
 // of a container of the pod.
 //

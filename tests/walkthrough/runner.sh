@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the pod runner of `migdra serve` (simulated 8 x A100-80GB), with the real
 # kubectl: a pod's command runs with its env, workingDir and the CDI environment of its MIG
-# device; `kubectl logs` shows its output; restartPolicy OnFailure restarts a failing container;
+# device; `kubectl logs` shows its output (--previous the attempt before, -f until it ends);
+# restartPolicy OnFailure restarts a failing container;
 # `kubectl delete` sends SIGTERM, then releases the partition; a container without a command stays
 # Pending with the reason CommandRequired; env valueFrom.fieldRef and $(VAR) references work, and
 # an env source serve cannot provide keeps the pod Pending with CreateContainerConfigError.
@@ -66,7 +67,19 @@ mkdir -p "$work/flaky"
 k wait --for=jsonpath='{.status.phase}'=Succeeded pod/flaky --timeout=60s >/dev/null
 restarts=$(k get pod flaky -o jsonpath='{.status.containerStatuses[0].restartCount}')
 [[ $restarts == 2 ]] || fail "flaky restarted $restarts times, want 2"
-pass "restartPolicy OnFailure restarts a failing container (2 restarts, then Succeeded)"
+[[ $(k logs flaky) == "attempt 3" ]] || fail "kubectl logs flaky: $(k logs flaky)"
+[[ $(k logs --previous flaky) == "attempt 2" ]] || fail "kubectl logs --previous flaky: $(k logs --previous flaky)"
+k get pod flaky -o json | jq -e '.status.containerStatuses[0].lastState.terminated.exitCode == 1' >/dev/null ||
+  fail "flaky lastState: $(k get pod flaky -o jsonpath='{.status.containerStatuses[0].lastState}')"
+pass "restartPolicy OnFailure restarts a failing container (2 restarts, then Succeeded); logs and --previous show the last two attempts, lastState the one before"
+
+# kubectl logs -f follows a running container until it ends.
+pod ticker Never '["/bin/sh", "-c", "for i in 1 2 3 4 5; do echo tick $i; sleep 0.4; done"]' | k apply -f - >/dev/null
+k wait --for=jsonpath='{.status.phase}'=Running pod/ticker --timeout=60s >/dev/null
+followed=$(k logs -f ticker)
+[[ $followed == "tick 1"*"tick 5" ]] || fail "kubectl logs -f ticker: $followed"
+[[ $(phase ticker) == Succeeded ]] || fail "kubectl logs -f returned before ticker ended: $(phase ticker)"
+pass "kubectl logs -f follows a running container to its end"
 
 # 3. restartPolicy Never: a failing container fails the pod.
 pod failing Never '["/bin/sh", "-c", "exit 3"]' | k apply -f - >/dev/null
