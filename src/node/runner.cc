@@ -597,7 +597,9 @@ void PodWorker::RemoveSandbox() {
 void PodWorker::StartInRuntime(ContainerRun& c, ContainerConfig config) {
   ContainerRuntime& cri = *runner_->cri();
   if (Status pulled = cri.PullImage(config.image, config.image_pull_policy); !pulled.ok()) {
-    c.reason = c.pull_failures == 0 ? pulled.error().field : "ImagePullBackOff";
+    // As the kubelet: a pull policy of Never is no pull to back off from.
+    const bool never = pulled.error().field == "ErrImageNeverPull";
+    c.reason = c.pull_failures == 0 || never ? pulled.error().field : "ImagePullBackOff";
     if (c.reason.empty()) c.reason = "ErrImagePull";
     c.message = pulled.error().message;
     c.next_start =

@@ -140,12 +140,21 @@ wait_for "CrashLoopBackOff" 120 backing_off
 pass "kubectl logs -f follows to the end; OnFailure restarts with back-off; --previous shows the last attempt"
 
 # 5. Pull failures.
-pod unpullable Never localhost:1/migdra/absent:1 | k apply -f - >/dev/null
+# ErrImagePull shows until the first retry (half a second later): the pod's every version is
+# watched from its creation on, and the first waiting reason after ContainerCreating must be it.
+rv=$(pod unpullable Never localhost:1/migdra/absent:1 | k create -f - -o jsonpath='{.metadata.resourceVersion}')
+curl -skN --max-time 150 -H "Authorization: Bearer $TOKEN" \
+  "https://127.0.0.1:$PORT/api/v1/namespaces/default/pods?watch=1&fieldSelector=metadata.name%3Dunpullable&resourceVersion=$rv" \
+  >"$E2E_TMP/unpullable.watch" &
+watch_pid=$!
 waiting_reason() { [[ $(k get pod "$1" -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}') == "$2" ]]; }
-wait_for "ErrImagePull" 120 waiting_reason unpullable ErrImagePull
-msg=$(k get pod unpullable -o jsonpath='{.status.containerStatuses[0].state.waiting.message}')
-[[ $msg == *"localhost:1/migdra/absent:1"* ]] || fail "ErrImagePull message: $msg"
 wait_for "ImagePullBackOff" 120 waiting_reason unpullable ImagePullBackOff
+kill "$watch_pid"
+wait "$watch_pid" 2>/dev/null || true
+first=$(jq -c '.object.status.containerStatuses[0].state.waiting // empty | select(.reason != "ContainerCreating")' \
+  "$E2E_TMP/unpullable.watch" | head -n 1)
+[[ $(jq -r .reason <<<"$first") == ErrImagePull && $(jq -r .message <<<"$first") == *"localhost:1/migdra/absent:1"* ]] ||
+  fail "the first pull failure reads $first"
 pod never Never localhost/migdra/absent:1 "" Never | k apply -f - >/dev/null
 wait_for "ErrImageNeverPull" 120 waiting_reason never ErrImageNeverPull
 pass "pull failures: ErrImagePull then ImagePullBackOff, ErrImageNeverPull"
