@@ -15,6 +15,7 @@
 #include "control/control_plane.h"
 #include "control/device_classes.h"
 #include "cri/containerd_runtime.h"
+#include "cri/containerd_streaming.h"
 #include "driver/metrics.h"
 #include "driver/plugin.h"
 #include "gpu/inventory.h"
@@ -55,6 +56,8 @@ std::string RestrictFiles(const std::string& dir) {
 struct LocalNode {
   std::unique_ptr<driver::Plugin> plugin;
   std::unique_ptr<node::NodeAgent> runner;
+  // exec/attach through containerd's streaming server when the runner runs pods there.
+  std::unique_ptr<stream::ContainerStreaming> containerd_streaming;
   std::string description;  // "node NAME: 8 x NVIDIA A100-SXM4-80GB (simulated)"
 };
 
@@ -133,6 +136,10 @@ Result<LocalNode> StartLocalNode(const std::string& data_dir, std::string node_n
   local.runner = node::MakePodRunner(context);
   if (Status s = local.runner->Start(); !s.ok()) {
     return MakeError("pod runner: " + s.error().message);
+  }
+  if (auto containerd = std::dynamic_pointer_cast<cri::ContainerdRuntime>(*container_runtime)) {
+    local.containerd_streaming =
+        std::make_unique<cri::ContainerdStreaming>(containerd, local.runner->Streaming());
   }
   if (!local.plugin->WaitUntilPublished(std::chrono::seconds(30))) {
     return MakeError("the node's ResourceSlices could not be published in 30 s");
@@ -267,7 +274,8 @@ int RunServe(int argc, char** argv) {
     cp.SetPodLogProvider(
         [runner](const std::string& ns, const std::string& pod, const std::string& container,
                  int attempt) { return runner->PodLog(ns, pod, container, attempt); });
-    cp.SetStreaming(runner->Streaming());
+    cp.SetStreaming(local->containerd_streaming ? local->containerd_streaming.get()
+                                                : runner->Streaming());
     cp.SetReady();
   }
   const std::string node_line = local.ok() ? local->description : local.error().message;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "control/upgrade_proxy.h"
 #include "stream/port_forward.h"
 #include "stream/remote_command.h"
 #include "stream/websocket.h"
@@ -153,6 +154,11 @@ std::optional<R> RemoteCommand(const RequestHead& head, stream::ContainerStreami
   if (request.tty) request.want_stderr = false;  // the terminal carries both
   if (!request.want_stdin && !request.want_stdout && !request.want_stderr) {
     return R::Fail(BadRequest("you must specify at least 1 of stdin, stdout, stderr"));
+  }
+  // A runtime with its own streaming server (containerd) speaks with the client itself.
+  if (std::optional<Result<std::string>> url = streaming.StreamUrl(pod, request, exec)) {
+    if (!url->ok()) return R::Fail(BadRequest(url->error().message));
+    return ProxyUpgrade(head, **url);
   }
   if (!EqualsIgnoringCase(head.Field("upgrade"), "websocket")) {
     return R::Fail(BadRequest("exec and attach are served over WebSocket (subprotocol " +

@@ -12,6 +12,9 @@
 //    (kubectl 1.30+ speaks WebSocket). portforward over WebSocket with subprotocol
 //    SPDY/3.1+portforward.k8s.io (SPDY tunnelled in binary messages) or over "Upgrade:
 //    SPDY/3.1" with X-Stream-Protocol-Version portforward.k8s.io (port_forward.h).
+//  - A runtime with a streaming server of its own (ContainerStreaming::StreamUrl: containerd)
+//    serves exec and attach there: the request is proxied to it (upgrade_proxy.h) with whatever
+//    protocol the client and the runtime agree on (WebSocket, or SPDY after kubectl's fallback).
 //  - The node's runtime (stream::ContainerStreaming) starts the exec'd command or attaches
 //    before the answer: its failure (container not running) is the request's 400 and kubectl
 //    prints its message. Without a runtime (serve --no-node) the answer is 503.

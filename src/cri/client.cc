@@ -163,6 +163,18 @@ Result<v1::ListContainersResponse> CriClient::ListContainers(const v1::Container
   return Call(*runtime_, &v1::RuntimeService::Stub::ListContainers, "ListContainers", request);
 }
 
+Result<std::string> CriClient::Exec(const v1::ExecRequest& request) {
+  auto r = Call(*runtime_, &v1::RuntimeService::Stub::Exec, "Exec", request);
+  if (!r.ok()) return std::move(r).error();
+  return r->url();
+}
+
+Result<std::string> CriClient::Attach(const v1::AttachRequest& request) {
+  auto r = Call(*runtime_, &v1::RuntimeService::Stub::Attach, "Attach", request);
+  if (!r.ok()) return std::move(r).error();
+  return r->url();
+}
+
 Result<v1::ContainerStatus> CriClient::ContainerStatus(const std::string& container_id) {
   v1::ContainerStatusRequest request;
   request.set_container_id(container_id);

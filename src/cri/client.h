@@ -53,7 +53,11 @@ class CriClient {
   // Pulls `image`; returns its reference (image ID). Pulls may take minutes: `timeout`.
   Result<std::string> PullImage(const std::string& image, std::chrono::seconds timeout);
 
-  // The stubs, for calls this class does not wrap (exec, attach, port-forward).
+  // The single-use URL of the runtime's streaming server for an exec / an attach.
+  Result<std::string> Exec(const v1::ExecRequest& request);
+  Result<std::string> Attach(const v1::AttachRequest& request);
+
+  // The stubs, for calls this class does not wrap (port-forward).
   v1::RuntimeService::Stub& runtime() { return *runtime_; }
   v1::ImageService::Stub& images() { return *images_; }
 

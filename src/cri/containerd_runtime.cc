@@ -349,6 +349,37 @@ Result<std::vector<node::ContainerStatus>> ContainerdRuntime::ListContainers(
   return out;
 }
 
+Result<std::string> ContainerdRuntime::StreamUrl(const std::string& pod_uid,
+                                                 const stream::StreamRequest& request, bool exec) {
+  v1::ContainerFilter filter;
+  (*filter.mutable_label_selector())[kPodUidLabel] = pod_uid;
+  (*filter.mutable_label_selector())[kContainerNameLabel] = request.container;
+  filter.mutable_state()->set_state(v1::CONTAINER_RUNNING);
+  auto running = client_->ListContainers(filter);
+  if (!running.ok()) return std::move(running).error();
+  if (running->containers().empty()) {
+    return MakeError("container " + request.container + " is not running");
+  }
+  const std::string& id = running->containers(0).id();
+  if (exec) {
+    v1::ExecRequest exec_request;
+    exec_request.set_container_id(id);
+    for (const std::string& arg : request.command) exec_request.add_cmd(arg);
+    exec_request.set_tty(request.tty);
+    exec_request.set_stdin(request.want_stdin);
+    exec_request.set_stdout(request.want_stdout);
+    exec_request.set_stderr(request.want_stderr);
+    return client_->Exec(exec_request);
+  }
+  v1::AttachRequest attach;
+  attach.set_container_id(id);
+  attach.set_tty(request.tty);
+  attach.set_stdin(request.want_stdin);
+  attach.set_stdout(request.want_stdout);
+  attach.set_stderr(request.want_stderr);
+  return client_->Attach(attach);
+}
+
 Result<std::string> ContainerdRuntime::ReadLog(const std::string& log_path) {
   std::ifstream in(log_path, std::ios::binary);
   if (!in) return std::string();

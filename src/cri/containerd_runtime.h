@@ -31,6 +31,7 @@
 #include "common/result.h"
 #include "cri/client.h"
 #include "node/container_runtime.h"
+#include "stream/container_streams.h"
 
 namespace migdra::cri {
 
@@ -84,6 +85,12 @@ class ContainerdRuntime : public node::ContainerRuntime {
   Result<node::ContainerStatus> GetContainerStatus(const std::string& container_id) override;
   Result<std::vector<node::ContainerStatus>> ListContainers(const std::string& sandbox_id) override;
   Result<std::string> ReadLog(const std::string& log_path) override;
+
+  // The URL of containerd's streaming server for kubectl exec (`exec`) or attach into the
+  // running attempt of `request.container` in the pod `pod_uid` (containerd_streaming.h); an
+  // error, as kubectl shows it, when that container is not running.
+  Result<std::string> StreamUrl(const std::string& pod_uid, const stream::StreamRequest& request,
+                                bool exec);
 
  private:
   ContainerdRuntime(ContainerdOptions options, std::unique_ptr<CriClient> client);

@@ -12,12 +12,14 @@
 //    (a pseudo-terminal's EIO counts as EOF), writes stdin, and then asks Wait for the exit code.
 //  - DialPort connects to `port` of the pod's network (the node's, for host-network pods) and
 //    returns the connected socket, owned by the caller.
+//  - StreamUrl, when given, replaces Exec and Attach (see there).
 //
 // Thread safety: implementations are called from any thread; one StreamedProcess from one.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +65,15 @@ class ContainerStreaming {
   virtual Result<std::unique_ptr<StreamedProcess>> Attach(const nlohmann::json& pod,
                                                           const StreamRequest& request) = 0;
   virtual Result<int> DialPort(const nlohmann::json& pod, uint16_t port) = 0;
+  // A runtime with a streaming server of its own (a CRI runtime: containerd) serves exec
+  // (`exec` true) and attach there: the URL (http://HOST:PORT/PATH, single use) that the API
+  // server proxies the client's upgrade request and connection to, as kube-apiserver does
+  // through the kubelet; the client and that server then speak their protocol end to end.
+  // nullopt (the default): Exec and Attach above serve the request in serve itself.
+  virtual std::optional<Result<std::string>> StreamUrl(const nlohmann::json& pod,
+                                                       const StreamRequest& request, bool exec) {
+    return std::nullopt;
+  }
 };
 
 }  // namespace migdra::stream

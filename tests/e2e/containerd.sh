@@ -5,18 +5,20 @@
 #  1. serve prints its choice and the node's containerRuntimeVersion is containerd's;
 #  2. the walkthrough's Job with only its image replaced by the demo image, 56 copies at once:
 #     serve is killed (-9) while they run and started again; every container ran once (one run
-#     in its log; a start the kill cancelled is an attempt, as with a kubelet), listed exactly one GPU device node — that of
-#     the GPU its claim's partition is on — and printed a MIG UUID of that GPU (56 distinct), as
-#     its log (written while it ran) and the MigDeviceCreated events (which outlive claims) say;
-#     all Jobs complete;
+#     in all its attempts' logs; a start the kill cancelled is an attempt, as with a kubelet),
+#     listed exactly one GPU device node — that of the GPU its claim's partition is on — and
+#     printed a MIG UUID of that GPU (56 distinct), as its log (written while it ran) and the
+#     MigDeviceCreated events (which outlive claims) say; all Jobs complete;
 #  3. a container sees neither serve's data directory, its token nor serve's environment;
 #  4. logs: `kubectl logs -f` follows a running container to its end; a failing container
 #     (restartPolicy OnFailure) is restarted with back-off, `kubectl logs --previous` shows the
 #     previous attempt and lastState its exit code;
 #  5. an image that cannot be pulled: ErrImagePull then ImagePullBackOff with the runtime's
 #     message; imagePullPolicy Never and no image: ErrImageNeverPull;
-#  6. kubectl delete of a running pod returns once the pod is gone;
-#  7. once everything is deleted no container, sandbox or MIG partition is left.
+#  6. kubectl exec (its exit code, -i, and -it under a pseudo-terminal), attach and port-forward
+#     with the real kubectl: exec and attach proxied to containerd's streaming server;
+#  7. kubectl delete of a running pod returns once the pod is gone;
+#  8. once everything is deleted no container, sandbox or MIG partition is left.
 # Usage: containerd.sh PATH/TO/migdra   (skipped without root, containerd, runc, umoci, skopeo,
 # busybox-static)
 source "$(dirname "$0")/lib.sh"
@@ -66,7 +68,8 @@ pods=$(k get pods -l 'job-name' -o json)
 [[ $(jq '[.items[] | select(.status.phase == "Succeeded")] | length' <<<"$pods") == 56 ]] ||
   fail "not 56 Succeeded pods: $(jq -r '.items[] | .metadata.name + " " + .status.phase' <<<"$pods")"
 # A StartContainer that the kill cancelled ends that attempt (StartError) and the pod restarts it,
-# as with a kubelet; what must never happen is a container running twice: one run per log.
+# as with a kubelet (so at most one restart here); what must never happen is a container running
+# twice: one run in all its attempts' logs (the log and, after a restart, --previous).
 # What each container saw, from its log (written while it ran), against the device its claim was
 # given (the runner's MigDeviceCreated event, which outlives the claim). A partition's UUID exists
 # only while it does; the simulator's MIG UUIDs name their GPU (MIG-<0x51a00000 + GPU index>-…),
@@ -78,7 +81,14 @@ for name in $(jq -r '.items[].metadata.name' <<<"$pods"); do
   nodes=$(sed -n 's/^gpu device nodes: //p' <<<"$log")
   seen=$(sed -n 's/^visible devices: //p' <<<"$log")
   [[ $log == *"step 500/500"*"done"* ]] || fail "$name did not finish its work: $log"
-  [[ $(grep -c '^gpu device nodes:' <<<"$log") == 1 ]] || fail "$name ran more than once: $log"
+  restarts=$(jq -r --arg n "$name" '.items[] | select(.metadata.name == $n) | .status.containerStatuses[0].restartCount' <<<"$pods")
+  case $restarts in
+    0) previous= ;;
+    1) previous=$(k logs --previous "$name") ;;
+    *) fail "$name restarted $restarts times" ;;
+  esac
+  [[ $(printf '%s\n%s\n' "$previous" "$log" | grep -c '^gpu device nodes:') == 1 ]] ||
+    fail "$name ran more than once: $previous$log"
   device=$(sed -n "s|^created MIG device \(.*\) for pod default/$name\$|\1|p" <<<"$created" | sort -u)
   [[ $device =~ ^gpu-([0-7])-mig-1g10gb-[0-9]+-[0-9]+$ ]] || fail "$name: MIG devices created for it: '$device'"
   gpu=${BASH_REMATCH[1]}
@@ -159,14 +169,53 @@ pod never Never localhost/migdra/absent:1 "" Never | k apply -f - >/dev/null
 wait_for "ErrImageNeverPull" 120 waiting_reason never ErrImageNeverPull
 pass "pull failures: ErrImagePull then ImagePullBackOff, ErrImageNeverPull"
 
-# 6. Deletion.
+# 6. kubectl exec (also -i and -it under a pseudo-terminal), attach and port-forward: serve
+# proxies exec and attach to containerd's streaming server; port-forward dials the host network.
+http_port=$(free_port)
+pod shell Always "$DEMO" "[\"/bin/sh\", \"-c\", \"mkdir -p /tmp/www && echo served-by-the-container >/tmp/www/index.html && httpd -p $http_port -h /tmp/www && while [ ! -e /tmp/stop ]; do echo tick; sleep 0.3; done; echo bye; sleep 3600\"]" |
+  k apply -f - >/dev/null
+k wait --for=jsonpath='{.status.phase}'=Running pod/shell --timeout=120s >/dev/null
+set +e
+out=$(k exec shell -- sh -c 'echo out; echo err >&2; echo nodes $(ls /dev/nvidia[0-9]*); exit 7' 2>"$E2E_TMP/exec.err")
+rc=$?
+set -e
+[[ $rc == 7 && $out =~ ^out$'\n'"nodes /dev/nvidia"[0-7]$ && $(<"$E2E_TMP/exec.err") == err$'\n'* ]] ||
+  fail "kubectl exec: rc $rc, stdout $out, stderr $(<"$E2E_TMP/exec.err")"
+[[ $(echo piped-input | k exec -i shell -- cat) == piped-input ]] || fail "kubectl exec -i did not pass stdin"
+set +e
+out=$(script -qec "$KUBECTL_BIN --cache-dir $E2E_TMP/kube-cache exec -it shell -- sh -c 'tty; exit 3'" /dev/null)
+rc=$?
+set -e
+[[ $rc == 3 && $out == *"/dev/pts/"* ]] || fail "kubectl exec -it: rc $rc, $out"
+k attach shell >"$E2E_TMP/attach.out" 2>&1 &
+attach_pid=$!
+attached_tick() { grep -q '^tick' "$E2E_TMP/attach.out"; }
+wait_for "kubectl attach to show the container's output" 60 attached_tick
+k exec shell -- touch /tmp/stop
+attached_bye() { grep -q '^bye' "$E2E_TMP/attach.out"; }
+wait_for "kubectl attach to show what the container printed next" 60 attached_bye
+kill "$attach_pid"
+wait "$attach_pid" 2>/dev/null || true
+local_port=$(free_port)
+k port-forward pod/shell "$local_port:$http_port" >"$E2E_TMP/forward.out" 2>&1 &
+forward_pid=$!
+forwarding() { grep -q '^Forwarding from' "$E2E_TMP/forward.out"; }
+wait_for "kubectl port-forward to listen" 60 forwarding
+page=$(curl -s --max-time 30 "http://127.0.0.1:$local_port/")
+kill "$forward_pid"
+wait "$forward_pid" 2>/dev/null || true
+[[ $page == served-by-the-container ]] || fail "kubectl port-forward: $page"
+k delete pod shell --wait=false >/dev/null
+pass "kubectl exec (exit code, -i, -it under a pseudo-terminal), attach and port-forward reach the container"
+
+# 7. Deletion.
 pod sleeper Always "$DEMO" "[\"/bin/sh\", \"-c\", \"trap 'echo got-sigterm; exit 0' TERM; while :; do sleep 0.1; done\"]" |
   k apply -f - >/dev/null
 k wait --for=jsonpath='{.status.phase}'=Running pod/sleeper --timeout=120s >/dev/null
 k delete pod sleeper >/dev/null
 pass "kubectl delete of a running pod returns once it is gone"
 
-# 7. Nothing left.
+# 8. Nothing left.
 k delete jobs --all >/dev/null
 k delete pods --all >/dev/null
 nothing_left() {
