@@ -8,6 +8,7 @@
 #include "cel/cel.h"
 #include "control/config_kinds.h"
 #include "control/json_access.h"
+#include "control/selectors.h"
 
 namespace migdra::control {
 namespace {
@@ -87,6 +88,21 @@ void ValidateConfigKindObject(const ResourceInfo& info, const json& object, cons
   for (json& cause : ValidateConfigKind(info, object, old)) causes.push_back(std::move(cause));
 }
 
+// A Job's selector (defaulted from its uid unless manualSelector) must select its pods' labels,
+// as upstream's ValidateJobSpec has it.
+void ValidateJobSelector(const json& job, json& causes) {
+  const json& selector = Field(job, {"spec", "selector"});
+  if (selector.is_null()) {
+    causes.push_back(Cause("FieldValueRequired", "spec.selector", "Required value"));
+    return;
+  }
+  if (!LabelSelector::FromObject(selector).Matches(
+          Field(job, {"spec", "template", "metadata", "labels"}))) {
+    causes.push_back(Cause("FieldValueInvalid", "spec.template.metadata.labels",
+                           "Invalid value: `selector` does not match template `labels`"));
+  }
+}
+
 // What only the server checks on update: fields that may not change.
 void ValidateUpdate(const ResourceInfo& info, const json& object, const json& old, json& causes) {
   if (old.is_null()) return;
@@ -147,6 +163,7 @@ json AdmissionCauses(const ResourceInfo& info, const json& object, const json& o
   }
   for (const Error& e : validation)
     causes.push_back(Cause(CauseReason(e.message), e.field, e.message));
+  if (info.plural == "jobs") ValidateJobSelector(object, causes);
   ValidateUpdate(info, object, old, causes);
   return causes;
 }
