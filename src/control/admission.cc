@@ -131,6 +131,19 @@ api::ValidationOptions CompilingValidationOptions(std::vector<std::string> store
 }
 
 std::vector<Error> ValidateDocument(const json& document, const DocumentCheck& check) {
+  const std::string kind = document.is_object() ? document.value("kind", "") : "";
+  if (document.is_object() && document.value("apiVersion", "") == "v1" &&
+      (kind == "ConfigMap" || kind == "Secret")) {
+    // Kinds without a typed model: the server's own checks, as causes.
+    json causes = json::array();
+    ValidateConfigKindObject(*FindResource("", "v1", kind == "Secret" ? "secrets" : "configmaps"),
+                             document, json(), causes);
+    std::vector<Error> errors;
+    for (const json& cause : causes) {
+      errors.push_back(MakeError(cause.value("message", ""), cause.value("field", "")));
+    }
+    return errors;
+  }
   std::vector<Error> decoding, validation;
   Check(document, check, decoding, validation);
   decoding.insert(decoding.end(), validation.begin(), validation.end());
