@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +36,11 @@ namespace fs = std::filesystem;
 constexpr const char* kShimRecord = "shim";
 constexpr const char* kExitRecord = "exit";
 constexpr int kGoFd = 3;  // the shim reads its go byte here
+// The shim is serve's own binary: it needs serve's LD_LIBRARY_PATH (a relocated install, such as
+// the GPU-machine bundle) to load at all, and the container must get its own back. The runtime
+// starts the shim with serve's and this variable, "set:VALUE" or "unset", which the shim applies
+// to the container before executing it.
+constexpr const char* kContainerLoaderPath = "MIGDRA_CONTAINER_LD_LIBRARY_PATH";
 constexpr const char* kMountsRecord = "mounts";
 
 // The container's bind mounts from ATTEMPT/mounts, in a new private mount namespace; false
@@ -288,6 +294,7 @@ AttemptState ReadAttempt(const std::string& attempt_dir) {
 
 std::unique_ptr<ProcessRuntime> ProcessRuntime::Create(const std::string& runner_dir) {
   auto runtime = std::unique_ptr<ProcessRuntime>(new ProcessRuntime());
+  if (const char* loader_path = std::getenv("LD_LIBRARY_PATH")) runtime->loader_path_ = loader_path;
   std::error_code ec;
   const std::string record = runner_dir + "/cgroup-root";
   std::string recorded = ReadFirstLine(record);
@@ -367,7 +374,22 @@ Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::strin
   std::vector<char*> cargs, cenv;
   for (std::string& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);
-  for (std::string& e : launch.env) cenv.push_back(e.data());
+  std::vector<std::string> shim_env;
+  if (loader_path_.empty()) {
+    shim_env = launch.env;
+  } else {
+    std::string container_path = "unset";
+    for (const std::string& e : launch.env) {
+      if (e.rfind("LD_LIBRARY_PATH=", 0) == 0) {
+        container_path = "set:" + e.substr(std::strlen("LD_LIBRARY_PATH="));
+      } else {
+        shim_env.push_back(e);
+      }
+    }
+    shim_env.push_back("LD_LIBRARY_PATH=" + loader_path_);
+    shim_env.push_back(std::string(kContainerLoaderPath) + "=" + container_path);
+  }
+  for (std::string& e : shim_env) cenv.push_back(e.data());
   cenv.push_back(nullptr);
   int go[2];
   if (pipe2(go, O_CLOEXEC) != 0) return failed(std::string("pipe: ") + std::strerror(errno));
@@ -479,6 +501,14 @@ int RunContainerShim(int argc, char** argv) {
       std::fprintf(stderr, "migdra: cannot enter workingDir %s: %s\n", workdir.c_str(),
                    std::strerror(errno));
       _exit(127);
+    }
+    if (const char* restore = std::getenv(kContainerLoaderPath)) {
+      if (std::strncmp(restore, "set:", 4) == 0) {
+        setenv("LD_LIBRARY_PATH", restore + 4, 1);
+      } else {
+        unsetenv("LD_LIBRARY_PATH");
+      }
+      unsetenv(kContainerLoaderPath);
     }
     execvp(command[0], command);
     std::fprintf(stderr, "migdra: cannot run %s: %s\n", command[0], std::strerror(errno));

@@ -19,6 +19,7 @@ export PATH=$bundle/containerd:$PATH
 source "$bundle/lib.sh"
 source "$bundle/cri.sh"
 source "$bundle/cuda_rootfs.sh"
+source "$bundle/serve_api.sh"
 
 modes=$(nvidia-smi --query-gpu=mig.mode.current --format=csv,noheader | sort -u)
 if [[ "$modes" != "Disabled" && "$modes" != "[N/A]" ]]; then
@@ -84,29 +85,17 @@ port=16443
 LD_LIBRARY_PATH=$bundle/lib "$bundle/bin/migdra" serve --data-dir "$work/data" --listen 127.0.0.1:$port --runtime "containerd:$CONTAINERD_SOCKET" \
   >"$work/serve.out" 2>"$work/serve.log" &
 serve_pid=$!
-for _ in $(seq 300); do
-  curl -sk --max-time 1 https://127.0.0.1:$port/readyz | grep -q ok && break
-  kill -0 "$serve_pid" 2>/dev/null || { echo "FAIL: serve exited"; cat "$work/serve.log"; exit 1; }
-  sleep 0.1
-done
+serve_wait_ready $port "$serve_pid" "$work/data" || { echo "FAIL: serve did not become ready"; cat "$work/serve.log"; exit 1; }
 grep 'runtime:' "$work/serve.log"
-token=$(cat "$work/data/token")
-api() { curl -sk --max-time 30 -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
-base=https://127.0.0.1:$port
+api() { serve_api "$@"; }
+base=$SERVE_BASE
 api $base/api/v1/nodes | python3 -c 'import json,sys; n=json.load(sys.stdin)["items"][0]; print("node", n["metadata"]["name"], n["status"]["nodeInfo"]["containerRuntimeVersion"])'
 # serve installs NVIDIA's DeviceClasses; gpu.nvidia.com selects whole GPUs.
 api -X POST $base/apis/resource.k8s.io/v1/namespaces/default/resourceclaimtemplates -d '{"apiVersion":"resource.k8s.io/v1","kind":"ResourceClaimTemplate","metadata":{"name":"one-gpu"},"spec":{"spec":{"devices":{"requests":[{"name":"gpu","exactly":{"deviceClassName":"gpu.nvidia.com"}}]}}}}' >/dev/null
 api -X POST $base/apis/batch/v1/namespaces/default/jobs -d '{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"cuda-probe"},"spec":{"backoffLimit":0,"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"probe","image":"localhost/migdra/cuda-probe:1","imagePullPolicy":"Never","resources":{"claims":[{"name":"gpu"}]}}],"resourceClaims":[{"name":"gpu","resourceClaimTemplateName":"one-gpu"}]}}}}' >/dev/null
 
-pod= phase=
-for _ in $(seq 180); do
-  pod=$(api "$base/api/v1/namespaces/default/pods" | python3 -c 'import json,sys; i=json.load(sys.stdin)["items"]; print(i[0]["metadata"]["name"] if i else "")')
-  if [[ -n "$pod" ]]; then
-    phase=$(api "$base/api/v1/namespaces/default/pods/$pod" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("status",{}).get("phase",""))')
-    [[ "$phase" == Succeeded || "$phase" == Failed ]] && break
-  fi
-  sleep 1
-done
+serve_wait_job_pod cuda-probe
+pod=$POD phase=$PHASE
 echo "== pod $pod: $phase"
 api "$base/api/v1/namespaces/default/pods/$pod" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin).get("status",{}).get("containerStatuses",[]), indent=1))' | head -30
 log=$(api "$base/api/v1/namespaces/default/pods/$pod/log")
