@@ -180,7 +180,7 @@ struct ServeSettings {
 Result<ServeSettings> CheckServeFlags(const ServeFlags& flags) {
   ServeSettings settings;
   Result<cri::RuntimeFlag> runtime = cri::ParseRuntimeFlag(flags.runtime);
-  if (!runtime.ok()) return MakeError("--runtime: " + runtime.error().message);
+  if (!runtime.ok()) return runtime.error();
   settings.runtime = *runtime;
   Result<alloc::Strategy> strategy = alloc::ParseStrategy(flags.strategy);
   if (!strategy.ok()) return MakeError("--strategy: " + strategy.error().ToString());
