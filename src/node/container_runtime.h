@@ -19,9 +19,11 @@
 //
 // Implementation: the containerd CRI client (src/cri). The host-process runtime (ProcessRuntime,
 // runner_process.h: host processes under `migdra container-shim`) is deliberately not one. The
-// pod runner drives it through a seam of its own (runner.cc: Start, Recover, Reap and
-// StopProcesses each choose a host-process or a CRI side, nothing else does), because the two
-// differ exactly where this contract is strict:
+// pod runner drives it through a seam of its own in runner.cc: the pod worker's Start, Recover,
+// Reap and StopProcesses each have a host-process and a CRI side, and besides them only Release
+// (KillPod or the sandbox's removal), the CommandRequired check, the containerID scheme, PodLog
+// and the orphan-sandbox sweep ask which runtime runs the pods. The two differ exactly where
+// this contract is strict:
 //  - Adoption. Host processes are found again from their attempt directories (shim and exit
 //    records, read once per container when a worker starts) and a live attempt is held as a
 //    pidfd the worker polls; answering ListContainers / GetContainerStatus by ID would need a

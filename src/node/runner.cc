@@ -119,6 +119,12 @@ struct ContainerRun {
   bool running() const { return (process || !container_id.empty()) && !exit_code; }
 };
 
+// Stops the sandbox (every process left in it), then removes it with its containers.
+Status StopAndRemoveSandbox(ContainerRuntime& runtime, const std::string& sandbox_id) {
+  Status stopped = runtime.StopPodSandbox(sandbox_id);
+  return stopped.ok() ? runtime.RemovePodSandbox(sandbox_id) : stopped;
+}
+
 // Sets NAME=VALUE in `env`, replacing an earlier NAME.
 void SetEnv(std::vector<std::string>& env, const std::string& entry) {
   std::string name = entry.substr(0, entry.find('='));
@@ -618,8 +624,7 @@ std::optional<std::string> PodWorker::SandboxId() {
 void PodWorker::RemoveSandbox() {
   std::optional<std::string> sandbox = SandboxId();
   if (!sandbox) return;
-  Status stopped = runner_->cri()->StopPodSandbox(*sandbox);
-  Status removed = stopped.ok() ? runner_->cri()->RemovePodSandbox(*sandbox) : stopped;
+  Status removed = StopAndRemoveSandbox(*runner_->cri(), *sandbox);
   if (!removed.ok()) {
     std::fprintf(stderr, "migdra serve: runner: removing the sandbox of pod %s: %s\n",
                  PodKey(pod_).c_str(), removed.error().message.c_str());
@@ -1122,8 +1127,7 @@ void PodRunner::RemoveOrphanSandboxes() {
   }
   for (const PodSandbox& sandbox : *sandboxes) {
     if (kept.count(sandbox.uid)) continue;
-    Status stopped = cri()->StopPodSandbox(sandbox.id);
-    Status removed = stopped.ok() ? cri()->RemovePodSandbox(sandbox.id) : stopped;
+    Status removed = StopAndRemoveSandbox(*cri(), sandbox.id);
     std::fprintf(stderr,
                  "migdra serve: runner: removing the sandbox of finished or gone pod %s: %s\n",
                  sandbox.uid.c_str(), removed.ok() ? "done" : removed.error().message.c_str());
