@@ -221,18 +221,20 @@ class ExecProcess : public stream::StreamedProcess {
 // leaves; with -i, the client's input goes to the container's stdin FIFO.
 class AttachedContainer : public stream::StreamedProcess {
  public:
-  AttachedContainer(std::string log_path, std::unique_ptr<ContainerProcess> supervisor, int in,
-                    int read_end, int write_end)
-      : in_(in), out_(read_end) {
-    follower_ = std::thread(
-        [this, log_path = std::move(log_path), supervisor = std::move(supervisor), write_end] {
-          try {
-            Follow(log_path, *supervisor, write_end);
-          } catch (const std::exception& e) {
-            std::fprintf(stderr, "migdra serve: attach: %s\n", e.what());
-          }
-          ::close(write_end);
-        });
+  AttachedContainer(const std::string& log_path, std::unique_ptr<ContainerProcess> supervisor,
+                    int in, int read_end, int write_end)
+      : in_(in), out_(read_end), log_(log_path, std::ios::binary) {
+    // The output from the moment of attaching: the log's end is taken here, before the caller can
+    // relay any input, so that the container's answer to it is never skipped.
+    log_.seekg(0, std::ios::end);
+    follower_ = std::thread([this, supervisor = std::move(supervisor), write_end] {
+      try {
+        Follow(*supervisor, write_end);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "migdra serve: attach: %s\n", e.what());
+      }
+      ::close(write_end);
+    });
   }
   ~AttachedContainer() override {
     Abandon();
@@ -255,19 +257,17 @@ class AttachedContainer : public stream::StreamedProcess {
   void Abandon() override { stop_ = true; }
 
  private:
-  void Follow(const std::string& log_path, const ContainerProcess& supervisor, int write_end) {
-    std::ifstream log(log_path, std::ios::binary);
-    log.seekg(0, std::ios::end);
+  void Follow(const ContainerProcess& supervisor, int write_end) {
     char buffer[32 * 1024];
     while (!stop_) {
       const bool ended = supervisor.Ended();  // read what it wrote before it ended, then stop
       for (;;) {
-        log.read(buffer, sizeof buffer);
-        const std::streamsize got = log.gcount();
+        log_.read(buffer, sizeof buffer);
+        const std::streamsize got = log_.gcount();
         if (got <= 0) break;
         if (!WriteAll(write_end, buffer, static_cast<size_t>(got))) return;
       }
-      log.clear();
+      log_.clear();
       if (ended) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -285,6 +285,7 @@ class AttachedContainer : public stream::StreamedProcess {
 
   int in_;  // the container's stdin FIFO, -1 without -i
   int out_;
+  std::ifstream log_;  // the container's log; read by the follower only once it runs
   std::atomic<bool> stop_{false};
   std::thread follower_;
 };
