@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -104,14 +105,9 @@ int RunPlugin(int argc, char** argv) {
   options.dynamic_mig = *policy;
   options.layout = layout == "1.34" ? driver::SliceLayout::kCombined : driver::SliceLayout::kSplit;
   if (const char* crash = std::getenv("MIGDRA_CRASH_AT")) options.crash_at = crash;
-  auto plugin = driver::Plugin::Start(std::move(options), std::move(*client));
-  if (!plugin.ok()) return fail(plugin.error().message);
-  if (!simulate.empty()) {
-    std::cerr << "migdra plugin: simulating " << (*plugin)->Describe() << " with nvmlsim\n";
-  }
-  std::cerr << "migdra plugin: serving " << (*plugin)->dra_socket() << ", registration at "
-            << (*plugin)->registration_socket() << "\n";
-
+  // The HTTP endpoint is bound before the driver starts: a port conflict fails before any GPU
+  // is touched, and the endpoint (the DaemonSet's liveness probe) answers as soon as the
+  // plugin's sockets exist.
   httplib::Server metrics_server;
   std::thread metrics_thread;
   if (!http_endpoint.empty()) {
@@ -128,20 +124,40 @@ int RunPlugin(int argc, char** argv) {
                       "text/plain; version=0.0.4; charset=utf-8");
     });
     if (port < 0 || !metrics_server.bind_to_port(host, port)) {
-      (*plugin)->Stop();
       return fail("--http-endpoint: cannot listen on " + http_endpoint);
     }
     metrics_thread = std::thread([&metrics_server] { metrics_server.listen_after_bind(); });
+    // httplib's stop() does nothing before the listening loop has begun.
+    for (int i = 0; i < 1000 && !metrics_server.is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  const auto stop_metrics = [&] {
+    if (metrics_thread.joinable()) {
+      metrics_server.stop();
+      metrics_thread.join();
+    }
+  };
+
+  auto plugin = driver::Plugin::Start(std::move(options), std::move(*client));
+  if (!plugin.ok()) {
+    stop_metrics();
+    return fail(plugin.error().message);
+  }
+  if (!simulate.empty()) {
+    std::cerr << "migdra plugin: simulating " << (*plugin)->Describe() << " with nvmlsim\n";
+  }
+  std::cerr << "migdra plugin: serving " << (*plugin)->dra_socket() << ", registration at "
+            << (*plugin)->registration_socket() << "\n";
+
+  if (!http_endpoint.empty()) {
     std::cerr << "migdra plugin: metrics at http://" << http_endpoint << metrics_path << "\n";
   }
 
   int sig = 0;
   sigwait(&signals, &sig);
   std::cerr << "migdra plugin: signal " << sig << ", stopping\n";
-  if (metrics_thread.joinable()) {
-    metrics_server.stop();
-    metrics_thread.join();
-  }
+  stop_metrics();
   (*plugin)->Stop();
   return 0;
 }

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +36,11 @@ namespace fs = std::filesystem;
 constexpr const char* kShimRecord = "shim";
 constexpr const char* kExitRecord = "exit";
 constexpr int kGoFd = 3;  // the shim reads its go byte here
+// The shim is serve's own binary: it needs serve's LD_LIBRARY_PATH (a relocated install, such as
+// the GPU-machine bundle) to load at all, and the container must get its own back. The runtime
+// starts the shim with serve's and this variable, "set:VALUE" or "unset", which the shim applies
+// to the container before executing it.
+constexpr const char* kContainerLoaderPath = "MIGDRA_CONTAINER_LD_LIBRARY_PATH";
 constexpr const char* kMountsRecord = "mounts";
 
 // The container's bind mounts from ATTEMPT/mounts, in a new private mount namespace; false
@@ -231,6 +237,26 @@ Status PrepareAttempt(const ContainerLaunch& launch) {
   return OkStatus();
 }
 
+// The shim's environment: the container's, and when serve runs with an LD_LIBRARY_PATH
+// (`loader_path`), that one instead, with the container's own recorded in kContainerLoaderPath
+// ("set:VALUE" or "unset") for the shim to restore.
+std::vector<std::string> ShimEnvironment(std::vector<std::string> container_env,
+                                         const std::string& loader_path) {
+  if (loader_path.empty()) return container_env;
+  std::vector<std::string> shim_env;
+  std::string container_path = "unset";
+  for (std::string& e : container_env) {
+    if (e.rfind("LD_LIBRARY_PATH=", 0) == 0) {
+      container_path = "set:" + e.substr(std::strlen("LD_LIBRARY_PATH="));
+    } else {
+      shim_env.push_back(std::move(e));
+    }
+  }
+  shim_env.push_back("LD_LIBRARY_PATH=" + loader_path);
+  shim_env.push_back(std::string(kContainerLoaderPath) + "=" + container_path);
+  return shim_env;
+}
+
 // Spawns `migdra container-shim` for the attempt, in a session of its own, with the container's
 // stdin, the log as stdout and stderr, and the read end of the go pipe at kGoFd.
 Result<pid_t> SpawnShim(ContainerLaunch& launch, int go_fd, int log_fd) {
@@ -360,6 +386,7 @@ AttemptState ReadAttempt(const std::string& attempt_dir) {
 
 std::unique_ptr<ProcessRuntime> ProcessRuntime::Create(const std::string& runner_dir) {
   auto runtime = std::unique_ptr<ProcessRuntime>(new ProcessRuntime());
+  if (const char* loader_path = std::getenv("LD_LIBRARY_PATH")) runtime->loader_path_ = loader_path;
   std::error_code ec;
   const std::string record = runner_dir + "/cgroup-root";
   std::string recorded = ReadFirstLine(record);
@@ -415,6 +442,8 @@ Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::strin
       return failed("creating cgroup " + launch.cgroup + ": " + std::strerror(errno));
     }
   }
+  // The shim is serve's binary: it loads with serve's LD_LIBRARY_PATH, the container's is restored.
+  launch.env = ShimEnvironment(std::move(launch.env), loader_path_);
   int go[2];
   if (pipe2(go, O_CLOEXEC) != 0) return failed(std::string("pipe: ") + std::strerror(errno));
   int log = open(launch.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -499,6 +528,14 @@ int RunContainerShim(int argc, char** argv) {
       std::fprintf(stderr, "migdra: cannot enter workingDir %s: %s\n", workdir.c_str(),
                    std::strerror(errno));
       _exit(127);
+    }
+    if (const char* restore = std::getenv(kContainerLoaderPath)) {
+      if (std::strncmp(restore, "set:", 4) == 0) {
+        setenv("LD_LIBRARY_PATH", restore + 4, 1);
+      } else {
+        unsetenv("LD_LIBRARY_PATH");
+      }
+      unsetenv(kContainerLoaderPath);
     }
     execvp(command[0], command);
     std::fprintf(stderr, "migdra: cannot run %s: %s\n", command[0], std::strerror(errno));

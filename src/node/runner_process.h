@@ -160,6 +160,7 @@ class ProcessRuntime {
 
  private:
   std::string cgroup_root_;  // "" = subreaper only
+  std::string loader_path_;  // serve's LD_LIBRARY_PATH, which the shim needs to load
   std::string description_;
 };
 
