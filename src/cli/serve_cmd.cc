@@ -63,8 +63,9 @@ struct LocalNode {
 
 // The node's container runtime as --runtime says (DESIGN: containerd when its socket answers,
 // host processes otherwise); the choice is printed. Null: host processes.
-Result<std::shared_ptr<node::ContainerRuntime>> ChooseContainerRuntime(
-    const cri::RuntimeFlag& flag, const std::string& data_dir, bool simulated) {
+Result<std::shared_ptr<node::ContainerRuntime>> ChooseContainerRuntime(const cri::RuntimeFlag& flag,
+                                                                       const std::string& data_dir,
+                                                                       bool simulated) {
   cri::ContainerdOptions options;
   options.cdi_root = data_dir + "/cdi";
   // Simulated GPUs have no device nodes: containers get stand-ins (containerd_runtime.h).
@@ -117,10 +118,10 @@ Result<LocalNode> StartLocalNode(const std::string& data_dir, std::string node_n
   if (local.plugin->inventory().simulated) labels["migdra.io/simulated"] = "true";
   auto node_client = kube::Client::Create(*api);
   if (!node_client.ok()) return MakeError("API client: " + node_client.error().message);
-  if (Status s = node::RegisterNode(**node_client, node::BuildNodeObject(
-                                               node_name, labels,
-                                               *container_runtime
-                                                   ? (*container_runtime)->RuntimeVersion()
+  if (Status s = node::RegisterNode(
+          **node_client,
+          node::BuildNodeObject(node_name, labels,
+                                *container_runtime ? (*container_runtime)->RuntimeVersion()
                                                    : std::string("migdra://0.1.0")));
       !s.ok()) {
     return s.error();
@@ -148,87 +149,90 @@ Result<LocalNode> StartLocalNode(const std::string& data_dir, std::string node_n
   return local;
 }
 
-int RunServe(int argc, char** argv) {
-  CLI::App app{"Run the embedded Kubernetes-API-compatible control plane for this GPU server"};
+struct ServeFlags {
   std::string data_dir;
   std::string listen = "127.0.0.1:6443";
   std::string simulate;
-  std::string strategy_name = "pack";
+  std::string strategy = "pack";
   std::string node_name;
-  app.add_option("--data-dir", data_dir,
+  std::string runtime;
+  bool no_node = false;
+};
+
+void AddServeFlags(CLI::App& app, ServeFlags& flags) {
+  app.add_option("--data-dir", flags.data_dir,
                  "State, credentials and kubeconfig (default ~/.local/share/migdra)");
-  app.add_option("--listen", listen, "HOST:PORT to serve HTTPS on (PORT 0 picks a free one)");
-  app.add_option("--simulate", simulate,
+  app.add_option("--listen", flags.listen, "HOST:PORT to serve HTTPS on (PORT 0 picks a free one)");
+  app.add_option("--simulate", flags.simulate,
                  "Simulate GPUs instead of NVML: MODEL[:COUNT][,...], e.g. a100-80gb:8");
-  app.add_option("--strategy", strategy_name, "Placement strategy: pack (default) or kubernetes");
-  app.add_option("--node-name", node_name, "Name of this node (default: the host name)");
-  std::string runtime_flag;
-  app.add_option("--runtime", runtime_flag,
+  app.add_option("--strategy", flags.strategy, "Placement strategy: pack (default) or kubernetes");
+  app.add_option("--node-name", flags.node_name, "Name of this node (default: the host name)");
+  app.add_option("--runtime", flags.runtime,
                  "How the node runs containers: containerd[:SOCKET] (its CRI socket, default "
                  "/run/containerd/containerd.sock) or process (host processes); default: "
                  "containerd if its socket answers, else processes");
-  bool no_node = false;
-  app.add_flag("--no-node", no_node,
+  app.add_flag("--no-node", flags.no_node,
                "Run the API server, scheduler and controllers only: no local node, runner or "
                "driver (nodes join as on a cluster: a `migdra plugin` and a kubelet each)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  Result<cri::RuntimeFlag> runtime = cri::ParseRuntimeFlag(runtime_flag);
-  if (!runtime.ok()) {
-    std::fprintf(stderr, "migdra serve: --runtime: %s\n", runtime.error().message.c_str());
-    return 2;
-  }
+}
 
-  Result<alloc::Strategy> strategy = alloc::ParseStrategy(strategy_name);
-  if (!strategy.ok()) {
-    std::fprintf(stderr, "migdra serve: --strategy: %s\n", strategy.error().ToString().c_str());
-    return 2;
-  }
+// The flags' values checked and parsed; an error names the flag (exit 2).
+struct ServeSettings {
+  cri::RuntimeFlag runtime;
+  alloc::Strategy strategy;
+  std::string host;
+  int port = 0;
+};
+
+Result<ServeSettings> CheckServeFlags(const ServeFlags& flags) {
+  ServeSettings settings;
+  Result<cri::RuntimeFlag> runtime = cri::ParseRuntimeFlag(flags.runtime);
+  if (!runtime.ok()) return runtime.error();
+  settings.runtime = *runtime;
+  Result<alloc::Strategy> strategy = alloc::ParseStrategy(flags.strategy);
+  if (!strategy.ok()) return MakeError("--strategy: " + strategy.error().ToString());
+  settings.strategy = *strategy;
+  const std::string& listen = flags.listen;
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
-    std::fprintf(stderr, "migdra serve: --listen must be HOST:PORT, got \"%s\"\n", listen.c_str());
-    return 2;
+    return MakeError("--listen must be HOST:PORT, got \"" + listen + "\"");
   }
-  std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  int port = 0;
+  settings.host = listen.substr(0, colon);
+  if (settings.host.size() > 2 && settings.host.front() == '[' && settings.host.back() == ']')
+    settings.host = settings.host.substr(1, settings.host.size() - 2);
   try {
-    port = std::stoi(listen.substr(colon + 1));
+    settings.port = std::stoi(listen.substr(colon + 1));
   } catch (const std::exception&) {
-    port = -1;
+    settings.port = -1;
   }
-  if (port < 0 || port > 65535) {
-    std::fprintf(stderr, "migdra serve: --listen: bad port in \"%s\"\n", listen.c_str());
-    return 2;
+  if (settings.port < 0 || settings.port > 65535) {
+    return MakeError("--listen: bad port in \"" + listen + "\"");
   }
-  if (no_node && (!simulate.empty() || !node_name.empty())) {
-    std::fprintf(stderr,
-                 "migdra serve: --no-node runs no node: --simulate and --node-name do not "
-                 "apply\n");
-    return 2;
+  if (flags.no_node && (!flags.simulate.empty() || !flags.node_name.empty())) {
+    return MakeError("--no-node runs no node: --simulate and --node-name do not apply");
   }
+  return settings;
+}
+
+// Makes the data directory (default ~/.local/share/migdra) and makes it private: it holds the API
+// token, the CA and serving keys and every object, so only its owner may enter it, whatever mode
+// an earlier version or the user left on a directory that already existed.
+Status PrepareDataDir(std::string& data_dir) {
   if (data_dir.empty()) {
     const char* home = std::getenv("HOME");
     data_dir = std::string(home && *home ? home : ".") + "/.local/share/migdra";
   }
-  if (!MakeDirs(data_dir)) {
-    std::fprintf(stderr, "migdra serve: cannot create %s\n", data_dir.c_str());
-    return 1;
-  }
-  // DIR holds the API token, the CA and serving keys and every object: only its owner may enter
-  // it, whatever mode an earlier version or the user left on a directory that already existed.
+  if (!MakeDirs(data_dir)) return MakeError("cannot create " + data_dir);
   if (::chmod(data_dir.c_str(), 0700) != 0) {
-    std::fprintf(stderr, "migdra serve: cannot make %s private: %s\n", data_dir.c_str(),
-                 std::strerror(errno));
-    return 1;
+    return MakeError("cannot make " + data_dir + " private: " + std::strerror(errno));
   }
+  return OkStatus();
+}
 
-  // Signals are taken synchronously by this thread; every thread started below inherits the mask.
-  // Restore the default actions first: a signal ignored by the parent would never reach sigwait.
+// Signals are taken synchronously by the calling thread; every thread started afterwards
+// inherits the mask. The default actions are restored first: a signal ignored by the parent would
+// never reach sigwait.
+sigset_t BlockStopSignals() {
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
   sigset_t signals;
@@ -237,14 +241,37 @@ int RunServe(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+int RunServe(int argc, char** argv) {
+  CLI::App app{"Run the embedded Kubernetes-API-compatible control plane for this GPU server"};
+  ServeFlags flags;
+  AddServeFlags(app, flags);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  Result<ServeSettings> settings = CheckServeFlags(flags);
+  if (!settings.ok()) {
+    std::fprintf(stderr, "migdra serve: %s\n", settings.error().message.c_str());
+    return 2;
+  }
+  std::string data_dir = flags.data_dir;
+  if (Status s = PrepareDataDir(data_dir); !s.ok()) {
+    std::fprintf(stderr, "migdra serve: %s\n", s.error().message.c_str());
+    return 1;
+  }
+  sigset_t signals = BlockStopSignals();
 
   control::ControlPlaneOptions options;
   options.data_dir = data_dir;
-  options.host = host;
-  options.port = port;
-  options.strategy = *strategy;
-  options.wait_for_node = !no_node;
-  if (!no_node) options.extra_metrics = [] { return driver::GlobalDriverMetrics().Render(); };
+  options.host = settings->host;
+  options.port = settings->port;
+  options.strategy = settings->strategy;
+  options.wait_for_node = !flags.no_node;
+  if (!flags.no_node) options.extra_metrics = [] { return driver::GlobalDriverMetrics().Render(); };
   auto plane = control::ControlPlane::Start(options);
   if (!plane.ok()) {
     std::fprintf(stderr, "migdra serve: %s\n", plane.error.message.c_str());
@@ -258,13 +285,13 @@ int RunServe(int argc, char** argv) {
     return 1;
   }
   Result<LocalNode> local = MakeError("no local node (--no-node)");
-  if (!no_node) {
+  if (!flags.no_node) {
     // The node's driver is NVIDIA's: its DeviceClasses come with it, as its chart installs them.
     control::InstallNvidiaDeviceClasses(cp.store());
     // The driver's socket path is a unix address: a relative one would depend on the cwd.
     std::error_code ec;
-    local = StartLocalNode(std::filesystem::absolute(data_dir, ec).string(), node_name, simulate,
-                           *runtime);
+    local = StartLocalNode(std::filesystem::absolute(data_dir, ec).string(), flags.node_name,
+                           flags.simulate, settings->runtime);
     if (!local.ok()) {
       std::fprintf(stderr, "migdra serve: %s\n", local.error().message.c_str());
       cp.Stop();
@@ -279,8 +306,9 @@ int RunServe(int argc, char** argv) {
     cp.SetReady();
   }
   const std::string node_line = local.ok() ? local->description : local.error().message;
+  const std::string& host = settings->host;
   std::fprintf(stderr, "migdra serve: %s; strategy %s\n", node_line.c_str(),
-               std::string(alloc::StrategyName(*strategy)).c_str());
+               std::string(alloc::StrategyName(settings->strategy)).c_str());
   std::fprintf(stderr, "migdra serve: serving https://%s:%d (state in %s)\n",
                host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(),
                cp.port(), data_dir.c_str());

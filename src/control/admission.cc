@@ -8,6 +8,7 @@
 #include "cel/cel.h"
 #include "control/config_kinds.h"
 #include "control/json_access.h"
+#include "control/selectors.h"
 
 namespace migdra::control {
 namespace {
@@ -87,6 +88,21 @@ void ValidateConfigKindObject(const ResourceInfo& info, const json& object, cons
   for (json& cause : ValidateConfigKind(info, object, old)) causes.push_back(std::move(cause));
 }
 
+// A Job's selector (defaulted from its uid unless manualSelector) must select its pods' labels,
+// as upstream's ValidateJobSpec has it.
+void ValidateJobSelector(const json& job, json& causes) {
+  const json& selector = Field(job, {"spec", "selector"});
+  if (selector.is_null()) {
+    causes.push_back(Cause("FieldValueRequired", "spec.selector", "Required value"));
+    return;
+  }
+  if (!LabelSelector::FromObject(selector).Matches(
+          Field(job, {"spec", "template", "metadata", "labels"}))) {
+    causes.push_back(Cause("FieldValueInvalid", "spec.template.metadata.labels",
+                           "Invalid value: `selector` does not match template `labels`"));
+  }
+}
+
 // What only the server checks on update: fields that may not change.
 void ValidateUpdate(const ResourceInfo& info, const json& object, const json& old, json& causes) {
   if (old.is_null()) return;
@@ -115,6 +131,19 @@ api::ValidationOptions CompilingValidationOptions(std::vector<std::string> store
 }
 
 std::vector<Error> ValidateDocument(const json& document, const DocumentCheck& check) {
+  const std::string kind = document.is_object() ? document.value("kind", "") : "";
+  if (document.is_object() && document.value("apiVersion", "") == "v1" &&
+      (kind == "ConfigMap" || kind == "Secret")) {
+    // Kinds without a typed model: the server's own checks, as causes.
+    json causes = json::array();
+    ValidateConfigKindObject(*FindResource("", "v1", kind == "Secret" ? "secrets" : "configmaps"),
+                             document, json(), causes);
+    std::vector<Error> errors;
+    for (const json& cause : causes) {
+      errors.push_back(MakeError(cause.value("message", ""), cause.value("field", "")));
+    }
+    return errors;
+  }
   std::vector<Error> decoding, validation;
   Check(document, check, decoding, validation);
   decoding.insert(decoding.end(), validation.begin(), validation.end());
@@ -147,6 +176,7 @@ json AdmissionCauses(const ResourceInfo& info, const json& object, const json& o
   }
   for (const Error& e : validation)
     causes.push_back(Cause(CauseReason(e.message), e.field, e.message));
+  if (info.plural == "jobs") ValidateJobSelector(object, causes);
   ValidateUpdate(info, object, old, causes);
   return causes;
 }

@@ -7,7 +7,9 @@
 // wording; AdmissionCauses turns them into the `details.causes` of a 422 Invalid (reason
 // FieldValueRequired, FieldValueInvalid, ... from the error type, FieldValueTypeMismatch for a
 // value of the wrong type), adding what only the server checks (immutable fields on update, the
-// names of kinds without a typed model).
+// names of kinds without a typed model, a Job's selector). ConfigMaps and Secrets, which have no
+// typed model, get their metadata checked as every namespaced kind's and their data as
+// config_kinds.h says, in both paths.
 //
 // Field validation (query parameter fieldValidation, as the API server does it):
 //   Strict  unknown or duplicate fields fail the request: 400 BadRequest, `<Kind> in version "v1"

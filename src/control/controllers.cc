@@ -79,29 +79,7 @@ void ReportFailure(Store& store, const json& object, const std::string& componen
 void RecordEvent(Store& store, const json& object, const std::string& type,
                  const std::string& reason, const std::string& message,
                  const std::string& component) {
-  std::string ns = Ns(object);
-  if (ns.empty()) ns = "default";
-  const std::string now = NowRfc3339();
-  json event = {{"apiVersion", "v1"},
-                {"kind", "Event"},
-                {"metadata", {{"namespace", ns}, {"generateName", Name(object) + "."}}},
-                {"involvedObject",
-                 {{"kind", Str(object, "kind")},
-                  {"apiVersion", Str(object, "apiVersion")},
-                  {"name", Name(object)},
-                  {"uid", Uid(object)},
-                  {"resourceVersion", Str(Field(object, {"metadata"}), "resourceVersion")}}},
-                {"reason", reason},
-                {"message", message},
-                {"type", type},
-                {"source", {{"component", component}}},
-                {"reportingComponent", component},
-                {"reportingInstance", component},
-                {"firstTimestamp", now},
-                {"lastTimestamp", now},
-                {"count", 1}};
-  if (!Ns(object).empty()) event["involvedObject"]["namespace"] = Ns(object);
-  (void)CreateObject(store, Info("events"), std::move(event));
+  (void)CreateObject(store, Info("events"), MakeEvent(object, type, reason, message, component));
 }
 
 Controllers::Controllers(Store& store, ControllerOptions options)

@@ -17,8 +17,25 @@
 //   (log files the runtime      ReadLog
 //    writes at log_path)
 //
-// Implementations: ProcessRuntime (runner_process.h: host processes under `migdra container-shim`,
-// the first one) and a containerd CRI client (issue 18).
+// Implementation: the containerd CRI client (src/cri). The host-process runtime (ProcessRuntime,
+// runner_process.h: host processes under `migdra container-shim`) is deliberately not one. The
+// pod runner drives it through a seam of its own in runner.cc: the pod worker's Start, Recover,
+// Reap and StopProcesses each have a host-process and a CRI side, and besides them only Release
+// (KillPod or the sandbox's removal), the CommandRequired check, the containerID scheme, PodLog
+// and the orphan-sandbox sweep ask which runtime runs the pods. The two differ exactly where
+// this contract is strict:
+//  - Adoption. Host processes are found again from their attempt directories (shim and exit
+//    records, read once per container when a worker starts) and a live attempt is held as a
+//    pidfd the worker polls; answering ListContainers / GetContainerStatus by ID would need a
+//    registry of open pidfds inside the runtime that only re-states those records.
+//  - Stopping. A deleted pod's processes all get SIGTERM at once and share one grace period,
+//    and a serve that stops meanwhile leaves the rest of it to the next start. A blocking
+//    StopContainer per container waits up to grace x containers and would hold up serve's
+//    shutdown.
+//  - No images and no sandboxes. A container without a command is refused before anything is
+//    created (CommandRequired, the pod stays Pending), not reported as a failed attempt; the
+//    attempt directory (its stdin FIFO, its shim) is what kubectl exec and attach reach
+//    (host_streaming.h), which a CRI runtime serves through its own streaming.
 //
 // Contract every implementation keeps:
 //  - Identity. A sandbox is the pod: RunPodSandbox is idempotent per pod UID — asked again for a

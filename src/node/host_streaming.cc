@@ -221,18 +221,20 @@ class ExecProcess : public stream::StreamedProcess {
 // leaves; with -i, the client's input goes to the container's stdin FIFO.
 class AttachedContainer : public stream::StreamedProcess {
  public:
-  AttachedContainer(std::string log_path, std::unique_ptr<ContainerProcess> supervisor, int in,
-                    int read_end, int write_end)
-      : in_(in), out_(read_end) {
-    follower_ = std::thread(
-        [this, log_path = std::move(log_path), supervisor = std::move(supervisor), write_end] {
-          try {
-            Follow(log_path, *supervisor, write_end);
-          } catch (const std::exception& e) {
-            std::fprintf(stderr, "migdra serve: attach: %s\n", e.what());
-          }
-          ::close(write_end);
-        });
+  AttachedContainer(const std::string& log_path, std::unique_ptr<ContainerProcess> supervisor,
+                    int in, int read_end, int write_end)
+      : in_(in), out_(read_end), log_(log_path, std::ios::binary) {
+    // The output from the moment of attaching: the log's end is taken here, before the caller can
+    // relay any input, so that the container's answer to it is never skipped.
+    log_.seekg(0, std::ios::end);
+    follower_ = std::thread([this, supervisor = std::move(supervisor), write_end] {
+      try {
+        Follow(*supervisor, write_end);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "migdra serve: attach: %s\n", e.what());
+      }
+      ::close(write_end);
+    });
   }
   ~AttachedContainer() override {
     Abandon();
@@ -255,19 +257,17 @@ class AttachedContainer : public stream::StreamedProcess {
   void Abandon() override { stop_ = true; }
 
  private:
-  void Follow(const std::string& log_path, const ContainerProcess& supervisor, int write_end) {
-    std::ifstream log(log_path, std::ios::binary);
-    log.seekg(0, std::ios::end);
+  void Follow(const ContainerProcess& supervisor, int write_end) {
     char buffer[32 * 1024];
     while (!stop_) {
       const bool ended = supervisor.Ended();  // read what it wrote before it ended, then stop
       for (;;) {
-        log.read(buffer, sizeof buffer);
-        const std::streamsize got = log.gcount();
+        log_.read(buffer, sizeof buffer);
+        const std::streamsize got = log_.gcount();
         if (got <= 0) break;
         if (!WriteAll(write_end, buffer, static_cast<size_t>(got))) return;
       }
-      log.clear();
+      log_.clear();
       if (ended) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -285,9 +285,103 @@ class AttachedContainer : public stream::StreamedProcess {
 
   int in_;  // the container's stdin FIFO, -1 without -i
   int out_;
+  std::ifstream log_;  // the container's log; read by the follower only once it runs
   std::atomic<bool> stop_{false};
   std::thread follower_;
 };
+
+// The container's mount namespace (its volumes) when it has one of its own; -1 otherwise.
+int OpenMountNamespace(pid_t main) {
+  struct stat own_ns {
+  }, its_ns{};
+  const std::string ns_path = "/proc/" + std::to_string(main) + "/ns/mnt";
+  return ::stat("/proc/self/ns/mnt", &own_ns) == 0 && ::stat(ns_path.c_str(), &its_ns) == 0 &&
+                 own_ns.st_ino != its_ns.st_ino
+             ? ::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC)
+             : -1;
+}
+
+// An exec'd command's descriptors 0, 1, 2 (child) and serve's ends of them (parent): pipes for
+// the streams the client wants, /dev/null for the others; with a tty, the pseudo-terminal's
+// name and its master as parent[1] (and parent[0] with stdin).
+struct ExecStdio {
+  int child[3] = {-1, -1, -1};
+  int parent[3] = {-1, -1, -1};
+  std::string terminal;
+
+  void CloseChild() { CloseAll(child); }
+  void CloseParent() { CloseAll(parent); }
+
+ private:
+  static void CloseAll(int (&fds)[3]) {
+    for (int& fd : fds) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
+  }
+};
+
+// Fills `stdio` as the request asks; on failure what was opened stays in it for the caller to
+// close.
+Status OpenExecStdio(const stream::StreamRequest& request, ExecStdio& stdio) {
+  if (request.tty) {
+    const int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    char name[128];
+    if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0 ||
+        ::ptsname_r(master, name, sizeof name) != 0) {
+      if (master >= 0) ::close(master);
+      return MakeError("cannot allocate a pseudo-terminal: " + std::string(std::strerror(errno)));
+    }
+    stdio.terminal = name;
+    stdio.parent[1] = master;
+    stdio.parent[0] = request.want_stdin ? ::fcntl(master, F_DUPFD_CLOEXEC, 0) : -1;
+    return OkStatus();
+  }
+  for (int i = 0; i < 3; ++i) {
+    const bool wanted =
+        i == 0 ? request.want_stdin : (i == 1 ? request.want_stdout : request.want_stderr);
+    if (!wanted) {
+      stdio.child[i] = ::open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+      continue;
+    }
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+      return MakeError("cannot create a pipe: " + std::string(std::strerror(errno)));
+    }
+    stdio.child[i] = i == 0 ? fds[0] : fds[1];
+    stdio.parent[i] = i == 0 ? fds[1] : fds[0];
+  }
+  return OkStatus();
+}
+
+// Forks the command: a session of its own on `stdio`, in the container's cgroup and mount
+// namespace (each when >= 0) and working directory. The child exits 126 when it cannot enter
+// them, 127 when the exec fails. Returns the PID, or -1 (errno) when the fork failed.
+pid_t ForkExec(const ExecStdio& stdio, int cgroup_fd, int mount_ns, const std::string& cwd,
+               const std::string& path, std::vector<char*>& argv, std::vector<char*>& env) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  // Only async-signal-safe calls from here on (serve has other threads).
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::setsid();
+  if (!stdio.terminal.empty()) {
+    const int slave = ::open(stdio.terminal.c_str(), O_RDWR);
+    if (slave < 0) _exit(126);
+    ::ioctl(slave, TIOCSCTTY, 0);
+    for (int i = 0; i < 3; ++i) ::dup2(slave, i);
+  } else {
+    for (int i = 0; i < 3; ++i) ::dup2(stdio.child[i], i);
+  }
+  if (cgroup_fd >= 0 && ::write(cgroup_fd, "0", 1) != 1) _exit(126);
+  if (mount_ns >= 0 && ::setns(mount_ns, CLONE_NEWNS) != 0) _exit(126);
+  if (::chdir(cwd.c_str()) != 0) _exit(126);
+  ::execve(path.c_str(), argv.data(), env.data());
+  const char message[] = "exec failed\n";
+  (void)!::write(2, message, sizeof message - 1);
+  _exit(127);
+}
 
 }  // namespace
 
@@ -306,94 +400,31 @@ Result<std::unique_ptr<stream::StreamedProcess>> HostProcessStreaming::Exec(
   std::vector<char*> argv_pointers = Pointers(argv);
   std::vector<char*> env_pointers = Pointers(env);
   const std::string cgroup = PodCgroupOf(running->main);
-  // The container's mount namespace (its volumes), when it has its own.
-  struct stat own_ns {
-  }, its_ns{};
-  const std::string ns_path = "/proc/" + std::to_string(running->main) + "/ns/mnt";
-  const int mount_ns = ::stat("/proc/self/ns/mnt", &own_ns) == 0 &&
-                               ::stat(ns_path.c_str(), &its_ns) == 0 &&
-                               own_ns.st_ino != its_ns.st_ino
-                           ? ::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC)
-                           : -1;
+  const int mount_ns = OpenMountNamespace(running->main);
   const int cgroup_fd =
       cgroup.empty() ? -1 : ::open((cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
-
-  // The child's descriptors 0, 1, 2 and the parent's ends.
-  int child[3] = {-1, -1, -1};
-  int parent[3] = {-1, -1, -1};
-  std::string terminal;
-  const auto close_all = [&] {
-    for (int fd :
-         {child[0], child[1], child[2], parent[0], parent[1], parent[2], cgroup_fd, mount_ns}) {
-      if (fd >= 0) ::close(fd);
-    }
+  const auto close_namespaces = [&] {
+    if (cgroup_fd >= 0) ::close(cgroup_fd);
+    if (mount_ns >= 0) ::close(mount_ns);
   };
-  if (request.tty) {
-    const int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    char name[128];
-    if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0 ||
-        ::ptsname_r(master, name, sizeof name) != 0) {
-      if (master >= 0) ::close(master);
-      close_all();
-      return MakeError("cannot allocate a pseudo-terminal: " + std::string(std::strerror(errno)));
-    }
-    terminal = name;
-    parent[1] = master;
-    parent[0] = request.want_stdin ? ::fcntl(master, F_DUPFD_CLOEXEC, 0) : -1;
-  } else {
-    for (int i = 0; i < 3; ++i) {
-      const bool wanted =
-          i == 0 ? request.want_stdin : (i == 1 ? request.want_stdout : request.want_stderr);
-      if (!wanted) {
-        child[i] = ::open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
-        continue;
-      }
-      int fds[2];
-      if (::pipe2(fds, O_CLOEXEC) != 0) {
-        close_all();
-        return MakeError("cannot create a pipe: " + std::string(std::strerror(errno)));
-      }
-      child[i] = i == 0 ? fds[0] : fds[1];
-      parent[i] = i == 0 ? fds[1] : fds[0];
-    }
+
+  ExecStdio stdio;
+  if (Status opened = OpenExecStdio(request, stdio); !opened.ok()) {
+    stdio.CloseChild();
+    stdio.CloseParent();
+    close_namespaces();
+    return opened.error();
   }
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    // Only async-signal-safe calls from here on (serve has other threads).
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::setsid();
-    if (!terminal.empty()) {
-      const int slave = ::open(terminal.c_str(), O_RDWR);
-      if (slave < 0) _exit(126);
-      ::ioctl(slave, TIOCSCTTY, 0);
-      for (int i = 0; i < 3; ++i) ::dup2(slave, i);
-    } else {
-      for (int i = 0; i < 3; ++i) ::dup2(child[i], i);
-    }
-    if (cgroup_fd >= 0 && ::write(cgroup_fd, "0", 1) != 1) _exit(126);
-    if (mount_ns >= 0 && ::setns(mount_ns, CLONE_NEWNS) != 0) _exit(126);
-    if (::chdir(cwd.c_str()) != 0) _exit(126);
-    ::execve(path->c_str(), argv_pointers.data(), env_pointers.data());
-    const char message[] = "exec failed\n";
-    (void)!::write(2, message, sizeof message - 1);
-    _exit(127);
-  }
-  for (int& fd : child) {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
-  if (cgroup_fd >= 0) ::close(cgroup_fd);
-  if (mount_ns >= 0) ::close(mount_ns);
+  const pid_t pid = ForkExec(stdio, cgroup_fd, mount_ns, cwd, *path, argv_pointers, env_pointers);
+  stdio.CloseChild();
+  close_namespaces();
   if (pid < 0) {
-    for (int fd : parent) {
-      if (fd >= 0) ::close(fd);
-    }
-    return MakeError("cannot start the command: " + std::string(std::strerror(errno)));
+    const std::string why = std::strerror(errno);
+    stdio.CloseParent();
+    return MakeError("cannot start the command: " + why);
   }
-  return std::unique_ptr<stream::StreamedProcess>(
-      std::make_unique<ExecProcess>(pid, parent[0], parent[1], parent[2], request.tty));
+  return std::unique_ptr<stream::StreamedProcess>(std::make_unique<ExecProcess>(
+      pid, stdio.parent[0], stdio.parent[1], stdio.parent[2], request.tty));
 }
 
 Result<std::unique_ptr<stream::StreamedProcess>> HostProcessStreaming::Attach(

@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "control/json_access.h"
+#include "control/object_meta.h"
 
 namespace migdra::node {
 namespace {
@@ -44,31 +45,9 @@ bool BumpExisting(kube::Client& client, const json& object, const std::string& r
 
 void RecordEvent(kube::Client& client, const json& object, const std::string& type,
                  const std::string& reason, const std::string& message) {
-  const json& meta = Field(object, {"metadata"});
-  std::string ns = Str(meta, "namespace");
-  const std::string now = NowRfc3339();
-  json event = {
-      {"apiVersion", "v1"},
-      {"kind", "Event"},
-      {"metadata",
-       {{"namespace", ns.empty() ? "default" : ns}, {"generateName", Str(meta, "name") + "."}}},
-      {"involvedObject",
-       {{"kind", Str(object, "kind")},
-        {"apiVersion", Str(object, "apiVersion")},
-        {"name", Str(meta, "name")},
-        {"uid", Str(meta, "uid")},
-        {"resourceVersion", Str(meta, "resourceVersion")}}},
-      {"reason", reason},
-      {"message", message},
-      {"type", type},
-      {"source", {{"component", kKubelet}}},
-      {"reportingComponent", kKubelet},
-      {"reportingInstance", kKubelet},
-      {"firstTimestamp", now},
-      {"lastTimestamp", now},
-      {"count", 1}};
-  if (!ns.empty()) event["involvedObject"]["namespace"] = ns;
-  auto created = client.Create(EventsPath(ns.empty() ? "default" : ns), event.dump());
+  const json event = control::MakeEvent(object, type, reason, message, kKubelet);
+  auto created =
+      client.Create(EventsPath(Str(Field(event, {"metadata"}), "namespace")), event.dump());
   if (!created.ok() || !created->ok()) {
     std::fprintf(stderr, "migdra serve: node: recording event %s: %s\n", reason.c_str(),
                  created.ok() ? created->body.c_str() : created.error().message.c_str());

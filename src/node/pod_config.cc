@@ -292,37 +292,89 @@ Result<std::optional<std::string>> KeyRefValue(const json& pod, const std::strin
                    "/" + name);
 }
 
+namespace {
+
+// Each volume of the pod as a folder under `volumes_dir` (ConfigMaps and Secrets projected into
+// it, emptyDir kept), by volume name.
+Result<std::map<std::string, fs::path>> ProjectVolumeFolders(const json& pod,
+                                                             const ConfigLookup& lookup,
+                                                             const std::string& volumes_dir) {
+  std::map<std::string, fs::path> folders;
+  const json& volumes = Field(pod, {"spec", "volumes"});
+  if (!volumes.is_array()) return folders;
+  for (size_t i = 0; i < volumes.size(); ++i) {
+    const json& v = volumes[i];
+    const std::string field = "spec.volumes[" + std::to_string(i) + "]";
+    const std::string name = Str(v, "name");
+    if (!SafeName(name)) return MakeError("not a DNS-1123 label", field + ".name");
+    const fs::path dir = fs::path(volumes_dir) / name;
+    Status ok;
+    if (v.contains("configMap")) {
+      ok = ProjectConfigVolume(pod, v["configMap"], "configmaps", "name", lookup, dir,
+                               field + ".configMap");
+    } else if (v.contains("secret")) {
+      ok = ProjectConfigVolume(pod, v["secret"], "secrets", "secretName", lookup, dir,
+                               field + ".secret");
+    } else if (v.contains("emptyDir")) {
+      std::error_code ec;  // kept across container restarts, as the kubelet keeps it
+      fs::create_directories(dir, ec);
+      if (ec) ok = MakeError("cannot create " + dir.string() + ": " + ec.message(), field);
+    } else {
+      return MakeError("volume type not served", field);
+    }
+    if (!ok) return ok.error();
+    folders[name] = dir;
+  }
+  return folders;
+}
+
+// The bind mount of one volumeMount `m` (at `field`) of the volumes' folders.
+Result<BindMount> BindMountOf(const json& m, const std::map<std::string, fs::path>& folders,
+                              const std::string& field, bool can_mount) {
+  if (!can_mount) {
+    return MakeError(
+        "host processes get volumes by bind mounts in a private mount namespace, which "
+        "needs CAP_SYS_ADMIN, and serve runs without it",
+        field);
+  }
+  auto folder = folders.find(Str(m, "name"));
+  if (folder == folders.end()) {
+    return MakeError("no volume named \"" + Str(m, "name") + "\"", field + ".name");
+  }
+  fs::path source = folder->second;
+  const std::string sub_path = Str(m, "subPath");
+  if (!sub_path.empty()) {
+    if (!SafeRelative(sub_path)) {
+      return MakeError("must be relative and may not contain '..'", field + ".subPath");
+    }
+    source /= sub_path;
+    std::error_code ec;
+    if (!fs::exists(source, ec)) fs::create_directories(source, ec);
+  }
+  const std::string target = Str(m, "mountPath");
+  std::error_code ec;
+  const fs::file_status target_status = fs::status(target, ec);
+  const bool source_is_dir = fs::is_directory(source, ec);
+  if (target.empty() || target.front() != '/' || !fs::exists(target_status) ||
+      fs::is_directory(target_status) != source_is_dir) {
+    return MakeError("mountPath " + target + " is not an existing " +
+                         (source_is_dir ? "directory" : "file") +
+                         " on the node: host processes see the node's filesystem, in "
+                         "which serve creates nothing; mount at an existing " +
+                         (source_is_dir ? "directory" : "file"),
+                     field + ".mountPath");
+  }
+  return BindMount{source.string(), target, Field(m, {"readOnly"}) == true};
+}
+
+}  // namespace
+
 Result<std::map<std::string, std::vector<BindMount>>> ProjectVolumes(const json& pod,
                                                                      const ConfigLookup& lookup,
                                                                      const std::string& volumes_dir,
                                                                      bool can_mount) {
-  std::map<std::string, fs::path> folders;
-  const json& volumes = Field(pod, {"spec", "volumes"});
-  if (volumes.is_array()) {
-    for (size_t i = 0; i < volumes.size(); ++i) {
-      const json& v = volumes[i];
-      const std::string field = "spec.volumes[" + std::to_string(i) + "]";
-      const std::string name = Str(v, "name");
-      if (!SafeName(name)) return MakeError("not a DNS-1123 label", field + ".name");
-      const fs::path dir = fs::path(volumes_dir) / name;
-      Status ok;
-      if (v.contains("configMap")) {
-        ok = ProjectConfigVolume(pod, v["configMap"], "configmaps", "name", lookup, dir,
-                                 field + ".configMap");
-      } else if (v.contains("secret")) {
-        ok = ProjectConfigVolume(pod, v["secret"], "secrets", "secretName", lookup, dir,
-                                 field + ".secret");
-      } else if (v.contains("emptyDir")) {
-        std::error_code ec;  // kept across container restarts, as the kubelet keeps it
-        fs::create_directories(dir, ec);
-        if (ec) ok = MakeError("cannot create " + dir.string() + ": " + ec.message(), field);
-      } else {
-        return MakeError("volume type not served", field);
-      }
-      if (!ok) return ok.error();
-      folders[name] = dir;
-    }
-  }
+  Result<std::map<std::string, fs::path>> folders = ProjectVolumeFolders(pod, lookup, volumes_dir);
+  if (!folders) return folders.error();
   std::map<std::string, std::vector<BindMount>> mounts;
   for (const char* list : {"initContainers", "containers"}) {
     const json& containers = Field(pod, {"spec", list});
@@ -331,44 +383,11 @@ Result<std::map<std::string, std::vector<BindMount>>> ProjectVolumes(const json&
       const json& list_mounts = Field(containers[c], {"volumeMounts"});
       if (!list_mounts.is_array()) continue;
       for (size_t j = 0; j < list_mounts.size(); ++j) {
-        const json& m = list_mounts[j];
         const std::string field = std::string("spec.") + list + "[" + std::to_string(c) +
                                   "].volumeMounts[" + std::to_string(j) + "]";
-        if (!can_mount) {
-          return MakeError(
-              "host processes get volumes by bind mounts in a private mount namespace, which "
-              "needs CAP_SYS_ADMIN, and serve runs without it",
-              field);
-        }
-        auto folder = folders.find(Str(m, "name"));
-        if (folder == folders.end()) {
-          return MakeError("no volume named \"" + Str(m, "name") + "\"", field + ".name");
-        }
-        fs::path source = folder->second;
-        const std::string sub_path = Str(m, "subPath");
-        if (!sub_path.empty()) {
-          if (!SafeRelative(sub_path)) {
-            return MakeError("must be relative and may not contain '..'", field + ".subPath");
-          }
-          source /= sub_path;
-          std::error_code ec;
-          if (!fs::exists(source, ec)) fs::create_directories(source, ec);
-        }
-        const std::string target = Str(m, "mountPath");
-        std::error_code ec;
-        const fs::file_status target_status = fs::status(target, ec);
-        const bool source_is_dir = fs::is_directory(source, ec);
-        if (target.empty() || target.front() != '/' || !fs::exists(target_status) ||
-            fs::is_directory(target_status) != source_is_dir) {
-          return MakeError("mountPath " + target + " is not an existing " +
-                               (source_is_dir ? "directory" : "file") +
-                               " on the node: host processes see the node's filesystem, in "
-                               "which serve creates nothing; mount at an existing " +
-                               (source_is_dir ? "directory" : "file"),
-                           field + ".mountPath");
-        }
-        mounts[Str(containers[c], "name")].push_back(
-            BindMount{source.string(), target, Field(m, {"readOnly"}) == true});
+        Result<BindMount> mount = BindMountOf(list_mounts[j], *folders, field, can_mount);
+        if (!mount) return mount.error();
+        mounts[Str(containers[c], "name")].push_back(std::move(*mount));
       }
     }
   }

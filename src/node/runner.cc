@@ -21,6 +21,7 @@
 #include "common/clock.h"
 #include "common/guard.h"
 #include "control/json_access.h"
+#include "control/object_meta.h"
 #include "dra_v1.grpc.pb.h"
 #include "kube/client.h"
 #include "node/cdi_edits.h"
@@ -32,8 +33,14 @@
 
 namespace migdra::node {
 
+using control::AddFinalizer;
+using control::Deleting;
 using control::Field;
+using control::HasFinalizer;
+using control::RemoveFinalizer;
+using control::SetCondition;
 using control::Str;
+using control::Terminal;
 using json = nlohmann::json;
 namespace {
 
@@ -81,21 +88,15 @@ std::string PodKey(const json& pod) {
   return Str(pod["metadata"], "namespace") + "/" + Str(pod["metadata"], "name");
 }
 
-bool HasFinalizer(const json& pod) {
-  const json& meta = pod["metadata"];
-  if (!meta.contains("finalizers") || !meta["finalizers"].is_array()) return false;
-  for (const json& f : meta["finalizers"]) {
-    if (f == kPodRunnerFinalizer) return true;
-  }
-  return false;
-}
+// Whether the runner has taken the pod under its care.
+bool Taken(const json& pod) { return HasFinalizer(pod, kPodRunnerFinalizer); }
 
-bool Terminal(const json& pod) {
-  std::string phase = pod.contains("status") ? Str(pod["status"], "phase") : "";
-  return phase == "Succeeded" || phase == "Failed";
+// Drops the runner's finalizer; false (nothing to write) when the pod has none.
+bool DropRunnerFinalizer(json& pod) {
+  if (!Taken(pod)) return false;
+  RemoveFinalizer(pod, kPodRunnerFinalizer);
+  return true;
 }
-
-bool Deleting(const json& pod) { return pod["metadata"].contains("deletionTimestamp"); }
 
 // One container's process and what is known of it.
 struct ContainerRun {
@@ -127,6 +128,12 @@ json Termination(const ContainerRun& c) {
   if (!c.started_at.empty()) t["startedAt"] = c.started_at;
   if (!c.message.empty()) t["message"] = c.message;
   return t;
+}
+
+// Stops the sandbox (every process left in it), then removes it with its containers.
+Status StopAndRemoveSandbox(ContainerRuntime& runtime, const std::string& sandbox_id) {
+  Status stopped = runtime.StopPodSandbox(sandbox_id);
+  return stopped.ok() ? runtime.RemovePodSandbox(sandbox_id) : stopped;
 }
 
 // Sets NAME=VALUE in `env`, replacing an earlier NAME.
@@ -161,21 +168,60 @@ class PodWorker {
   bool finished() const { return finished_.load(); }
 
  private:
+  // Why the containers cannot be created yet: shown as their waiting reason and message;
+  // `final` when only a new pod spec could change it.
+  struct Waiting {
+    std::string reason;
+    std::string message;
+    bool final = false;
+  };
+
+  // The phases of a pod, in the order Run goes through them.
   void Run();
-  bool PrepareClaims(std::vector<std::string>* env);
+  void TakeContainers();
+  std::string UnsafeName() const;
+  void AdoptContainers();
+  bool WaitUntilCreatable(const std::string& unsafe);
+  std::optional<Waiting> CreationBlocker(const std::string& unsafe);
+  bool PrepareClaims();
+  bool RunInitContainers();
+  void RunContainers();
+  bool EndContainers();
+  void Release(bool init_failed);
+
+  // Claims, through the driver's DRA gRPC socket.
+  std::string FindClaims(const json& current);
+  std::string PrepareFoundClaims();
   void UnprepareClaims();
-  void Start(ContainerRun& c, const std::vector<std::string>& cdi_env);
-  void StartInRuntime(ContainerRun& c, ContainerConfig config);
-  void RecoverFromRuntime(ContainerRun& c);
-  bool ReapFromRuntime(ContainerRun& c);
-  std::optional<std::string> SandboxId();
-  void RemoveSandbox();
-  PodSandboxConfig Sandbox() const;
+
+  // One container's attempts, on whichever runtime runs them (the two sides below).
+  static bool StartDue(const ContainerRun& c);
+  void StartAttempt(ContainerRun& c);
+  void Start(ContainerRun& c);
+  void FailStart(ContainerRun& c, const std::string& reason, const std::string& message);
   void Recover(ContainerRun& c);
   bool Reap(ContainerRun& c);
   void OnExit(ContainerRun& c);
-  // False when serve began to stop first (the processes are left to the next start).
+  // Deletion: false when serve began to stop first (the processes are left to the next start).
   bool StopProcesses();
+
+  // Host processes (runner_process.h).
+  ContainerLaunch HostLaunch(const ContainerRun& c, const Result<ContainerCommand>& built);
+  void StartHostProcess(ContainerRun& c, ContainerLaunch launch);
+  void RecoverHostProcess(ContainerRun& c);
+  bool ReapHostProcess(ContainerRun& c);
+  bool StopHostProcesses(std::chrono::seconds grace);
+
+  // A CRI runtime (container_runtime.h).
+  ContainerConfig RuntimeConfig(const ContainerRun& c, const Result<ContainerCommand>& built);
+  void StartInRuntime(ContainerRun& c, ContainerConfig config);
+  void RecoverFromRuntime(ContainerRun& c);
+  bool ReapFromRuntime(ContainerRun& c);
+  void StopInRuntime(std::chrono::seconds grace);
+  PodSandboxConfig Sandbox() const;
+  std::optional<std::string> SandboxId();
+  void RemoveSandbox();
+
   std::string ContainerDir(const ContainerRun& c) const { return dir_ + "/" + c.name; }
   std::string AttemptDir(const ContainerRun& c) const {
     return ContainerDir(c) + "/" + std::to_string(c.restarts);
@@ -183,9 +229,9 @@ class PodWorker {
   bool Interrupted() const { return stop_.load() || shutdown_.load(); }
   // The ConfigMaps and Secrets of the pod's namespace, as the API server has them now.
   ConfigLookup ConfigOfPod() const;
-  void WriteStatus(const std::string& phase, const std::string& reason = "",
-                   const std::string& message = "");
-  void ReleasePod();
+  void ShowWaiting(const std::string& reason, const std::string& message);
+  void WriteStatus(const std::string& phase);
+  void DropFinalizer();
   bool WaitFor(std::chrono::milliseconds d);
 
   PodRunner* runner_;
@@ -197,6 +243,7 @@ class PodWorker {
   std::string restart_policy_;
   std::vector<ClaimRef> claims_;
   std::vector<std::string> cdi_devices_;  // of the prepared claims
+  std::vector<std::string> cdi_env_;      // their CDI edits' environment (host processes)
   std::string start_time_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> shutdown_{false};
@@ -308,8 +355,36 @@ bool PodRunner::UpdatePod(const std::string& ns, const std::string& name, const 
   return false;
 }
 
-void PodWorker::WriteStatus(const std::string& phase, const std::string& reason,
-                            const std::string& message) {
+// The container's entry in status.containerStatuses (or initContainerStatuses).
+json StatusOf(const ContainerRun& c) {
+  json s = {{"name", c.name}, {"image", Str(c.spec, "image")},
+            {"imageID", ""},  {"restartCount", c.restarts},
+            {"ready", false}, {"started", false}};
+  if (c.running()) {
+    s["state"] = {{"running", {{"startedAt", c.started_at}}}};
+    s["ready"] = true;
+    s["started"] = true;
+    s["containerID"] = c.process ? "migdra://" + std::to_string(c.process->shim_pid())
+                                 : "containerd://" + c.container_id;
+  } else if (c.exit_code) {
+    json t = Termination(c);
+    s["state"] = c.done ? json{{"terminated", t}}
+                        : json{{"waiting",
+                                {{"reason", "CrashLoopBackOff"},
+                                 {"message", "back-off restarting failed container " + c.name}}}};
+    if (!c.done) s["lastState"] = {{"terminated", t}};
+  } else {
+    s["state"] = {{"waiting", {{"reason", c.reason.empty() ? "ContainerCreating" : c.reason}}}};
+    if (!c.message.empty()) s["state"]["waiting"]["message"] = c.message;
+  }
+  if (!s.contains("lastState") && !c.last_termination.is_null()) {
+    s["lastState"] = {{"terminated", c.last_termination}};
+  }
+  return s;
+}
+
+// Writes the pod's status: `phase`, the containers' states, and the conditions they imply.
+void PodWorker::WriteStatus(const std::string& phase) {
   const json& meta = pod_["metadata"];
   runner_->UpdatePod(Str(meta, "namespace"), Str(meta, "name"), uid_, true, [&](json& pod) {
     json& status = pod["status"];
@@ -318,148 +393,57 @@ void PodWorker::WriteStatus(const std::string& phase, const std::string& reason,
     status["podIP"] = "127.0.0.1";
     status["podIPs"] = json::array({{{"ip", "127.0.0.1"}}});
     if (!start_time_.empty()) status["startTime"] = start_time_;
-    if (!reason.empty()) {
-      status["reason"] = reason;
-      status["message"] = message;
-    }
     bool all_ready = true;
     json init_statuses = json::array(), statuses = json::array();
     for (const ContainerRun& c : containers_) {
-      json s = {{"name", c.name}, {"image", Str(c.spec, "image")},
-                {"imageID", ""},  {"restartCount", c.restarts},
-                {"ready", false}, {"started", false}};
-      if (c.running()) {
-        s["state"] = {{"running", {{"startedAt", c.started_at}}}};
-        s["ready"] = true;
-        s["started"] = true;
-        s["containerID"] = c.process ? "migdra://" + std::to_string(c.process->shim_pid())
-                                     : "containerd://" + c.container_id;
-      } else if (c.exit_code) {
-        json t = Termination(c);
-        s["state"] = c.done
-                         ? json{{"terminated", t}}
-                         : json{{"waiting",
-                                 {{"reason", "CrashLoopBackOff"},
-                                  {"message", "back-off restarting failed container " + c.name}}}};
-        if (!c.done) s["lastState"] = {{"terminated", t}};
-      } else {
-        s["state"] = {{"waiting", {{"reason", c.reason.empty() ? "ContainerCreating" : c.reason}}}};
-        if (!c.message.empty()) s["state"]["waiting"]["message"] = c.message;
-      }
-      if (!s.contains("lastState") && !c.last_termination.is_null()) {
-        s["lastState"] = {{"terminated", c.last_termination}};
-      }
-      if (!c.init && !s["ready"].get<bool>()) all_ready = false;
-      (c.init ? init_statuses : statuses).push_back(s);
+      if (!c.init && !c.running()) all_ready = false;
+      (c.init ? init_statuses : statuses).push_back(StatusOf(c));
     }
     status["containerStatuses"] = statuses;
     if (!init_statuses.empty()) status["initContainerStatuses"] = init_statuses;
-    std::string now = NowRfc3339();
-    auto condition = [&](const char* type, bool value) {
-      json& conds = status["conditions"];
-      if (!conds.is_array()) conds = json::array();
-      std::string want = value ? "True" : "False";
-      for (json& c : conds) {
-        if (Str(c, "type") == type) {
-          if (Str(c, "status") != want) {
-            c["status"] = want;
-            c["lastTransitionTime"] = now;
-          }
-          return;
-        }
-      }
-      conds.push_back({{"type", type}, {"status", want}, {"lastTransitionTime", now}});
+    auto condition = [&status](const char* type, bool value) {
+      SetCondition(status, type, value ? "True" : "False");
     };
-    bool running = phase == "Running";
+    const bool ready = phase == "Running" && all_ready;
     condition("Initialized", phase != "Pending");
-    condition("ContainersReady", running && all_ready);
-    condition("Ready", running && all_ready);
+    condition("ContainersReady", ready);
+    condition("Ready", ready);
     return true;
   });
 }
 
-bool PodWorker::PrepareClaims(std::vector<std::string>* env) {
-  namespace dra = k8s::io::kubelet::pkg::apis::dra::v1;
+// The claims of the pod, as the DRA gRPC API names them.
+template <typename Request>
+void AddClaims(Request& request, const std::vector<ClaimRef>& claims) {
+  for (const auto& c : claims) {
+    auto* claim = request.add_claims();
+    claim->set_namespace_(c.namespace_);
+    claim->set_name(c.name);
+    claim->set_uid(c.uid);
+  }
+}
+
+// Prepares the pod's claims through the driver. Until that succeeds the containers wait
+// (ContainerCreating, "preparing devices: ...", a FailedPrepareDynamicResources Event once every
+// claim exists), retried with back-off. False when interrupted or the pod is gone.
+bool PodWorker::PrepareClaims() {
   const json& spec = pod_["spec"];
-  std::string ns = Str(pod_["metadata"], "namespace");
   if (!spec.contains("resourceClaims") || spec["resourceClaims"].empty()) return true;
 
   std::chrono::milliseconds delay{500};
   while (!Interrupted()) {
-    std::string problem;
     claims_.clear();
     std::optional<json> current =
-        GetObject(runner_->client(), PodPath(ns, Str(pod_["metadata"], "name")));
+        GetObject(runner_->client(),
+                  PodPath(Str(pod_["metadata"], "namespace"), Str(pod_["metadata"], "name")));
     if (!current) return false;
-    const json& status = (*current)["status"];
-    for (const json& pc : spec["resourceClaims"]) {
-      std::string claim_name = Str(pc, "resourceClaimName");
-      if (claim_name.empty() && status.contains("resourceClaimStatuses")) {
-        for (const json& s : status["resourceClaimStatuses"]) {
-          if (Str(s, "name") == Str(pc, "name")) claim_name = Str(s, "resourceClaimName");
-        }
-      }
-      if (claim_name.empty()) {
-        problem = "claim " + Str(pc, "name") + " has not been created yet";
-        break;
-      }
-      std::optional<json> claim = GetObject(runner_->client(), ClaimPath(ns, claim_name));
-      if (!claim) {
-        problem = "resourceclaim " + ns + "/" + claim_name + " not found";
-        break;
-      }
-      claims_.push_back({ns, claim_name, Str((*claim)["metadata"], "uid")});
-    }
-    if (problem.empty()) {
-      dra::NodePrepareResourcesRequest request;
-      for (const auto& c : claims_) {
-        dra::Claim* claim = request.add_claims();
-        claim->set_namespace_(c.namespace_);
-        claim->set_name(c.name);
-        claim->set_uid(c.uid);
-      }
-      dra::NodePrepareResourcesResponse response;
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-      grpc::Status rpc = runner_->dra().NodePrepareResources(&context, request, &response);
-      if (!rpc.ok()) {
-        problem = "NodePrepareResources: " + rpc.error_message();
-      } else {
-        std::vector<std::string> ids;
-        for (const auto& c : claims_) {
-          auto it = response.claims().find(c.uid);
-          if (it == response.claims().end()) {
-            problem = "driver returned nothing for claim " + c.name;
-            break;
-          }
-          if (!it->second.error().empty()) {
-            problem = "claim " + c.name + ": " + it->second.error();
-            break;
-          }
-          for (const auto& d : it->second.devices()) {
-            for (const auto& id : d.cdi_device_ids()) ids.push_back(id);
-          }
-        }
-        if (problem.empty()) {
-          auto cdi = ResolveCdiEdits(runner_->cdi_root(), ids);
-          if (cdi.ok()) {
-            *env = std::move(cdi->env);
-            cdi_devices_ = ids;
-            for (const auto& c : claims_)
-              RecordMigDevices(runner_->client(), true, c.namespace_, c.name, pod_);
-            return true;
-          }
-          problem = cdi.error().message;
-        }
-      }
-    }
+    std::string problem = FindClaims(*current);
+    if (problem.empty()) problem = PrepareFoundClaims();
+    if (problem.empty()) return true;
     if (claims_.size() == spec["resourceClaims"].size()) {
       RecordPrepareFailure(runner_->client(), pod_, problem);
     }
-    for (ContainerRun& c : containers_) {
-      c.reason = "ContainerCreating";
-      c.message = "preparing devices: " + problem;
-    }
+    ShowWaiting("ContainerCreating", "preparing devices: " + problem);
     WriteStatus("Pending");
     if (WaitFor(delay)) return false;
     delay = std::min(delay * 2, std::chrono::milliseconds(10000));
@@ -467,17 +451,62 @@ bool PodWorker::PrepareClaims(std::vector<std::string>* env) {
   return false;
 }
 
+// Fills claims_ with the pod's claims, by name from the spec or from the pod's status (claims
+// made from templates); what is missing ("" when all exist).
+std::string PodWorker::FindClaims(const json& current) {
+  const std::string ns = Str(pod_["metadata"], "namespace");
+  const json& status = current["status"];
+  for (const json& pc : pod_["spec"]["resourceClaims"]) {
+    std::string claim_name = Str(pc, "resourceClaimName");
+    if (claim_name.empty() && status.contains("resourceClaimStatuses")) {
+      for (const json& s : status["resourceClaimStatuses"]) {
+        if (Str(s, "name") == Str(pc, "name")) claim_name = Str(s, "resourceClaimName");
+      }
+    }
+    if (claim_name.empty()) return "claim " + Str(pc, "name") + " has not been created yet";
+    std::optional<json> claim = GetObject(runner_->client(), ClaimPath(ns, claim_name));
+    if (!claim) return "resourceclaim " + ns + "/" + claim_name + " not found";
+    claims_.push_back({ns, claim_name, Str((*claim)["metadata"], "uid")});
+  }
+  return "";
+}
+
+// NodePrepareResources for claims_, then the CDI edits of the devices it returned (cdi_env_,
+// cdi_devices_) and a MigDeviceCreated Event per MIG device; what failed ("" when nothing).
+std::string PodWorker::PrepareFoundClaims() {
+  namespace dra = k8s::io::kubelet::pkg::apis::dra::v1;
+  dra::NodePrepareResourcesRequest request;
+  AddClaims(request, claims_);
+  dra::NodePrepareResourcesResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  grpc::Status rpc = runner_->dra().NodePrepareResources(&context, request, &response);
+  if (!rpc.ok()) return "NodePrepareResources: " + rpc.error_message();
+  std::vector<std::string> ids;
+  for (const auto& c : claims_) {
+    auto it = response.claims().find(c.uid);
+    if (it == response.claims().end()) return "driver returned nothing for claim " + c.name;
+    if (!it->second.error().empty()) return "claim " + c.name + ": " + it->second.error();
+    for (const auto& d : it->second.devices()) {
+      for (const auto& id : d.cdi_device_ids()) ids.push_back(id);
+    }
+  }
+  auto cdi = ResolveCdiEdits(runner_->cdi_root(), ids);
+  if (!cdi.ok()) return cdi.error().message;
+  cdi_env_ = std::move(cdi->env);
+  cdi_devices_ = ids;
+  for (const auto& c : claims_) {
+    RecordMigDevices(runner_->client(), true, c.namespace_, c.name, pod_);
+  }
+  return "";
+}
+
 void PodWorker::UnprepareClaims() {
   namespace dra = k8s::io::kubelet::pkg::apis::dra::v1;
   if (claims_.empty()) return;
   for (int attempt = 0; attempt < 10; ++attempt) {
     dra::NodeUnprepareResourcesRequest request;
-    for (const auto& c : claims_) {
-      dra::Claim* claim = request.add_claims();
-      claim->set_namespace_(c.namespace_);
-      claim->set_name(c.name);
-      claim->set_uid(c.uid);
-    }
+    AddClaims(request, claims_);
     dra::NodeUnprepareResourcesResponse response;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
@@ -498,7 +527,8 @@ void PodWorker::UnprepareClaims() {
   }
 }
 
-void PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) {
+// Starts one attempt of the container: through the CRI runtime, or as host processes.
+void PodWorker::Start(ContainerRun& c) {
   c.exit_code.reset();
   c.reason.clear();
   c.message.clear();
@@ -506,29 +536,41 @@ void PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) 
   Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec, ConfigOfPod());
   if (runner_->cri()) {
     c.container_id.clear();
-    // The kubelet's mapping: command and args apart (empty ones keep the image's), the pod's
-    // environment on top of the image's; the claims' devices by their CDI names.
-    ContainerConfig config;
-    config.name = c.name;
-    config.attempt = c.restarts;
-    config.image = Str(c.spec, "image");
-    config.image_pull_policy = Str(c.spec, "imagePullPolicy");
-    if (built.ok()) {
-      size_t commands = c.spec.contains("command") ? c.spec["command"].size() : 0;
-      commands = std::min(commands, built->argv.size());
-      config.command.assign(built->argv.begin(), built->argv.begin() + commands);
-      config.args.assign(built->argv.begin() + commands, built->argv.end());
-      for (const auto& [name, value] : built->env) SetEnv(config.env, name + "=" + value);
-    }
-    config.working_dir = Str(c.spec, "workingDir");
-    for (const BindMount& m : mounts_[c.name]) {
-      config.mounts.push_back({m.source, m.target, m.read_only});
-    }
-    config.cdi_devices = cdi_devices_;
-    config.log_path = AttemptDir(c) + "/log";
-    StartInRuntime(c, std::move(config));
-    return;
+    StartInRuntime(c, RuntimeConfig(c, built));
+  } else {
+    StartHostProcess(c, HostLaunch(c, built));
   }
+}
+
+// The kubelet's mapping for a CRI runtime: command and args apart (empty ones keep the
+// image's), the pod's environment on top of the image's; the claims' devices by their CDI names.
+ContainerConfig PodWorker::RuntimeConfig(const ContainerRun& c,
+                                         const Result<ContainerCommand>& built) {
+  ContainerConfig config;
+  config.name = c.name;
+  config.attempt = c.restarts;
+  config.image = Str(c.spec, "image");
+  config.image_pull_policy = Str(c.spec, "imagePullPolicy");
+  if (built.ok()) {
+    size_t commands = c.spec.contains("command") ? c.spec["command"].size() : 0;
+    commands = std::min(commands, built->argv.size());
+    config.command.assign(built->argv.begin(), built->argv.begin() + commands);
+    config.args.assign(built->argv.begin() + commands, built->argv.end());
+    for (const auto& [name, value] : built->env) SetEnv(config.env, name + "=" + value);
+  }
+  config.working_dir = Str(c.spec, "workingDir");
+  for (const BindMount& m : mounts_[c.name]) {
+    config.mounts.push_back({m.source, m.target, m.read_only});
+  }
+  config.cdi_devices = cdi_devices_;
+  config.log_path = AttemptDir(c) + "/log";
+  return config;
+}
+
+// Host processes: command + args with the host's PATH, the pod's environment and the claims'
+// CDI environment on top.
+ContainerLaunch PodWorker::HostLaunch(const ContainerRun& c,
+                                      const Result<ContainerCommand>& built) {
   ContainerLaunch launch;
   if (built.ok()) launch.argv = built->argv;
   launch.env = {std::string("PATH=") + kHostPath, "HOSTNAME=" + Str(pod_["metadata"], "name"),
@@ -536,12 +578,16 @@ void PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) 
   if (built.ok()) {
     for (const auto& [name, value] : built->env) SetEnv(launch.env, name + "=" + value);
   }
-  for (const std::string& e : cdi_env) SetEnv(launch.env, e);
+  for (const std::string& e : cdi_env_) SetEnv(launch.env, e);
   launch.working_dir = Str(c.spec, "workingDir");
   launch.log_path = AttemptDir(c) + "/log";
   launch.attempt_dir = AttemptDir(c);
   launch.mounts = mounts_[c.name];
   launch.open_stdin = Field(c.spec, {"stdin"}) == true;
+  return launch;
+}
+
+void PodWorker::StartHostProcess(ContainerRun& c, ContainerLaunch launch) {
   auto started = launch.argv.empty()
                      ? Result<std::unique_ptr<ContainerProcess>>(
                            MakeError("container " + c.name + " has no command"))
@@ -549,15 +595,20 @@ void PodWorker::Start(ContainerRun& c, const std::vector<std::string>& cdi_env) 
   if (started.ok()) {
     c.process = std::move(*started);
     c.started_at = c.process->started_at();
-    return;
+  } else {
+    FailStart(c, "StartError", started.error().message);
   }
-  // As a kubelet reports a container its runtime could not start.
+}
+
+// As a kubelet reports a container its runtime could not create or start: exited with 128,
+// restarted as the restart policy says.
+void PodWorker::FailStart(ContainerRun& c, const std::string& reason, const std::string& message) {
   c.started_at = NowRfc3339();
   c.finished_at = c.started_at;
   c.exit_code = 128;
   OnExit(c);
-  c.reason = "StartError";
-  c.message = started.error().message;
+  c.reason = reason;
+  c.message = message;
 }
 
 // The pod's sandbox in the CRI runtime.
@@ -583,8 +634,7 @@ std::optional<std::string> PodWorker::SandboxId() {
 void PodWorker::RemoveSandbox() {
   std::optional<std::string> sandbox = SandboxId();
   if (!sandbox) return;
-  Status stopped = runner_->cri()->StopPodSandbox(*sandbox);
-  Status removed = stopped.ok() ? runner_->cri()->RemovePodSandbox(*sandbox) : stopped;
+  Status removed = StopAndRemoveSandbox(*runner_->cri(), *sandbox);
   if (!removed.ok()) {
     std::fprintf(stderr, "migdra serve: runner: removing the sandbox of pod %s: %s\n",
                  PodKey(pod_).c_str(), removed.error().message.c_str());
@@ -621,13 +671,7 @@ void PodWorker::StartInRuntime(ContainerRun& c, ContainerConfig config) {
     c.next_poll = Clock::now();
     return;
   }
-  // As a kubelet reports a container its runtime could not create or start.
-  c.started_at = NowRfc3339();
-  c.finished_at = c.started_at;
-  c.exit_code = 128;
-  OnExit(c);
-  c.reason = created.ok() ? "StartError" : "CreateContainerError";
-  c.message = started.error().message;
+  FailStart(c, created.ok() ? "StartError" : "CreateContainerError", started.error().message);
 }
 
 // Takes up the container's last attempt from the CRI runtime after a restart of serve: running
@@ -686,12 +730,17 @@ void PodWorker::OnExit(ContainerRun& c) {
   }
 }
 
-// Takes up what a previous runner left of the container (runner_process.h, crash semantics).
+// Takes up what a previous runner left of the container.
 void PodWorker::Recover(ContainerRun& c) {
   if (runner_->cri()) {
     RecoverFromRuntime(c);
-    return;
+  } else {
+    RecoverHostProcess(c);
   }
+}
+
+// From the attempt directories (runner_process.h, crash semantics).
+void PodWorker::RecoverHostProcess(ContainerRun& c) {
   std::error_code ec;
   int last = -1;
   for (const auto& entry : fs::directory_iterator(ContainerDir(c), ec)) {
@@ -728,7 +777,11 @@ void PodWorker::Recover(ContainerRun& c) {
 
 // Whether the running attempt ended just now; then records its exit.
 bool PodWorker::Reap(ContainerRun& c) {
-  if (runner_->cri()) return ReapFromRuntime(c);
+  return runner_->cri() ? ReapFromRuntime(c) : ReapHostProcess(c);
+}
+
+// From its shim's exit record (runner_process.h).
+bool PodWorker::ReapHostProcess(ContainerRun& c) {
   if (!c.process || !c.process->Ended()) return false;
   c.process.reset();  // reaps the shim first: its exit record is complete now
   AttemptState attempt = ReadAttempt(AttemptDir(c));
@@ -754,27 +807,37 @@ bool PodWorker::StopProcesses() {
       pod_["spec"]["terminationGracePeriodSeconds"].is_number_integer()) {
     grace = pod_["spec"]["terminationGracePeriodSeconds"].get<int64_t>();
   }
+  const std::chrono::seconds grace_period(std::max<int64_t>(grace, 0));
   if (runner_->cri()) {
-    // The runtime sends SIGTERM and kills after the grace period; it returns once stopped.
-    for (ContainerRun& c : containers_) {
-      if (!c.running()) continue;
-      Status stopped = runner_->cri()->StopContainer(
-          c.container_id, std::chrono::seconds(std::max<int64_t>(grace, 0)));
-      if (!stopped.ok()) {
-        std::fprintf(stderr, "migdra serve: runner: stopping %s of pod %s: %s\n", c.name.c_str(),
-                     PodKey(pod_).c_str(), stopped.error().message.c_str());
-      }
-      c.next_poll = Clock::now();
-      if (!ReapFromRuntime(c)) {
-        c.exit_code = 137;
-        c.finished_at = NowRfc3339();
-      }
-      c.reason = "Error";
-      c.message = "stopped: pod deleted";
-    }
-    for (ContainerRun& c : containers_) c.done = true;
+    StopInRuntime(grace_period);
     return true;
   }
+  return StopHostProcesses(grace_period);
+}
+
+// The runtime sends SIGTERM and kills after the grace period; it returns once stopped.
+void PodWorker::StopInRuntime(std::chrono::seconds grace) {
+  for (ContainerRun& c : containers_) {
+    if (!c.running()) continue;
+    Status stopped = runner_->cri()->StopContainer(c.container_id, grace);
+    if (!stopped.ok()) {
+      std::fprintf(stderr, "migdra serve: runner: stopping %s of pod %s: %s\n", c.name.c_str(),
+                   PodKey(pod_).c_str(), stopped.error().message.c_str());
+    }
+    c.next_poll = Clock::now();
+    if (!ReapFromRuntime(c)) {
+      c.exit_code = 137;
+      c.finished_at = NowRfc3339();
+    }
+    c.reason = "Error";
+    c.message = "stopped: pod deleted";
+  }
+  for (ContainerRun& c : containers_) c.done = true;
+}
+
+// Every container's process group gets SIGTERM at once, the whole container SIGKILL after the
+// grace period. False when serve began to stop during the grace period.
+bool PodWorker::StopHostProcesses(std::chrono::seconds grace) {
   for (ContainerRun& c : containers_) {
     if (c.process) c.process->Terminate();
   }
@@ -784,7 +847,7 @@ bool PodWorker::StopProcesses() {
     }
     return true;
   };
-  auto deadline = Clock::now() + std::chrono::seconds(std::max<int64_t>(grace, 0));
+  auto deadline = Clock::now() + grace;
   while (!all_ended() && Clock::now() < deadline) {
     // Serve is stopping: leave the rest of the grace period to the next start.
     if (shutdown_.load()) return false;
@@ -814,17 +877,9 @@ bool PodWorker::StopProcesses() {
   return true;
 }
 
-void PodWorker::ReleasePod() {
+void PodWorker::DropFinalizer() {
   const json& meta = pod_["metadata"];
-  runner_->UpdatePod(Str(meta, "namespace"), Str(meta, "name"), uid_, false, [](json& pod) {
-    if (!HasFinalizer(pod)) return false;
-    json kept = json::array();
-    for (const json& f : pod["metadata"]["finalizers"]) {
-      if (f != kPodRunnerFinalizer) kept.push_back(f);
-    }
-    pod["metadata"]["finalizers"] = kept;
-    return true;
-  });
+  runner_->UpdatePod(Str(meta, "namespace"), Str(meta, "name"), uid_, false, DropRunnerFinalizer);
 }
 
 // A name that becomes a path: a DNS-1123 label (what API validation admits for a container).
@@ -837,7 +892,31 @@ bool SafeUid(const std::string& uid) {
   });
 }
 
+// The pod's life on this node, phase by phase. Every path that lets the pod go runs through
+// Release (or, for a pod deleted before any container could be created, DropFinalizer alone).
 void PodWorker::Run() {
+  TakeContainers();
+  const std::string unsafe = UnsafeName();
+  if (unsafe.empty()) AdoptContainers();
+  if (!WaitUntilCreatable(unsafe)) {
+    // Deleted, or serve stopping, before a container could be created: no claim is prepared.
+    if (stop_.load()) DropFinalizer();
+    finished_ = true;
+    return;
+  }
+  start_time_ = NowRfc3339();
+  bool init_failed = false;
+  if (PrepareClaims()) {
+    init_failed = !RunInitContainers();
+    if (!init_failed && !Interrupted()) RunContainers();
+  }
+  // Serve is stopping: the containers go on running; the next start adopts them.
+  if (EndContainers()) Release(init_failed);
+  finished_ = true;
+}
+
+// The pod's init containers and containers, in the order the spec lists them.
+void PodWorker::TakeContainers() {
   const json& spec = pod_["spec"];
   for (const char* list : {"initContainers", "containers"}) {
     if (!spec.contains(list)) continue;
@@ -851,151 +930,166 @@ void PodWorker::Run() {
   }
   restart_policy_ = Str(spec, "restartPolicy");
   if (restart_policy_.empty()) restart_policy_ = "Always";
+}
 
-  // Paths are built from these names only: refuse the pod unless all are safe (API validation
-  // admits no other; this guards rows stored before it did).
+// Paths are built from the pod's UID and container names only: the first one that is not safe
+// ("" when all are). API validation admits no other; this guards rows stored before it did.
+std::string PodWorker::UnsafeName() const {
   std::string unsafe = SafeUid(uid_) ? "" : "pod UID " + uid_;
   std::set<std::string> names;
   for (const ContainerRun& c : containers_) {
     if (!SafePathPart(c.name) || !names.insert(c.name).second) unsafe = "container name " + c.name;
   }
-  if (unsafe.empty()) {
-    for (ContainerRun& c : containers_) {
-      std::error_code ec;
-      fs::create_directories(ContainerDir(c), ec);
-      Recover(c);
-    }
-  }
+  return unsafe;
+}
 
-  // Like a kubelet that cannot create a container's configuration, the runner keeps such a pod
-  // Pending with the reason on the container: until it is deleted for what the pod spec asks
-  // (it cannot change), and until the ConfigMaps and Secrets it reads exist otherwise.
-  std::string last_message;
+// Takes up what an earlier runner left of each container (after a restart of serve).
+void PodWorker::AdoptContainers() {
+  for (ContainerRun& c : containers_) {
+    std::error_code ec;
+    fs::create_directories(ContainerDir(c), ec);
+    Recover(c);
+  }
+}
+
+// Like a kubelet that cannot create a container's configuration, the runner keeps such a pod
+// Pending with the reason on the containers: until it is deleted for what the pod spec asks (it
+// cannot change), and until the ConfigMaps and Secrets it reads exist otherwise. False when
+// the wait was interrupted (deletion or shutdown).
+bool PodWorker::WaitUntilCreatable(const std::string& unsafe) {
+  std::string shown;  // the message on the containers now
   for (;;) {
-    std::string reason, message;
-    bool final = true;
-    std::optional<Error> unsupported = UnsupportedPodField(pod_);
-    if (!unsafe.empty()) {
-      reason = "CreateContainerConfigError";
-      message = "invalid " + unsafe + ": not a DNS-1123 label, or not unique";
-    } else if (unsupported) {
-      reason = "UnsupportedField";
-      message = unsupported->ToString();
-    }
-    for (const ContainerRun& c : containers_) {
-      if (!reason.empty()) break;
-      Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec, ConfigOfPod());
-      if (!runner_->cri() && (!c.spec.contains("command") || c.spec["command"].empty())) {
-        reason = "CommandRequired";
-        message = "container " + c.name +
-                  " has no command: migdra's host runtime runs commands, not container images "
-                  "(image " +
-                  Str(c.spec, "image") + "); set command (and args) to run it";
-      } else if (!built.ok()) {
-        reason = "CreateContainerConfigError";
-        message = built.error().message;
-        final = false;
-      }
-    }
-    if (reason.empty()) {
-      Result<std::map<std::string, std::vector<BindMount>>> mounts =
-          ProjectVolumes(pod_, ConfigOfPod(), dir_ + "/volumes", CanMountPrivately());
-      if (mounts) {
-        mounts_ = std::move(*mounts);
-        break;
-      }
-      const bool mount_path = mounts.error().field.find("volumeMounts") != std::string::npos;
-      reason = mount_path ? "UnsupportedField" : "ContainerCreating";
-      message = mount_path ? mounts.error().ToString()
-                           : "MountVolume.SetUp failed: " + mounts.error().ToString();
-      final = false;  // a ConfigMap or Secret may appear, a mountPath be made
-    }
-    if (message != last_message) {
-      for (ContainerRun& each : containers_) {
-        each.reason = reason;
-        each.message = message;
-      }
+    std::optional<Waiting> blocker = CreationBlocker(unsafe);
+    if (!blocker) break;
+    if (blocker->message != shown) {
+      ShowWaiting(blocker->reason, blocker->message);
       WriteStatus("Pending");
-      last_message = message;
+      shown = blocker->message;
     }
-    if (final) {
+    if (blocker->final) {
       while (!Interrupted()) WaitFor(std::chrono::seconds(1));
     } else {
       WaitFor(std::chrono::seconds(1));
     }
-    if (Interrupted()) {
-      if (stop_.load()) ReleasePod();
-      finished_ = true;
-      return;
-    }
+    if (Interrupted()) return false;
   }
-  if (!last_message.empty()) {  // the waiting reason shown so far no longer holds
-    for (ContainerRun& each : containers_) {
-      each.reason.clear();
-      each.message.clear();
-    }
-  }
+  if (!shown.empty()) ShowWaiting("", "");  // the waiting reason shown so far no longer holds
+  return true;
+}
 
-  std::vector<std::string> cdi_env;
-  start_time_ = NowRfc3339();
-  bool failed = false;
-  if (PrepareClaims(&cdi_env)) {
-    auto restart_due = [](const ContainerRun& c) {
-      return !c.running() && !c.done && Clock::now() >= c.next_start;
-    };
-    auto start = [&](ContainerRun& c) {
-      if (c.exit_code) {
-        c.last_termination = Termination(c);
-        ++c.restarts;
+// Why the pod's containers cannot be created now (nullopt: they can, and mounts_ holds their
+// volumes).
+std::optional<PodWorker::Waiting> PodWorker::CreationBlocker(const std::string& unsafe) {
+  std::optional<Error> unsupported = UnsupportedPodField(pod_);
+  if (!unsafe.empty()) {
+    return Waiting{"CreateContainerConfigError",
+                   "invalid " + unsafe + ": not a DNS-1123 label, or not unique", true};
+  }
+  if (unsupported) return Waiting{"UnsupportedField", unsupported->ToString(), true};
+  for (const ContainerRun& c : containers_) {
+    Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec, ConfigOfPod());
+    if (!runner_->cri() && (!c.spec.contains("command") || c.spec["command"].empty())) {
+      return Waiting{"CommandRequired",
+                     "container " + c.name +
+                         " has no command: migdra's host runtime runs commands, not container "
+                         "images (image " +
+                         Str(c.spec, "image") + "); set command (and args) to run it",
+                     true};
+    }
+    if (!built.ok()) return Waiting{"CreateContainerConfigError", built.error().message, false};
+  }
+  Result<std::map<std::string, std::vector<BindMount>>> mounts =
+      ProjectVolumes(pod_, ConfigOfPod(), dir_ + "/volumes", CanMountPrivately());
+  if (mounts) {
+    mounts_ = std::move(*mounts);
+    return std::nullopt;
+  }
+  // A ConfigMap or Secret may appear, a mountPath be made: not final.
+  if (mounts.error().field.find("volumeMounts") != std::string::npos) {
+    return Waiting{"UnsupportedField", mounts.error().ToString(), false};
+  }
+  return Waiting{"ContainerCreating", "MountVolume.SetUp failed: " + mounts.error().ToString(),
+                 false};
+}
+
+// Shows `reason` and `message` as every container's waiting state (both "" to clear them).
+void PodWorker::ShowWaiting(const std::string& reason, const std::string& message) {
+  for (ContainerRun& c : containers_) {
+    c.reason = reason;
+    c.message = message;
+  }
+}
+
+// Whether the container is due to start (its first attempt, or a restart after its back-off).
+bool PodWorker::StartDue(const ContainerRun& c) {
+  return !c.running() && !c.done && Clock::now() >= c.next_start;
+}
+
+// Starts the container's next attempt (a restart counts when an attempt has exited).
+void PodWorker::StartAttempt(ContainerRun& c) {
+  if (c.exit_code) {
+    c.last_termination = Termination(c);
+    ++c.restarts;
+  }
+  Start(c);
+}
+
+// Init containers, one after another, each until it is done. False when one ended with a
+// non-zero exit code (then the containers never start).
+bool PodWorker::RunInitContainers() {
+  for (ContainerRun& c : containers_) {
+    if (!c.init) continue;
+    if (!c.done) WriteStatus("Pending");  // a finished one (adopted state) changes nothing
+    while (!Interrupted() && !c.done) {
+      bool changed = Reap(c);
+      if (StartDue(c)) {
+        StartAttempt(c);
+        changed = true;
       }
-      Start(c, cdi_env);
-    };
-    // Init containers, one after another.
+      if (changed) WriteStatus("Pending");
+      WaitFor(std::chrono::milliseconds(50));
+    }
+    if (c.exit_code && *c.exit_code != 0) return false;
+  }
+  return true;
+}
+
+// The containers together, restarted as the pod's restartPolicy says, until all are done for
+// good or the worker is interrupted.
+void PodWorker::RunContainers() {
+  for (ContainerRun& c : containers_) {
+    if (!c.init && StartDue(c)) StartAttempt(c);
+  }
+  WriteStatus("Running");
+  while (!Interrupted()) {
+    bool changed = false, all_done = true;
     for (ContainerRun& c : containers_) {
-      if (!c.init || failed) continue;
-      if (!c.done) WriteStatus("Pending");  // a finished one (adopted state) changes nothing
-      while (!Interrupted() && !c.done) {
-        bool changed = Reap(c);
-        if (restart_due(c)) {
-          start(c);
-          changed = true;
-        }
-        if (changed) WriteStatus("Pending");
-        WaitFor(std::chrono::milliseconds(50));
+      if (c.init) continue;
+      if (Reap(c)) changed = true;
+      if (StartDue(c)) {
+        StartAttempt(c);
+        changed = true;
       }
-      if (c.exit_code && *c.exit_code != 0) failed = true;
+      if (!c.done) all_done = false;
     }
-    // Then the containers together.
-    if (!failed && !Interrupted()) {
-      for (ContainerRun& c : containers_) {
-        if (!c.init && restart_due(c)) start(c);
-      }
-      WriteStatus("Running");
-      while (!Interrupted()) {
-        bool changed = false, all_done = true;
-        for (ContainerRun& c : containers_) {
-          if (c.init) continue;
-          if (Reap(c)) changed = true;
-          if (restart_due(c)) {
-            start(c);
-            changed = true;
-          }
-          if (!c.done) all_done = false;
-        }
-        if (all_done) break;
-        if (changed) WriteStatus("Running");
-        WaitFor(std::chrono::milliseconds(50));
-      }
-    }
+    if (all_done) break;
+    if (changed) WriteStatus("Running");
+    WaitFor(std::chrono::milliseconds(50));
   }
+}
 
-  // Serve is stopping: the containers go on running; the next start adopts them.
-  if ((shutdown_.load() && !stop_.load()) || (stop_.load() && !StopProcesses())) {
-    finished_ = true;
-    return;
-  }
+// After the containers' run: a deleted pod's are stopped (grace period). False when serve is
+// shutting down first: the containers are left running for the next start to adopt.
+bool PodWorker::EndContainers() {
+  if (stop_.load()) return StopProcesses();
+  return !shutdown_.load();
+}
+
+// The one place a pod that ran is let go: whatever is left of it is killed, its claims are
+// unprepared, its final phase written, its sandbox removed and its finalizer dropped.
+void PodWorker::Release(bool init_failed) {
   if (!runner_->cri()) runner_->runtime().KillPod(uid_);
-  bool all_zero = !failed;
+  bool all_zero = !init_failed;
   for (const ContainerRun& c : containers_) {
     if (!c.init && (!c.exit_code || *c.exit_code != 0)) all_zero = false;
   }
@@ -1005,8 +1099,7 @@ void PodWorker::Run() {
   // busy runtime takes a while); the logs stay in dir_. One left behind is removed by the
   // runner's sweep (RemoveOrphanSandboxes).
   if (runner_->cri()) RemoveSandbox();
-  ReleasePod();
-  finished_ = true;
+  DropFinalizer();
 }
 
 // ---- PodRunner -------------------------------------------------------------------------------
@@ -1049,8 +1142,7 @@ void PodRunner::RemoveOrphanSandboxes() {
   }
   for (const PodSandbox& sandbox : *sandboxes) {
     if (kept.count(sandbox.uid)) continue;
-    Status stopped = cri()->StopPodSandbox(sandbox.id);
-    Status removed = stopped.ok() ? cri()->RemovePodSandbox(sandbox.id) : stopped;
+    Status removed = StopAndRemoveSandbox(*cri(), sandbox.id);
     std::fprintf(stderr,
                  "migdra serve: runner: removing the sandbox of finished or gone pod %s: %s\n",
                  sandbox.uid.c_str(), removed.ok() ? "done" : removed.error().message.c_str());
@@ -1134,24 +1226,14 @@ std::string PodRunner::Reconcile() {
     const std::string ns = Str(pod["metadata"], "namespace");
     const std::string name = Str(pod["metadata"], "name");
     if (Terminal(pod)) {
-      if (HasFinalizer(pod)) {
-        // Finished earlier (or by a runner that crashed before releasing it).
-        UpdatePod(ns, name, uid, false, [](json& p) {
-          json kept = json::array();
-          for (const json& f : p["metadata"]["finalizers"]) {
-            if (f != kPodRunnerFinalizer) kept.push_back(f);
-          }
-          p["metadata"]["finalizers"] = kept;
-          return true;
-        });
-      }
+      // Finished earlier (or by a runner that crashed before releasing it).
+      if (Taken(pod)) UpdatePod(ns, name, uid, false, DropRunnerFinalizer);
       continue;
     }
-    if (Deleting(pod) && !HasFinalizer(pod)) continue;
-    if (!HasFinalizer(pod)) {
+    if (Deleting(pod) && !Taken(pod)) continue;
+    if (!Taken(pod)) {
       bool taken = UpdatePod(ns, name, uid, false, [](json& p) {
-        if (!p["metadata"].contains("finalizers")) p["metadata"]["finalizers"] = json::array();
-        p["metadata"]["finalizers"].push_back(kPodRunnerFinalizer);
+        AddFinalizer(p, kPodRunnerFinalizer);
         return true;
       });
       if (!taken) continue;

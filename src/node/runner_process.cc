@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +36,11 @@ namespace fs = std::filesystem;
 constexpr const char* kShimRecord = "shim";
 constexpr const char* kExitRecord = "exit";
 constexpr int kGoFd = 3;  // the shim reads its go byte here
+// The shim is serve's own binary: it needs serve's LD_LIBRARY_PATH (a relocated install, such as
+// the GPU-machine bundle) to load at all, and the container must get its own back. The runtime
+// starts the shim with serve's and this variable, "set:VALUE" or "unset", which the shim applies
+// to the container before executing it.
+constexpr const char* kContainerLoaderPath = "MIGDRA_CONTAINER_LD_LIBRARY_PATH";
 constexpr const char* kMountsRecord = "mounts";
 
 // The container's bind mounts from ATTEMPT/mounts, in a new private mount namespace; false
@@ -211,6 +217,98 @@ void KillTree(const std::string& cgroup) {
   }
 }
 
+// What the shim reads from the attempt directory besides its arguments: the mounts record, and
+// the stdin FIFO of a container with `stdin: true` (kubectl attach -i writes to it).
+Status PrepareAttempt(const ContainerLaunch& launch) {
+  if (!launch.mounts.empty()) {
+    std::string record;  // "ro|rw" NUL SOURCE NUL TARGET NUL, for each mount
+    for (const BindMount& m : launch.mounts) {
+      record += std::string(m.read_only ? "ro" : "rw") + '\0' + m.source + '\0' + m.target + '\0';
+    }
+    if (!WriteDurably(launch.attempt_dir + "/" + kMountsRecord, record)) {
+      return MakeError("recording the mounts in " + launch.attempt_dir + ": " +
+                       std::strerror(errno));
+    }
+  }
+  const std::string stdin_path = launch.attempt_dir + "/" + kStdinFifo;
+  if (launch.open_stdin && mkfifo(stdin_path.c_str(), 0600) != 0) {
+    return MakeError("creating " + stdin_path + ": " + std::strerror(errno));
+  }
+  return OkStatus();
+}
+
+// The shim's environment: the container's, and when serve runs with an LD_LIBRARY_PATH
+// (`loader_path`), that one instead, with the container's own recorded in kContainerLoaderPath
+// ("set:VALUE" or "unset") for the shim to restore.
+std::vector<std::string> ShimEnvironment(std::vector<std::string> container_env,
+                                         const std::string& loader_path) {
+  if (loader_path.empty()) return container_env;
+  std::vector<std::string> shim_env;
+  std::string container_path = "unset";
+  for (std::string& e : container_env) {
+    if (e.rfind("LD_LIBRARY_PATH=", 0) == 0) {
+      container_path = "set:" + e.substr(std::strlen("LD_LIBRARY_PATH="));
+    } else {
+      shim_env.push_back(std::move(e));
+    }
+  }
+  shim_env.push_back("LD_LIBRARY_PATH=" + loader_path);
+  shim_env.push_back(std::string(kContainerLoaderPath) + "=" + container_path);
+  return shim_env;
+}
+
+// Spawns `migdra container-shim` for the attempt, in a session of its own, with the container's
+// stdin, the log as stdout and stderr, and the read end of the go pipe at kGoFd.
+Result<pid_t> SpawnShim(ContainerLaunch& launch, int go_fd, int log_fd) {
+  // Everything the child needs is built before the spawn (the child shares serve's memory until
+  // it executes the shim).
+  std::vector<std::string> args = {"migdra",
+                                   "container-shim",
+                                   launch.attempt_dir,
+                                   launch.cgroup.empty() ? "-" : launch.cgroup,
+                                   launch.working_dir.empty() ? "-" : launch.working_dir,
+                                   "--"};
+  args.insert(args.end(), launch.argv.begin(), launch.argv.end());
+  std::vector<char*> cargs, cenv;
+  for (std::string& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  for (std::string& e : launch.env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  const std::string stdin_path = launch.attempt_dir + "/" + kStdinFifo;
+
+  // posix_spawn (clone with CLONE_VM|CLONE_VFORK in glibc) instead of fork: serve's address space
+  // is neither copied nor made copy-on-write, which made every start fault in serve's threads.
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_init(&actions);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+  // Read-write, so that opening never waits for a writer and reads wait for input.
+  if (launch.open_stdin) {
+    posix_spawn_file_actions_addopen(&actions, 0, stdin_path.c_str(), O_RDWR, 0);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  }
+  posix_spawn_file_actions_adddup2(&actions, log_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
+  posix_spawn_file_actions_adddup2(&actions, go_fd, kGoFd);  // clears FD_CLOEXEC
+  posix_spawn_file_actions_addclosefrom_np(&actions, kGoFd + 1);
+  pid_t pid = -1;
+  int spawned = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, cargs.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (spawned != 0)
+    return MakeError(std::string("starting the supervisor: ") + std::strerror(spawned));
+  return pid;
+}
+
 }  // namespace
 
 // ---- identities -------------------------------------------------------------------------------
@@ -288,6 +386,7 @@ AttemptState ReadAttempt(const std::string& attempt_dir) {
 
 std::unique_ptr<ProcessRuntime> ProcessRuntime::Create(const std::string& runner_dir) {
   auto runtime = std::unique_ptr<ProcessRuntime>(new ProcessRuntime());
+  if (const char* loader_path = std::getenv("LD_LIBRARY_PATH")) runtime->loader_path_ = loader_path;
   std::error_code ec;
   const std::string record = runner_dir + "/cgroup-root";
   std::string recorded = ReadFirstLine(record);
@@ -332,19 +431,8 @@ Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::strin
     WriteDurably(launch.attempt_dir + "/" + kExitRecord, "128 " + NowRfc3339() + "\n");
     return MakeError(why);
   };
-  if (!launch.mounts.empty()) {
-    std::string record;  // "ro|rw" NUL SOURCE NUL TARGET NUL, for each mount
-    for (const BindMount& m : launch.mounts) {
-      record += std::string(m.read_only ? "ro" : "rw") + '\0' + m.source + '\0' + m.target + '\0';
-    }
-    if (!WriteDurably(launch.attempt_dir + "/" + kMountsRecord, record)) {
-      return failed("recording the mounts in " + launch.attempt_dir + ": " + std::strerror(errno));
-    }
-  }
-  // A container with `stdin: true` reads a FIFO that kubectl attach -i writes to.
-  const std::string stdin_path = launch.attempt_dir + "/" + kStdinFifo;
-  if (launch.open_stdin && mkfifo(stdin_path.c_str(), 0600) != 0) {
-    return failed("creating " + stdin_path + ": " + std::strerror(errno));
+  if (Status prepared = PrepareAttempt(launch); !prepared.ok()) {
+    return failed(prepared.error().message);
   }
   if (!cgroup_root_.empty()) {
     std::string pod = cgroup_root_ + "/" + pod_uid;
@@ -354,21 +442,8 @@ Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::strin
       return failed("creating cgroup " + launch.cgroup + ": " + std::strerror(errno));
     }
   }
-
-  // Everything the child needs is built before the spawn (the child shares serve's memory until
-  // it executes the shim).
-  std::vector<std::string> args = {"migdra",
-                                   "container-shim",
-                                   launch.attempt_dir,
-                                   launch.cgroup.empty() ? "-" : launch.cgroup,
-                                   launch.working_dir.empty() ? "-" : launch.working_dir,
-                                   "--"};
-  args.insert(args.end(), launch.argv.begin(), launch.argv.end());
-  std::vector<char*> cargs, cenv;
-  for (std::string& a : args) cargs.push_back(a.data());
-  cargs.push_back(nullptr);
-  for (std::string& e : launch.env) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
+  // The shim is serve's binary: it loads with serve's LD_LIBRARY_PATH, the container's is restored.
+  launch.env = ShimEnvironment(std::move(launch.env), loader_path_);
   int go[2];
   if (pipe2(go, O_CLOEXEC) != 0) return failed(std::string("pipe: ") + std::strerror(errno));
   int log = open(launch.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -377,56 +452,30 @@ Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::strin
     close(go[1]);
     return failed("opening " + launch.log_path + ": " + std::strerror(errno));
   }
-
-  // posix_spawn (clone with CLONE_VM|CLONE_VFORK in glibc) instead of fork: serve's address space
-  // is neither copied nor made copy-on-write, which made every start fault in serve's threads.
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_init(&actions);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-  // Read-write, so that opening never waits for a writer and reads wait for input.
-  if (launch.open_stdin) {
-    posix_spawn_file_actions_addopen(&actions, 0, stdin_path.c_str(), O_RDWR, 0);
-  } else {
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  }
-  posix_spawn_file_actions_adddup2(&actions, log, 1);
-  posix_spawn_file_actions_adddup2(&actions, log, 2);
-  posix_spawn_file_actions_adddup2(&actions, go[0], kGoFd);  // clears FD_CLOEXEC
-  posix_spawn_file_actions_addclosefrom_np(&actions, kGoFd + 1);
-  pid_t pid = -1;
-  int spawned = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, cargs.data(), cenv.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  Result<pid_t> pid = SpawnShim(launch, go[0], log);
   close(go[0]);
   close(log);
-  if (spawned != 0) {
+  if (!pid.ok()) {
     close(go[1]);
-    return failed(std::string("starting the supervisor: ") + std::strerror(spawned));
+    return failed(pid.error().message);
   }
-  int pidfd = PidfdOpen(pid);
-  std::optional<unsigned long long> start = StartTime(pid);
+  // The shim starts the container only once its identity is recorded: a crash before leaves a
+  // not-started attempt (runner_process.h, crash semantics).
+  int pidfd = PidfdOpen(*pid);
+  std::optional<unsigned long long> start = StartTime(*pid);
   std::string started_at = NowRfc3339();
-  std::string identity = CurrentBootId() + " " + std::to_string(pid) + " " +
+  std::string identity = CurrentBootId() + " " + std::to_string(*pid) + " " +
                          std::to_string(start.value_or(0)) + " " + started_at + "\n";
   if (pidfd < 0 || !start || !WriteDurably(launch.attempt_dir + "/" + kShimRecord, identity) ||
       write(go[1], "g", 1) != 1) {
     close(go[1]);  // the shim reads EOF and exits without starting the container
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
+    kill(*pid, SIGKILL);
+    waitpid(*pid, nullptr, 0);
     if (pidfd >= 0) close(pidfd);
     return failed("starting the supervisor of container " + name + " failed");
   }
   close(go[1]);
-  return std::make_unique<ContainerProcess>(pidfd, pid, launch.attempt_dir, started_at);
+  return std::make_unique<ContainerProcess>(pidfd, *pid, launch.attempt_dir, started_at);
 }
 
 void ProcessRuntime::KillAttempt(const std::string& pod_uid, const std::string& name,
@@ -479,6 +528,14 @@ int RunContainerShim(int argc, char** argv) {
       std::fprintf(stderr, "migdra: cannot enter workingDir %s: %s\n", workdir.c_str(),
                    std::strerror(errno));
       _exit(127);
+    }
+    if (const char* restore = std::getenv(kContainerLoaderPath)) {
+      if (std::strncmp(restore, "set:", 4) == 0) {
+        setenv("LD_LIBRARY_PATH", restore + 4, 1);
+      } else {
+        unsetenv("LD_LIBRARY_PATH");
+      }
+      unsetenv(kContainerLoaderPath);
     }
     execvp(command[0], command);
     std::fprintf(stderr, "migdra: cannot run %s: %s\n", command[0], std::strerror(errno));

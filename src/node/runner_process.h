@@ -1,7 +1,8 @@
 // The host-process container runtime of the pod runner (runner.h): how one attempt of a
 // container runs as host processes, how it is found again after `migdra serve` restarts, and how
-// every process of a pod is killed. The containerd runtime (issue 18) will sit beside this one;
-// the runner only uses what this header declares.
+// every process of a pod is killed. The containerd runtime (src/cri) sits beside this one behind
+// container_runtime.h, which says why this one is not a ContainerRuntime; the runner only uses
+// what this header declares.
 //
 // Supervision. Each attempt runs under a shim: `migdra container-shim`, re-executed from the
 // running binary (/proc/self/exe), in a session of its own, so that it outlives serve. The shim
@@ -160,6 +161,7 @@ class ProcessRuntime {
 
  private:
   std::string cgroup_root_;  // "" = subreaper only
+  std::string loader_path_;  // serve's LD_LIBRARY_PATH, which the shim needs to load
   std::string description_;
 };
 

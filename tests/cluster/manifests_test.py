@@ -2,13 +2,17 @@
 overlay; every rendered object passes `migdra validate`; the DaemonSet runs `migdra plugin` with
 flags the binary has, mounts the driver root at its host path (the plugin's CDI specs name host
 paths), runs as a service account that exists and is bound to the ClusterRole, and pulls the
-image of the binary's version.
+image of the binary's version; the DeviceClasses it ships (gpu.nvidia.com and mig.nvidia.com at
+least) are exactly those of the same name that `migdra deviceclasses` prints (NVIDIA's, which
+`migdra serve` installs).
 
 Usage: manifests_test.py MIGDRA"""
 
 import re
 import subprocess
 import sys
+
+import yaml
 
 import manifests
 
@@ -56,6 +60,16 @@ def check(migdra, kustomization):
                              text=True).stdout.split()[1]
     assert container["image"].endswith(":" + version), (
         "%s: image %s is not version %s" % (kustomization, container["image"], version))
+    printed = subprocess.run([migdra, "deviceclasses"], check=True, capture_output=True,
+                             text=True).stdout
+    expected = {o["metadata"]["name"]: o["spec"] for o in yaml.safe_load_all(printed) if o}
+    shipped = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "DeviceClass"}
+    assert {"gpu.nvidia.com", "mig.nvidia.com"} <= shipped.keys(), (
+        "%s: the walkthrough's classes are not shipped: %s" % (kustomization, sorted(shipped)))
+    for name, spec in shipped.items():
+        assert spec == expected.get(name), (
+            "%s: DeviceClass %s differs from `migdra deviceclasses`:\nshipped %s\nprinted %s" % (
+                kustomization, name, spec, expected.get(name)))
     print("%s: %d objects valid" % (kustomization, len(objects)))
 
 

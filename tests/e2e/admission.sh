@@ -84,6 +84,33 @@ out=$(k apply --validate=false -f "$job" 2>&1) || fail "--validate=false refused
 grep -q Warning <<<"$out" && fail "--validate=false (fieldValidation=Ignore) warned: $out"
 pass "misspelt Job field: 400 strict decoding error by default, a Warning with --validate=warn, silence with --validate=false"
 
+cat >"$E2E_TMP/selector.yaml" <<'YAML'
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: manual
+spec:
+  manualSelector: true
+  selector:
+    matchLabels:
+      app: a
+  template:
+    metadata:
+      labels:
+        app: b
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+YAML
+out=$(k apply -f "$E2E_TMP/selector.yaml" 2>&1) && fail "a Job whose selector misses its pods was accepted: $out"
+grep -qF 'spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`' <<<"$out" ||
+  fail "the selector mismatch is not named: $out"
+sed -i 's/app: b/app: a/' "$E2E_TMP/selector.yaml"
+out=$(k apply -f "$E2E_TMP/selector.yaml" 2>&1) || fail "a Job with a matching manual selector was refused: $out"
+pass "a manual Job selector must select the template's labels"
+
 r=$(api POST '/apis/batch/v1/namespaces/default/jobs?fieldValidation=Strict' -H 'Content-Type: application/json' \
   -d '{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"d","name":"d"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"b","imagePullPolicy":"Always","imagePullPolicy":"Never"}]}}}}')
 [[ $(tail -n1 <<<"$r") == 400 ]] || fail "duplicate fields under Strict: $r"

@@ -12,5 +12,5 @@ mkdir -p "$dir/bin" "$dir/lib"
 cp "$build/src/cli/migdra" "$dir/bin/"
 ldd "$build/src/cli/migdra" | awk '/=> \//{print $3}' |
   grep -Ev '/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|ld-linux[^/]*)\.so' | xargs -r cp -L -t "$dir/lib/"
-cp "$here/cdi_on_gpu.sh" "$here/cdi_run.py" "$here/cuda_probe.cu" "$here/cuda_rootfs.sh" "$dir/"
+cp "$here/cdi_on_gpu.sh" "$here/cdi_run.py" "$here/cuda_probe.cu" "$here/cuda_rootfs.sh" "$here/serve_api.sh" "$dir/"
 echo "bundled $(du -sh "$dir" | cut -f1) in $dir"

@@ -23,13 +23,10 @@ port=16443
 "$bundle/bin/migdra" serve --data-dir "$work/data" --listen 127.0.0.1:$port >"$work/serve.out" 2>"$work/serve.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; echo "--- serve log"; tail -n 20 "$work/serve.log"' EXIT
-for _ in $(seq 300); do
-  curl -sk --max-time 1 https://127.0.0.1:$port/readyz | grep -q ok && break
-  sleep 0.1
-done
-token=$(cat "$work/data/token")
-api() { curl -sk --max-time 30 -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
-base=https://127.0.0.1:$port
+source "$here/serve_api.sh"
+serve_wait_ready $port $pid "$work/data" || { echo "FAIL: serve did not become ready"; exit 1; }
+api() { serve_api "$@"; }
+base=$SERVE_BASE
 echo "== ResourceSlices published from real NVML"
 api $base/apis/resource.k8s.io/v1/resourceslices | python3 -c '
 import json,sys
@@ -39,24 +36,15 @@ for s in json.load(sys.stdin)["items"]:
     if a.get("type", {}).get("string") == "gpu":
       print(" ", d["name"], a.get("uuid", {}).get("string"), a.get("productName", {}).get("string"))'
 
-api -X POST $base/apis/resource.k8s.io/v1/deviceclasses -d '{"apiVersion":"resource.k8s.io/v1","kind":"DeviceClass","metadata":{"name":"gpu.nvidia.com"},"spec":{"selectors":[{"cel":{"expression":"device.driver == '"'"'gpu.nvidia.com'"'"' && device.attributes['"'"'gpu.nvidia.com'"'"'].type == '"'"'gpu'"'"'"}}]}}' >/dev/null
+# serve installs NVIDIA's DeviceClasses; gpu.nvidia.com selects whole GPUs.
 api -X POST $base/apis/resource.k8s.io/v1/namespaces/default/resourceclaimtemplates -d '{"apiVersion":"resource.k8s.io/v1","kind":"ResourceClaimTemplate","metadata":{"name":"one-gpu"},"spec":{"spec":{"devices":{"requests":[{"name":"gpu","exactly":{"deviceClassName":"gpu.nvidia.com"}}]}}}}' >/dev/null
 api -X POST $base/apis/batch/v1/namespaces/default/jobs -d '{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"cuda-probe"},"spec":{"backoffLimit":0,"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"probe","image":"none","command":["'"$work"'/cuda_probe"],"resources":{"claims":[{"name":"gpu"}]}}],"resourceClaims":[{"name":"gpu","resourceClaimTemplateName":"one-gpu"}]}}}}' >/dev/null
 
-phase=
-for _ in $(seq 120); do
-  pod=$(api "$base/api/v1/namespaces/default/pods" | python3 -c 'import json,sys; i=json.load(sys.stdin)["items"]; print(i[0]["metadata"]["name"] if i else "")')
-  if [[ -n "$pod" ]]; then
-    phase=$(api "$base/api/v1/namespaces/default/pods/$pod" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("status",{}).get("phase",""))')
-    [[ "$phase" == Succeeded || "$phase" == Failed ]] && break
-  fi
-  sleep 1
-done
+serve_wait_job_pod cuda-probe
+pod=$POD phase=$PHASE
 echo "== pod $pod: $phase"
 log=$(api "$base/api/v1/namespaces/default/pods/$pod/log")
 echo "$log"
-claim_device=$(api "$base/apis/resource.k8s.io/v1/namespaces/default/resourceclaims" | python3 -c 'import json,sys; print([r["device"] for c in json.load(sys.stdin)["items"] for r in c["status"].get("allocation",{}).get("devices",{}).get("results",[])])')
-echo "== allocated: $claim_device"
 allocated_uuid=$(echo "$log" | sed -n 's/^CUDA_VISIBLE_DEVICES=//p')
 seen=$(echo "$log" | sed -n 's/^device 0: .* uuid //p')
 count=$(echo "$log" | sed -n 's/^cuda devices: //p')

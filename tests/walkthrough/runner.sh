@@ -117,4 +117,15 @@ msg=$(k get pod secret-env -o jsonpath='{.status.containerStatuses[0].state.wait
 [[ $msg == *"env[0] (GREETING): valueFrom.resourceFieldRef is not supported"* ]] || fail "secret-env message: $msg"
 k delete pod secret-env >/dev/null
 pass "an env source serve cannot provide keeps the pod Pending with CreateContainerConfigError"
+# 7. serve started with a library path of its own (a relocated install): its shim loads with it,
+# and each container gets the LD_LIBRARY_PATH of its own spec, or none.
+stop_server
+LD_LIBRARY_PATH=/opt/migdra-serve-libs start_server
+pod own-path Never '["/bin/sh", "-c", "echo path=${LD_LIBRARY_PATH-unset}"]' |
+  sed 's|^    env:$|    env:\n    - name: LD_LIBRARY_PATH\n      value: /pod/libs|' | k apply -f - >/dev/null
+pod no-path Never '["/bin/sh", "-c", "echo path=${LD_LIBRARY_PATH-unset}"]' | k apply -f - >/dev/null
+k wait --for=jsonpath='{.status.phase}'=Succeeded pod/own-path pod/no-path --timeout=60s >/dev/null
+[[ $(k logs own-path) == path=/pod/libs ]] || fail "own-path: $(k logs own-path)"
+[[ $(k logs no-path) == path=unset ]] || fail "no-path: $(k logs no-path)"
+pass "a container gets its own LD_LIBRARY_PATH (or none), not the one serve runs with"
 echo "runner e2e: all passed"
