@@ -1,6 +1,7 @@
 # Helpers for tests that drive containerd's CRI plugin (migdra's containerd runtime); source after
 # lib.sh:
-#   cri_test_require || exit 77    root, containerd, runc, and the image tools of scripts/oci_image.sh
+#   cri_test_require || exit 77    root, containerd and runc (else the test cannot run: skip), and
+#                                  the image tools of scripts/oci_image.sh (else it fails: 1)
 #   cri_containerd_start DIR       images + private containerd with the CRI plugin, images imported
 #   containerd_cri_config DIR      the CRI plugin's settings alone (CONTAINERD_EXTRA_CONFIG)
 
@@ -8,7 +9,7 @@ cri_test_require() {
   containerd_require || return 1
   local tool
   for tool in umoci skopeo busybox; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "$tool not found (scripts/setup.sh)" >&2; return 1; }
+    command -v "$tool" >/dev/null 2>&1 || { echo "FAIL: $tool not found (scripts/setup.sh installs it)" >&2; exit 1; }
   done
 }
 

@@ -19,8 +19,8 @@
 #     with the real kubectl: exec and attach proxied to containerd's streaming server;
 #  7. kubectl delete of a running pod returns once the pod is gone;
 #  8. once everything is deleted no container, sandbox or MIG partition is left.
-# Usage: containerd.sh PATH/TO/migdra   (skipped without root, containerd, runc, umoci, skopeo,
-# busybox-static)
+# Usage: containerd.sh PATH/TO/migdra   (skipped without root, containerd or runc; fails without
+# umoci, skopeo or busybox-static, which scripts/setup.sh installs)
 source "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/tests/containerd/lib.sh"
