@@ -246,6 +246,9 @@ Result<std::string> ContainerdRuntime::CreateContainer(const std::string& sandbo
   for (const std::string& s : c.command) config.add_command(s);
   for (const std::string& s : c.args) config.add_args(s);
   config.set_working_dir(c.working_dir);
+  config.set_stdin(c.stdin);
+  config.set_stdin_once(c.stdin_once);
+  config.set_tty(c.tty);
   std::vector<std::string> env = c.env;
   std::vector<node::CdiMount> mounts;
   if (!c.cdi_devices.empty()) {

@@ -116,6 +116,11 @@ struct ContainerConfig {
   std::vector<Mount> mounts;
   std::vector<std::string> cdi_devices;  // KIND=NAME, applied by the runtime
   std::string log_path;                  // absolute; stdout and stderr appended here
+  // spec.stdin / stdinOnce / tty: the container reads what `kubectl attach -i` sends (once: its
+  // stdin closes when the first attached client ends it) and runs on a terminal (attach -t).
+  bool stdin = false;
+  bool stdin_once = false;
+  bool tty = false;
   std::map<std::string, std::string> labels;
 };
 

@@ -551,6 +551,9 @@ ContainerConfig PodWorker::RuntimeConfig(const ContainerRun& c,
   config.attempt = c.restarts;
   config.image = Str(c.spec, "image");
   config.image_pull_policy = Str(c.spec, "imagePullPolicy");
+  config.stdin = Field(c.spec, {"stdin"}) == true;
+  config.stdin_once = Field(c.spec, {"stdinOnce"}) == true;
+  config.tty = Field(c.spec, {"tty"}) == true;
   if (built.ok()) {
     size_t commands = c.spec.contains("command") ? c.spec["command"].size() : 0;
     commands = std::min(commands, built->argv.size());

@@ -196,6 +196,12 @@ attached_bye() { grep -q '^bye' "$E2E_TMP/attach.out"; }
 wait_for "kubectl attach to show what the container printed next" 60 attached_bye
 kill "$attach_pid"
 wait "$attach_pid" 2>/dev/null || true
+# attach -i: a container with stdin (stdinOnce) reads what kubectl sends; attach ends with it.
+pod reader Never "$DEMO" '["/bin/sh", "-c", "read line; echo got $line"]' |
+  sed 's|^    imagePullPolicy:|    stdin: true\n    stdinOnce: true\n    imagePullPolicy:|' | k apply -f - >/dev/null
+k wait --for=jsonpath='{.status.phase}'=Running pod/reader --timeout=120s >/dev/null
+out=$(echo through-attach | k attach -i reader 2>&1)
+[[ $out == *"got through-attach"* ]] || fail "kubectl attach -i: $out"
 local_port=$(free_port)
 k port-forward pod/shell "$local_port:$http_port" >"$E2E_TMP/forward.out" 2>&1 &
 forward_pid=$!
@@ -206,7 +212,7 @@ kill "$forward_pid"
 wait "$forward_pid" 2>/dev/null || true
 [[ $page == served-by-the-container ]] || fail "kubectl port-forward: $page"
 k delete pod shell --wait=false >/dev/null
-pass "kubectl exec (exit code, -i, -it under a pseudo-terminal), attach and port-forward reach the container"
+pass "kubectl exec (exit code, -i, -it under a pseudo-terminal), attach (also -i) and port-forward reach the container"
 
 # 7. Deletion.
 pod sleeper Always "$DEMO" "[\"/bin/sh\", \"-c\", \"trap 'echo got-sigterm; exit 0' TERM; while :; do sleep 0.1; done\"]" |
