@@ -1,7 +1,7 @@
 // `migdra container-shim`: the supervisor the pod runner of `migdra serve` starts for each
-// container (see src/node/runner_process.h). Not for users: hidden from `migdra --help`.
+// container when no migdra-container-shim is installed beside migdra (src/node/container_shim.h).
+// Not for users: hidden from `migdra --help`.
 #include "cli/command.h"
-#include "node/runner_process.h"
+#include "node/container_shim.h"
 
-MIGDRA_REGISTER_COMMAND(container_shim, "container-shim", nullptr,
-                        migdra::node::RunContainerShim);
+MIGDRA_REGISTER_COMMAND(container_shim, "container-shim", nullptr, migdra::node::RunContainerShim);

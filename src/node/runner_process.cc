@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "node/container_shim.h"
 
 namespace migdra::node {
 
@@ -34,42 +35,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kShimRecord = "shim";
-constexpr const char* kExitRecord = "exit";
-constexpr int kGoFd = 3;  // the shim reads its go byte here
-// The shim is serve's own binary: it needs serve's LD_LIBRARY_PATH (a relocated install, such as
-// the GPU-machine bundle) to load at all, and the container must get its own back. The runtime
-// starts the shim with serve's and this variable, "set:VALUE" or "unset", which the shim applies
-// to the container before executing it.
-constexpr const char* kContainerLoaderPath = "MIGDRA_CONTAINER_LD_LIBRARY_PATH";
-constexpr const char* kMountsRecord = "mounts";
-
-// The container's bind mounts from ATTEMPT/mounts, in a new private mount namespace; false
-// (with the reason on stderr, the container's log) when one fails.
-bool MountVolumes(const std::string& attempt_dir) {
-  std::ifstream in(attempt_dir + "/" + kMountsRecord, std::ios::binary);
-  if (!in) return true;  // no volumes
-  std::vector<std::string> fields;
-  std::string field;
-  while (std::getline(in, field, '\0')) fields.push_back(field);
-  if (unshare(CLONE_NEWNS) != 0 ||
-      mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-    std::fprintf(stderr, "migdra: cannot make a private mount namespace: %s\n",
-                 std::strerror(errno));
-    return false;
-  }
-  for (size_t i = 0; i + 2 < fields.size(); i += 3) {
-    const char* source = fields[i + 1].c_str();
-    const char* target = fields[i + 2].c_str();
-    if (mount(source, target, nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
-        (fields[i] == "ro" &&
-         mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0)) {
-      std::fprintf(stderr, "migdra: cannot mount %s at %s: %s\n", source, target,
-                   std::strerror(errno));
-      return false;
-    }
-  }
-  return true;
-}
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
@@ -96,31 +61,6 @@ std::optional<unsigned long long> StartTime(pid_t pid) {
   unsigned long long start = 0;
   if (!(rest >> start)) return std::nullopt;
   return start;
-}
-
-// Writes `text` to `path` so that a crash leaves either the old file or the whole new one.
-bool WriteDurably(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  bool ok =
-      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) return false;
-  int dir = open(fs::path(path).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    fsync(dir);
-    close(dir);
-  }
-  return true;
-}
-
-bool WriteSmallFile(const std::string& path, const std::string& text) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  close(fd);
-  return ok;
 }
 
 // Writes "1" to DIR/cgroup.kill, then waits (bounded) until DIR is empty and removes it and the
@@ -180,43 +120,6 @@ std::string OwnCgroup2(std::string* why) {
   return path == "/" ? mount : mount + path;
 }
 
-// ---- the shim ---------------------------------------------------------------------------------
-
-pid_t g_container = -1;
-int g_exit_code = -1;
-
-int ExitCode(int status) {
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-// Kills every descendant of the shim and reaps them all (see the header).
-void KillTree(const std::string& cgroup) {
-  if (!cgroup.empty()) WriteSmallFile(cgroup + "/cgroup.kill", "1");
-  const std::string self = std::to_string(getpid());
-  for (;;) {
-    if (DIR* proc = opendir("/proc")) {
-      while (dirent* entry = readdir(proc)) {
-        pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
-        if (pid <= 0) continue;
-        std::ifstream in(std::string("/proc/") + entry->d_name + "/stat");
-        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        size_t close = stat.rfind(')');
-        if (close == std::string::npos) continue;
-        std::istringstream rest(stat.substr(close + 1));
-        std::string state, ppid;
-        rest >> state >> ppid;
-        // Our child: it cannot be reused before we reap it, so the kill is safe.
-        if (ppid == self) kill(pid, SIGKILL);
-      }
-      closedir(proc);
-    }
-    int status = 0;
-    pid_t reaped = waitpid(-1, &status, 0);
-    if (reaped < 0 && errno == ECHILD) return;
-    if (reaped == g_container) g_exit_code = ExitCode(status);
-  }
-}
-
 // What the shim reads from the attempt directory besides its arguments: the mounts record, and
 // the stdin FIFO of a container with `stdin: true` (kubectl attach -i writes to it).
 Status PrepareAttempt(const ContainerLaunch& launch) {
@@ -257,17 +160,16 @@ std::vector<std::string> ShimEnvironment(std::vector<std::string> container_env,
   return shim_env;
 }
 
-// Spawns `migdra container-shim` for the attempt, in a session of its own, with the container's
-// stdin, the log as stdout and stderr, and the read end of the go pipe at kGoFd.
-Result<pid_t> SpawnShim(ContainerLaunch& launch, int go_fd, int log_fd) {
+// Spawns the shim for the attempt (`shim_path`, or this binary's `container-shim` command when it
+// is ""), in a session of its own, with the container's stdin, the log as stdout and stderr, and
+// the read end of the go pipe at kGoFd.
+Result<pid_t> SpawnShim(ContainerLaunch& launch, const std::string& shim_path, int go_fd,
+                        int log_fd) {
   // Everything the child needs is built before the spawn (the child shares serve's memory until
   // it executes the shim).
-  std::vector<std::string> args = {"migdra",
-                                   "container-shim",
-                                   launch.attempt_dir,
-                                   launch.cgroup.empty() ? "-" : launch.cgroup,
-                                   launch.working_dir.empty() ? "-" : launch.working_dir,
-                                   "--"};
+  std::vector<std::string> args = {shim_path.empty() ? "container-shim" : shim_path,
+                                   launch.attempt_dir, launch.cgroup.empty() ? "-" : launch.cgroup,
+                                   launch.working_dir.empty() ? "-" : launch.working_dir, "--"};
   args.insert(args.end(), launch.argv.begin(), launch.argv.end());
   std::vector<char*> cargs, cenv;
   for (std::string& a : args) cargs.push_back(a.data());
@@ -301,7 +203,8 @@ Result<pid_t> SpawnShim(ContainerLaunch& launch, int go_fd, int log_fd) {
   posix_spawn_file_actions_adddup2(&actions, go_fd, kGoFd);  // clears FD_CLOEXEC
   posix_spawn_file_actions_addclosefrom_np(&actions, kGoFd + 1);
   pid_t pid = -1;
-  int spawned = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, cargs.data(), cenv.data());
+  const char* executable = shim_path.empty() ? "/proc/self/exe" : shim_path.c_str();
+  int spawned = posix_spawn(&pid, executable, &actions, &attr, cargs.data(), cenv.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (spawned != 0)
@@ -388,6 +291,10 @@ std::unique_ptr<ProcessRuntime> ProcessRuntime::Create(const std::string& runner
   auto runtime = std::unique_ptr<ProcessRuntime>(new ProcessRuntime());
   if (const char* loader_path = std::getenv("LD_LIBRARY_PATH")) runtime->loader_path_ = loader_path;
   std::error_code ec;
+  // The shim beside this binary; without one, this binary's own `container-shim` command.
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  const std::string beside = (self.parent_path() / kShimExecutable).string();
+  if (!ec && access(beside.c_str(), X_OK) == 0) runtime->shim_path_ = beside;
   const std::string record = runner_dir + "/cgroup-root";
   std::string recorded = ReadFirstLine(record);
   std::string why;
@@ -452,7 +359,7 @@ Result<std::unique_ptr<ContainerProcess>> ProcessRuntime::Start(const std::strin
     close(go[1]);
     return failed("opening " + launch.log_path + ": " + std::strerror(errno));
   }
-  Result<pid_t> pid = SpawnShim(launch, go[0], log);
+  Result<pid_t> pid = SpawnShim(launch, shim_path_, go[0], log);
   close(go[0]);
   close(log);
   if (!pid.ok()) {
@@ -488,84 +395,6 @@ void ProcessRuntime::KillAttempt(const std::string& pod_uid, const std::string& 
 void ProcessRuntime::KillPod(const std::string& pod_uid) const {
   if (cgroup_root_.empty()) return;
   KillCgroup(cgroup_root_ + "/" + pod_uid, /*remove=*/true);
-}
-
-// ---- the shim's main --------------------------------------------------------------------------
-
-int RunContainerShim(int argc, char** argv) {
-  // argv: "migdra container-shim" ATTEMPT_DIR CGROUP|- WORKDIR|- -- ARGV...
-  if (argc < 6 || std::strcmp(argv[4], "--") != 0) {
-    std::fprintf(stderr, "migdra container-shim: started by the pod runner only\n");
-    return 2;
-  }
-  const std::string attempt_dir = argv[1];
-  const std::string cgroup = std::strcmp(argv[2], "-") == 0 ? "" : argv[2];
-  const std::string workdir = std::strcmp(argv[3], "-") == 0 ? "" : argv[3];
-  char** command = argv + 5;
-
-  char go = 0;
-  if (read(kGoFd, &go, 1) != 1 || go != 'g') return 1;  // the runner did not record us
-  close(kGoFd);
-  prctl(PR_SET_CHILD_SUBREAPER, 1);
-  sigset_t handled;
-  sigemptyset(&handled);
-  for (int sig : {SIGCHLD, SIGTERM, SIGUSR1, SIGINT, SIGHUP}) sigaddset(&handled, sig);
-  sigprocmask(SIG_BLOCK, &handled, nullptr);
-
-  g_container = fork();
-  if (g_container == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (!cgroup.empty() && !WriteSmallFile(cgroup + "/cgroup.procs", "0")) {
-      std::fprintf(stderr, "migdra: cannot join cgroup %s: %s\n", cgroup.c_str(),
-                   std::strerror(errno));
-      _exit(126);
-    }
-    if (!MountVolumes(attempt_dir)) _exit(126);
-    setpgid(0, 0);
-    if (!workdir.empty() && chdir(workdir.c_str()) != 0) {
-      std::fprintf(stderr, "migdra: cannot enter workingDir %s: %s\n", workdir.c_str(),
-                   std::strerror(errno));
-      _exit(127);
-    }
-    if (const char* restore = std::getenv(kContainerLoaderPath)) {
-      if (std::strncmp(restore, "set:", 4) == 0) {
-        setenv("LD_LIBRARY_PATH", restore + 4, 1);
-      } else {
-        unsetenv("LD_LIBRARY_PATH");
-      }
-      unsetenv(kContainerLoaderPath);
-    }
-    execvp(command[0], command);
-    std::fprintf(stderr, "migdra: cannot run %s: %s\n", command[0], std::strerror(errno));
-    _exit(127);
-  }
-  if (g_container < 0) {
-    std::fprintf(stderr, "migdra: fork: %s\n", std::strerror(errno));
-    g_exit_code = 128;
-  }
-  while (g_container > 0 && g_exit_code < 0) {
-    int sig = sigwaitinfo(&handled, nullptr);
-    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
-      kill(-g_container, SIGTERM);
-    } else if (sig == SIGUSR1) {
-      break;
-    }
-    int status = 0;
-    pid_t reaped;
-    while ((reaped = waitpid(-1, &status, WNOHANG)) > 0) {
-      if (reaped == g_container) g_exit_code = ExitCode(status);
-    }
-  }
-  KillTree(cgroup);
-  if (g_exit_code < 0) g_exit_code = 128 + SIGKILL;
-  if (!WriteDurably(attempt_dir + "/" + kExitRecord,
-                    std::to_string(g_exit_code) + " " + NowRfc3339() + "\n")) {
-    std::fprintf(stderr, "migdra: cannot record the exit status in %s\n", attempt_dir.c_str());
-    return 1;
-  }
-  return 0;
 }
 
 }  // namespace migdra::node

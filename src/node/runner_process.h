@@ -4,8 +4,9 @@
 // container_runtime.h, which says why this one is not a ContainerRuntime; the runner only uses
 // what this header declares.
 //
-// Supervision. Each attempt runs under a shim: `migdra container-shim`, re-executed from the
-// running binary (/proc/self/exe), in a session of its own, so that it outlives serve. The shim
+// Supervision. Each attempt runs under a shim (container_shim.h: `migdra-container-shim` beside
+// the running binary, or its own `migdra container-shim`), in a session of its own, so that it
+// outlives serve. The shim
 //  - is the container's parent and a child subreaper (PR_SET_CHILD_SUBREAPER), so every orphaned
 //    descendant of the container is reparented to it, whatever it did (`cmd &`, `setsid cmd`);
 //  - forwards SIGTERM to the container's process group (graceful stop), kills everything on
@@ -162,11 +163,8 @@ class ProcessRuntime {
  private:
   std::string cgroup_root_;  // "" = subreaper only
   std::string loader_path_;  // serve's LD_LIBRARY_PATH, which the shim needs to load
+  std::string shim_path_;    // migdra-container-shim beside this binary; "" = this binary
   std::string description_;
 };
-
-// The shim's entry point: `migdra container-shim ATTEMPT_DIR CGROUP|- WORKDIR|- -- ARGV...`,
-// started by ProcessRuntime::Start only (go byte on fd 3). Returns the process exit code.
-int RunContainerShim(int argc, char** argv);
 
 }  // namespace migdra::node
