@@ -51,6 +51,8 @@ constexpr const char* kHostPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr
 // Restart back-off: kubelet uses 10 s doubling to 5 min; a single-node runner restarts sooner.
 constexpr std::chrono::milliseconds kInitialRestartDelay{500};
 constexpr std::chrono::milliseconds kMaxRestartDelay{30000};
+// How often a container waiting for what its pod reads (ConfigMaps, Secrets) asks again.
+constexpr std::chrono::seconds kConfigRetryInterval{1};
 // How often the runner looks for sandboxes whose pod is gone or finished (a CRI runtime).
 constexpr std::chrono::seconds kSandboxSweepInterval{10};
 
@@ -181,8 +183,10 @@ class PodWorker {
   void TakeContainers();
   std::string UnsafeName() const;
   void AdoptContainers();
+  bool AnyContainerRan() const;
   bool WaitUntilCreatable(const std::string& unsafe);
   std::optional<Waiting> CreationBlocker(const std::string& unsafe);
+  std::optional<Waiting> MountVolumes();
   bool PrepareClaims();
   bool RunInitContainers();
   void RunContainers();
@@ -240,6 +244,7 @@ class PodWorker {
   std::string dir_;
   std::vector<ContainerRun> containers_;
   std::map<std::string, std::vector<BindMount>> mounts_;  // by container name
+  bool volumes_mounted_ = false;                          // mounts_ holds the pod's volumes
   std::string restart_policy_;
   std::vector<ClaimRef> claims_;
   std::vector<std::string> cdi_devices_;  // of the prepared claims
@@ -533,9 +538,23 @@ void PodWorker::Start(ContainerRun& c) {
   c.reason.clear();
   c.message.clear();
   c.finished_at.clear();
+  c.container_id.clear();
   Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec, ConfigOfPod());
+  // What the pod reads may be gone since it started (a ConfigMap or Secret deleted): as the
+  // kubelet, this attempt is not created; the container waits with the reason, tried again.
+  std::optional<Waiting> blocker;
+  if (!built.ok()) {
+    blocker = Waiting{"CreateContainerConfigError", built.error().message};
+  } else if (!volumes_mounted_) {
+    blocker = MountVolumes();  // an adopted pod's, at its first restart
+  }
+  if (blocker) {
+    c.reason = blocker->reason;
+    c.message = blocker->message;
+    c.next_start = Clock::now() + kConfigRetryInterval;
+    return;
+  }
   if (runner_->cri()) {
-    c.container_id.clear();
     StartInRuntime(c, RuntimeConfig(c, built));
   } else {
     StartHostProcess(c, HostLaunch(c, built));
@@ -901,7 +920,10 @@ void PodWorker::Run() {
   TakeContainers();
   const std::string unsafe = UnsafeName();
   if (unsafe.empty()) AdoptContainers();
-  if (!WaitUntilCreatable(unsafe)) {
+  // A pod whose containers ran under an earlier serve is past creation: it keeps running
+  // whatever it reads now, as a kubelet keeps a started pod whose ConfigMap is deleted (a
+  // restart that cannot be built waits, Start).
+  if (!AnyContainerRan() && !WaitUntilCreatable(unsafe)) {
     // Deleted, or serve stopping, before a container could be created: no claim is prepared.
     if (stop_.load()) DropFinalizer();
     finished_ = true;
@@ -955,6 +977,12 @@ void PodWorker::AdoptContainers() {
   }
 }
 
+// Whether an attempt of any container ran (running or exited), so its claims were prepared.
+bool PodWorker::AnyContainerRan() const {
+  return std::any_of(containers_.begin(), containers_.end(),
+                     [](const ContainerRun& c) { return c.running() || c.exit_code; });
+}
+
 // Like a kubelet that cannot create a container's configuration, the runner keeps such a pod
 // Pending with the reason on the containers: until it is deleted for what the pod spec asks (it
 // cannot change), and until the ConfigMaps and Secrets it reads exist otherwise. False when
@@ -1001,10 +1029,16 @@ std::optional<PodWorker::Waiting> PodWorker::CreationBlocker(const std::string& 
     }
     if (!built.ok()) return Waiting{"CreateContainerConfigError", built.error().message, false};
   }
+  return MountVolumes();
+}
+
+// Writes the pod's volumes and fills mounts_ (nullopt), or why they cannot be made now.
+std::optional<PodWorker::Waiting> PodWorker::MountVolumes() {
   Result<std::map<std::string, std::vector<BindMount>>> mounts =
       ProjectVolumes(pod_, ConfigOfPod(), dir_ + "/volumes", CanMountPrivately());
   if (mounts) {
     mounts_ = std::move(*mounts);
+    volumes_mounted_ = true;
     return std::nullopt;
   }
   // A ConfigMap or Secret may appear, a mountPath be made: not final.
@@ -1092,6 +1126,15 @@ bool PodWorker::EndContainers() {
 // unprepared, its final phase written, its sandbox removed and its finalizer dropped.
 void PodWorker::Release(bool init_failed) {
   if (!runner_->cri()) runner_->runtime().KillPod(uid_);
+  // Claims PrepareClaims did not get to (deleted as serve restarted) are still prepared when a
+  // container ran: found on the pod as it is now.
+  const json& spec = pod_["spec"];
+  if (claims_.empty() && AnyContainerRan() && spec.contains("resourceClaims")) {
+    std::optional<json> current =
+        GetObject(runner_->client(),
+                  PodPath(Str(pod_["metadata"], "namespace"), Str(pod_["metadata"], "name")));
+    if (current) FindClaims(*current);
+  }
   bool all_zero = !init_failed;
   for (const ContainerRun& c : containers_) {
     if (!c.init && (!c.exit_code || *c.exit_code != 0)) all_zero = false;

@@ -208,3 +208,91 @@ k create configmap later --from-literal=v=arrived >/dev/null
 wait_for "waits-for-config runs once its configmap exists" 30 bash -c "timeout 20 $KUBECTL_BIN logs waits-for-config | grep -q 'got arrived'"
 pass "a pod waiting for its configmap starts when it is created"
 k delete pod --all --wait=true --timeout=60s >/dev/null
+
+# --- a started pod outlives its ConfigMap across a restart of serve ---------------------------
+# As a kubelet keeps running a started pod whose ConfigMap is deleted: the restarted runner adopts
+# its containers and keeps the pod Running (not Pending); a container restart that can no longer
+# get its env waits with CreateContainerConfigError; deleting the pod kills it and destroys its
+# MIG partition, as it does for a pod deleted while serve was down.
+k apply -f "$EXAMPLES/deviceclass.yaml" -f "$EXAMPLES/resourceclaimtemplate.yaml" >/dev/null
+k create configmap fleeting --from-literal=v=here >/dev/null
+MARK=$(basename "$E2E_TMP")-outlives  # in the command line of each of the pod's containers
+GONE=$(basename "$E2E_TMP")-gone
+k apply -f - <<YAML >/dev/null
+apiVersion: v1
+kind: Pod
+metadata: {name: outlives}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", "echo \"got \$V\"; while :; do sleep 0.2; done", "$MARK"]
+    env: [{name: V, valueFrom: {configMapKeyRef: {name: fleeting, key: v}}}]
+    resources: {claims: [{name: gpu}]}
+  - name: again
+    image: busybox
+    command: ["sh", "-c", "while [ ! -e $E2E_TMP/again-exits ]; do sleep 0.2; done; exit 1", "$MARK"]
+    env: [{name: V, valueFrom: {configMapKeyRef: {name: fleeting, key: v}}}]
+  resourceClaims:
+  - {name: gpu, resourceClaimTemplateName: mig-gpu-1g}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: gone}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", "while :; do sleep 0.2; done", "$GONE"]
+    env: [{name: V, valueFrom: {configMapKeyRef: {name: fleeting, key: v}}}]
+    resources: {claims: [{name: gpu}]}
+  resourceClaims:
+  - {name: gpu, resourceClaimTemplateName: mig-gpu-1g}
+YAML
+state_of() { k get pod outlives -o jsonpath="{.status.containerStatuses[?(@.name==\"$1\")].state}"; }
+mig_instances() { jq '[.gpus[].gis[]] | length' "$DATA_DIR/driver/nvmlsim-state.json"; }
+wait_for "outlives running" 60 bash -c "[[ \$(timeout 20 $KUBECTL_BIN get pod outlives -o jsonpath='{.status.phase}') == Running ]]"
+wait_for "gone running" 60 bash -c "[[ \$(timeout 20 $KUBECTL_BIN get pod gone -o jsonpath='{.status.phase}') == Running ]]"
+wait_for "outlives printed its env" 30 bash -c "timeout 20 $KUBECTL_BIN logs outlives -c main | grep -q 'got here'"
+main_id=$(k get pod outlives -o jsonpath='{.status.containerStatuses[?(@.name=="main")].containerID}')
+processes=$(pgrep -f -- "$MARK")  # the containers' shells and their supervisors
+[[ $(mig_instances) == 2 ]] || fail "MIG instances while outlives and gone run: $(mig_instances)"
+
+# serve dies; while serve runs without its node (API only) the ConfigMap and the pod gone are
+# deleted, and the status the old runner wrote is cleared, so that the restarted runner's own
+# report is seen.
+kill -9 "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=
+NO_NODE=1 start_server
+k delete configmap fleeting >/dev/null
+k delete pod gone --wait=false >/dev/null
+k patch pod outlives --subresource=status --type=json \
+  -p '[{"op":"remove","path":"/status/containerStatuses"}]' >/dev/null
+stop_server
+start_server
+k wait --for=delete pod/gone --timeout=60s >/dev/null || fail "gone was not let go: $(k get pod gone -o json)"
+pids=$(pgrep -af -- "$GONE" || true)
+[[ -z $pids ]] || fail "processes of the pod deleted while serve was down are left: $pids"
+[[ $(mig_instances) == 1 ]] || fail "MIG instances after gone's deletion: $(mig_instances)"
+pass "a pod deleted while serve was down is killed and its MIG partition destroyed"
+wait_for "the restarted runner to report outlives" 60 bash -c "[[ -n \$(timeout 20 $KUBECTL_BIN get pod outlives -o jsonpath='{.status.containerStatuses}') ]]"
+[[ $(k get pod outlives -o jsonpath='{.status.phase}') == Running ]] ||
+  fail "outlives after the restart: $(k get pod outlives -o jsonpath='{.status.phase} {.status.containerStatuses}')"
+[[ $(k get pod outlives -o jsonpath='{.status.containerStatuses[?(@.name=="main")].containerID}') == "$main_id" &&
+   $(state_of main) == *running* ]] || fail "main was not adopted: $(state_of main)"
+[[ $(pgrep -f -- "$MARK") == "$processes" ]] || fail "the containers' processes changed: $(pgrep -af -- "$MARK")"
+pass "a started pod stays Running when its ConfigMap is deleted across a restart of serve"
+touch "$E2E_TMP/again-exits"
+wait_for "again's restart to wait for its config" 30 bash -c "timeout 20 $KUBECTL_BIN get pod outlives -o jsonpath='{.status.containerStatuses[?(@.name==\"again\")].state.waiting.reason}' | grep -qx CreateContainerConfigError"
+[[ $(state_of again) == *'configmap \"fleeting\" not found'* ]] || fail "again's waiting message: $(state_of again)"
+[[ $(k get pod outlives -o jsonpath='{.status.phase}') == Running && $(state_of main) == *running* ]] ||
+  fail "outlives after again's restart: $(k get pod outlives -o jsonpath='{.status.phase} {.status.containerStatuses}')"
+pass "a container restart without its ConfigMap waits with CreateContainerConfigError; the pod runs on"
+k delete pod outlives --timeout=60s >/dev/null || fail "kubectl delete pod outlives"
+pids=$(pgrep -af -- "$MARK" || true)
+[[ -z $pids ]] || fail "processes of the deleted pod are left: $pids"
+[[ $(mig_instances) == 0 ]] || fail "the deleted pod's MIG instance is left: $(mig_instances)"
+pass "deleting the adopted pod kills its processes and destroys its MIG partition"
