@@ -42,13 +42,13 @@ inline bool HasFinalizer(const nlohmann::json& object, const std::string& finali
   return std::find(finalizers.begin(), finalizers.end(), finalizer) != finalizers.end();
 }
 
-// Appends `finalizer` to metadata.finalizers unless it is there.
+// Appends `finalizer` to metadata.finalizers unless it is there. A finalizers field that is not
+// a list (a malformed stored object) is not overwritten: push_back throws, and the worker's guard
+// reports the object (FailedSync) instead of silently dropping what it held.
 inline void AddFinalizer(nlohmann::json& object, const std::string& finalizer) {
   if (HasFinalizer(object, finalizer)) return;
   nlohmann::json& meta = object["metadata"];
-  if (!meta.contains("finalizers") || !meta["finalizers"].is_array()) {
-    meta["finalizers"] = nlohmann::json::array();
-  }
+  if (!meta.contains("finalizers")) meta["finalizers"] = nlohmann::json::array();
   meta["finalizers"].push_back(finalizer);
 }
 

@@ -682,10 +682,16 @@ void PodWorker::StartInRuntime(ContainerRun& c, ContainerConfig config) {
   }
   c.pull_failures = 0;
   PodSandboxConfig sandbox = Sandbox();
-  Result<std::string> created = MakeError("no sandbox");
   auto sandbox_id = cri.RunPodSandbox(sandbox);
-  created = sandbox_id.ok() ? cri.CreateContainer(*sandbox_id, config, sandbox)
-                            : Result<std::string>(std::move(sandbox_id).error());
+  if (!sandbox_id.ok()) {
+    // As the kubelet: no container was created, so no attempt is counted; the pod waits and the
+    // sandbox is asked for again (e.g. one a killed serve left half made is still reserved).
+    c.reason = "ContainerCreating";
+    c.message = "FailedCreatePodSandBox: " + sandbox_id.error().message;
+    c.next_start = Clock::now() + kInitialRestartDelay;
+    return;
+  }
+  Result<std::string> created = cri.CreateContainer(*sandbox_id, config, sandbox);
   Status started = created.ok() ? cri.StartContainer(*created) : Status(created.error());
   if (started.ok()) {
     c.container_id = *created;
