@@ -425,7 +425,11 @@ struct Allocator::State {
 };
 
 namespace {
-enum SearchResult { kNotFound = 0, kFound = 1, kAbort = 2 };
+// kTooManyResults: the claim's results so far plus what the rest of the claim needs exceed 32,
+// whichever devices were taken: nothing this far back can help but another subrequest (upstream's
+// errAllocationResultMaxSizeExceeded), so the searches above give up at once instead of trying
+// the other combinations of the same number of devices.
+enum SearchResult { kNotFound = 0, kFound = 1, kAbort = 2, kTooManyResults = 3 };
 }  // namespace
 
 std::string_view StrategyName(Strategy strategy) {
@@ -1115,20 +1119,32 @@ void Allocator::State::Undo(const PickRecord& record) {
 int Allocator::State::Search(size_t claim, size_t request) {
   if (claim == search_end) return kFound;
   ClaimPlan& plan = plans[claim];
-  if (request == plan.requests.size()) return Search(claim + 1, 0);
+  if (request == plan.requests.size()) {
+    // The limit is per claim: other choices in this claim may still leave room for the next.
+    int r = Search(claim + 1, 0);
+    return r == kTooManyResults ? kNotFound : r;
+  }
   auto& slots = plan.requests[request];
+  if (!plan.first_available[request]) return SearchSlot(claim, request, slots[0]);
+  // A subrequest that exceeds the limit is followed by the next, which may need fewer devices;
+  // only when every one exceeds it is the limit the reason (upstream's allAllocationExceeded).
+  bool all_too_many = true;
   for (size_t s = 0; s < slots.size(); ++s) {
     plan.selected[request] = static_cast<int>(s);
     int r = SearchSlot(claim, request, slots[s]);
+    if (r == kTooManyResults) continue;
+    all_too_many = false;
     if (r != kNotFound) return r;
   }
-  return kNotFound;
+  return all_too_many ? kTooManyResults : kNotFound;
 }
 
 int Allocator::State::SearchSlot(size_t claim, size_t request, const Slot& slot) {
   if (slot.all_mode) {
     if (slot.candidates.empty()) return kNotFound;
-    if (picks[claim].size() + slot.candidates.size() > kMaxResultsPerClaim) return kNotFound;
+    if (picks[claim].size() + slot.candidates.size() > kMaxResultsPerClaim) {
+      return kTooManyResults;
+    }
     size_t applied = 0;
     int result = kNotFound;
     for (int d : slot.candidates) {
@@ -1180,7 +1196,7 @@ int Allocator::State::Pick(size_t claim, size_t request, const Slot& slot, std::
   int64_t remaining = slot.count - k;
   if (static_cast<int64_t>(picks[claim].size()) + remaining >
       static_cast<int64_t>(kMaxResultsPerClaim)) {
-    return kNotFound;
+    return kTooManyResults;
   }
   for (size_t i = start; i + remaining <= order.size(); ++i) {
     if (!refined.empty() && refined[i] == 0) {
@@ -1206,7 +1222,7 @@ int Allocator::State::Pick(size_t claim, size_t request, const Slot& slot, std::
     if (r == kFound) return r;
     Undo(picks[claim].back());
     picks[claim].pop_back();
-    if (r == kAbort) return r;
+    if (r == kAbort || r == kTooManyResults) return r;
   }
   return kNotFound;
 }
@@ -1712,12 +1728,18 @@ Result<Outcome> Allocator::State::Run(const NodeView& node_view,
   Outcome outcome;
   std::string reason = options.prechecks ? Precheck() : std::string();
   int r = kNotFound;
+  // The results limit is per claim: Search stops kTooManyResults at the claim it arose in, and
+  // Prepare's lower bound keeps it from arising in the first claim searched; it means no fit.
+  auto search_from = [&](size_t claim) {
+    int result = Search(claim, 0);
+    return result == kTooManyResults ? kNotFound : result;
+  };
   // With several claims, each must fit on its own first: a claim that cannot would otherwise make
   // the search retry every placement of the claims before it.
   for (size_t ci = 0; options.prechecks && reason.empty() && plans.size() > 1 && ci < plans.size();
        ++ci) {
     search_end = ci + 1;
-    r = Search(ci, 0);
+    r = search_from(ci);
     UndoAll();
     if (r == kAbort) return *error;
     if (r == kNotFound) {
@@ -1726,7 +1748,7 @@ Result<Outcome> Allocator::State::Run(const NodeView& node_view,
   }
   if (reason.empty()) {
     search_end = plans.size();
-    r = Search(0, 0);
+    r = search_from(0);
   }
   if (r == kAbort) {
     UndoAll();

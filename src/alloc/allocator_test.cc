@@ -316,6 +316,36 @@ TEST(FirstAvailable, BacktracksIntoAnEarlierChoiceWhenALaterRequestFails) {
   EXPECT_EQ(Only(r), (std::vector<std::string>{"gpu/first=p/d1", "other=p/d0"}));
 }
 
+TEST(FirstAvailable, ResultLimitFallsBackWithoutTryingOtherDevicesOfTheSameCount) {
+  // Upstream's prioritized-list-max-allocation-limit-request: after a/first takes 32 devices no
+  // subrequest of b fits under the 32-results limit, whichever 32 they are, so a falls back to its
+  // 16-device subrequest at once instead of trying the other combinations of 32 out of 64.
+  World w;
+  std::vector<api::Device> devices;
+  for (int i = 0; i < 64; ++i) devices.push_back(Dev("d" + std::to_string(i)));
+  w.slices.push_back(Slice("s", "p", devices));
+  auto prioritized = [](std::string name) {
+    api::DeviceRequest r;
+    r.name = std::move(name);
+    r.first_available = {{"first", "any", {}, "", 32, {}, {}},
+                         {"second", "any", {}, "", 16, {}, {}}};
+    return r;
+  };
+  auto claim = Claim("c", {prioritized("a"), prioritized("b")});
+  const api::ResourceClaim* ptr = &claim;
+  for (Strategy strategy : {Strategy::kKubernetes, Strategy::kPack}) {
+    Options o;
+    o.strategy = strategy;
+    // 32 picks for a/first, 16 for a/second, then b/second passes a's 16 on its way to 16 more.
+    o.step_budget = 32 + 16 + 32;
+    auto r = Allocate(w.Input(), Node("node-a"), std::span(&ptr, 1), o);
+    auto chosen = Only(r);
+    ASSERT_EQ(chosen.size(), 32u) << StrategyName(strategy);
+    EXPECT_EQ(chosen.front(), "a/second=p/d0");
+    EXPECT_EQ(chosen.back(), "b/second=p/d31");
+  }
+}
+
 // ---- constraints ----------------------------------------------------------------------------
 
 TEST(Constraints, MatchAttributeWithQualifiedAndDriverDomainNames) {
