@@ -84,18 +84,6 @@ const api::DeviceAttribute* LookupAttribute(const api::Device& device, const std
   return nullptr;
 }
 
-// The same lookup for capacity names (requests may be qualified with the driver's domain).
-template <class Map>
-auto FindQualified(const Map& map, const std::string& driver, const std::string& name) {
-  auto it = map.find(name);
-  if (it != map.end()) return it;
-  auto slash = name.find('/');
-  if (slash != std::string::npos && name.compare(0, slash, driver) == 0) {
-    return map.find(name.substr(slash + 1));
-  }
-  return map.end();
-}
-
 bool IsBlockingEffect(const std::string& effect) {
   return effect == "NoSchedule" || effect == "NoExecute";
 }
@@ -388,6 +376,14 @@ struct Allocator::State {
 
   // Search.
   bool CountersFit(int device) const;
+  // Upstream's CmpRequestOverCapacity, for shared and exclusive devices alike: every capacity of
+  // `device` is consumed by `slot` (its request, else the policy's default, else the whole
+  // capacity, rounded up by the policy), must pass the policy and must fit beside the committed
+  // shares and, with `in_search`, the shares taken by the current search. Fills `consumed` (per
+  // capacity) when given.
+  bool CapacityFits(const Slot& slot, int device, bool in_search, std::vector<int64_t>* consumed);
+  // Whether `device` defines every capacity `slot` requests (else upstream skips it).
+  bool DefinesRequestedCapacity(const Slot& slot, int device) const;
   void AddCounters(int device, int64_t sign);
   // Whether `device` can serve `slot` now; on kUsable the constraints hold it and `record` is ready
   // for Apply (or ConstraintsRemove to drop it).
@@ -909,43 +905,20 @@ Status Allocator::State::Prepare(std::span<const api::ResourceClaim* const> clai
                 (pool.invalid ? "invalid (" + pool.invalid_reason + ")" : "being updated"));
           }
           if (pool.incomplete || pool.invalid) continue;
-          // In-use devices are never evaluated, as upstream (their selectors may not apply).
-          if (!slot.admin && !info.shared && in_use[d] > 0) {
-            if (slot.all_mode) {
-              slot.candidates.push_back(d);
-            } else {
-              ++slot.skipped_in_use;
-            }
+          // For ExactCount, in-use devices are never evaluated, as upstream (their selectors may
+          // not apply). All takes every selectable device, in use or not (then it fails).
+          if (!slot.all_mode && !slot.admin && !info.shared && in_use[d] > 0) {
+            ++slot.skipped_in_use;
             continue;
           }
           MIGDRA_ASSIGN_OR_RETURN(bool ok, Selectable(slot, d));
-          if (!ok) continue;
-          if (!slot.capacity_requests.empty()) {
-            bool defined = true;
-            const std::string& driver = pool.driver;
-            for (const auto& [cname, amount] : slot.capacity_requests) {
-              if (FindQualified(info.device->capacity, driver, cname) ==
-                  info.device->capacity.end()) {
-                defined = false;
-              }
-            }
-            if (!defined) continue;
-          }
+          if (!ok || !DefinesRequestedCapacity(slot, d)) continue;
+          // All is fixed before the search: the devices whose capacity the request would fit
+          // into beside the committed shares (upstream's validateDeviceRequest).
+          if (slot.all_mode && !CapacityFits(slot, d, /*in_search=*/false, nullptr)) continue;
           slot.candidates.push_back(d);
         }
-        if (slot.all_mode) {
-          // An in-use device only belongs to All if it is selectable.
-          std::vector<int> kept;
-          for (int d : slot.candidates) {
-            if (in_use[d] > 0 && !slot.admin && !devices[d].shared) {
-              MIGDRA_ASSIGN_OR_RETURN(bool ok, Selectable(slot, d));
-              if (!ok) continue;
-            }
-            kept.push_back(d);
-          }
-          slot.candidates = std::move(kept);
-          slot.count = static_cast<int64_t>(slot.candidates.size());
-        }
+        if (slot.all_mode) slot.count = static_cast<int64_t>(slot.candidates.size());
         min_devices = std::min(min_devices, slot.count);
       }
       lower_bound += min_devices;
@@ -1043,53 +1016,72 @@ Verdict Allocator::State::Usable(const Slot& slot, int device, PickRecord* recor
   if (info.has_blocking_taint && !TaintsTolerated(*info.device, *slot.tolerations)) {
     return kTainted;
   }
-  // 4. Capacity.
   record->device = device;
   record->slot = &slot;
   record->share = info.shared;
   record->consumed.clear();
   record->constraints.clear();
+  // 4. Constraints, then 5. capacity, as upstream's allocateDevice: in All mode a constraint
+  // violation is an error even where the capacity would not have fit either.
+  if (!ConstraintsAdd(slot.claim, slot, device, record)) return kConstraint;
+  if (!CapacityFits(slot, device, /*in_search=*/true, info.shared ? &record->consumed : nullptr)) {
+    ConstraintsRemove(slot.claim, *record);
+    record->constraints.clear();
+    return kCapacity;
+  }
+  return kUsable;
+}
+
+bool Allocator::State::DefinesRequestedCapacity(const Slot& slot, int device) const {
+  const DeviceInfo& info = devices[device];
   const std::string& driver = pools[info.pool].driver;
-  if (info.shared) {
-    record->consumed.resize(info.capacity.size());
-    for (size_t c = 0; c < info.capacity.size(); ++c) {
-      const CapInfo& cap = info.capacity[c];
-      const api::CapacityRequestPolicy* policy =
-          cap.source->request_policy ? &*cap.source->request_policy : nullptr;
-      int64_t amount = cap.value;
-      bool is_default = true;  // the default and the full value always pass the policy
-      bool requested = false;
-      for (const auto& [name, value] : slot.capacity_requests) {
-        if (CapacityIndex(info, driver, name) == static_cast<int>(c)) {
-          amount = value;
-          requested = true;
-          is_default = false;
-          break;
-        }
+  for (const auto& [name, amount] : slot.capacity_requests) {
+    if (CapacityIndex(info, driver, name) < 0) return false;
+  }
+  return true;
+}
+
+bool Allocator::State::CapacityFits(const Slot& slot, int device, bool in_search,
+                                    std::vector<int64_t>* consumed) {
+  const DeviceInfo& info = devices[device];
+  if (consumed) consumed->assign(info.capacity.size(), 0);
+  // An exclusive device without shares and without capacity requests consumes all of each
+  // capacity (or its default), which always fits: the common case, decided without the loop.
+  if (info.capacity.empty() ||
+      (!info.shared && slot.capacity_requests.empty() && shares[device] == 0)) {
+    return true;
+  }
+  const std::string& driver = pools[info.pool].driver;
+  for (size_t c = 0; c < info.capacity.size(); ++c) {
+    const CapInfo& cap = info.capacity[c];
+    const api::CapacityRequestPolicy* policy =
+        cap.source->request_policy ? &*cap.source->request_policy : nullptr;
+    int64_t amount = cap.value;
+    bool is_default = true;  // the default and the full value always pass the policy
+    for (const auto& [name, value] : slot.capacity_requests) {
+      if (CapacityIndex(info, driver, name) == static_cast<int>(c)) {
+        amount = value;
+        is_default = false;
+        break;
       }
-      if (!requested && policy && policy->default_value) {
-        amount = policy->default_value->MilliValue();
-      }
-      int64_t rounded = 0;
-      if (!RoundByPolicy(amount, policy, is_default, &rounded)) return kCapacity;
-      int64_t in_search = 0;
+    }
+    if (is_default && policy && policy->default_value) {
+      amount = policy->default_value->MilliValue();
+    }
+    int64_t rounded = 0;
+    if (!RoundByPolicy(amount, policy, is_default, &rounded)) return false;
+    int64_t taken = capacity_used[device][c];
+    if (in_search && info.shared && shares[device] > 0) {
       for (const auto& claim_picks : picks) {
         for (const auto& p : claim_picks) {
-          if (p.device == device && p.share) in_search += p.consumed[c];
+          if (p.device == device && p.share) taken += p.consumed[c];
         }
       }
-      if (capacity_used[device][c] + in_search + rounded > cap.value) return kCapacity;
-      record->consumed[c] = rounded;
     }
-  } else {
-    // Exclusive devices are still checked against the request (and against old shares).
-    for (const auto& [name, value] : slot.capacity_requests) {
-      int c = CapacityIndex(info, driver, name);
-      if (c < 0 || capacity_used[device][c] + value > info.capacity[c].value) return kCapacity;
-    }
+    if (taken + rounded > cap.value) return false;
+    if (consumed) (*consumed)[c] = rounded;
   }
-  // 5. Constraints.
-  return ConstraintsAdd(slot.claim, slot, device, record) ? kUsable : kConstraint;
+  return true;
 }
 
 void Allocator::State::Apply(PickRecord& record) {

@@ -23,6 +23,11 @@
 //   ints, strings, versions) is the set of its items, a scalar a set of one, so match means a
 //   non-empty intersection and distinct pairwise disjoint sets (Kubernetes 1.36
 //   DRAListTypeAttributes).
+// - Consumable capacity (allowMultipleAllocations): a request consumes of every capacity of a
+//   device what it asks for, else the policy's default, else all of it, rounded up by the policy;
+//   it must fit beside the committed and the searched shares, on exclusive devices too (old shares
+//   block them). `allocationMode: All` is every selectable device where the request fits beside
+//   the committed shares, fixed before the search, as upstream.
 // - Nothing is half-applied: a failed or rejected Allocate leaves the committed state unchanged.
 //
 // Ownership: Create copies the slices and classes it is given; callers need not keep them alive.

@@ -696,6 +696,42 @@ TEST(ConsumableCapacity, UndefinedCapacitySkipsTheDevice) {
   EXPECT_FALSE(r->fits);
 }
 
+TEST(ConsumableCapacity, ExclusiveDeviceWithSharesLeftFromBeforeIsUnusable) {
+  // A device no longer shared while an old share holds part of its memory: an exclusive request
+  // consumes all of every capacity, which no longer fits (upstream's CmpRequestOverCapacity is
+  // the same for exclusive devices), even when it names no capacity.
+  World w;
+  api::Device d0 = SharedDevice("d0", 10);
+  d0.allow_multiple_allocations.reset();
+  d0.capacity["memory"].request_policy.reset();
+  w.slices.push_back(Slice("s", "p", {d0}));
+  auto old = Allocated("old", "p", "d0");
+  old.status.allocation->devices.results[0].share_id = "x";
+  old.status.allocation->devices.results[0].consumed_capacity["memory"] = Q(1);
+  w.allocated.push_back(old);
+  auto r = w.Run({Claim("c", {Exactly("a", "any")})}, Strategy::kKubernetes);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->fits);
+  w.allocated.clear();
+  EXPECT_EQ(Only(w.Run({Claim("c", {Exactly("a", "any")})}, Strategy::kKubernetes)),
+            std::vector<std::string>{"a=p/d0"});
+}
+
+TEST(ConsumableCapacity, AllTakesOnlyTheDevicesWithRoomForTheRequest) {
+  // All is fixed before the search: a shared device whose committed shares leave too little for
+  // the request is not part of it (upstream's validateDeviceRequest), not a reason to fail.
+  World w;
+  w.slices.push_back(Slice("s", "p", {SharedDevice("d0", 10), SharedDevice("d1", 10)}));
+  auto old = Allocated("old", "p", "d0");
+  old.status.allocation->devices.results[0].share_id = "x";
+  old.status.allocation->devices.results[0].consumed_capacity["memory"] = Q(9);
+  w.allocated.push_back(old);
+  auto all = AllOf("a", "any");
+  all.exactly->capacity = api::CapacityRequirements{{{"memory", Q(3)}}};
+  EXPECT_EQ(Only(w.Run({Claim("c", {all})}, Strategy::kKubernetes)),
+            std::vector<std::string>{"a=p/d1"});
+}
+
 // ---- node selection -------------------------------------------------------------------------
 
 api::NodeSelector LabelSelector(std::string key, std::string op, std::vector<std::string> values) {
