@@ -167,13 +167,15 @@ struct SliceInfo {
   int pool = 0;
 };
 
+// One generation of a pool. Every generation in the input is indexed: which one a node sees is
+// decided per node (ViewFor), as upstream's GatherPools.
 struct PoolInfo {
   std::string driver;
   std::string name;
   int64_t generation = 0;
-  std::vector<int> slices;   // current generation, sorted by name
-  std::vector<int> devices;  // in slice-name order, then slice order
-  bool incomplete = false;
+  int64_t newest_generation = 0;  // of any slice of the pool
+  std::vector<int> slices;        // of this generation, sorted by name
+  std::vector<int> devices;       // in slice-name order, then slice order
   bool invalid = false;
   bool has_binding_conditions = false;
   std::string invalid_reason;
@@ -258,12 +260,16 @@ struct NodeView {
   std::map<std::string, std::string> labels;
   api::Node node;
   std::vector<int> devices;  // visible, in upstream order (pools sorted, slices by name)
-  std::vector<int> pools;    // visible pools, in order
-  std::vector<int> sets;     // counter sets of visible devices
-  int64_t device_total = 0;  // devices of visible pools
-  uint64_t epoch = 0;        // releases on this node: infeasibility memos older than this are stale
-  uint64_t change = 0;       // commits and releases on this node
-  double fullness = 0;       // cached NodeFullness, valid for (fullness_change, fullness_global)
+  // The pools (one generation each) this node gathers, in order; `incomplete` says which of them
+  // lack slices: they contribute no devices, and make All an error.
+  std::vector<int> pools;
+  std::vector<bool> incomplete;
+  std::vector<int> pools_with_devices;  // of `pools`, those with devices for this node
+  std::vector<int> sets;                // counter sets of visible devices
+  int64_t device_total = 0;             // devices of visible pools
+  uint64_t epoch = 0;   // releases on this node: infeasibility memos older than this are stale
+  uint64_t change = 0;  // commits and releases on this node
+  double fullness = 0;  // cached NodeFullness, valid for (fullness_change, fullness_global)
   uint64_t fullness_change = ~0ULL;
   uint64_t fullness_global = ~0ULL;
   // Claims (by FeasibilitySignature) found not to fit, valid while both epochs are unchanged:
@@ -319,7 +325,9 @@ struct Allocator::State {
   std::vector<PoolInfo> pools;
   std::vector<int> pool_order;
   std::vector<DeviceInfo> devices;
-  std::map<std::tuple<std::string, std::string, std::string>, int> device_by_id;
+  // A device's index in every generation of its pool that has it: a committed device is in use
+  // in each (upstream's allocated state names devices by driver, pool and name only).
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<int>> device_by_id;
   std::vector<CounterSetInfo> sets;
   std::vector<int64_t> counter_total;
   std::vector<int64_t> counter_used;  // committed + current search
@@ -448,24 +456,12 @@ Status Allocator::State::Index(const AllocatorInput& input) {
   for (const auto* c : input.classes) class_store.push_back(*c);
   for (const auto& c : class_store) classes[c.metadata.name] = &c;
 
-  // Pools keep only their newest generation.
+  for (const auto* s : input.slices) slice_store.push_back(*s);
+  std::map<std::tuple<std::string, std::string, int64_t>, int> pool_ids;
   std::map<std::pair<std::string, std::string>, int64_t> newest;
-  for (const auto* s : input.slices) {
-    auto key = std::make_pair(s->spec.driver, s->spec.pool.name);
-    auto it = newest.find(key);
-    if (it == newest.end() || it->second < s->spec.pool.generation) {
-      newest[key] = s->spec.pool.generation;
-    }
-  }
-  for (const auto* s : input.slices) {
-    if (newest[{s->spec.driver, s->spec.pool.name}] == s->spec.pool.generation) {
-      slice_store.push_back(*s);
-    }
-  }
-  std::map<std::pair<std::string, std::string>, int> pool_ids;
   for (size_t i = 0; i < slice_store.size(); ++i) {
     const auto& s = slice_store[i];
-    auto key = std::make_pair(s.spec.driver, s.spec.pool.name);
+    auto key = std::make_tuple(s.spec.driver, s.spec.pool.name, s.spec.pool.generation);
     auto [it, inserted] = pool_ids.emplace(key, static_cast<int>(pools.size()));
     if (inserted) {
       PoolInfo p;
@@ -476,14 +472,14 @@ Status Allocator::State::Index(const AllocatorInput& input) {
     }
     slices.push_back({&s, it->second});
     pools[it->second].slices.push_back(static_cast<int>(i));
+    int64_t& generation = newest[{s.spec.driver, s.spec.pool.name}];
+    generation = std::max(generation, s.spec.pool.generation);
   }
   for (auto& pool : pools) {
     std::stable_sort(pool.slices.begin(), pool.slices.end(), [&](int a, int b) {
       return slice_store[a].metadata.name < slice_store[b].metadata.name;
     });
-    const auto& first = slice_store[pool.slices.front()];
-    pool.incomplete =
-        static_cast<int64_t>(pool.slices.size()) != first.spec.pool.resource_slice_count;
+    pool.newest_generation = newest[{pool.driver, pool.name}];
   }
   // Counter sets (pool-scoped), then devices.
   std::vector<std::map<std::string, int>> set_ids(pools.size());
@@ -573,7 +569,7 @@ Status Allocator::State::Index(const AllocatorInput& input) {
           if (cname == "memory") info.size_memory = cap.value.AsApproximateFloat();
         }
         int id = static_cast<int>(devices.size());
-        device_by_id[{spec.driver, pool.name, d.name}] = id;
+        device_by_id[{spec.driver, pool.name, d.name}].push_back(id);
         pool.devices.push_back(id);
         for (int set : info.sets) sets[set].devices.push_back(id);
         devices.push_back(std::move(info));
@@ -586,7 +582,8 @@ Status Allocator::State::Index(const AllocatorInput& input) {
     const auto& pb = pools[b];
     if (pa.has_binding_conditions != pb.has_binding_conditions) return pb.has_binding_conditions;
     if (pa.driver != pb.driver) return pa.driver < pb.driver;
-    return pa.name < pb.name;
+    if (pa.name != pb.name) return pa.name < pb.name;
+    return pa.generation > pb.generation;
   });
   in_use.assign(devices.size(), 0);
   picked.assign(devices.size(), 0);
@@ -611,18 +608,20 @@ std::vector<PickRecord> Allocator::State::RecordsOf(const api::AllocationResult&
     if (r.admin_access.value_or(false)) continue;  // admin results do not count as in use
     auto it = device_by_id.find({r.driver, r.pool, r.device});
     if (it == device_by_id.end()) continue;
-    PickRecord rec;
-    rec.device = it->second;
-    const DeviceInfo& info = devices[it->second];
-    rec.share = r.share_id.has_value();
-    if (rec.share) {
-      rec.consumed.assign(info.capacity.size(), 0);
-      for (size_t c = 0; c < info.capacity.size(); ++c) {
-        auto q = r.consumed_capacity.find(info.capacity[c].name);
-        if (q != r.consumed_capacity.end()) rec.consumed[c] = q->second.MilliValue();
+    for (int device : it->second) {
+      PickRecord rec;
+      rec.device = device;
+      const DeviceInfo& info = devices[device];
+      rec.share = r.share_id.has_value();
+      if (rec.share) {
+        rec.consumed.assign(info.capacity.size(), 0);
+        for (size_t c = 0; c < info.capacity.size(); ++c) {
+          auto q = r.consumed_capacity.find(info.capacity[c].name);
+          if (q != r.consumed_capacity.end()) rec.consumed[c] = q->second.MilliValue();
+        }
       }
+      records.push_back(std::move(rec));
     }
-    records.push_back(std::move(rec));
   }
   return records;
 }
@@ -672,6 +671,44 @@ Status Allocator::State::CommitPicks(const std::string& key, std::vector<PickRec
 
 // ---- node views and selectors --------------------------------------------------------------
 
+namespace {
+
+bool SliceTargets(const api::ResourceSliceSpec& spec, const api::Node& node) {
+  if (spec.node_name) return *spec.node_name == node.metadata.name;
+  if (spec.all_nodes.value_or(false)) return true;
+  if (spec.node_selector) return SelectorMatches(*spec.node_selector, node);
+  return false;
+}
+
+bool DeviceTargets(const api::Device& device, const api::Node& node) {
+  if (device.node_name) return *device.node_name == node.metadata.name;
+  if (device.all_nodes.value_or(false)) return true;
+  if (device.node_selector) return SelectorMatches(*device.node_selector, node);
+  return false;
+}
+
+// Whether upstream's GatherPools counts `spec` as relevant for `node`: counter sets always, a
+// slice by its node selection, a per-device slice when one of its devices targets the node.
+bool SliceRelevant(const api::ResourceSliceSpec& spec, const api::Node& node) {
+  if (!spec.shared_counters.empty()) return true;
+  if (spec.node_name || spec.all_nodes.value_or(false) || spec.node_selector) {
+    return SliceTargets(spec, node);
+  }
+  if (spec.per_device_node_selection.value_or(false)) {
+    return std::any_of(spec.devices.begin(), spec.devices.end(),
+                       [&](const api::Device& d) { return DeviceTargets(d, node); });
+  }
+  return false;  // a node selection this version does not know
+}
+
+}  // namespace
+
+// Which generation of each pool `node` sees, as upstream's GatherPools: the newest among the
+// slices relevant for the node. It is complete when those slices are as many as the pool's
+// resourceSliceCount (of the first of them in input order), even where a newer generation exists
+// elsewhere (upstream's multi-host-resource-pool-complete-update-from-node-1-to-node-2). If not,
+// a newer generation anywhere makes the pool obsolete, left out, and otherwise it is complete
+// when all slices of that generation, on any node, are as many.
 NodeView& Allocator::State::ViewFor(const api::Node& node) {
   auto it = nodes.find(node.metadata.name);
   if (it != nodes.end() && it->second.labels == node.metadata.labels) return it->second;
@@ -679,22 +716,50 @@ NodeView& Allocator::State::ViewFor(const api::Node& node) {
   view.labels = node.metadata.labels;
   view.node.metadata.name = node.metadata.name;
   view.node.metadata.labels = node.metadata.labels;
+  // Per pool (driver, name): the generation seen and whether it is complete.
+  struct Seen {
+    int pool = -1;
+    size_t relevant = 0;
+    int first_slice = std::numeric_limits<int>::max();
+  };
+  std::map<std::pair<std::string, std::string>, Seen> seen;
+  for (size_t p = 0; p < pools.size(); ++p) {
+    const PoolInfo& pool = pools[p];
+    Seen candidate;
+    candidate.pool = static_cast<int>(p);
+    for (int si : pool.slices) {
+      if (!SliceRelevant(slice_store[si].spec, node)) continue;
+      ++candidate.relevant;
+      candidate.first_slice = std::min(candidate.first_slice, si);
+    }
+    if (candidate.relevant == 0) continue;
+    Seen& current = seen[{pool.driver, pool.name}];
+    if (current.pool < 0 || pools[current.pool].generation < pool.generation) current = candidate;
+  }
+  std::vector<int8_t> state(pools.size(), -1);  // -1 not gathered, 0 complete, 1 incomplete
+  for (const auto& [key, s] : seen) {
+    const PoolInfo& pool = pools[s.pool];
+    const int64_t count = slice_store[s.first_slice].spec.pool.resource_slice_count;
+    if (static_cast<int64_t>(s.relevant) == count) {
+      state[s.pool] = 0;
+    } else if (pool.generation < pool.newest_generation) {
+      continue;  // being replaced by a generation this node has no slice of yet
+    } else {
+      state[s.pool] = static_cast<int64_t>(pool.slices.size()) == count ? 0 : 1;
+    }
+  }
   std::vector<bool> set_seen(sets.size(), false);
   for (int p : pool_order) {
+    if (state[p] < 0) continue;
     const PoolInfo& pool = pools[p];
-    bool visible = false;
+    view.pools.push_back(p);
+    view.incomplete.push_back(state[p] == 1);
+    if (state[p] == 1) continue;
+    const size_t devices_before = view.devices.size();
     for (int si : pool.slices) {
       const auto& spec = slice_store[si].spec;
       bool per_device = spec.per_device_node_selection.value_or(false);
-      bool slice_matches = false;
-      if (spec.node_name) {
-        slice_matches = *spec.node_name == node.metadata.name;
-      } else if (spec.all_nodes.value_or(false)) {
-        slice_matches = true;
-      } else if (spec.node_selector) {
-        slice_matches = SelectorMatches(*spec.node_selector, node);
-      }
-      if (!slice_matches && !per_device) continue;
+      if (!per_device && !SliceTargets(spec, node)) continue;
       size_t base = 0;
       for (int d : pool.devices) {
         if (devices[d].slice == si) break;
@@ -702,19 +767,7 @@ NodeView& Allocator::State::ViewFor(const api::Node& node) {
       }
       for (size_t k = 0; k < spec.devices.size(); ++k) {
         int d = pool.devices[base + k];
-        if (per_device) {
-          const api::Device& dev = *devices[d].device;
-          bool ok = false;
-          if (dev.node_name) {
-            ok = *dev.node_name == node.metadata.name;
-          } else if (dev.all_nodes.value_or(false)) {
-            ok = true;
-          } else if (dev.node_selector) {
-            ok = SelectorMatches(*dev.node_selector, node);
-          }
-          if (!ok) continue;
-        }
-        visible = true;
+        if (per_device && !DeviceTargets(*devices[d].device, node)) continue;
         view.devices.push_back(d);
         for (int set : devices[d].sets) {
           if (!set_seen[set]) {
@@ -724,8 +777,8 @@ NodeView& Allocator::State::ViewFor(const api::Node& node) {
         }
       }
     }
-    if (visible) {
-      view.pools.push_back(p);
+    if (view.devices.size() > devices_before) {
+      view.pools_with_devices.push_back(p);
       view.device_total += static_cast<int64_t>(pool.devices.size());
     }
   }
@@ -895,16 +948,20 @@ Status Allocator::State::Prepare(std::span<const api::ResourceClaim* const> clai
     for (auto& slots : plan.requests) {
       int64_t min_devices = std::numeric_limits<int64_t>::max();
       for (auto& slot : slots) {
-        for (int d : view->devices) {
-          const DeviceInfo& info = devices[d];
-          const PoolInfo& pool = pools[info.pool];
-          if (slot.all_mode && (pool.incomplete || pool.invalid)) {
+        // All needs every pool the node gathers complete and valid, whatever its driver.
+        for (size_t k = 0; slot.all_mode && k < view->pools.size(); ++k) {
+          const PoolInfo& pool = pools[view->pools[k]];
+          if (view->incomplete[k] || pool.invalid) {
             return MakeError(
                 who + ": request " + slot.name + ": asks for all devices, but resource pool " +
                 pool.driver + "/" + pool.name + " is currently " +
-                (pool.invalid ? "invalid (" + pool.invalid_reason + ")" : "being updated"));
+                (view->incomplete[k] ? "being updated" : "invalid (" + pool.invalid_reason + ")"));
           }
-          if (pool.incomplete || pool.invalid) continue;
+        }
+        for (int d : view->devices) {
+          const DeviceInfo& info = devices[d];
+          const PoolInfo& pool = pools[info.pool];
+          if (pool.invalid) continue;
           // For ExactCount, in-use devices are never evaluated, as upstream (their selectors may
           // not apply). All takes every selectable device, in use or not (then it fails).
           if (!slot.all_mode && !slot.admin && !info.shared && in_use[d] > 0) {
@@ -1326,7 +1383,7 @@ double Allocator::State::NodeFullness(const NodeView& view) const {
   for (int set : view.sets) sum += SetFullness(set);
   double counters = view.sets.empty() ? 0 : sum / static_cast<double>(view.sets.size());
   int64_t used = 0;
-  for (int p : view.pools) used += pools[p].in_use;
+  for (int p : view.pools_with_devices) used += pools[p].in_use;
   double devices_used = view.device_total > 0
                             ? static_cast<double>(used) / static_cast<double>(view.device_total)
                             : 0;
@@ -1570,8 +1627,7 @@ std::string Allocator::State::Diagnose() {
   if (plans.size() > 1)
     reason += " of the " + FormatInt(static_cast<int64_t>(plans.size())) + " claims together";
   reason += " (" + FormatInt(steps) + " devices tried)";
-  int incomplete = 0;
-  for (int p : view->pools) incomplete += pools[p].incomplete ? 1 : 0;
+  const auto incomplete = std::count(view->incomplete.begin(), view->incomplete.end(), true);
   if (incomplete > 0) {
     reason += "; " + FormatInt(incomplete) + " incomplete pool(s) skipped";
   }
@@ -1747,8 +1803,9 @@ Result<Outcome> Allocator::State::Run(const NodeView& node_view,
     return *error;
   }
   if (r == kNotFound) {
-    for (int p : view->pools) {
-      if (pools[p].invalid) {
+    for (size_t k = 0; k < view->pools.size(); ++k) {
+      const int p = view->pools[k];
+      if (!view->incomplete[k] && pools[p].invalid) {
         return MakeError("invalid resource pools were encountered: " + pools[p].driver + "/" +
                          pools[p].name + ": " + pools[p].invalid_reason);
       }

@@ -237,6 +237,30 @@ TEST(Pools, OlderGenerationIsIgnored) {
             std::vector<std::string>{"r=p/new"});
 }
 
+TEST(Pools, EachNodeSeesTheNewestGenerationOfItsOwnSlices) {
+  // A pool moving from node-a (generation 1) to node-b (generation 2): node-a still has a complete
+  // generation of its own and allocates from it, as upstream (its
+  // multi-host-resource-pool-complete-update-from-node-1-to-node-2). A device allocated by name is
+  // in use in every generation.
+  World w;
+  auto old_slice = Slice("s1", "p", {Dev("d0"), Dev("d1")}, "node-a");
+  auto new_slice = Slice("s2", "p", {Dev("d0"), Dev("d1")}, "node-b");
+  new_slice.spec.pool.generation = 2;
+  w.slices = {old_slice, new_slice};
+  w.allocated.push_back(Allocated("old", "p", "d0"));
+  for (const char* node : {"node-a", "node-b"}) {
+    EXPECT_EQ(Only(w.Run({Claim("c", {Exactly("r", "any")})}, Strategy::kKubernetes, Node(node))),
+              std::vector<std::string>{"r=p/d1"})
+        << node;
+  }
+  // With one slice of generation 2 left out, node-a's generation 1 is obsolete.
+  w.slices[0].spec.pool.resource_slice_count = 2;
+  w.slices[1].spec.pool.resource_slice_count = 2;
+  auto r = w.Run({Claim("c", {Exactly("r", "any")})}, Strategy::kKubernetes, Node("node-a"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->fits);
+}
+
 TEST(Pools, InvalidPoolIsSkippedAndReportedOnlyWhenNothingFits) {
   World w;
   w.slices.push_back(Slice("s1", "a", {Dev("x"), Dev("x")}));
