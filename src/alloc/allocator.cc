@@ -84,18 +84,6 @@ const api::DeviceAttribute* LookupAttribute(const api::Device& device, const std
   return nullptr;
 }
 
-// The same lookup for capacity names (requests may be qualified with the driver's domain).
-template <class Map>
-auto FindQualified(const Map& map, const std::string& driver, const std::string& name) {
-  auto it = map.find(name);
-  if (it != map.end()) return it;
-  auto slash = name.find('/');
-  if (slash != std::string::npos && name.compare(0, slash, driver) == 0) {
-    return map.find(name.substr(slash + 1));
-  }
-  return map.end();
-}
-
 bool IsBlockingEffect(const std::string& effect) {
   return effect == "NoSchedule" || effect == "NoExecute";
 }
@@ -179,13 +167,15 @@ struct SliceInfo {
   int pool = 0;
 };
 
+// One generation of a pool. Every generation in the input is indexed: which one a node sees is
+// decided per node (ViewFor), as upstream's GatherPools.
 struct PoolInfo {
   std::string driver;
   std::string name;
   int64_t generation = 0;
-  std::vector<int> slices;   // current generation, sorted by name
-  std::vector<int> devices;  // in slice-name order, then slice order
-  bool incomplete = false;
+  int64_t newest_generation = 0;  // of any slice of the pool
+  std::vector<int> slices;        // of this generation, sorted by name
+  std::vector<int> devices;       // in slice-name order, then slice order
   bool invalid = false;
   bool has_binding_conditions = false;
   std::string invalid_reason;
@@ -270,12 +260,16 @@ struct NodeView {
   std::map<std::string, std::string> labels;
   api::Node node;
   std::vector<int> devices;  // visible, in upstream order (pools sorted, slices by name)
-  std::vector<int> pools;    // visible pools, in order
-  std::vector<int> sets;     // counter sets of visible devices
-  int64_t device_total = 0;  // devices of visible pools
-  uint64_t epoch = 0;        // releases on this node: infeasibility memos older than this are stale
-  uint64_t change = 0;       // commits and releases on this node
-  double fullness = 0;       // cached NodeFullness, valid for (fullness_change, fullness_global)
+  // The pools (one generation each) this node gathers, in order; `incomplete` says which of them
+  // lack slices: they contribute no devices, and make All an error.
+  std::vector<int> pools;
+  std::vector<bool> incomplete;
+  std::vector<int> pools_with_devices;  // of `pools`, those with devices for this node
+  std::vector<int> sets;                // counter sets of visible devices
+  int64_t device_total = 0;             // devices of visible pools
+  uint64_t epoch = 0;   // releases on this node: infeasibility memos older than this are stale
+  uint64_t change = 0;  // commits and releases on this node
+  double fullness = 0;  // cached NodeFullness, valid for (fullness_change, fullness_global)
   uint64_t fullness_change = ~0ULL;
   uint64_t fullness_global = ~0ULL;
   // Claims (by FeasibilitySignature) found not to fit, valid while both epochs are unchanged:
@@ -331,7 +325,9 @@ struct Allocator::State {
   std::vector<PoolInfo> pools;
   std::vector<int> pool_order;
   std::vector<DeviceInfo> devices;
-  std::map<std::tuple<std::string, std::string, std::string>, int> device_by_id;
+  // A device's index in every generation of its pool that has it: a committed device is in use
+  // in each (upstream's allocated state names devices by driver, pool and name only).
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<int>> device_by_id;
   std::vector<CounterSetInfo> sets;
   std::vector<int64_t> counter_total;
   std::vector<int64_t> counter_used;  // committed + current search
@@ -388,6 +384,14 @@ struct Allocator::State {
 
   // Search.
   bool CountersFit(int device) const;
+  // Upstream's CmpRequestOverCapacity, for shared and exclusive devices alike: every capacity of
+  // `device` is consumed by `slot` (its request, else the policy's default, else the whole
+  // capacity, rounded up by the policy), must pass the policy and must fit beside the committed
+  // shares and, with `in_search`, the shares taken by the current search. Fills `consumed` (per
+  // capacity) when given.
+  bool CapacityFits(const Slot& slot, int device, bool in_search, std::vector<int64_t>* consumed);
+  // Whether `device` defines every capacity `slot` requests (else upstream skips it).
+  bool DefinesRequestedCapacity(const Slot& slot, int device) const;
   void AddCounters(int device, int64_t sign);
   // Whether `device` can serve `slot` now; on kUsable the constraints hold it and `record` is ready
   // for Apply (or ConstraintsRemove to drop it).
@@ -425,7 +429,11 @@ struct Allocator::State {
 };
 
 namespace {
-enum SearchResult { kNotFound = 0, kFound = 1, kAbort = 2 };
+// kTooManyResults: the claim's results so far plus what the rest of the claim needs exceed 32,
+// whichever devices were taken: nothing this far back can help but another subrequest (upstream's
+// errAllocationResultMaxSizeExceeded), so the searches above give up at once instead of trying
+// the other combinations of the same number of devices.
+enum SearchResult { kNotFound = 0, kFound = 1, kAbort = 2, kTooManyResults = 3 };
 }  // namespace
 
 std::string_view StrategyName(Strategy strategy) {
@@ -448,24 +456,12 @@ Status Allocator::State::Index(const AllocatorInput& input) {
   for (const auto* c : input.classes) class_store.push_back(*c);
   for (const auto& c : class_store) classes[c.metadata.name] = &c;
 
-  // Pools keep only their newest generation.
+  for (const auto* s : input.slices) slice_store.push_back(*s);
+  std::map<std::tuple<std::string, std::string, int64_t>, int> pool_ids;
   std::map<std::pair<std::string, std::string>, int64_t> newest;
-  for (const auto* s : input.slices) {
-    auto key = std::make_pair(s->spec.driver, s->spec.pool.name);
-    auto it = newest.find(key);
-    if (it == newest.end() || it->second < s->spec.pool.generation) {
-      newest[key] = s->spec.pool.generation;
-    }
-  }
-  for (const auto* s : input.slices) {
-    if (newest[{s->spec.driver, s->spec.pool.name}] == s->spec.pool.generation) {
-      slice_store.push_back(*s);
-    }
-  }
-  std::map<std::pair<std::string, std::string>, int> pool_ids;
   for (size_t i = 0; i < slice_store.size(); ++i) {
     const auto& s = slice_store[i];
-    auto key = std::make_pair(s.spec.driver, s.spec.pool.name);
+    auto key = std::make_tuple(s.spec.driver, s.spec.pool.name, s.spec.pool.generation);
     auto [it, inserted] = pool_ids.emplace(key, static_cast<int>(pools.size()));
     if (inserted) {
       PoolInfo p;
@@ -476,14 +472,14 @@ Status Allocator::State::Index(const AllocatorInput& input) {
     }
     slices.push_back({&s, it->second});
     pools[it->second].slices.push_back(static_cast<int>(i));
+    int64_t& generation = newest[{s.spec.driver, s.spec.pool.name}];
+    generation = std::max(generation, s.spec.pool.generation);
   }
   for (auto& pool : pools) {
     std::stable_sort(pool.slices.begin(), pool.slices.end(), [&](int a, int b) {
       return slice_store[a].metadata.name < slice_store[b].metadata.name;
     });
-    const auto& first = slice_store[pool.slices.front()];
-    pool.incomplete =
-        static_cast<int64_t>(pool.slices.size()) != first.spec.pool.resource_slice_count;
+    pool.newest_generation = newest[{pool.driver, pool.name}];
   }
   // Counter sets (pool-scoped), then devices.
   std::vector<std::map<std::string, int>> set_ids(pools.size());
@@ -573,7 +569,7 @@ Status Allocator::State::Index(const AllocatorInput& input) {
           if (cname == "memory") info.size_memory = cap.value.AsApproximateFloat();
         }
         int id = static_cast<int>(devices.size());
-        device_by_id[{spec.driver, pool.name, d.name}] = id;
+        device_by_id[{spec.driver, pool.name, d.name}].push_back(id);
         pool.devices.push_back(id);
         for (int set : info.sets) sets[set].devices.push_back(id);
         devices.push_back(std::move(info));
@@ -586,7 +582,8 @@ Status Allocator::State::Index(const AllocatorInput& input) {
     const auto& pb = pools[b];
     if (pa.has_binding_conditions != pb.has_binding_conditions) return pb.has_binding_conditions;
     if (pa.driver != pb.driver) return pa.driver < pb.driver;
-    return pa.name < pb.name;
+    if (pa.name != pb.name) return pa.name < pb.name;
+    return pa.generation > pb.generation;
   });
   in_use.assign(devices.size(), 0);
   picked.assign(devices.size(), 0);
@@ -611,18 +608,20 @@ std::vector<PickRecord> Allocator::State::RecordsOf(const api::AllocationResult&
     if (r.admin_access.value_or(false)) continue;  // admin results do not count as in use
     auto it = device_by_id.find({r.driver, r.pool, r.device});
     if (it == device_by_id.end()) continue;
-    PickRecord rec;
-    rec.device = it->second;
-    const DeviceInfo& info = devices[it->second];
-    rec.share = r.share_id.has_value();
-    if (rec.share) {
-      rec.consumed.assign(info.capacity.size(), 0);
-      for (size_t c = 0; c < info.capacity.size(); ++c) {
-        auto q = r.consumed_capacity.find(info.capacity[c].name);
-        if (q != r.consumed_capacity.end()) rec.consumed[c] = q->second.MilliValue();
+    for (int device : it->second) {
+      PickRecord rec;
+      rec.device = device;
+      const DeviceInfo& info = devices[device];
+      rec.share = r.share_id.has_value();
+      if (rec.share) {
+        rec.consumed.assign(info.capacity.size(), 0);
+        for (size_t c = 0; c < info.capacity.size(); ++c) {
+          auto q = r.consumed_capacity.find(info.capacity[c].name);
+          if (q != r.consumed_capacity.end()) rec.consumed[c] = q->second.MilliValue();
+        }
       }
+      records.push_back(std::move(rec));
     }
-    records.push_back(std::move(rec));
   }
   return records;
 }
@@ -672,6 +671,44 @@ Status Allocator::State::CommitPicks(const std::string& key, std::vector<PickRec
 
 // ---- node views and selectors --------------------------------------------------------------
 
+namespace {
+
+bool SliceTargets(const api::ResourceSliceSpec& spec, const api::Node& node) {
+  if (spec.node_name) return *spec.node_name == node.metadata.name;
+  if (spec.all_nodes.value_or(false)) return true;
+  if (spec.node_selector) return SelectorMatches(*spec.node_selector, node);
+  return false;
+}
+
+bool DeviceTargets(const api::Device& device, const api::Node& node) {
+  if (device.node_name) return *device.node_name == node.metadata.name;
+  if (device.all_nodes.value_or(false)) return true;
+  if (device.node_selector) return SelectorMatches(*device.node_selector, node);
+  return false;
+}
+
+// Whether upstream's GatherPools counts `spec` as relevant for `node`: counter sets always, a
+// slice by its node selection, a per-device slice when one of its devices targets the node.
+bool SliceRelevant(const api::ResourceSliceSpec& spec, const api::Node& node) {
+  if (!spec.shared_counters.empty()) return true;
+  if (spec.node_name || spec.all_nodes.value_or(false) || spec.node_selector) {
+    return SliceTargets(spec, node);
+  }
+  if (spec.per_device_node_selection.value_or(false)) {
+    return std::any_of(spec.devices.begin(), spec.devices.end(),
+                       [&](const api::Device& d) { return DeviceTargets(d, node); });
+  }
+  return false;  // a node selection this version does not know
+}
+
+}  // namespace
+
+// Which generation of each pool `node` sees, as upstream's GatherPools: the newest among the
+// slices relevant for the node. It is complete when those slices are as many as the pool's
+// resourceSliceCount (of the first of them in input order), even where a newer generation exists
+// elsewhere (upstream's multi-host-resource-pool-complete-update-from-node-1-to-node-2). If not,
+// a newer generation anywhere makes the pool obsolete, left out, and otherwise it is complete
+// when all slices of that generation, on any node, are as many.
 NodeView& Allocator::State::ViewFor(const api::Node& node) {
   auto it = nodes.find(node.metadata.name);
   if (it != nodes.end() && it->second.labels == node.metadata.labels) return it->second;
@@ -679,22 +716,50 @@ NodeView& Allocator::State::ViewFor(const api::Node& node) {
   view.labels = node.metadata.labels;
   view.node.metadata.name = node.metadata.name;
   view.node.metadata.labels = node.metadata.labels;
+  // Per pool (driver, name): the generation seen and whether it is complete.
+  struct Seen {
+    int pool = -1;
+    size_t relevant = 0;
+    int first_slice = std::numeric_limits<int>::max();
+  };
+  std::map<std::pair<std::string, std::string>, Seen> seen;
+  for (size_t p = 0; p < pools.size(); ++p) {
+    const PoolInfo& pool = pools[p];
+    Seen candidate;
+    candidate.pool = static_cast<int>(p);
+    for (int si : pool.slices) {
+      if (!SliceRelevant(slice_store[si].spec, node)) continue;
+      ++candidate.relevant;
+      candidate.first_slice = std::min(candidate.first_slice, si);
+    }
+    if (candidate.relevant == 0) continue;
+    Seen& current = seen[{pool.driver, pool.name}];
+    if (current.pool < 0 || pools[current.pool].generation < pool.generation) current = candidate;
+  }
+  std::vector<int8_t> state(pools.size(), -1);  // -1 not gathered, 0 complete, 1 incomplete
+  for (const auto& [key, s] : seen) {
+    const PoolInfo& pool = pools[s.pool];
+    const int64_t count = slice_store[s.first_slice].spec.pool.resource_slice_count;
+    if (static_cast<int64_t>(s.relevant) == count) {
+      state[s.pool] = 0;
+    } else if (pool.generation < pool.newest_generation) {
+      continue;  // being replaced by a generation this node has no slice of yet
+    } else {
+      state[s.pool] = static_cast<int64_t>(pool.slices.size()) == count ? 0 : 1;
+    }
+  }
   std::vector<bool> set_seen(sets.size(), false);
   for (int p : pool_order) {
+    if (state[p] < 0) continue;
     const PoolInfo& pool = pools[p];
-    bool visible = false;
+    view.pools.push_back(p);
+    view.incomplete.push_back(state[p] == 1);
+    if (state[p] == 1) continue;
+    const size_t devices_before = view.devices.size();
     for (int si : pool.slices) {
       const auto& spec = slice_store[si].spec;
       bool per_device = spec.per_device_node_selection.value_or(false);
-      bool slice_matches = false;
-      if (spec.node_name) {
-        slice_matches = *spec.node_name == node.metadata.name;
-      } else if (spec.all_nodes.value_or(false)) {
-        slice_matches = true;
-      } else if (spec.node_selector) {
-        slice_matches = SelectorMatches(*spec.node_selector, node);
-      }
-      if (!slice_matches && !per_device) continue;
+      if (!per_device && !SliceTargets(spec, node)) continue;
       size_t base = 0;
       for (int d : pool.devices) {
         if (devices[d].slice == si) break;
@@ -702,19 +767,7 @@ NodeView& Allocator::State::ViewFor(const api::Node& node) {
       }
       for (size_t k = 0; k < spec.devices.size(); ++k) {
         int d = pool.devices[base + k];
-        if (per_device) {
-          const api::Device& dev = *devices[d].device;
-          bool ok = false;
-          if (dev.node_name) {
-            ok = *dev.node_name == node.metadata.name;
-          } else if (dev.all_nodes.value_or(false)) {
-            ok = true;
-          } else if (dev.node_selector) {
-            ok = SelectorMatches(*dev.node_selector, node);
-          }
-          if (!ok) continue;
-        }
-        visible = true;
+        if (per_device && !DeviceTargets(*devices[d].device, node)) continue;
         view.devices.push_back(d);
         for (int set : devices[d].sets) {
           if (!set_seen[set]) {
@@ -724,8 +777,8 @@ NodeView& Allocator::State::ViewFor(const api::Node& node) {
         }
       }
     }
-    if (visible) {
-      view.pools.push_back(p);
+    if (view.devices.size() > devices_before) {
+      view.pools_with_devices.push_back(p);
       view.device_total += static_cast<int64_t>(pool.devices.size());
     }
   }
@@ -895,53 +948,34 @@ Status Allocator::State::Prepare(std::span<const api::ResourceClaim* const> clai
     for (auto& slots : plan.requests) {
       int64_t min_devices = std::numeric_limits<int64_t>::max();
       for (auto& slot : slots) {
-        for (int d : view->devices) {
-          const DeviceInfo& info = devices[d];
-          const PoolInfo& pool = pools[info.pool];
-          if (slot.all_mode && (pool.incomplete || pool.invalid)) {
+        // All needs every pool the node gathers complete and valid, whatever its driver.
+        for (size_t k = 0; slot.all_mode && k < view->pools.size(); ++k) {
+          const PoolInfo& pool = pools[view->pools[k]];
+          if (view->incomplete[k] || pool.invalid) {
             return MakeError(
                 who + ": request " + slot.name + ": asks for all devices, but resource pool " +
                 pool.driver + "/" + pool.name + " is currently " +
-                (pool.invalid ? "invalid (" + pool.invalid_reason + ")" : "being updated"));
+                (view->incomplete[k] ? "being updated" : "invalid (" + pool.invalid_reason + ")"));
           }
-          if (pool.incomplete || pool.invalid) continue;
-          // In-use devices are never evaluated, as upstream (their selectors may not apply).
-          if (!slot.admin && !info.shared && in_use[d] > 0) {
-            if (slot.all_mode) {
-              slot.candidates.push_back(d);
-            } else {
-              ++slot.skipped_in_use;
-            }
+        }
+        for (int d : view->devices) {
+          const DeviceInfo& info = devices[d];
+          const PoolInfo& pool = pools[info.pool];
+          if (pool.invalid) continue;
+          // For ExactCount, in-use devices are never evaluated, as upstream (their selectors may
+          // not apply). All takes every selectable device, in use or not (then it fails).
+          if (!slot.all_mode && !slot.admin && !info.shared && in_use[d] > 0) {
+            ++slot.skipped_in_use;
             continue;
           }
           MIGDRA_ASSIGN_OR_RETURN(bool ok, Selectable(slot, d));
-          if (!ok) continue;
-          if (!slot.capacity_requests.empty()) {
-            bool defined = true;
-            const std::string& driver = pool.driver;
-            for (const auto& [cname, amount] : slot.capacity_requests) {
-              if (FindQualified(info.device->capacity, driver, cname) ==
-                  info.device->capacity.end()) {
-                defined = false;
-              }
-            }
-            if (!defined) continue;
-          }
+          if (!ok || !DefinesRequestedCapacity(slot, d)) continue;
+          // All is fixed before the search: the devices whose capacity the request would fit
+          // into beside the committed shares (upstream's validateDeviceRequest).
+          if (slot.all_mode && !CapacityFits(slot, d, /*in_search=*/false, nullptr)) continue;
           slot.candidates.push_back(d);
         }
-        if (slot.all_mode) {
-          // An in-use device only belongs to All if it is selectable.
-          std::vector<int> kept;
-          for (int d : slot.candidates) {
-            if (in_use[d] > 0 && !slot.admin && !devices[d].shared) {
-              MIGDRA_ASSIGN_OR_RETURN(bool ok, Selectable(slot, d));
-              if (!ok) continue;
-            }
-            kept.push_back(d);
-          }
-          slot.candidates = std::move(kept);
-          slot.count = static_cast<int64_t>(slot.candidates.size());
-        }
+        if (slot.all_mode) slot.count = static_cast<int64_t>(slot.candidates.size());
         min_devices = std::min(min_devices, slot.count);
       }
       lower_bound += min_devices;
@@ -1039,53 +1073,72 @@ Verdict Allocator::State::Usable(const Slot& slot, int device, PickRecord* recor
   if (info.has_blocking_taint && !TaintsTolerated(*info.device, *slot.tolerations)) {
     return kTainted;
   }
-  // 4. Capacity.
   record->device = device;
   record->slot = &slot;
   record->share = info.shared;
   record->consumed.clear();
   record->constraints.clear();
+  // 4. Constraints, then 5. capacity, as upstream's allocateDevice: in All mode a constraint
+  // violation is an error even where the capacity would not have fit either.
+  if (!ConstraintsAdd(slot.claim, slot, device, record)) return kConstraint;
+  if (!CapacityFits(slot, device, /*in_search=*/true, info.shared ? &record->consumed : nullptr)) {
+    ConstraintsRemove(slot.claim, *record);
+    record->constraints.clear();
+    return kCapacity;
+  }
+  return kUsable;
+}
+
+bool Allocator::State::DefinesRequestedCapacity(const Slot& slot, int device) const {
+  const DeviceInfo& info = devices[device];
   const std::string& driver = pools[info.pool].driver;
-  if (info.shared) {
-    record->consumed.resize(info.capacity.size());
-    for (size_t c = 0; c < info.capacity.size(); ++c) {
-      const CapInfo& cap = info.capacity[c];
-      const api::CapacityRequestPolicy* policy =
-          cap.source->request_policy ? &*cap.source->request_policy : nullptr;
-      int64_t amount = cap.value;
-      bool is_default = true;  // the default and the full value always pass the policy
-      bool requested = false;
-      for (const auto& [name, value] : slot.capacity_requests) {
-        if (CapacityIndex(info, driver, name) == static_cast<int>(c)) {
-          amount = value;
-          requested = true;
-          is_default = false;
-          break;
-        }
+  for (const auto& [name, amount] : slot.capacity_requests) {
+    if (CapacityIndex(info, driver, name) < 0) return false;
+  }
+  return true;
+}
+
+bool Allocator::State::CapacityFits(const Slot& slot, int device, bool in_search,
+                                    std::vector<int64_t>* consumed) {
+  const DeviceInfo& info = devices[device];
+  if (consumed) consumed->assign(info.capacity.size(), 0);
+  // An exclusive device without shares and without capacity requests consumes all of each
+  // capacity (or its default), which always fits: the common case, decided without the loop.
+  if (info.capacity.empty() ||
+      (!info.shared && slot.capacity_requests.empty() && shares[device] == 0)) {
+    return true;
+  }
+  const std::string& driver = pools[info.pool].driver;
+  for (size_t c = 0; c < info.capacity.size(); ++c) {
+    const CapInfo& cap = info.capacity[c];
+    const api::CapacityRequestPolicy* policy =
+        cap.source->request_policy ? &*cap.source->request_policy : nullptr;
+    int64_t amount = cap.value;
+    bool is_default = true;  // the default and the full value always pass the policy
+    for (const auto& [name, value] : slot.capacity_requests) {
+      if (CapacityIndex(info, driver, name) == static_cast<int>(c)) {
+        amount = value;
+        is_default = false;
+        break;
       }
-      if (!requested && policy && policy->default_value) {
-        amount = policy->default_value->MilliValue();
-      }
-      int64_t rounded = 0;
-      if (!RoundByPolicy(amount, policy, is_default, &rounded)) return kCapacity;
-      int64_t in_search = 0;
+    }
+    if (is_default && policy && policy->default_value) {
+      amount = policy->default_value->MilliValue();
+    }
+    int64_t rounded = 0;
+    if (!RoundByPolicy(amount, policy, is_default, &rounded)) return false;
+    int64_t taken = capacity_used[device][c];
+    if (in_search && info.shared && shares[device] > 0) {
       for (const auto& claim_picks : picks) {
         for (const auto& p : claim_picks) {
-          if (p.device == device && p.share) in_search += p.consumed[c];
+          if (p.device == device && p.share) taken += p.consumed[c];
         }
       }
-      if (capacity_used[device][c] + in_search + rounded > cap.value) return kCapacity;
-      record->consumed[c] = rounded;
     }
-  } else {
-    // Exclusive devices are still checked against the request (and against old shares).
-    for (const auto& [name, value] : slot.capacity_requests) {
-      int c = CapacityIndex(info, driver, name);
-      if (c < 0 || capacity_used[device][c] + value > info.capacity[c].value) return kCapacity;
-    }
+    if (taken + rounded > cap.value) return false;
+    if (consumed) (*consumed)[c] = rounded;
   }
-  // 5. Constraints.
-  return ConstraintsAdd(slot.claim, slot, device, record) ? kUsable : kConstraint;
+  return true;
 }
 
 void Allocator::State::Apply(PickRecord& record) {
@@ -1115,20 +1168,32 @@ void Allocator::State::Undo(const PickRecord& record) {
 int Allocator::State::Search(size_t claim, size_t request) {
   if (claim == search_end) return kFound;
   ClaimPlan& plan = plans[claim];
-  if (request == plan.requests.size()) return Search(claim + 1, 0);
+  if (request == plan.requests.size()) {
+    // The limit is per claim: other choices in this claim may still leave room for the next.
+    int r = Search(claim + 1, 0);
+    return r == kTooManyResults ? kNotFound : r;
+  }
   auto& slots = plan.requests[request];
+  if (!plan.first_available[request]) return SearchSlot(claim, request, slots[0]);
+  // A subrequest that exceeds the limit is followed by the next, which may need fewer devices;
+  // only when every one exceeds it is the limit the reason (upstream's allAllocationExceeded).
+  bool all_too_many = true;
   for (size_t s = 0; s < slots.size(); ++s) {
     plan.selected[request] = static_cast<int>(s);
     int r = SearchSlot(claim, request, slots[s]);
+    if (r == kTooManyResults) continue;
+    all_too_many = false;
     if (r != kNotFound) return r;
   }
-  return kNotFound;
+  return all_too_many ? kTooManyResults : kNotFound;
 }
 
 int Allocator::State::SearchSlot(size_t claim, size_t request, const Slot& slot) {
   if (slot.all_mode) {
     if (slot.candidates.empty()) return kNotFound;
-    if (picks[claim].size() + slot.candidates.size() > kMaxResultsPerClaim) return kNotFound;
+    if (picks[claim].size() + slot.candidates.size() > kMaxResultsPerClaim) {
+      return kTooManyResults;
+    }
     size_t applied = 0;
     int result = kNotFound;
     for (int d : slot.candidates) {
@@ -1180,7 +1245,7 @@ int Allocator::State::Pick(size_t claim, size_t request, const Slot& slot, std::
   int64_t remaining = slot.count - k;
   if (static_cast<int64_t>(picks[claim].size()) + remaining >
       static_cast<int64_t>(kMaxResultsPerClaim)) {
-    return kNotFound;
+    return kTooManyResults;
   }
   for (size_t i = start; i + remaining <= order.size(); ++i) {
     if (!refined.empty() && refined[i] == 0) {
@@ -1206,7 +1271,7 @@ int Allocator::State::Pick(size_t claim, size_t request, const Slot& slot, std::
     if (r == kFound) return r;
     Undo(picks[claim].back());
     picks[claim].pop_back();
-    if (r == kAbort) return r;
+    if (r == kAbort || r == kTooManyResults) return r;
   }
   return kNotFound;
 }
@@ -1318,7 +1383,7 @@ double Allocator::State::NodeFullness(const NodeView& view) const {
   for (int set : view.sets) sum += SetFullness(set);
   double counters = view.sets.empty() ? 0 : sum / static_cast<double>(view.sets.size());
   int64_t used = 0;
-  for (int p : view.pools) used += pools[p].in_use;
+  for (int p : view.pools_with_devices) used += pools[p].in_use;
   double devices_used = view.device_total > 0
                             ? static_cast<double>(used) / static_cast<double>(view.device_total)
                             : 0;
@@ -1562,8 +1627,7 @@ std::string Allocator::State::Diagnose() {
   if (plans.size() > 1)
     reason += " of the " + FormatInt(static_cast<int64_t>(plans.size())) + " claims together";
   reason += " (" + FormatInt(steps) + " devices tried)";
-  int incomplete = 0;
-  for (int p : view->pools) incomplete += pools[p].incomplete ? 1 : 0;
+  const auto incomplete = std::count(view->incomplete.begin(), view->incomplete.end(), true);
   if (incomplete > 0) {
     reason += "; " + FormatInt(incomplete) + " incomplete pool(s) skipped";
   }
@@ -1712,12 +1776,18 @@ Result<Outcome> Allocator::State::Run(const NodeView& node_view,
   Outcome outcome;
   std::string reason = options.prechecks ? Precheck() : std::string();
   int r = kNotFound;
+  // The results limit is per claim: Search stops kTooManyResults at the claim it arose in, and
+  // Prepare's lower bound keeps it from arising in the first claim searched; it means no fit.
+  auto search_from = [&](size_t claim) {
+    int result = Search(claim, 0);
+    return result == kTooManyResults ? kNotFound : result;
+  };
   // With several claims, each must fit on its own first: a claim that cannot would otherwise make
   // the search retry every placement of the claims before it.
   for (size_t ci = 0; options.prechecks && reason.empty() && plans.size() > 1 && ci < plans.size();
        ++ci) {
     search_end = ci + 1;
-    r = Search(ci, 0);
+    r = search_from(ci);
     UndoAll();
     if (r == kAbort) return *error;
     if (r == kNotFound) {
@@ -1726,15 +1796,16 @@ Result<Outcome> Allocator::State::Run(const NodeView& node_view,
   }
   if (reason.empty()) {
     search_end = plans.size();
-    r = Search(0, 0);
+    r = search_from(0);
   }
   if (r == kAbort) {
     UndoAll();
     return *error;
   }
   if (r == kNotFound) {
-    for (int p : view->pools) {
-      if (pools[p].invalid) {
+    for (size_t k = 0; k < view->pools.size(); ++k) {
+      const int p = view->pools[k];
+      if (!view->incomplete[k] && pools[p].invalid) {
         return MakeError("invalid resource pools were encountered: " + pools[p].driver + "/" +
                          pools[p].name + ": " + pools[p].invalid_reason);
       }

@@ -23,6 +23,17 @@
 //   ints, strings, versions) is the set of its items, a scalar a set of one, so match means a
 //   non-empty intersection and distinct pairwise disjoint sets (Kubernetes 1.36
 //   DRAListTypeAttributes).
+// - Pools: each node sees, per pool, the newest generation among the slices relevant to it (its
+//   own, counter sets always), as upstream's GatherPools: used when those slices are as many as
+//   resourceSliceCount, even if a newer generation sits on other nodes; otherwise left out if a
+//   newer generation exists, else complete only when all slices of the generation are there.
+//   Incomplete pools are skipped, and make All an error. A device allocated by name is in use in
+//   every generation of its pool.
+// - Consumable capacity (allowMultipleAllocations): a request consumes of every capacity of a
+//   device what it asks for, else the policy's default, else all of it, rounded up by the policy;
+//   it must fit beside the committed and the searched shares, on exclusive devices too (old shares
+//   block them). `allocationMode: All` is every selectable device where the request fits beside
+//   the committed shares, fixed before the search, as upstream.
 // - Nothing is half-applied: a failed or rejected Allocate leaves the committed state unchanged.
 //
 // Ownership: Create copies the slices and classes it is given; callers need not keep them alive.

@@ -237,6 +237,30 @@ TEST(Pools, OlderGenerationIsIgnored) {
             std::vector<std::string>{"r=p/new"});
 }
 
+TEST(Pools, EachNodeSeesTheNewestGenerationOfItsOwnSlices) {
+  // A pool moving from node-a (generation 1) to node-b (generation 2): node-a still has a complete
+  // generation of its own and allocates from it, as upstream (its
+  // multi-host-resource-pool-complete-update-from-node-1-to-node-2). A device allocated by name is
+  // in use in every generation.
+  World w;
+  auto old_slice = Slice("s1", "p", {Dev("d0"), Dev("d1")}, "node-a");
+  auto new_slice = Slice("s2", "p", {Dev("d0"), Dev("d1")}, "node-b");
+  new_slice.spec.pool.generation = 2;
+  w.slices = {old_slice, new_slice};
+  w.allocated.push_back(Allocated("old", "p", "d0"));
+  for (const char* node : {"node-a", "node-b"}) {
+    EXPECT_EQ(Only(w.Run({Claim("c", {Exactly("r", "any")})}, Strategy::kKubernetes, Node(node))),
+              std::vector<std::string>{"r=p/d1"})
+        << node;
+  }
+  // With one slice of generation 2 left out, node-a's generation 1 is obsolete.
+  w.slices[0].spec.pool.resource_slice_count = 2;
+  w.slices[1].spec.pool.resource_slice_count = 2;
+  auto r = w.Run({Claim("c", {Exactly("r", "any")})}, Strategy::kKubernetes, Node("node-a"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->fits);
+}
+
 TEST(Pools, InvalidPoolIsSkippedAndReportedOnlyWhenNothingFits) {
   World w;
   w.slices.push_back(Slice("s1", "a", {Dev("x"), Dev("x")}));
@@ -314,6 +338,36 @@ TEST(FirstAvailable, BacktracksIntoAnEarlierChoiceWhenALaterRequestFails) {
                          {"second", "only-d1", {}, "", 1, {}, {}}};
   auto r = w.Run({Claim("c", {gpu, Exactly("other", "only-d0")})}, Strategy::kKubernetes);
   EXPECT_EQ(Only(r), (std::vector<std::string>{"gpu/first=p/d1", "other=p/d0"}));
+}
+
+TEST(FirstAvailable, ResultLimitFallsBackWithoutTryingOtherDevicesOfTheSameCount) {
+  // Upstream's prioritized-list-max-allocation-limit-request: after a/first takes 32 devices no
+  // subrequest of b fits under the 32-results limit, whichever 32 they are, so a falls back to its
+  // 16-device subrequest at once instead of trying the other combinations of 32 out of 64.
+  World w;
+  std::vector<api::Device> devices;
+  for (int i = 0; i < 64; ++i) devices.push_back(Dev("d" + std::to_string(i)));
+  w.slices.push_back(Slice("s", "p", devices));
+  auto prioritized = [](std::string name) {
+    api::DeviceRequest r;
+    r.name = std::move(name);
+    r.first_available = {{"first", "any", {}, "", 32, {}, {}},
+                         {"second", "any", {}, "", 16, {}, {}}};
+    return r;
+  };
+  auto claim = Claim("c", {prioritized("a"), prioritized("b")});
+  const api::ResourceClaim* ptr = &claim;
+  for (Strategy strategy : {Strategy::kKubernetes, Strategy::kPack}) {
+    Options o;
+    o.strategy = strategy;
+    // 32 picks for a/first, 16 for a/second, then b/second passes a's 16 on its way to 16 more.
+    o.step_budget = 32 + 16 + 32;
+    auto r = Allocate(w.Input(), Node("node-a"), std::span(&ptr, 1), o);
+    auto chosen = Only(r);
+    ASSERT_EQ(chosen.size(), 32u) << StrategyName(strategy);
+    EXPECT_EQ(chosen.front(), "a/second=p/d0");
+    EXPECT_EQ(chosen.back(), "b/second=p/d31");
+  }
 }
 
 // ---- constraints ----------------------------------------------------------------------------
@@ -664,6 +718,42 @@ TEST(ConsumableCapacity, UndefinedCapacitySkipsTheDevice) {
   auto r = w.Run({Claim("c", {req})}, Strategy::kKubernetes);
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->fits);
+}
+
+TEST(ConsumableCapacity, ExclusiveDeviceWithSharesLeftFromBeforeIsUnusable) {
+  // A device no longer shared while an old share holds part of its memory: an exclusive request
+  // consumes all of every capacity, which no longer fits (upstream's CmpRequestOverCapacity is
+  // the same for exclusive devices), even when it names no capacity.
+  World w;
+  api::Device d0 = SharedDevice("d0", 10);
+  d0.allow_multiple_allocations.reset();
+  d0.capacity["memory"].request_policy.reset();
+  w.slices.push_back(Slice("s", "p", {d0}));
+  auto old = Allocated("old", "p", "d0");
+  old.status.allocation->devices.results[0].share_id = "x";
+  old.status.allocation->devices.results[0].consumed_capacity["memory"] = Q(1);
+  w.allocated.push_back(old);
+  auto r = w.Run({Claim("c", {Exactly("a", "any")})}, Strategy::kKubernetes);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->fits);
+  w.allocated.clear();
+  EXPECT_EQ(Only(w.Run({Claim("c", {Exactly("a", "any")})}, Strategy::kKubernetes)),
+            std::vector<std::string>{"a=p/d0"});
+}
+
+TEST(ConsumableCapacity, AllTakesOnlyTheDevicesWithRoomForTheRequest) {
+  // All is fixed before the search: a shared device whose committed shares leave too little for
+  // the request is not part of it (upstream's validateDeviceRequest), not a reason to fail.
+  World w;
+  w.slices.push_back(Slice("s", "p", {SharedDevice("d0", 10), SharedDevice("d1", 10)}));
+  auto old = Allocated("old", "p", "d0");
+  old.status.allocation->devices.results[0].share_id = "x";
+  old.status.allocation->devices.results[0].consumed_capacity["memory"] = Q(9);
+  w.allocated.push_back(old);
+  auto all = AllOf("a", "any");
+  all.exactly->capacity = api::CapacityRequirements{{{"memory", Q(3)}}};
+  EXPECT_EQ(Only(w.Run({Claim("c", {all})}, Strategy::kKubernetes)),
+            std::vector<std::string>{"a=p/d1"});
 }
 
 // ---- node selection -------------------------------------------------------------------------

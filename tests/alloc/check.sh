@@ -2,7 +2,9 @@
 # Runs `migdra allocate` for one case folder and checks its exit code and output.
 #   check.sh MIGDRA CASE
 # CASE/args: the arguments (paths relative to CASE); CASE/exit: the expected exit code;
-# CASE/expect: lines `stdout: TEXT`, `stderr: TEXT` (must occur) or `stdout-not: TEXT` (must not).
+# CASE/expect: lines `stdout: TEXT`, `stderr: TEXT` (must occur) or `stdout-not: TEXT` (must not),
+# or `results: CLAIM REQUEST=DRIVER/POOL/DEVICE...`: the claim's allocation has exactly these results,
+# in any order, as upstream's tests compare them (needs `-o json` in args).
 set -u
 migdra=$1
 cd "$(dirname "$0")/$2" || exit 2
@@ -22,6 +24,13 @@ while IFS= read -r line; do
     stdout) grep -qF -- "$text" "$out" || { echo "stdout lacks: $text"; fail=1; } ;;
     stderr) grep -qF -- "$text" "$err" || { echo "stderr lacks: $text"; fail=1; } ;;
     stdout-not) if grep -qF -- "$text" "$out"; then echo "stdout has: $text"; fail=1; fi ;;
+    results)
+      read -r claim want <<<"$text"
+      got=$(jq -r --arg claim "$claim" '.items[] | select(.metadata.name == $claim)
+              | .status.allocation.devices.results[]
+              | "\(.request)=\(.driver)/\(.pool)/\(.device)"' "$out" 2>/dev/null | sort | xargs)
+      want=$(tr ' ' '\n' <<<"$want" | sort | xargs)
+      [ "$got" == "$want" ] || { echo "claim $claim results: got [$got], want [$want]"; fail=1; } ;;
     *) echo "bad expect line: $line"; fail=1 ;;
   esac
 done < expect
