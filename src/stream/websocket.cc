@@ -44,7 +44,8 @@ std::variant<std::optional<WsMessage>, WsError> WebSocketReader::Next(std::strin
     if (IsControl(opcode) && (length > 125 || !fin)) {
       return WsError{kWsCloseProtocolError, "malformed control frame"};
     }
-    if (!IsControl(opcode) && length + message_.size() > max_message_bytes_) {
+    // Compared by subtraction: a 64-bit length near 2^64 plus the buffered part would wrap.
+    if (!IsControl(opcode) && length > max_message_bytes_ - message_.size()) {
       return WsError{kWsCloseTooBig, "message larger than " + std::to_string(max_message_bytes_)};
     }
     if (received.size() < offset + 4 + length) return std::optional<WsMessage>();

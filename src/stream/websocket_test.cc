@@ -69,6 +69,17 @@ TEST(WebSocket, RefusesUnmaskedFramesAndOversizedMessages) {
   EXPECT_EQ(std::get<WsError>(next).close_code, kWsCloseTooBig);
 }
 
+// Found by stream_fuzz: a fragment is buffered, then a 64-bit length near 2^64 that wrapped the
+// size check to a small number and made the reader cut past the end of its input.
+TEST(WebSocket, RefusesA64BitLengthThatWouldWrapPastTheBufferedFragment) {
+  WebSocketReader reader(4096);
+  std::string received = ClientFrame(0x02, "fragment");
+  received += std::string("\x80\xff", 2) + std::string(7, '\xff') + "\xf9" + "mask";
+  auto next = reader.Next(received);
+  ASSERT_TRUE(std::holds_alternative<WsError>(next));
+  EXPECT_EQ(std::get<WsError>(next).close_code, kWsCloseTooBig);
+}
+
 TEST(WebSocket, EncodesTheThreeLengthForms) {
   EXPECT_EQ(EncodeFrame(WsOpcode::kBinary, "ab"), std::string("\x82\x02"
                                                               "ab"));
