@@ -298,9 +298,10 @@ int RunServe(int argc, char** argv) {
       return 1;
     }
     node::NodeAgent* runner = local->runner.get();
-    cp.SetPodLogProvider(
-        [runner](const std::string& ns, const std::string& pod, const std::string& container,
-                 int attempt) { return runner->PodLog(ns, pod, container, attempt); });
+    cp.SetPodLogProvider([runner](const std::string& ns, const std::string& pod,
+                                  const std::string& container, int attempt, size_t offset) {
+      return runner->PodLog(ns, pod, container, attempt, offset);
+    });
     cp.SetStreaming(local->containerd_streaming ? local->containerd_streaming.get()
                                                 : runner->Streaming());
     cp.SetReady();

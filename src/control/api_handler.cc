@@ -560,10 +560,20 @@ ApiResponse ApiHandler::PodLog(const ApiRequest& request, const ResourceTarget& 
     return ErrorResponse(
         ApiError{400, "BadRequest", "container " + container + " is not valid for pod " + name});
   }
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  ApiResult<PodLogOptions> options = ParsePodLogOptions(
+      [&](const std::string& key) -> std::optional<std::string> {
+        auto it = request.query.find(key);
+        return it == request.query.end() ? std::nullopt : std::optional(it->second);
+      },
+      name, now);
+  if (!options.ok()) return ErrorResponse(options.error);
   Result<int> attempt = PodLogAttempt(pod, container, request.Param("previous") == "true");
   if (!attempt.ok()) return ErrorResponse(ApiError{400, "BadRequest", attempt.error().message});
   std::optional<std::string> log =
-      log_provider_ ? log_provider_(target.ns, name, container, *attempt) : std::nullopt;
+      log_provider_ ? log_provider_(target.ns, name, container, *attempt, 0) : std::nullopt;
   if (!log) {
     return ErrorResponse(ApiError{400, "BadRequest",
                                   "container \"" + container + "\" in pod \"" + name +
@@ -571,8 +581,12 @@ ApiResponse ApiHandler::PodLog(const ApiRequest& request, const ResourceTarget& 
   }
   ApiResponse r;
   r.content_type = "text/plain";
-  r.body = *log;
-  if (request.Param("follow") == "true" && PodLogAttemptRunning(pod, container, *attempt)) {
+  PodLogReader reader(*options.value);
+  r.body = reader.Add(*log);
+  const bool follow = request.Param("follow") == "true" && !reader.Done() &&
+                      PodLogAttemptRunning(pod, container, *attempt);
+  if (!follow) r.body += reader.Finish();
+  if (follow) {
     const std::string uid = pod["metadata"].value("uid", "");
     auto pod_now = [this, key = target.info->StoreKey(), ns = target.ns, name,
                     uid]() -> std::optional<json> {
@@ -580,12 +594,12 @@ ApiResponse ApiHandler::PodLog(const ApiRequest& request, const ResourceTarget& 
       if (!now || (*now)["metadata"].value("uid", "") != uid) return std::nullopt;
       return now;
     };
-    auto read_log = [provider = log_provider_, ns = target.ns, name, container,
-                     attempt = *attempt] { return provider(ns, name, container, attempt); };
-    r.stream = [pod_now, read_log, container, attempt = *attempt, sent = log->size()](
-                   const std::function<bool(const std::string&)>& write,
-                   const std::atomic<bool>& stop) {
-      FollowPodLog(pod_now, read_log, container, attempt, sent, write, stop);
+    auto read_log = [provider = log_provider_, ns = target.ns, name, container, attempt = *attempt](
+                        size_t offset) { return provider(ns, name, container, attempt, offset); };
+    r.stream = [pod_now, read_log, container, attempt = *attempt, sent = log->size(),
+                reader = std::move(reader)](const std::function<bool(const std::string&)>& write,
+                                            const std::atomic<bool>& stop) {
+      FollowPodLog(pod_now, read_log, container, attempt, sent, reader, write, stop);
     };
   }
   return r;

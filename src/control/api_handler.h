@@ -66,9 +66,11 @@ struct ApiResponse {
 };
 
 // Supplies the log of one attempt of a pod's container (the runner's; attempts as in
-// pod_logs.h); nullopt when it has none.
+// pod_logs.h) from byte `offset` on, as the runtime wrote it (the CRI log format); nullopt when
+// it has none.
 using PodLogProvider = std::function<std::optional<std::string>(
-    const std::string& ns, const std::string& pod, const std::string& container, int attempt)>;
+    const std::string& ns, const std::string& pod, const std::string& container, int attempt,
+    size_t offset)>;
 
 class ApiHandler {
  public:

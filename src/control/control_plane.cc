@@ -83,17 +83,17 @@ ApiResult<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneO
   plane->handler_ =
       std::make_unique<ApiHandler>(*plane->store_, client_host + ":" + std::to_string(port));
   ControlPlane* raw = plane.get();
-  plane->handler_->SetPodLogProvider(
-      [raw](const std::string& ns, const std::string& pod, const std::string& container,
-            int attempt) -> std::optional<std::string> {
-        PodLogProvider provider;
-        {
-          std::lock_guard lock(raw->pod_logs_mu_);
-          provider = raw->pod_logs_;
-        }
-        if (!provider) return std::nullopt;
-        return provider(ns, pod, container, attempt);
-      });
+  plane->handler_->SetPodLogProvider([raw](const std::string& ns, const std::string& pod,
+                                           const std::string& container, int attempt,
+                                           size_t offset) -> std::optional<std::string> {
+    PodLogProvider provider;
+    {
+      std::lock_guard lock(raw->pod_logs_mu_);
+      provider = raw->pod_logs_;
+    }
+    if (!provider) return std::nullopt;
+    return provider(ns, pod, container, attempt, offset);
+  });
   if (options.wait_for_node) plane->handler_->SetReadyCheck([raw] { return raw->ready_.load(); });
   if (options.extra_metrics) plane->metrics_.AddSource(options.extra_metrics);
   AddObservabilityRoutes(*plane->handler_, *plane->store_, plane->metrics_);

@@ -12,19 +12,68 @@
 //     not found".
 //   - ?follow=true: what the attempt logged so far, then what it logs next, until it ends (its
 //     pod's status no longer shows it running), the pod goes, the client goes or serve stops.
-//     The log is read again every 250 ms (not a timed promise: the end is the attempt's end).
+//     Every 250 ms what the log gained since the last read is read (not a timed promise: the
+//     end is the attempt's end).
+//   - ?tailLines, ?sinceSeconds / ?sinceTime, ?timestamps, ?limitBytes: as the kubelet applies
+//     them to a CRI log (PodLogOptions below); a log line not in the CRI format (a log written
+//     before the process runtime recorded timestamps) has no time: it passes every since and
+//     gets no timestamp.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "control/store.h"
 
 namespace migdra::control {
+
+// The query of GET pods/NAME/log that shapes the text (core/v1 PodLogOptions).
+struct PodLogOptions {
+  std::optional<int64_t> tail_lines;   // the last N lines only
+  std::optional<int64_t> since_nanos;  // lines logged at or after (ns since the epoch) only
+  bool timestamps = false;             // each line prefixed with its RFC3339Nano time and a space
+  std::optional<int64_t> limit_bytes;  // the text ends after N bytes
+};
+
+// The options in `query` (tailLines, sinceSeconds, sinceTime, timestamps, limitBytes) as the API
+// server reads them: a value that is not one (tailLines=x) is 400 BadRequest with Go's parse
+// message, an invalid one 422 Invalid `PodLogOptions "POD" is invalid: ...` as upstream's
+// ValidatePodLogOptions. sinceSeconds counts back from `now_nanos`.
+ApiResult<PodLogOptions> ParsePodLogOptions(
+    const std::function<std::optional<std::string>(const std::string&)>& query,
+    const std::string& pod, int64_t now_nanos);
+
+// Turns a container's CRI log (TIMESTAMP STREAM F|P TEXT lines, containerd's and the process
+// runtime's format) into the text `kubectl logs` shows, as the kubelet does, in pieces: Add
+// takes the log's next bytes, Finish its end. tailLines applies to the first piece only (the
+// log so far, when following).
+class PodLogReader {
+ public:
+  explicit PodLogReader(PodLogOptions options) : options_(std::move(options)) {}
+  // The text of the complete lines in `log` (an incomplete last line waits for the next piece
+  // or Finish).
+  std::string Add(std::string_view log);
+  // The text of what is left (a last line without its newline).
+  std::string Finish();
+  // Whether limitBytes is reached: nothing more will come.
+  bool Done() const { return options_.limit_bytes && *options_.limit_bytes <= 0; }
+
+ private:
+  // The text of the lines in `log`; the last one lacks its newline unless `complete_last`.
+  std::string Render(std::string_view log, bool complete_last);
+
+  PodLogOptions options_;
+  std::string pending_;     // an incomplete last line
+  bool first_ = true;       // tailLines not applied yet
+  bool line_start_ = true;  // the next text starts a line (gets the timestamp)
+};
 
 // The attempt `kubectl logs [--previous]` reads of `container` in `pod` (its spec and status).
 Result<int> PodLogAttempt(const nlohmann::json& pod, const std::string& container, bool previous);
@@ -32,12 +81,13 @@ Result<int> PodLogAttempt(const nlohmann::json& pod, const std::string& containe
 // Whether `pod`'s status shows `attempt` of `container` running.
 bool PodLogAttemptRunning(const nlohmann::json& pod, const std::string& container, int attempt);
 
-// Writes, through `write`, the text the attempt logs after its first `sent` bytes, until it ends.
-// `pod_now` reads the pod as stored now (nullopt once deleted), `read_log` the attempt's whole log
-// so far. `write("")` asks whether the client is still there; false from `write` ends the stream.
+// Writes, through `write`, the text the attempt logs after its first `sent` bytes, through
+// `reader`, until it ends. `pod_now` reads the pod as stored now (nullopt once deleted),
+// `read_log(offset)` the attempt's log from byte `offset` on. `write("")` asks whether the client
+// is still there; false from `write` ends the stream.
 void FollowPodLog(const std::function<std::optional<nlohmann::json>()>& pod_now,
-                  const std::function<std::optional<std::string>()>& read_log,
-                  const std::string& container, int attempt, size_t sent,
+                  const std::function<std::optional<std::string>(size_t offset)>& read_log,
+                  const std::string& container, int attempt, size_t sent, PodLogReader reader,
                   const std::function<bool(const std::string&)>& write,
                   const std::atomic<bool>& stop);
 

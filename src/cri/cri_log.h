@@ -1,7 +1,5 @@
-// The CRI container log format, as containerd writes a container's log_path:
-//   TIMESTAMP STREAM TAG CONTENT\n
-// with TIMESTAMP in RFC 3339 with nanoseconds, STREAM `stdout` or `stderr`, TAG `F` (the
-// content ends a line) or `P` (a partial line, continued by the next entry).
+// The text of a CRI container log (common/cri_log.h), as containerd writes a container's
+// log_path.
 //
 // Thread safety: pure functions.
 #pragma once

@@ -2,10 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,10 +15,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -87,6 +91,53 @@ void KillTree(const std::string& cgroup) {
   }
 }
 
+// Now as the CRI log format's timestamp: RFC 3339, UTC, nine digits of fraction.
+std::string LogTimestamp() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  std::tm tm{};
+  gmtime_r(&now.tv_sec, &tm);
+  char buf[48];
+  const size_t len = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + len, sizeof buf - len, ".%09ldZ", now.tv_nsec);
+  return buf;
+}
+
+// One of the container's output streams, read from a pipe into the log (kLogFd).
+struct OutputPipe {
+  int fd;
+  const char* stream;  // "stdout" | "stderr"
+};
+
+// Appends what `pipe` has to the log as CRI entries: a line that ends is an F entry, the text
+// after the last newline a P entry (continued by the next read), so that a follower sees it now.
+// False at the pipe's end.
+bool Pump(const OutputPipe& pipe) {
+  char buffer[16 * 1024];
+  const ssize_t got = read(pipe.fd, buffer, sizeof buffer);
+  if (got < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+  if (got <= 0) return false;
+  const std::string prefix = LogTimestamp() + " " + pipe.stream + " ";
+  std::string entries;
+  std::string_view text(buffer, static_cast<size_t>(got));
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    const bool full = end != std::string_view::npos;
+    entries += prefix + (full ? "F " : "P ");
+    entries.append(text.substr(0, full ? end : text.size()));
+    entries.push_back('\n');
+    text.remove_prefix(full ? end + 1 : text.size());
+  }
+  // One write: O_APPEND keeps the entries of both streams whole.
+  for (size_t done = 0; done < entries.size();) {
+    const ssize_t n = write(STDOUT_FILENO, entries.data() + done, entries.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 }  // namespace
 
 // Writes `text` to `path` so that a crash leaves either the old file or the whole new one.
@@ -136,11 +187,25 @@ int RunContainerShim(int argc, char** argv) {
   for (int sig : {SIGCHLD, SIGTERM, SIGUSR1, SIGINT, SIGHUP}) sigaddset(&handled, sig);
   sigprocmask(SIG_BLOCK, &handled, nullptr);
 
+  // The container writes to pipes; the shim records their text in the log (its own stdout) in the
+  // CRI log format, with the time of each line, as containerd's shim does.
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    std::fprintf(stderr, "migdra: pipe: %s\n", std::strerror(errno));
+    return 1;
+  }
+  const int signals = signalfd(-1, &handled, SFD_CLOEXEC);
+  if (signals < 0) {
+    std::fprintf(stderr, "migdra: signalfd: %s\n", std::strerror(errno));
+    return 1;
+  }
   g_container = fork();
   if (g_container == 0) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    dup2(out[1], STDOUT_FILENO);
+    dup2(err[1], STDERR_FILENO);
     if (!cgroup.empty() && !WriteSmallFile(cgroup + "/cgroup.procs", "0")) {
       std::fprintf(stderr, "migdra: cannot join cgroup %s: %s\n", cgroup.c_str(),
                    std::strerror(errno));
@@ -169,8 +234,22 @@ int RunContainerShim(int argc, char** argv) {
     std::fprintf(stderr, "migdra: fork: %s\n", std::strerror(errno));
     g_exit_code = 128;
   }
+  close(out[1]);
+  close(err[1]);
+  OutputPipe pipes[] = {{out[0], "stdout"}, {err[0], "stderr"}};
+  bool open[] = {true, true};
   while (g_container > 0 && g_exit_code < 0) {
-    int sig = sigwaitinfo(&handled, nullptr);
+    pollfd wait[] = {{signals, POLLIN, 0},
+                     {open[0] ? out[0] : -1, POLLIN, 0},
+                     {open[1] ? err[0] : -1, POLLIN, 0}};
+    if (poll(wait, 3, -1) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (wait[i + 1].revents != 0) open[i] = Pump(pipes[i]);
+    }
+    if (!(wait[0].revents & POLLIN)) continue;
+    signalfd_siginfo info{};
+    if (read(signals, &info, sizeof info) != sizeof info) continue;
+    const int sig = static_cast<int>(info.ssi_signo);
     if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
       kill(-g_container, SIGTERM);
     } else if (sig == SIGUSR1) {
@@ -183,6 +262,13 @@ int RunContainerShim(int argc, char** argv) {
     }
   }
   KillTree(cgroup);
+  // Every writer is gone: what the pipes hold is the container's last output. (A writer that
+  // escaped the kill would hold a pipe open: the shim stops waiting for it after a second.)
+  for (int i = 0; i < 2; ++i) {
+    pollfd ready{pipes[i].fd, POLLIN, 0};
+    while (open[i] && poll(&ready, 1, 1000) > 0) open[i] = Pump(pipes[i]);
+    close(pipes[i].fd);
+  }
   if (g_exit_code < 0) g_exit_code = 128 + SIGKILL;
   if (!WriteDurably(attempt_dir + "/" + kExitRecord,
                     std::to_string(g_exit_code) + " " + NowRfc3339() + "\n")) {

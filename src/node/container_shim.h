@@ -7,6 +7,9 @@
 //
 // Protocol between the runtime and the shim:
 //   argv   SHIM ATTEMPT_DIR CGROUP|- WORKDIR|- -- ARGV...
+//   fd 1   the attempt's log, appended to: the container writes to pipes and the shim records
+//          their text there in the CRI log format (common/cri_log.h), each line with its time
+//          (what is not yet a line as a partial entry, so that followers see it at once).
 //   fd 3   (kGoFd) the read end of a pipe: the shim starts the container only after reading the
 //          byte 'g', which the runtime writes once it has recorded the shim's identity.
 //   env    the container's environment; when serve runs with an LD_LIBRARY_PATH, that one, and

@@ -22,6 +22,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/cri_log.h"
 #include "node/runner_process.h"
 
 namespace migdra::node {
@@ -257,15 +258,28 @@ class AttachedContainer : public stream::StreamedProcess {
   void Abandon() override { stop_ = true; }
 
  private:
+  // The log is in the CRI format (the shim writes it, container_shim.h): the container's text
+  // is the content of its complete entries.
   void Follow(const ContainerProcess& supervisor, int write_end) {
     char buffer[32 * 1024];
+    std::string entries;  // read, not yet up to a newline
     while (!stop_) {
       const bool ended = supervisor.Ended();  // read what it wrote before it ended, then stop
       for (;;) {
         log_.read(buffer, sizeof buffer);
         const std::streamsize got = log_.gcount();
         if (got <= 0) break;
-        if (!WriteAll(write_end, buffer, static_cast<size_t>(got))) return;
+        entries.append(buffer, static_cast<size_t>(got));
+        std::string text;
+        size_t start = 0;
+        for (size_t end; (end = entries.find('\n', start)) != std::string::npos; start = end + 1) {
+          CriLogEntry entry =
+              ParseCriLogLine(std::string_view(entries).substr(start, end - start), true);
+          text.append(entry.text);
+          if (entry.newline) text.push_back('\n');
+        }
+        entries.erase(0, start);
+        if (!WriteAll(write_end, text.data(), text.size())) return;
       }
       log_.clear();
       if (ended) return;

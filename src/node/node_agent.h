@@ -35,10 +35,13 @@ class NodeAgent {
   virtual Status Start() = 0;
   // Stops background work; must return promptly (within a few seconds).
   virtual void Stop() = 0;
-  // The log of one attempt of a container of a pod this agent runs, for `kubectl logs`; nullopt
-  // if unknown. `attempt` is the restartCount that attempt has (status.containerStatuses[]).
+  // The log of one attempt of a container of a pod this agent runs, for `kubectl logs`, from
+  // byte `offset` on, as its runtime wrote it (the CRI log format, control/pod_logs.h reads it);
+  // nullopt if unknown. `attempt` is the restartCount that attempt has
+  // (status.containerStatuses[]).
   virtual std::optional<std::string> PodLog(const std::string& ns, const std::string& pod,
-                                            const std::string& container, int attempt) {
+                                            const std::string& container, int attempt,
+                                            size_t offset) {
     return std::nullopt;
   }
   // The runtime behind kubectl exec, attach and port-forward for this agent's pods; null when

@@ -266,7 +266,8 @@ class PodRunner : public NodeAgent {
   Status Start() override;
   void Stop() override;
   std::optional<std::string> PodLog(const std::string& ns, const std::string& pod,
-                                    const std::string& container, int attempt) override;
+                                    const std::string& container, int attempt,
+                                    size_t offset) override;
   stream::ContainerStreaming* Streaming() override { return streaming_.get(); }
 
   kube::Client& client() { return *client_; }
@@ -1309,7 +1310,8 @@ std::string PodRunner::Reconcile() {
 }
 
 std::optional<std::string> PodRunner::PodLog(const std::string& ns, const std::string& pod,
-                                             const std::string& container, int attempt) {
+                                             const std::string& container, int attempt,
+                                             size_t offset) {
   json object;
   {
     std::lock_guard lock(pods_mu_);
@@ -1328,13 +1330,12 @@ std::optional<std::string> PodRunner::PodLog(const std::string& ns, const std::s
   if (!in_pod || attempt < 0) return std::nullopt;
   const std::string path =
       runner_dir() + "/pods/" + uid + "/" + container + "/" + std::to_string(attempt) + "/log";
-  if (cri()) {
-    auto log = cri()->ReadLog(path);
-    if (!log.ok()) return std::nullopt;
-    return *log;
-  }
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
+  // Both runtimes write the CRI log format there; containerd creates the file with the first
+  // output, the host runtime before the container starts.
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return cri() ? std::optional<std::string>("") : std::nullopt;
+  in.seekg(static_cast<std::streamoff>(offset));
+  if (!in) return std::string();
   std::stringstream text;
   text << in.rdbuf();
   return text.str();

@@ -86,7 +86,7 @@ struct ContainerLaunch {
   std::vector<std::string> argv;  // command + args (argv[0] looked up on PATH)
   std::vector<std::string> env;   // NAME=VALUE, the container's whole environment
   std::string working_dir;        // "" = the shim's cwd
-  std::string log_path;           // stdout and stderr are appended here
+  std::string log_path;           // stdout and stderr are appended here (CRI log format)
   std::string attempt_dir;        // created by Start; holds the shim and exit records
   std::string cgroup;             // "" = no cgroup (subreaper confinement)
   // Bind mounts made in a private mount namespace of the container before it starts (its

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the pod runner of `migdra serve` (simulated 8 x A100-80GB), with the real
 # kubectl: a pod's command runs with its env, workingDir and the CDI environment of its MIG
-# device; `kubectl logs` shows its output (--previous the attempt before, -f until it ends);
+# device; `kubectl logs` shows its output (--previous the attempt before, -f until it ends, and
+# --tail, --since, --timestamps, --limit-bytes as a kubelet);
 # restartPolicy OnFailure restarts a failing container;
 # `kubectl delete` sends SIGTERM, then releases the partition; a container without a command stays
 # Pending with the reason CommandRequired; env valueFrom.fieldRef and $(VAR) references work, and
@@ -80,6 +81,43 @@ followed=$(k logs -f ticker)
 [[ $followed == "tick 1"*"tick 5" ]] || fail "kubectl logs -f ticker: $followed"
 [[ $(phase ticker) == Succeeded ]] || fail "kubectl logs -f returned before ticker ended: $(phase ticker)"
 pass "kubectl logs -f follows a running container to its end"
+
+# kubectl logs --tail, --since, --since-time, --timestamps, --limit-bytes (the runtime records each
+# line's time), alone, together, with -f and with --previous; invalid values as the API server.
+pod lines Never '["/bin/sh", "-c", "echo one; echo two >&2; sleep 5; echo three; printf four"]' | k apply -f - >/dev/null
+wait_for "lines logged three" 60 bash -c "$KUBECTL_BIN logs lines 2>/dev/null | grep -q three"
+since=$(k logs --since=3s lines)
+[[ $since == $'three\nfour' ]] || fail "kubectl logs --since=3s: $since"
+k wait --for=jsonpath='{.status.phase}'=Succeeded pod/lines --timeout=60s >/dev/null
+[[ $(k logs lines) == $'one\ntwo\nthree\nfour' ]] || fail "kubectl logs lines: $(k logs lines)"
+[[ $(k logs --tail=2 lines) == $'three\nfour' ]] || fail "kubectl logs --tail=2: $(k logs --tail=2 lines)"
+[[ $(k logs --limit-bytes=6 lines) == $'one\ntw' ]] || fail "kubectl logs --limit-bytes=6: $(k logs --limit-bytes=6 lines)"
+stamped=$(k logs --timestamps lines)
+stamp='20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]{9}Z'
+stamped_lines="^$stamp one"$'\n'"$stamp two"$'\n'"($stamp) three"$'\n'"$stamp four\$"
+[[ $stamped =~ $stamped_lines ]] ||
+  fail "kubectl logs --timestamps: $stamped"
+three_at=${BASH_REMATCH[1]}
+[[ $(k logs --since-time="${three_at%.*}Z" lines) == $'three\nfour' ]] ||
+  fail "kubectl logs --since-time=${three_at%.*}Z: $(k logs --since-time="${three_at%.*}Z" lines)"
+last=${stamped##*$'\n'}
+[[ $(k logs --tail=1 --timestamps --limit-bytes=33 lines) == "${last:0:33}" ]] ||
+  fail "kubectl logs --tail=1 --timestamps --limit-bytes=33: $(k logs --tail=1 --timestamps --limit-bytes=33 lines)"
+[[ $(k logs --previous --tail=1 flaky) == "attempt 2" ]] || fail "kubectl logs --previous --tail=1 flaky: $(k logs --previous --tail=1 flaky)"
+pod tailed Never '["/bin/sh", "-c", "echo a; echo b; sleep 3; echo c"]' | k apply -f - >/dev/null
+wait_for "tailed logged b" 60 bash -c "$KUBECTL_BIN logs tailed 2>/dev/null | grep -q b"
+followed=$(k logs -f --tail=1 tailed)
+[[ $followed == $'b\nc' ]] || fail "kubectl logs -f --tail=1: $followed"
+invalid=$(k get --raw '/api/v1/namespaces/default/pods/lines/log?tailLines=-1' 2>&1) &&
+  fail "tailLines=-1 answered: $invalid"
+[[ $invalid == *'The request is invalid: tailLines: Invalid value: -1: must be greater than or equal to 0'* ]] ||
+  fail "tailLines=-1: $invalid"
+invalid=$(k get --raw '/api/v1/namespaces/default/pods/lines/log?sinceSeconds=5&sinceTime=2026-12-06T05:00:00Z' 2>&1) &&
+  fail "sinceSeconds and sinceTime answered: $invalid"
+[[ $invalid == *'at most one of `sinceTime` or `sinceSeconds` may be specified'* ]] || fail "sinceSeconds and sinceTime: $invalid"
+invalid=$(k get --raw '/api/v1/namespaces/default/pods/lines/log?limitBytes=many' 2>&1) && fail "limitBytes=many answered: $invalid"
+[[ $invalid == *'strconv.ParseInt: parsing "many": invalid syntax'* ]] || fail "limitBytes=many: $invalid"
+pass "kubectl logs --tail, --since, --since-time, --timestamps, --limit-bytes, together, with -f and --previous; invalid options answered as the API server"
 
 # 3. restartPolicy Never: a failing container fails the pod.
 pod failing Never '["/bin/sh", "-c", "exit 3"]' | k apply -f - >/dev/null

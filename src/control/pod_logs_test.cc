@@ -1,0 +1,119 @@
+#include "control/pod_logs.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace migdra::control {
+namespace {
+
+constexpr int64_t kSecond = 1'000'000'000;
+// 2026-12-06T05:00:00Z
+constexpr int64_t kFive = 1796533200 * kSecond;
+
+const char* kLog =
+    "2026-12-06T05:00:00.000000001Z stdout F one\n"
+    "2026-12-06T05:00:01Z stderr P tw\n"
+    "2026-12-06T05:00:01.5Z stderr F o\n"
+    "2026-12-06T06:00:02.25+01:00 stdout F three\n";
+
+ApiResult<PodLogOptions> Parse(const std::map<std::string, std::string>& query,
+                               int64_t now = kFive + 10 * kSecond) {
+  return ParsePodLogOptions(
+      [&](const std::string& key) -> std::optional<std::string> {
+        auto it = query.find(key);
+        return it == query.end() ? std::nullopt : std::optional(it->second);
+      },
+      "p", now);
+}
+
+std::string Read(const std::map<std::string, std::string>& query, const std::string& log = kLog) {
+  ApiResult<PodLogOptions> options = Parse(query);
+  EXPECT_TRUE(options.ok()) << options.error.message;
+  PodLogReader reader(*options.value);
+  std::string text = reader.Add(log);
+  return text + reader.Finish();
+}
+
+TEST(PodLogReader, JoinsPartialLinesAndKeepsTextNotInTheFormat) {
+  EXPECT_EQ(Read({}), "one\ntwo\nthree\n");
+  EXPECT_EQ(Read({}, "plain\nno newline"), "plain\nno newline");
+  EXPECT_EQ(Read({}, ""), "");
+}
+
+TEST(PodLogReader, TailLinesCountsWholeLines) {
+  EXPECT_EQ(Read({{"tailLines", "2"}}), "two\nthree\n");
+  EXPECT_EQ(Read({{"tailLines", "1"}}), "three\n");
+  EXPECT_EQ(Read({{"tailLines", "0"}}), "");
+  EXPECT_EQ(Read({{"tailLines", "9"}}), "one\ntwo\nthree\n");
+  EXPECT_EQ(Read({{"tailLines", "1"}},
+                 "2026-12-06T05:00:00Z stdout F a\n2026-12-06T05:00:00Z stdout P b\n"),
+            "b");
+}
+
+TEST(PodLogReader, SinceKeepsLinesLoggedAtOrAfter) {
+  EXPECT_EQ(Read({{"sinceTime", "2026-12-06T05:00:01Z"}}), "two\nthree\n");
+  // sinceTime reaches the kubelet in whole seconds.
+  EXPECT_EQ(Read({{"sinceTime", "2026-12-06T05:00:02.9Z"}}), "three\n");
+  // now is 05:00:10: 8 s back is 05:00:02, at or before three only.
+  EXPECT_EQ(Read({{"sinceSeconds", "8"}}), "three\n");
+  EXPECT_EQ(Read({{"sinceSeconds", "9"}}), "two\nthree\n");
+  EXPECT_EQ(Read({{"sinceTime", "2026-12-06T05:00:01Z"}}, "untimed\n"), "untimed\n");
+}
+
+TEST(PodLogReader, TimestampsPrefixEachLineWithNineDigitsOfFraction) {
+  EXPECT_EQ(Read({{"timestamps", "true"}}),
+            "2026-12-06T05:00:00.000000001Z one\n"
+            "2026-12-06T05:00:01.000000000Z two\n"
+            "2026-12-06T06:00:02.250000000+01:00 three\n");
+}
+
+TEST(PodLogReader, LimitBytesStopsAfterThatManyBytes) {
+  EXPECT_EQ(Read({{"limitBytes", "6"}}), "one\ntw");
+  EXPECT_EQ(Read({{"limitBytes", "6"}, {"tailLines", "1"}, {"timestamps", "1"}}), "2026-1");
+  ApiResult<PodLogOptions> options = Parse({{"limitBytes", "5"}});
+  PodLogReader reader(*options.value);
+  EXPECT_EQ(reader.Add("2026-12-06T05:00:00Z stdout F abc\n"), "abc\n");
+  EXPECT_FALSE(reader.Done());
+  EXPECT_EQ(reader.Add("2026-12-06T05:00:00Z stdout F def\n"), "d");
+  EXPECT_TRUE(reader.Done());
+}
+
+TEST(PodLogReader, PiecesWaitForTheirNewline) {
+  ApiResult<PodLogOptions> options = Parse({{"tailLines", "1"}});
+  PodLogReader reader(*options.value);
+  EXPECT_EQ(reader.Add("2026-12-06T05:00:00Z stdout F a\n2026-12-06T05:00:00Z stdout F b\n20"),
+            "b\n");
+  EXPECT_EQ(reader.Add("26-12-06T05:00:00Z stdout F c\n"), "c\n");  // tail applies once
+  EXPECT_EQ(reader.Add("2026-12-06T05:00:00Z stdout F d"), "");
+  EXPECT_EQ(reader.Finish(), "d\n");
+}
+
+TEST(ParsePodLogOptions, AnswersAsTheApiServer) {
+  ApiResult<PodLogOptions> bad = Parse({{"tailLines", "x"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error.code, 400);
+  EXPECT_EQ(bad.error.message, "strconv.ParseInt: parsing \"x\": invalid syntax");
+  bad = Parse({{"timestamps", "yes"}});
+  EXPECT_EQ(bad.error.message, "strconv.ParseBool: parsing \"yes\": invalid syntax");
+
+  ApiResult<PodLogOptions> invalid = Parse({{"tailLines", "-1"}});
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_EQ(invalid.error.code, 422);
+  EXPECT_EQ(invalid.error.reason, "Invalid");
+  EXPECT_EQ(invalid.error.message,
+            "PodLogOptions \"p\" is invalid: tailLines: Invalid value: -1: must be greater than "
+            "or equal to 0");
+  EXPECT_EQ(invalid.error.causes[0]["field"], "tailLines");
+  invalid = Parse({{"limitBytes", "0"}, {"sinceSeconds", "0"}});
+  EXPECT_EQ(invalid.error.message,
+            "PodLogOptions \"p\" is invalid: [limitBytes: Invalid value: 0: must be greater than "
+            "0, sinceSeconds: Invalid value: 0: must be greater than 0]");
+  invalid = Parse({{"sinceSeconds", "5"}, {"sinceTime", "2026-12-06T05:00:00Z"}});
+  EXPECT_EQ(invalid.error.message,
+            "PodLogOptions \"p\" is invalid: : Forbidden: at most one of `sinceTime` or "
+            "`sinceSeconds` may be specified");
+}
+
+}  // namespace
+}  // namespace migdra::control
