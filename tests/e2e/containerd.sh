@@ -10,7 +10,8 @@
 #     printed a MIG UUID of that GPU (56 distinct), as its log (written while it ran) and the
 #     MigDeviceCreated events (which outlive claims) say; all Jobs complete;
 #  3. a container sees neither serve's data directory, its token nor serve's environment;
-#  4. logs: `kubectl logs -f` follows a running container to its end; a failing container
+#  4. logs: `kubectl logs -f` follows a running container to its end (--timestamps --tail read
+#     containerd's CRI log as a kubelet); a failing container
 #     (restartPolicy OnFailure) is restarted with back-off, `kubectl logs --previous` shows the
 #     previous attempt and lastState its exit code;
 #  5. an image that cannot be pulled: ErrImagePull then ImagePullBackOff with the runtime's
@@ -136,6 +137,11 @@ pod follow Never "$DEMO" '["/bin/sh", "-c", "for i in 1 2 3 4 5; do echo tick $i
 k wait --for=jsonpath='{.status.phase}'=Running pod/follow --timeout=120s >/dev/null
 followed=$(k logs -f follow)
 [[ $followed == *"tick 1"*"tick 5" ]] || fail "kubectl logs -f: $followed"
+# containerd's CRI log files read as a kubelet: its timestamps with nine digits of fraction.
+stamped=$(k logs --timestamps --tail=2 follow)
+stamp='20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]{9}(Z|[+-][0-9][0-9]:[0-9][0-9])'
+stamped_lines="^$stamp tick 4"$'\n'"$stamp tick 5\$"
+[[ $stamped =~ $stamped_lines ]] || fail "kubectl logs --timestamps --tail=2: $stamped"
 pod crashing OnFailure "$DEMO" '["/bin/sh", "-c", "echo attempt at $(date +%s%N); exit 3"]' | k apply -f - >/dev/null
 restarted() { (($(k get pod crashing -o jsonpath='{.status.containerStatuses[0].restartCount}') >= 1)); }
 wait_for "crashing to restart" 120 restarted
@@ -147,7 +153,7 @@ backing_off() {
   [[ $(k get pod crashing -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}') == CrashLoopBackOff ]]
 }
 wait_for "CrashLoopBackOff" 120 backing_off
-pass "kubectl logs -f follows to the end; OnFailure restarts with back-off; --previous shows the last attempt"
+pass "kubectl logs -f follows to the end, --timestamps --tail from containerd's log; OnFailure restarts with back-off; --previous shows the last attempt"
 
 # 5. Pull failures.
 # ErrImagePull shows until the first retry (half a second later): the pod's every version is
