@@ -61,8 +61,9 @@
 //  - Errors are Status/Result values with a message a user can act on; the runner shows them on
 //    the pod (StartError, CreateContainerConfigError). No call throws.
 //  - Logs. A container's stdout and stderr go to ContainerConfig::log_path (attempts of a
-//    container may share one path; the runtime appends). ReadLog returns the text as `kubectl
-//    logs` shows it (a runtime writing CRI's "TIME STREAM TAG TEXT" lines strips the prefixes).
+//    container may share one path; the runtime appends) as CRI log lines ("TIME STREAM TAG
+//    TEXT", common/cri_log.h), which the runner hands to `kubectl logs` as they are (the API
+//    side reads them, control/pod_logs.h). ReadLog returns the text without the prefixes.
 //
 // Thread safety: every method may be called from several threads at once (one per pod worker).
 #pragma once
