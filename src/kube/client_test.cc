@@ -239,6 +239,14 @@ TEST(Client, VerifiesTlsWithTheConfiguredCa) {
   auto bad = Client::Create(untrusted, once);
   ASSERT_TRUE(bad.ok());
   EXPECT_FALSE((*bad)->Get("/x").ok());
+
+  // Nor when only the system's CA bundle (OpenSSL's default file, here the server's CA) would
+  // trust it: a configured CA replaces the system's, as for kubectl.
+  ASSERT_EQ(setenv("SSL_CERT_FILE", (d + "/ca.crt").c_str(), 1), 0);
+  auto system_only = Client::Create(untrusted, once);
+  ASSERT_TRUE(system_only.ok());
+  EXPECT_FALSE((*system_only)->Get("/x").ok());
+  unsetenv("SSL_CERT_FILE");
 }
 
 TEST(SlicePublisher, CreatesUpdatesAndDeletesOnlyItsOwnSlices) {
