@@ -1,5 +1,7 @@
 #include "api/config_data.h"
 
+#include <cstdint>
+
 namespace migdra::api {
 namespace {
 
@@ -35,44 +37,51 @@ std::vector<std::string> ConfigKeyErrors(std::string_view key) {
   return errors;
 }
 
-Result<std::string> Base64Decode(std::string_view text) {
+// Go's base64.StdEncoding.Decode (decodeQuantum), error positions included: they count bytes of
+// the input, line breaks too; a final group of 1-3 characters without padding is reported at its
+// first character; after the padding only line breaks may follow.
+Result<std::string> Base64Decode(std::string_view src) {
+  const auto corrupt = [](size_t at) {
+    return MakeError("illegal base64 data at input byte " + std::to_string(at));
+  };
+  const auto is_newline = [](char c) { return c == '\r' || c == '\n'; };
+  const auto skip_newlines = [&](size_t& si) {
+    while (si < src.size() && is_newline(src[si])) ++si;
+  };
   std::string out;
-  uint32_t group = 0;
-  int in_group = 0;
-  int padding = 0;
-  size_t position = 0;  // in the input without line breaks, as Go counts
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '\r' || c == '\n') continue;
-    const size_t at = position++;
-    const auto illegal = [&] {
-      return MakeError("illegal base64 data at input byte " + std::to_string(at));
-    };
-    if (c == '=') {
-      if (in_group < 2) return illegal();
-      ++padding;
-      group <<= 6;
-      if (++in_group == 4) {
-        out.push_back(static_cast<char>((group >> 16) & 0xFF));
-        if (padding == 1) out.push_back(static_cast<char>((group >> 8) & 0xFF));
-        in_group = 0;
+  size_t si = 0;
+  while (si < src.size()) {
+    uint32_t group = 0;
+    int length = 4;  // characters of the group before the padding
+    for (int j = 0; j < 4; ++j) {
+      if (si == src.size()) {
+        if (j == 0) return out;
+        return corrupt(si - static_cast<size_t>(j));
       }
-      continue;
+      const char in = src[si++];
+      if (const size_t value = kBase64Alphabet.find(in); value != std::string_view::npos) {
+        group |= static_cast<uint32_t>(value) << (18 - 6 * j);
+        continue;
+      }
+      if (is_newline(in)) {
+        --j;
+        continue;
+      }
+      if (in != '=' || j < 2) return corrupt(si - 1);
+      if (j == 2) {  // a second '=' must follow
+        skip_newlines(si);
+        if (si == src.size()) return corrupt(src.size());
+        if (src[si] != '=') return corrupt(si - 1);
+        ++si;
+      }
+      skip_newlines(si);
+      if (si < src.size()) return corrupt(si);
+      length = j;
+      break;
     }
-    if (padding > 0) return illegal();
-    const size_t value = kBase64Alphabet.find(c);
-    if (value == std::string_view::npos) return illegal();
-    group = (group << 6) | static_cast<uint32_t>(value);
-    if (++in_group == 4) {
-      out.push_back(static_cast<char>((group >> 16) & 0xFF));
-      out.push_back(static_cast<char>((group >> 8) & 0xFF));
-      out.push_back(static_cast<char>(group & 0xFF));
-      in_group = 0;
-      group = 0;
-    }
-  }
-  if (in_group != 0) {
-    return MakeError("illegal base64 data at input byte " + std::to_string(position));
+    out.push_back(static_cast<char>((group >> 16) & 0xFF));
+    if (length > 2) out.push_back(static_cast<char>((group >> 8) & 0xFF));
+    if (length > 3) out.push_back(static_cast<char>(group & 0xFF));
   }
   return out;
 }

@@ -587,6 +587,22 @@ core.NamespaceCondition
   status string
   type string
 
+core.ConfigMap # ConfigMap holds configuration data for pods to consume.
+  apiVersion string
+  binaryData map[bytes] # BinaryData contains the binary data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The keys stored in BinaryData must not overlap with the ones in the Data field.
+  data map[string] # Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field.
+  immutable boolean # Immutable, if set to true, ensures that data stored in the ConfigMap cannot be updated (only object metadata can be modified).
+  kind string
+  metadata meta.ObjectMeta
+core.Secret # Secret holds secret data of a certain type. The total bytes of the values in the Data field must be less than MaxSecretSize bytes.
+  apiVersion string
+  data map[bytes] # Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string.
+  immutable boolean # Immutable, if set to true, ensures that data stored in the Secret cannot be updated (only object metadata can be modified).
+  kind string
+  metadata meta.ObjectMeta
+  stringData map[string] # stringData allows specifying non-binary secret data in string form. It is provided as a write-only input field for convenience. All keys and values are merged into the data field on write, overwriting any existing values.
+  type string # Used to facilitate programmatic handling of secret data.
+
 core.Event # Event is a report of an event somewhere in the cluster.
   action string
   apiVersion string
@@ -856,6 +872,8 @@ const std::vector<SchemaKind>& SchemaKinds() {
       {"", "v1", "Node", SchemaFullName("core.Node")},
       {"", "v1", "Pod", SchemaFullName("core.Pod")},
       {"", "v1", "Event", SchemaFullName("core.Event")},
+      {"", "v1", "ConfigMap", SchemaFullName("core.ConfigMap")},
+      {"", "v1", "Secret", SchemaFullName("core.Secret")},
       {"batch", "v1", "Job", SchemaFullName("batch.Job")},
   };
   return kinds;

@@ -5,8 +5,8 @@
 // Where it comes from: the fields the typed codec models (codec.cc's Fields() lists, walked by a
 // schema visitor, so a modelled field is in the schema by construction) plus, for the core/v1 and
 // batch/v1 structs that keep the fields migdra does not act on verbatim (`extra`), and for kinds
-// with no typed model (Event), a table of the remaining Kubernetes fields (schema.cc). Definition
-// names are the OpenAPI ones (`io.k8s.api.core.v1.PodSpec`).
+// with no typed model (Event, ConfigMap, Secret), a table of the remaining Kubernetes fields
+// (schema.cc). Definition names are the OpenAPI ones (`io.k8s.api.core.v1.PodSpec`).
 //
 // Unknown fields are reported as Error{field = full path, message = "unknown field"}; paths as
 // Kubernetes writes them (`spec.template.spec.containers[0].imagePullPolice`, map keys never

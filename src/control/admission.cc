@@ -9,6 +9,7 @@
 #include "control/config_kinds.h"
 #include "control/json_access.h"
 #include "control/selectors.h"
+#include "control/wire_types.h"
 
 namespace migdra::control {
 namespace {
@@ -134,11 +135,21 @@ std::vector<Error> ValidateDocument(const json& document, const DocumentCheck& c
   const std::string kind = document.is_object() ? document.value("kind", "") : "";
   if (document.is_object() && document.value("apiVersion", "") == "v1" &&
       (kind == "ConfigMap" || kind == "Secret")) {
-    // Kinds without a typed model: the server's own checks, as causes.
-    json causes = json::array();
-    ValidateConfigKindObject(*FindResource("", "v1", kind == "Secret" ? "secrets" : "configmaps"),
-                             document, json(), causes);
+    // Kinds without a typed model: the server's own checks in its order. A value it cannot
+    // decode (a wrong type, base64 that is not) is its one 400 message; unknown fields fail
+    // strict decoding before validation; validation sees the object defaulted (a Secret's
+    // stringData merged into data).
+    const ResourceInfo& info = *FindResource("", "v1", kind == "Secret" ? "secrets" : "configmaps");
+    if (std::optional<ApiError> error = WireTypeError(info, document))
+      return {MakeError(error->message)};
     std::vector<Error> errors;
+    if (check.unknown_fields_are_errors)
+      api::FindUnknownFields(document, *api::KindDefinition("v1", kind), errors);
+    if (!errors.empty()) return errors;
+    json object = document;
+    DefaultConfigKind(info, object);
+    json causes = json::array();
+    ValidateConfigKindObject(info, object, json(), causes);
     for (const json& cause : causes) {
       errors.push_back(MakeError(cause.value("message", ""), cause.value("field", "")));
     }

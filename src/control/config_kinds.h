@@ -3,17 +3,18 @@
 // key and base64 rules, shared with the pod runner, are api/config_data.h.
 //
 // Contract (upstream's ValidateConfigMap / ValidateSecret and the Secret conversion):
-//  - Keys of data, binaryData and stringData: at most 253 characters of [-._a-zA-Z0-9], not
-//    "." or "..", not starting with "..". A ConfigMap key may not be in both data and
-//    binaryData. ConfigMap data values are strings, binaryData values and Secret data values
-//    base64 (standard alphabet, padded; "illegal base64 data at input byte N" otherwise).
-//  - Size: the values of a ConfigMap (data and binaryData) and the decoded values of a Secret
-//    at most 1 MiB together.
+//  - Keys of data and binaryData: at most 253 characters of [-._a-zA-Z0-9], not "." or "..",
+//    not starting with "..". A ConfigMap key may not be in both data and binaryData.
+//  - Size: the values of a ConfigMap (data and binaryData decoded; field "[]") and the decoded
+//    values of a Secret (field "data") at most 1 MiB together.
 //  - Secret: stringData is merged into data (base64-encoded, its values win) and dropped, as
-//    the API server does on every write; type defaults to Opaque and cannot change; the
-//    built-in types need their keys (kubernetes.io/tls: tls.crt and tls.key; basic-auth:
-//    username or password; ssh-auth: ssh-privatekey; dockercfg / dockerconfigjson: the JSON
-//    document; service-account-token: the kubernetes.io/service-account.name annotation).
+//    the API server does on every write, before validation (so its keys are checked as data's);
+//    type defaults to Opaque and cannot change; the built-in types need their keys
+//    (kubernetes.io/tls: tls.crt and tls.key; basic-auth: username or password; ssh-auth: a
+//    non-empty ssh-privatekey; dockercfg / dockerconfigjson: the JSON document;
+//    service-account-token: the kubernetes.io/service-account.name annotation).
+//  - The types of the values (data strings; binaryData and Secret data base64 text) are the
+//    decoder's, checked before any of this: wire_types.h.
 //  - immutable: once true, data and binaryData (Secret: data) cannot change and immutable cannot
 //    be unset.
 //

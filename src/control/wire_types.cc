@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "api/config_data.h"
+
 namespace migdra::control {
 namespace {
 
@@ -290,6 +292,22 @@ const StructTable& Structs() {
         {"resourceVersion", "string"},
         {"fieldPath", "string"}}},
       {"v1.EventSource", {{"component", "string"}, {"host", "string"}}},
+      // core/v1 ConfigMap and Secret
+      {"v1.ConfigMap",
+       {{"apiVersion", "string"},
+        {"kind", "string"},
+        {"metadata", "v1.ObjectMeta"},
+        {"immutable", "*bool"},
+        {"data", "map[string]string"},
+        {"binaryData", "map[string][]uint8"}}},
+      {"v1.Secret",
+       {{"apiVersion", "string"},
+        {"kind", "string"},
+        {"metadata", "v1.ObjectMeta"},
+        {"immutable", "*bool"},
+        {"data", "map[string][]uint8"},
+        {"stringData", "map[string]string"},
+        {"type", "v1.SecretType"}}},
       // resource.k8s.io/v1: the shape the server itself touches before the api module's decoder
       // (defaulting walks spec / spec.spec); the rest is that decoder's.
       {"resource/v1.DeviceClass",
@@ -377,6 +395,14 @@ struct Checker {
              const std::string& path) {
     if (!error.empty() || v.is_null()) return;
     if (!go.empty() && go.front() == '*') go.remove_prefix(1);
+    if (go == "[]uint8") {
+      // Go's []byte: base64 text, its decoding error as the decoder's message. (Go would also
+      // take a JSON array of byte values; serve stores the base64 text and refuses it.)
+      if (!v.is_string()) return Mismatch(ValueKind(v), owner, path, go);
+      Result<std::string> bytes = api::Base64Decode(v.get_ref<const std::string&>());
+      if (!bytes) error = bytes.error().message;
+      return;
+    }
     if (go.substr(0, 2) == "[]") {
       if (!v.is_array()) return Mismatch(ValueKind(v), owner, path, go);
       for (const json& item : v) Check(item, go.substr(2), owner, path);
@@ -391,10 +417,14 @@ struct Checker {
     auto fields = Structs().find(go);
     if (fields != Structs().end()) {
       if (!v.is_object()) return Mismatch(ValueKind(v), owner, path, go);
+      // The object's keys in order, as Go's decoder meets them (the first mismatch is its
+      // error; kubectl sends keys sorted, as json stores them).
       const std::string name = StructName(go);
-      for (const FieldType& f : fields->second) {
-        auto it = v.find(f.json);
-        if (it != v.end()) Check(*it, f.go, name, path.empty() ? f.json : path + "." + f.json);
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        for (const FieldType& f : fields->second) {
+          if (it.key() == f.json)
+            Check(*it, f.go, name, path.empty() ? f.json : path + "." + f.json);
+        }
       }
       return;
     }

@@ -7,13 +7,20 @@
 //
 // (apiserver's transformDecodeError around Go's json.UnmarshalTypeError: the innermost Go struct,
 // the field path without indices or map keys, the Go type; "number 1.5" for a number that is not
-// an integer of the field's size). null is accepted everywhere, as Go leaves the zero value.
+// an integer of the field's size). null is accepted everywhere, as Go leaves the zero value. A
+// []byte field (Secret data, ConfigMap binaryData) holds base64 text; text that does not decode
+// is refused with Go's base64 error, as the decoder returns it unwrapped:
+//
+//   Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 3
+//
+// Of several mismatches the first in key order is reported (Go's decoder keeps its first error;
+// kubectl sends keys sorted).
 //
 // Coverage: every field the controllers, the runner, the printers and the selectors read, for
 // every served kind — metadata (ObjectMeta) of all kinds; spec and status of Pod, Job, Node,
-// Namespace; Event; and, for the resource.k8s.io kinds, that spec/status are objects (their
-// contents are typed by the api module's strict decoder, see typed.h). Fields outside the table
-// keep any value, as they are stored verbatim and never read.
+// Namespace; Event; ConfigMap and Secret entirely; and, for the resource.k8s.io kinds, that
+// spec/status are objects (their contents are typed by the api module's strict decoder, see
+// typed.h). Fields outside the table keep any value, as they are stored verbatim and never read.
 //
 // Thread safety: pure functions.
 #pragma once

@@ -85,5 +85,56 @@ TEST(WireTypes, WellTypedNullAndUnknownFieldsPass) {
   EXPECT_EQ(Message("resourceclaims", R"({"spec": {"devices": {"requests": 5}}})"), "");
 }
 
+// Secret data and ConfigMap binaryData are Go []byte: base64 text, refused with the error of Go's
+// base64.StdEncoding.Decode (positions count bytes of the text, line breaks too).
+TEST(WireTypes, BytesThatAreNotBase64AreTheDecodersBase64Error) {
+  const std::string secret = "Secret in version \"v1\" cannot be handled as a Secret: ";
+  const auto data = [](const std::string& value) { return json{{"data", {{"k", value}}}}.dump(); };
+  const auto illegal = [&](int at) {
+    return secret + "illegal base64 data at input byte " + std::to_string(at);
+  };
+  EXPECT_EQ(Message("secrets", data("abc!").c_str()), illegal(3));  // outside the alphabet
+  EXPECT_EQ(Message("secrets", data("APIKEY_BASE64").c_str()), illegal(6));
+  EXPECT_EQ(Message("secrets", data("YWI").c_str()), illegal(0));  // unpadded: the group's start
+  EXPECT_EQ(Message("secrets", data("QUJDYWI").c_str()), illegal(4));
+  EXPECT_EQ(Message("secrets", data("QUJD\nQUJD!").c_str()), illegal(9));  // '\n' counts
+  EXPECT_EQ(Message("secrets", data("QQ=").c_str()), illegal(3));          // "==" expected
+  EXPECT_EQ(Message("secrets", data("QQ=x").c_str()), illegal(2));
+  EXPECT_EQ(Message("secrets", data("Q===").c_str()), illegal(1));
+  EXPECT_EQ(Message("secrets", data("QUI=QUJD").c_str()), illegal(4));  // after the padding
+  EXPECT_EQ(Message("secrets", data("QUJD QUJD").c_str()), illegal(4));
+  EXPECT_EQ(Message("configmaps", R"({"binaryData": {"b": "not base64"}})"),
+            "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: illegal base64 data at "
+            "input byte 3");
+  // Valid text: padded or not needed, line breaks anywhere, empty.
+  EXPECT_EQ(Message("secrets", data("QUJD\r\nQUI=\n").c_str()), "");
+  EXPECT_EQ(Message("secrets", data("QQ==").c_str()), "");
+  EXPECT_EQ(Message("secrets", data("").c_str()), "");
+  EXPECT_EQ(Message("configmaps", R"({"binaryData": {"b": "YWJj"}, "data": {"d": "not base64"}})"),
+            "");
+}
+
+TEST(WireTypes, ConfigMapAndSecretFieldsAreTyped) {
+  EXPECT_EQ(Message("configmaps", R"({"data": {"replicas": 3}})"),
+            "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal "
+            "number into Go struct field ConfigMap.data of type string");
+  EXPECT_EQ(Message("secrets", R"({"data": {"k": 1}})"),
+            "Secret in version \"v1\" cannot be handled as a Secret: json: cannot unmarshal number "
+            "into Go struct field Secret.data of type []uint8");
+  EXPECT_EQ(Message("secrets", R"({"stringData": {"k": true}})"),
+            "Secret in version \"v1\" cannot be handled as a Secret: json: cannot unmarshal bool "
+            "into Go struct field Secret.stringData of type string");
+  EXPECT_EQ(Message("secrets", R"({"immutable": "yes"})"),
+            "Secret in version \"v1\" cannot be handled as a Secret: json: cannot unmarshal string "
+            "into Go struct field Secret.immutable of type bool");
+  EXPECT_EQ(Message("secrets", R"({"type": 1})"),
+            "Secret in version \"v1\" cannot be handled as a Secret: json: cannot unmarshal number "
+            "into Go struct field Secret.type of type v1.SecretType");
+  // The first mismatch in key order, as Go's decoder meets them in the body kubectl sends.
+  EXPECT_EQ(Message("secrets", R"({"metadata": {"labels": []}, "data": {"k": "!"}})"),
+            "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input "
+            "byte 0");
+}
+
 }  // namespace
 }  // namespace migdra::control

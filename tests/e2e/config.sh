@@ -56,7 +56,7 @@ metadata: {name: twice}
 data: {k: "1"}
 binaryData: {k: "MQ=="}
 YAML
-refused 'illegal base64 data at input byte 3' <<'YAML'
+refused 'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 3' <<'YAML'
 apiVersion: v1
 kind: Secret
 metadata: {name: not-base64}
@@ -71,7 +71,8 @@ stringData: {tls.crt: cert}
 YAML
 head -c 1100000 /dev/zero | tr '\0' a >"$E2E_TMP/large"
 k create configmap large --from-file=f="$E2E_TMP/large" 2>"$E2E_TMP/err" && fail "a 1.1 MB configmap was accepted"
-grep -q 'Too long: must have at most 1048576 bytes' "$E2E_TMP/err" || fail "size: $(cat "$E2E_TMP/err")"
+grep -qF 'ConfigMap "large" is invalid: []: Too long: may not be more than 1048576 bytes' "$E2E_TMP/err" ||
+  fail "size: $(cat "$E2E_TMP/err")"
 k apply -f - <<'YAML' >/dev/null
 apiVersion: v1
 kind: ConfigMap
@@ -84,6 +85,46 @@ grep -q 'field is immutable when `immutable` is set' "$E2E_TMP/err" || fail "imm
 k patch secret creds -p '{"type":"kubernetes.io/basic-auth"}' 2>"$E2E_TMP/err" && fail "a secret changed type"
 grep -q 'type: Invalid value: "kubernetes.io/basic-auth": field is immutable' "$E2E_TMP/err" || fail "type: $(cat "$E2E_TMP/err")"
 pass "validation as the API server's: keys, binaryData overlap, base64, 1 MiB, tls keys, immutable"
+
+# Decoding comes before validation: base64 that is not is the decoder's 400 BadRequest (no
+# causes), for Secret data and ConfigMap binaryData alike.
+post() {  # post PLURAL JSON [QUERY]: POST to the default namespace
+  api POST "/api/v1/namespaces/default/$1${3:-}" -H 'Content-Type: application/json' -d "$2"
+}
+status_is() {  # status_is RESPONSE CODE REASON MESSAGE
+  [[ $(tail -n1 <<<"$1") == "$2" ]] &&
+    sed '$d' <<<"$1" | jq -e --arg r "$3" --arg m "$4" '.reason == $r and .message == $m and (.details.causes == null)' >/dev/null
+}
+r=$(post secrets '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"b64"},"data":{"k":"YWI"}}')
+status_is "$r" 400 BadRequest 'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 0' ||
+  fail "unpadded Secret data: $r"
+r=$(post configmaps '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b64"},"binaryData":{"b":"QUJD\nQUJD!"}}')
+status_is "$r" 400 BadRequest 'ConfigMap in version "v1" cannot be handled as a ConfigMap: illegal base64 data at input byte 9' ||
+  fail "binaryData that is not base64: $r"
+pass "base64 that is not: 400 BadRequest with Go's decoder error, before validation"
+
+# Field validation (fieldValidation, kubectl's --validate) as for every kind with a schema.
+cat >"$E2E_TMP/typo.yaml" <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: typo}
+data: {mode: fast}
+immutabel: true
+YAML
+out=$(k apply -f "$E2E_TMP/typo.yaml" 2>&1) && fail "a ConfigMap with a misspelt field was accepted: $out"
+grep -qF 'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "immutabel"' <<<"$out" ||
+  fail "strict decoding of a ConfigMap: $out"
+out=$(k apply --validate=warn -f "$E2E_TMP/typo.yaml" 2>&1) || fail "--validate=warn refused the ConfigMap: $out"
+grep -qF 'Warning: unknown field "immutabel"' <<<"$out" || fail "no warning for the ConfigMap: $out"
+[[ $(k get cm typo -o json | jq -c '[has("immutabel"), .data.mode]') == '[false,"fast"]' ]] ||
+  fail "the unknown ConfigMap field was stored: $(k get cm typo -o json)"
+r=$(post secrets '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"dup"},"type":"Opaque","type":"Opaque","strinData":{"a":"b"}}' '?fieldValidation=Strict')
+status_is "$r" 400 BadRequest 'Secret in version "v1" cannot be handled as a Secret: strict decoding error: duplicate field "type", unknown field "strinData"' ||
+  fail "strict decoding of a Secret: $r"
+r=$(post secrets '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"ignored"},"strinData":{"a":"b"}}' '?fieldValidation=Ignore')
+[[ $(tail -n1 <<<"$r") == 201 ]] && sed '$d' <<<"$r" | jq -e 'has("strinData") | not' >/dev/null ||
+  fail "fieldValidation=Ignore on a Secret: $r"
+pass "ConfigMap and Secret field validation: Strict 400 (unknown, duplicate), Warn warns and drops, Ignore drops"
 k delete cm frozen >/dev/null
 wait_for "watch saw the deletion" 20 grep -Eq '^DELETED +frozen' "$E2E_TMP/watch"
 kill "$WATCH" 2>/dev/null || true
