@@ -6,7 +6,8 @@
 //     clients;
 //   - the same operations called on the ApiHandler directly (no HTTP/TLS), on the durable store
 //     and on an in-memory store — the baselines the HTTPS numbers are compared with;
-//   - watch latency: time from sending a create to receiving its ADDED event on an open watch.
+//   - watch latency: time from sending a create to receiving its ADDED event on an open watch,
+//     behind HTTPS on the durable store and, as its baseline, on the in-memory store.
 // Usage: api_throughput [--clients N] [--creates N] [--gets N] [--watch-samples N]
 #include <httplib.h>
 
@@ -93,6 +94,82 @@ double HandlerGets(ApiHandler& handler, int threads, int ops, const std::string&
   });
 }
 
+// Watch latency behind a server of its own on `handler`: one open watch over HTTPS, `samples`
+// serial creates, the time from sending each until its ADDED event arrives. Sorted, in ms.
+std::vector<double> WatchLatencyMs(ApiHandler& handler, migdra::control::Store& store,
+                                   const migdra::control::Credentials& credentials, int samples) {
+  migdra::control::HttpOptions http_options;
+  http_options.port = 0;
+  migdra::control::HttpServer server(handler, credentials, http_options);
+  auto port = server.Start();
+  if (!port.ok()) {
+    std::fprintf(stderr, "server: %s\n", port.error.message.c_str());
+    return {};
+  }
+  auto client = [&] {
+    auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", *port.value);
+    c->set_ca_cert_path(credentials.ca_cert_path.c_str());
+    c->set_bearer_token_auth(credentials.token.c_str());
+    c->set_tcp_nodelay(true);
+    c->set_read_timeout(60, 0);
+    return c;
+  };
+  auto poster = client();
+  auto watch_client = client();
+  std::mutex mu;
+  std::vector<Clock::time_point> sent(static_cast<size_t>(samples));
+  std::vector<double> latency_ms;
+  std::atomic<int> received{0};
+  const std::string from = std::to_string(store.CurrentVersion());
+  std::thread watcher([&] {
+    migdra::bench::WatchEventReader reader;
+    watch_client->Get(
+        std::string(kClaims) + "?watch=true&timeoutSeconds=60&resourceVersion=" + from,
+        [&](const char* data, size_t len) {
+          return reader.Feed(data, len, [&](const json& object) {
+            std::string name = object["metadata"].value("name", "");
+            if (name.rfind("w-", 0) != 0) return true;
+            size_t i = std::stoul(name.substr(2));
+            std::lock_guard lock(mu);
+            latency_ms.push_back(
+                std::chrono::duration<double, std::milli>(Clock::now() - sent[i]).count());
+            return ++received < samples;
+          });
+        });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 0; i < samples; ++i) {
+    {
+      std::lock_guard lock(mu);
+      sent[static_cast<size_t>(i)] = Clock::now();
+    }
+    poster->Post(kClaims, ClaimBody("w-" + std::to_string(i)), "application/json");
+  }
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (received < samples && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  watch_client->stop();
+  watcher.join();
+  server.Stop();
+  std::lock_guard lock(mu);
+  std::sort(latency_ms.begin(), latency_ms.end());
+  return latency_ms;
+}
+
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return -1.0;
+  return sorted[std::min(sorted.size() - 1, static_cast<size_t>(p * sorted.size()))];
+}
+
+void PrintLatency(const char* what, const std::vector<double>& sorted) {
+  std::printf(
+      "%s (create sent -> ADDED received), %zu samples: p50 %.2f ms, p90 %.2f ms, p99 "
+      "%.2f ms, max %.2f ms\n",
+      what, sorted.size(), Percentile(sorted, 0.5), Percentile(sorted, 0.9),
+      Percentile(sorted, 0.99), sorted.empty() ? -1.0 : sorted.back());
+}
+
 int Arg(int argc, char** argv, const char* name, int fallback) {
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == name) return std::atoi(argv[i + 1]);
@@ -166,55 +243,14 @@ int main(int argc, char** argv) {
     return res && res->status == 200;
   });
 
-  // Watch latency: one open watch, serial creates, time until each ADDED event arrives.
-  std::mutex mu;
-  std::vector<Clock::time_point> sent(static_cast<size_t>(watch_samples));
-  std::vector<double> latency_ms;
-  std::atomic<int> received{0};
-  auto watch_client = std::make_unique<httplib::SSLClient>("127.0.0.1", *port.value);
-  watch_client->set_ca_cert_path(credentials.value->ca_cert_path.c_str());
-  watch_client->set_bearer_token_auth(token.c_str());
-  watch_client->set_tcp_nodelay(true);
-  watch_client->set_read_timeout(60, 0);
-  const std::string from = std::to_string((*durable.value)->CurrentVersion());
-  std::thread watcher([&] {
-    migdra::bench::WatchEventReader reader;
-    watch_client->Get(
-        std::string(kClaims) + "?watch=true&timeoutSeconds=60&resourceVersion=" + from,
-        [&](const char* data, size_t len) {
-          return reader.Feed(data, len, [&](const json& object) {
-            std::string name = object["metadata"].value("name", "");
-            if (name.rfind("w-", 0) != 0) return true;
-            size_t i = std::stoul(name.substr(2));
-            std::lock_guard lock(mu);
-            latency_ms.push_back(
-                std::chrono::duration<double, std::milli>(Clock::now() - sent[i]).count());
-            return ++received < watch_samples;
-          });
-        });
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  for (int i = 0; i < watch_samples; ++i) {
-    {
-      std::lock_guard lock(mu);
-      sent[static_cast<size_t>(i)] = Clock::now();
-    }
-    https[0]->Post(kClaims, ClaimBody("w-" + std::to_string(i)), "application/json");
-  }
-  auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (received < watch_samples && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  watch_client->stop();
-  watcher.join();
+  // The durable server's creates and gets over HTTPS are done: its watch latency, then the
+  // in-memory store's, each behind its own server.
   server.Stop();
+  std::vector<double> durable_ms =
+      WatchLatencyMs(handler, **durable.value, *credentials.value, watch_samples);
+  std::vector<double> memory_ms =
+      WatchLatencyMs(memory_handler, **memory.value, *credentials.value, watch_samples);
 
-  std::sort(latency_ms.begin(), latency_ms.end());
-  auto pct = [&](double p) {
-    return latency_ms.empty() ? -1.0
-                              : latency_ms[std::min(latency_ms.size() - 1,
-                                                    static_cast<size_t>(p * latency_ms.size()))];
-  };
   std::printf("%-44s %12s %12s\n", "path", "creates/s", "gets/s");
   std::printf("%-44s %12.0f %12.0f\n", "handler, in-memory store (baseline)", mem_creates,
               mem_gets);
@@ -224,11 +260,12 @@ int main(int argc, char** argv) {
   std::printf(
       "ratios: HTTPS/durable-handler creates %.2f, gets %.2f; durable/in-memory creates %.2f\n",
       http_creates / dur_creates, http_gets / dur_gets, dur_creates / mem_creates);
-  std::printf(
-      "watch latency (create sent -> ADDED received), %zu samples: p50 %.2f ms, p90 %.2f ms, p99 "
-      "%.2f ms, max %.2f ms\n",
-      latency_ms.size(), pct(0.5), pct(0.9), pct(0.99),
-      latency_ms.empty() ? -1.0 : latency_ms.back());
+  PrintLatency("watch latency, in-memory store (baseline)", memory_ms);
+  PrintLatency("watch latency, durable store (serve)", durable_ms);
+  if (!memory_ms.empty() && !durable_ms.empty()) {
+    std::printf("ratio: durable/in-memory watch p99 %.2f\n",
+                Percentile(durable_ms, 0.99) / Percentile(memory_ms, 0.99));
+  }
   fs::remove_all(dir);
   return 0;
 }
