@@ -93,6 +93,11 @@ TEST(SelectorTest, LabelSelectorObjects) {
   EXPECT_FALSE(s.Matches(json{{"a", "1"}, {"b", "3"}, {"c", ""}}));
   EXPECT_FALSE(s.Matches(json{{"a", "1"}}));
   EXPECT_FALSE(LabelSelector::FromObject(json()).Matches(json::object()));
+  // Found by selectors_fuzz: an operator or key of another type, or an expression that is not an
+  // object, reads as empty instead of throwing out of the caller's thread.
+  json odd = json::parse(R"({"matchExpressions": [{"key": "b", "operator": ["In"]}, 7,
+                                                  {"key": 1, "operator": "Exists"}]})");
+  EXPECT_NO_THROW((void)LabelSelector::FromObject(odd).Matches(json{{"a", "1"}}));
 }
 
 TEST(SelectorTest, FieldSelectors) {

@@ -128,12 +128,18 @@ LabelSelector LabelSelector::FromObject(const json& selector, bool null_matches_
     }
   }
   if (selector.contains("matchExpressions") && selector["matchExpressions"].is_array()) {
+    // Stored objects passed admission, but this also reads what a client sent: a key or
+    // operator of another type reads as empty (json::value would throw on it).
+    const auto text = [](const json& e, const char* name) {
+      return e.is_object() && e.contains(name) && e[name].is_string() ? e[name].get<std::string>()
+                                                                      : std::string();
+    };
     for (const json& e : selector["matchExpressions"]) {
       Requirement req;
-      req.key = e.value("key", "");
-      std::string op = e.value("operator", "");
+      req.key = text(e, "key");
+      std::string op = text(e, "operator");
       req.op = op == "In" ? "in" : op == "NotIn" ? "notin" : op == "Exists" ? "exists" : "!";
-      if (e.contains("values") && e["values"].is_array()) {
+      if (e.is_object() && e.contains("values") && e["values"].is_array()) {
         for (const json& v : e["values"])
           req.values.push_back(v.is_string() ? v.get<std::string>() : "");
       }
