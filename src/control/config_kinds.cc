@@ -3,6 +3,7 @@
 #include <set>
 
 #include "api/config_data.h"
+#include "control/go_json.h"
 #include "control/json_access.h"
 
 namespace migdra::control {
@@ -129,9 +130,12 @@ json ValidateSecret(const json& object, const json& old) {
     require(key);
     if (HasKey(data, key) && data[key].is_string()) {
       Result<std::string> text = Base64Decode(data[key].get<std::string>());
-      if (text && json::parse(*text, nullptr, false).is_discarded()) {
+      // Text that is not base64 never gets here: the decoder refuses it first.
+      std::optional<std::string> error;
+      if (text) error = GoJsonUnmarshalIntoMapError(*text);
+      if (error) {
         causes.push_back(Cause("FieldValueInvalid", std::string("data[") + key + "]",
-                               "Invalid value: \"<secret contents redacted>\": invalid JSON"));
+                               "Invalid value: \"<secret contents redacted>\": " + *error));
       }
     }
   } else if (type == "kubernetes.io/service-account-token") {
