@@ -5,8 +5,9 @@
 # containerd adds the loopback network itself, with the `loopback` plugin) — so that its CRI
 # Status says NetworkReady, driven by the real kubectl:
 #  1. a pod gets an IP of that subnet as status.podIP, and its container has a network of its own:
-#     `ip addr` shows that IP on eth0, /proc/net/dev only lo and eth0, and the pod's name is its
-#     hostname; kubectl port-forward reaches a port the container listens on (inside its network);
+#     `ip addr` shows that IP on eth0, /proc/net/dev only lo and eth0, the pod's name is its
+#     hostname and an env fieldRef status.podIP reads the IP; kubectl port-forward reaches a port
+#     the container listens on (inside its network);
 #  2. a pod with spec.hostNetwork: true keeps the node's network (podIP the node's; the host's
 #     interfaces, the test's bridge among them, in /proc/net/dev);
 #  3. once the pods are gone no sandbox is left; the bridge, the IPAM and CNI cache files go.
@@ -96,6 +97,9 @@ spec:
     image: $DEMO
     imagePullPolicy: Never
     command: ["/bin/sh", "-c", "$3"]
+    env:
+    - name: POD_IP
+      valueFrom: {fieldRef: {fieldPath: status.podIP}}
 YAML
 }
 
@@ -113,6 +117,7 @@ addresses=$(k exec networked -- ip addr)
 interfaces=$(k exec networked -- cat /proc/net/dev | sed -n 's/^ *\([^:]*\):.*/\1/p' | sort | tr '\n' ' ')
 [[ $interfaces == "eth0 lo " ]] || fail "the container's interfaces: $interfaces (want eth0 and lo only)"
 [[ $(k exec networked -- hostname) == networked ]] || fail "hostname: $(k exec networked -- hostname)"
+[[ $(k exec networked -- sh -c 'echo $POD_IP') == "$ip" ]] || fail "env POD_IP (fieldRef status.podIP): $(k exec networked -- sh -c 'echo $POD_IP')"
 local_port=$(free_port)
 k port-forward pod/networked "$local_port:$http_port" >"$E2E_TMP/forward.out" 2>&1 &
 forward_pid=$!
@@ -122,7 +127,7 @@ page=$(curl -s --max-time 30 "http://127.0.0.1:$local_port/" || true)
 kill "$forward_pid"
 wait "$forward_pid" 2>/dev/null || true
 [[ $page == served-in-the-pod-network ]] || fail "kubectl port-forward: '$page' ($(cat "$E2E_TMP/forward.out"))"
-pass "a pod in the CNI network: podIP $ip of $subnet.0/24, eth0 and lo of its own, its name as hostname, port-forward reaches it"
+pass "a pod in the CNI network: podIP $ip of $subnet.0/24 (also as its env's fieldRef), eth0 and lo of its own, its name as hostname, port-forward reaches it"
 
 # 2. spec.hostNetwork: the node's network even so.
 pod hostnet true "cat /proc/net/dev; sleep 3600" | k apply -f - >/dev/null
