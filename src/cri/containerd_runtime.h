@@ -73,7 +73,8 @@ bool RuntimeAppliesCdi(const std::string& config_json, const std::string& cdi_ro
 
 class ContainerdRuntime : public node::ContainerRuntime {
  public:
-  // Connects; fails when nothing answers the CRI Version call on the socket.
+  // Connects and reads containerd's CDI support (Devices above); fails when the CRI Version or
+  // Status call on the socket is not answered.
   static Result<std::unique_ptr<ContainerdRuntime>> Connect(ContainerdOptions options);
   // The runtime `flag` chooses: containerd at flag.socket for kContainerd (an error when it does
   // not answer) and for kAuto when it answers; nullptr for host processes (kProcess, or kAuto
