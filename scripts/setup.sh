@@ -16,7 +16,7 @@ packages=(
   clang-19 libclang-rt-19-dev
   python3-grpcio python3-protobuf python3-yaml
   curl jq
-  podman runc containerd umoci skopeo busybox-static
+  podman runc containerd containernetworking-plugins umoci skopeo busybox-static
   chromium
 )
 

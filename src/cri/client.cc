@@ -83,8 +83,10 @@ Result<std::unique_ptr<CriClient>> CriClient::Connect(const std::string& socket_
   return client;
 }
 
-Result<v1::StatusResponse> CriClient::RuntimeStatus() {
-  return Call(*runtime_, &v1::RuntimeService::Stub::Status, "Status", v1::StatusRequest());
+Result<v1::StatusResponse> CriClient::RuntimeStatus(bool verbose) {
+  v1::StatusRequest request;
+  request.set_verbose(verbose);
+  return Call(*runtime_, &v1::RuntimeService::Stub::Status, "Status", request);
 }
 
 Result<std::string> CriClient::RunPodSandbox(const v1::PodSandboxConfig& config) {
@@ -111,6 +113,14 @@ Status CriClient::RemovePodSandbox(const std::string& sandbox_id) {
                 kSandboxTeardownTimeout);
   if (!r.ok()) return std::move(r).error();
   return OkStatus();
+}
+
+Result<v1::PodSandboxStatusResponse> CriClient::PodSandboxStatus(const std::string& sandbox_id,
+                                                                 bool verbose) {
+  v1::PodSandboxStatusRequest request;
+  request.set_pod_sandbox_id(sandbox_id);
+  request.set_verbose(verbose);
+  return Call(*runtime_, &v1::RuntimeService::Stub::PodSandboxStatus, "PodSandboxStatus", request);
 }
 
 Result<v1::ListPodSandboxResponse> CriClient::ListPodSandbox(const v1::PodSandboxFilter& filter) {

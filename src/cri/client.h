@@ -33,10 +33,15 @@ class CriClient {
   // The runtime's answer to Version at Connect time.
   const v1::VersionResponse& version() const { return version_; }
 
-  Result<v1::StatusResponse> RuntimeStatus();
+  // The runtime's conditions (RuntimeReady, NetworkReady); with `verbose`, also its info map
+  // (containerd: "config", its CRI configuration as JSON).
+  Result<v1::StatusResponse> RuntimeStatus(bool verbose = false);
   Result<std::string> RunPodSandbox(const v1::PodSandboxConfig& config);
   Status StopPodSandbox(const std::string& sandbox_id);
   Status RemovePodSandbox(const std::string& sandbox_id);
+  // With `verbose`, also the info map (containerd: "info", JSON with the sandbox's "pid").
+  Result<v1::PodSandboxStatusResponse> PodSandboxStatus(const std::string& sandbox_id,
+                                                        bool verbose = false);
   Result<v1::ListPodSandboxResponse> ListPodSandbox(const v1::PodSandboxFilter& filter);
   Result<std::string> CreateContainer(const std::string& sandbox_id,
                                       const v1::ContainerConfig& config,

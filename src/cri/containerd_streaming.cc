@@ -17,6 +17,9 @@ Result<std::unique_ptr<stream::StreamedProcess>> ContainerdStreaming::Attach(
 }
 
 Result<int> ContainerdStreaming::DialPort(const nlohmann::json& pod, uint16_t port) {
+  auto dialed = runtime_->DialPodNetwork(pod["metadata"].value("uid", ""), port);
+  if (!dialed.ok()) return std::move(dialed).error();
+  if (*dialed) return **dialed;
   return host_network_->DialPort(pod, port);
 }
 

@@ -5,8 +5,9 @@
 //     for a single-use URL with CRI Exec / Attach; serve's API server proxies kubectl's upgraded
 //     connection there (control/pod_streams.h), as kube-apiserver does through the kubelet.
 //     Exec and Attach themselves are never asked (StreamUrl always answers).
-//   - port-forward: the pods' sandboxes share the host's network, so `host_network` (the host-
-//     process streaming of the runner) dials the port.
+//   - port-forward: a pod in containerd's pod network is dialled inside its network namespace
+//     (ContainerdRuntime::DialPodNetwork); one on the host's network through `host_network`
+//     (the host-process streaming of the runner).
 //
 // Thread safety: any thread, as ContainerdRuntime.
 #pragma once

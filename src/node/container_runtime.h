@@ -7,6 +7,7 @@
 //   RunPodSandbox               RunPodSandbox
 //   StopPodSandbox              StopPodSandbox
 //   RemovePodSandbox            RemovePodSandbox
+//   PodSandboxStatus            PodSandboxStatus
 //   ListPodSandbox              ListPodSandboxes
 //   CreateContainer             CreateContainer
 //   StartContainer              StartContainer
@@ -50,9 +51,15 @@
 //    the host rebooted) is reported kExited with exit code 137, reason ContainerStatusUnknown and
 //    a message saying why — the runner applies the restart policy to it like to any exit, and
 //    never starts it again silently.
+//  - Network. A sandbox is in the runtime's pod network when the runtime has one (CRI Status
+//    NetworkReady: containerd loaded a CNI configuration) and the pod does not ask for the node's
+//    (spec.hostNetwork); it then has its own network and UTS namespaces, `hostname` and IPs
+//    (PodSandboxStatus: ips, primary first). Otherwise it shares the node's network, and ips is
+//    empty (the pod's IP is the node's). A sandbox keeps the network it was made with.
 //  - Devices. ContainerConfig::cdi_devices are fully qualified CDI names (KIND=NAME, from the
 //    driver's NodePrepareResources answer); the runtime applies their edits from the CDI specs
-//    under the cdi_root it was made with (containerd: its own CDI configuration), and fails
+//    under the cdi_root it was made with — by name where the runtime applies CDI itself and
+//    reads that folder, as explicit devices, mounts and environment otherwise — and fails
 //    CreateContainer when one is not found.
 //  - Stopping. StopContainer sends SIGTERM to the container's processes and, `grace` later, kills
 //    all of them; it returns once they are gone (or with an error when they cannot be reached).
@@ -82,7 +89,10 @@ struct PodSandboxConfig {
   std::string uid;  // the pod's metadata.uid (validated: hex digits and dashes)
   std::string namespace_;
   std::string name;
+  // The pod's hostname in a pod network (the kubelet's: spec.hostname, else the pod's name, at
+  // most 63 characters); unused on the node's network.
   std::string hostname;
+  bool host_network = false;  // spec.hostNetwork: the node's network even where a pod network is
   std::string log_directory;  // the pod's folder of container logs
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
@@ -92,6 +102,8 @@ struct PodSandbox {
   std::string id;
   std::string uid;     // the pod's UID, as given to RunPodSandbox
   bool ready = false;  // false once stopped
+  // PodSandboxStatus only: the pod's IPs in the pod network, primary first; empty on the node's.
+  std::vector<std::string> ips;
 };
 
 // A host directory seen at `container_path` inside the container.
@@ -158,6 +170,7 @@ class ContainerRuntime {
   // Removes a stopped sandbox and its containers (their logs stay until the runner removes the
   // pod's log directory).
   virtual Status RemovePodSandbox(const std::string& sandbox_id) = 0;
+  virtual Result<PodSandbox> PodSandboxStatus(const std::string& sandbox_id) = 0;
   virtual Result<std::vector<PodSandbox>> ListPodSandboxes() = 0;
 
   virtual Result<std::string> CreateContainer(const std::string& sandbox_id,

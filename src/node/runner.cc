@@ -223,6 +223,9 @@ class PodWorker {
   bool ReapFromRuntime(ContainerRun& c);
   void StopInRuntime(std::chrono::seconds grace);
   PodSandboxConfig Sandbox() const;
+  bool RunSandbox(ContainerRun& c);
+  void ReadPodIps(const std::string& sandbox_id);
+  void SetPodIps(json& status) const;
   std::optional<std::string> SandboxId();
   void RemoveSandbox();
 
@@ -249,6 +252,8 @@ class PodWorker {
   std::vector<ClaimRef> claims_;
   std::vector<std::string> cdi_devices_;  // of the prepared claims
   std::vector<std::string> cdi_env_;      // their CDI edits' environment (host processes)
+  std::string sandbox_id_;                // the CRI runtime's sandbox of the pod (RunSandbox)
+  std::vector<std::string> pod_ips_;      // in the CRI runtime's pod network (none: the node's)
   std::string start_time_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> shutdown_{false};
@@ -396,8 +401,7 @@ void PodWorker::WriteStatus(const std::string& phase) {
     json& status = pod["status"];
     status["phase"] = phase;
     status["hostIP"] = "127.0.0.1";
-    status["podIP"] = "127.0.0.1";
-    status["podIPs"] = json::array({{{"ip", "127.0.0.1"}}});
+    SetPodIps(status);
     if (!start_time_.empty()) status["startTime"] = start_time_;
     bool all_ready = true;
     json init_statuses = json::array(), statuses = json::array();
@@ -540,6 +544,9 @@ void PodWorker::Start(ContainerRun& c) {
   c.message.clear();
   c.finished_at.clear();
   c.container_id.clear();
+  // As the kubelet: the pod's sandbox first, so that the container's environment reads the
+  // pod's IPs (status.podIP) of the runtime's pod network.
+  if (runner_->cri() && !RunSandbox(c)) return;
   Result<ContainerCommand> built = BuildContainerCommand(pod_, c.spec, ConfigOfPod());
   // What the pod reads may be gone since it started (a ConfigMap or Secret deleted): as the
   // kubelet, this attempt is not created; the container waits with the reason, tried again.
@@ -641,7 +648,51 @@ PodSandboxConfig PodWorker::Sandbox() const {
   sandbox.namespace_ = Str(pod_["metadata"], "namespace");
   sandbox.name = Str(pod_["metadata"], "name");
   sandbox.log_directory = dir_;
+  const json& spec = pod_["spec"];
+  // The kubelet's: spec.hostname or the pod's name, cut to a DNS label's 63 characters without
+  // a trailing '-' or '.'.
+  std::string hostname = Str(spec, "hostname");
+  if (hostname.empty()) hostname = sandbox.name;
+  if (hostname.size() > 63) hostname.resize(63);
+  while (!hostname.empty() && (hostname.back() == '-' || hostname.back() == '.')) {
+    hostname.pop_back();
+  }
+  sandbox.hostname = hostname;
+  sandbox.host_network = spec.contains("hostNetwork") && spec["hostNetwork"] == true;
   return sandbox;
+}
+
+// The pod's IPs from its sandbox (none on the node's network; the last known when the runtime
+// does not answer), also in the pod's status as the container's environment reads it.
+void PodWorker::ReadPodIps(const std::string& sandbox_id) {
+  auto status = runner_->cri()->PodSandboxStatus(sandbox_id);
+  if (status.ok()) pod_ips_ = status->ips;
+  SetPodIps(pod_["status"]);
+}
+
+// status.podIP and podIPs: the pod network's, or the node's for a pod on the node's network.
+void PodWorker::SetPodIps(json& status) const {
+  const std::vector<std::string> ips =
+      pod_ips_.empty() ? std::vector<std::string>{"127.0.0.1"} : pod_ips_;
+  status["podIP"] = ips.front();
+  status["podIPs"] = json::array();
+  for (const std::string& ip : ips) status["podIPs"].push_back({{"ip", ip}});
+}
+
+// The pod's sandbox in the CRI runtime, made when it has none (sandbox_id_). When that fails no
+// container is created, so no attempt is counted (as with the kubelet): the pod waits and the
+// sandbox is asked for again (e.g. one a killed serve left half made is still reserved).
+bool PodWorker::RunSandbox(ContainerRun& c) {
+  auto sandbox_id = runner_->cri()->RunPodSandbox(Sandbox());
+  if (!sandbox_id.ok()) {
+    c.reason = "ContainerCreating";
+    c.message = "FailedCreatePodSandBox: " + sandbox_id.error().message;
+    c.next_start = Clock::now() + kInitialRestartDelay;
+    return false;
+  }
+  sandbox_id_ = *sandbox_id;
+  ReadPodIps(sandbox_id_);
+  return true;
 }
 
 // The pod's sandbox if the CRI runtime has one (nullopt when not, or when it cannot say).
@@ -664,9 +715,9 @@ void PodWorker::RemoveSandbox() {
   }
 }
 
-// One attempt through the CRI runtime: the image as its pull policy says (a failed pull keeps the
-// container waiting, ErrImagePull then ImagePullBackOff, with the kubelet's back-off and no
-// restart counted), the pod's sandbox, then the container.
+// One attempt through the CRI runtime, in the pod's sandbox (RunSandbox): the image as its pull
+// policy says (a failed pull keeps the container waiting, ErrImagePull then ImagePullBackOff,
+// with the kubelet's back-off and no restart counted), then the container.
 void PodWorker::StartInRuntime(ContainerRun& c, ContainerConfig config) {
   ContainerRuntime& cri = *runner_->cri();
   if (Status pulled = cri.PullImage(config.image, config.image_pull_policy); !pulled.ok()) {
@@ -682,17 +733,7 @@ void PodWorker::StartInRuntime(ContainerRun& c, ContainerConfig config) {
     return;
   }
   c.pull_failures = 0;
-  PodSandboxConfig sandbox = Sandbox();
-  auto sandbox_id = cri.RunPodSandbox(sandbox);
-  if (!sandbox_id.ok()) {
-    // As the kubelet: no container was created, so no attempt is counted; the pod waits and the
-    // sandbox is asked for again (e.g. one a killed serve left half made is still reserved).
-    c.reason = "ContainerCreating";
-    c.message = "FailedCreatePodSandBox: " + sandbox_id.error().message;
-    c.next_start = Clock::now() + kInitialRestartDelay;
-    return;
-  }
-  Result<std::string> created = cri.CreateContainer(*sandbox_id, config, sandbox);
+  Result<std::string> created = cri.CreateContainer(sandbox_id_, config, Sandbox());
   Status started = created.ok() ? cri.StartContainer(*created) : Status(created.error());
   if (started.ok()) {
     c.container_id = *created;
@@ -708,6 +749,7 @@ void PodWorker::StartInRuntime(ContainerRun& c, ContainerConfig config) {
 void PodWorker::RecoverFromRuntime(ContainerRun& c) {
   std::optional<std::string> sandbox = SandboxId();
   if (!sandbox) return;
+  ReadPodIps(*sandbox);
   auto containers = runner_->cri()->ListContainers(*sandbox);
   if (!containers.ok()) return;
   const ContainerStatus* last = nullptr;

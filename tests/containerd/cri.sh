@@ -13,18 +13,26 @@ cri_test_require() {
   done
 }
 
-# The pause image of scripts/oci_image.sh; sandboxes share the host's network, so CNI stays
-# unconfigured (an empty folder under DIR); and no container may lower its OOM score below
-# containerd's own, which a test run inside a container is not allowed to.
+# The pause image of scripts/oci_image.sh; no container may lower its OOM score below
+# containerd's own, which a test run inside a container is not allowed to. CNI: unconfigured by
+# default (an empty folder under DIR: containerd is not NetworkReady and sandboxes share the
+# host's network); with CRI_CNI_CONF_DIR set, containerd loads the CNI configuration there and
+# runs the plugins in CRI_CNI_BIN_DIR (default: Debian's containernetworking-plugins).
 containerd_cri_config() {
-  mkdir -p "$1/cni"
+  local bin_dir=$1/cni conf_dir=$1/cni
+  if [[ -n ${CRI_CNI_CONF_DIR:-} ]]; then
+    bin_dir=${CRI_CNI_BIN_DIR:-/usr/lib/cni}
+    conf_dir=$CRI_CNI_CONF_DIR
+  else
+    mkdir -p "$1/cni"
+  fi
   cat <<TOML
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "localhost/migdra/pause:1"
   restrict_oom_score_adj = true
 [plugins."io.containerd.grpc.v1.cri".cni]
-  bin_dir = "$1/cni"
-  conf_dir = "$1/cni"
+  bin_dir = "$bin_dir"
+  conf_dir = "$conf_dir"
 TOML
 }
 

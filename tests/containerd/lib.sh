@@ -92,16 +92,23 @@ containerd_ctr() {
     --namespace "$CONTAINERD_NAMESPACE" "$@"
 }
 
-# Stops what containerd_start started: each task's shim (by the PID containerd recorded in its
-# state folder), containerd itself, then unmounts whatever is still mounted under the folder.
-# Safe under `set -e`: each step may find its process already gone.
+# Stops what containerd_start started: each shim of this containerd — known by the socket it was
+# started for (containerd 1.6's runc shim records no shim.pid) — after its containers' processes
+# (the shim's children: each container's init, whose PID namespace dies with it), then containerd
+# itself; then removes the network namespaces its pod sandboxes had (CNI), and unmounts whatever
+# is still mounted under the folder. Safe under `set -e`: each step may find its process already
+# gone.
 containerd_stop() {
   [[ -n $CONTAINERD_DIR ]] || return 0
-  local pidfile pid
-  while IFS= read -r -d '' pidfile; do
-    pid=$(<"$pidfile")
-    if [[ $pid =~ ^[0-9]+$ ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
-  done < <(find "$CONTAINERD_DIR/state" -name shim.pid -print0 2>/dev/null)
+  local proc shim netns
+  netns=$(grep -rhoE '/var/run/netns/cni-[0-9a-f-]+' --include=config.json \
+    "$CONTAINERD_DIR/state" 2>/dev/null | sort -u || true)
+  for proc in /proc/[0-9]*; do
+    [[ $({ tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null) == *" -address $CONTAINERD_SOCKET "* ]] || continue
+    shim=${proc#/proc/}
+    pkill -KILL -P "$shim" 2>/dev/null || true
+    kill -KILL "$shim" 2>/dev/null || true
+  done
   if [[ -n $CONTAINERD_PID ]] && kill -0 "$CONTAINERD_PID" 2>/dev/null; then
     kill -TERM "$CONTAINERD_PID"
     local i
@@ -113,6 +120,10 @@ containerd_stop() {
     wait "$CONTAINERD_PID" 2>/dev/null || true
   fi
   CONTAINERD_PID=
+  for proc in $netns; do
+    umount "$proc" 2>/dev/null || true
+    rm -f "$proc"
+  done
   local mount
   while IFS= read -r mount; do
     umount -l "$mount" 2>/dev/null || true

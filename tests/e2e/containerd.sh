@@ -32,6 +32,7 @@ e2e_containerd_cleanup() {
   local rc=$?
   stop_server
   containerd_stop || true
+  set +e  # errexit would end the trap at the next line
   (exit $rc)
   cleanup
 }
