@@ -292,17 +292,12 @@ struct NodeView {
 
 enum Verdict { kUsable, kInUse, kCounters, kTainted, kCapacity, kConstraint };
 
-// The index of the capacity `name` (exact, or qualified with the driver's domain) or -1.
-int CapacityIndex(const DeviceInfo& info, const std::string& driver, const std::string& name) {
+// The index of the capacity `name` or -1. Names match exactly, as upstream's
+// CmpRequestOverCapacity looks requests up in the device's capacity map: "dra.example.com/memory"
+// does not name a capacity "memory" (unlike CEL's device.capacity, which resolves domains).
+int CapacityIndex(const DeviceInfo& info, const std::string& name) {
   for (size_t c = 0; c < info.capacity.size(); ++c) {
     if (info.capacity[c].name == name) return static_cast<int>(c);
-  }
-  auto slash = name.find('/');
-  if (slash != std::string::npos && name.compare(0, slash, driver) == 0) {
-    std::string_view id = std::string_view(name).substr(slash + 1);
-    for (size_t c = 0; c < info.capacity.size(); ++c) {
-      if (info.capacity[c].name == id) return static_cast<int>(c);
-    }
   }
   return -1;
 }
@@ -1091,9 +1086,8 @@ Verdict Allocator::State::Usable(const Slot& slot, int device, PickRecord* recor
 
 bool Allocator::State::DefinesRequestedCapacity(const Slot& slot, int device) const {
   const DeviceInfo& info = devices[device];
-  const std::string& driver = pools[info.pool].driver;
   for (const auto& [name, amount] : slot.capacity_requests) {
-    if (CapacityIndex(info, driver, name) < 0) return false;
+    if (CapacityIndex(info, name) < 0) return false;
   }
   return true;
 }
@@ -1108,7 +1102,6 @@ bool Allocator::State::CapacityFits(const Slot& slot, int device, bool in_search
       (!info.shared && slot.capacity_requests.empty() && shares[device] == 0)) {
     return true;
   }
-  const std::string& driver = pools[info.pool].driver;
   for (size_t c = 0; c < info.capacity.size(); ++c) {
     const CapInfo& cap = info.capacity[c];
     const api::CapacityRequestPolicy* policy =
@@ -1116,7 +1109,7 @@ bool Allocator::State::CapacityFits(const Slot& slot, int device, bool in_search
     int64_t amount = cap.value;
     bool is_default = true;  // the default and the full value always pass the policy
     for (const auto& [name, value] : slot.capacity_requests) {
-      if (CapacityIndex(info, driver, name) == static_cast<int>(c)) {
+      if (name == cap.name) {
         amount = value;
         is_default = false;
         break;

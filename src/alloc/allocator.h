@@ -31,6 +31,8 @@
 //   every generation of its pool.
 // - Consumable capacity (allowMultipleAllocations): a request consumes of every capacity of a
 //   device what it asks for, else the policy's default, else all of it, rounded up by the policy;
+//   capacity names match exactly (a request for dra.example.com/memory skips a device whose
+//   capacity is named memory, as upstream; CEL's device.capacity resolves domains, this does not);
 //   it must fit beside the committed and the searched shares, on exclusive devices too (old shares
 //   block them). `allocationMode: All` is every selectable device where the request fits beside
 //   the committed shares, fixed before the search, as upstream.
