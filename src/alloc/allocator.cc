@@ -1711,13 +1711,13 @@ Result<api::AllocationResult> Allocator::State::BuildResult(size_t ci) {
                         &selector)) {
     out.node_selector = std::move(selector);
   }
-  // Config: class configs (FromClass) once per class with the requests using it, then claim
-  // configs (FromClaim) that apply to an allocated request or the selected subrequest.
+  // Config, as upstream: class configs (FromClass) once per class, naming the requests (or
+  // selected subrequests) that use it; then each claim config (FromClaim) with its requests as
+  // written, once if it names none, else once per request it names by name or by the selected
+  // subrequest (so a config naming two requests appears twice).
   std::vector<std::pair<const api::DeviceClass*, std::vector<std::string>>> by_class;
-  std::vector<std::string> allocated_names;
   for (size_t ri = 0; ri < plan.requests.size(); ++ri) {
     const Slot& slot = plan.requests[ri][plan.selected[ri]];
-    allocated_names.push_back(slot.name);
     auto it = std::find_if(by_class.begin(), by_class.end(),
                            [&](const auto& e) { return e.first == slot.device_class; });
     if (it == by_class.end()) {
@@ -1736,24 +1736,21 @@ Result<api::AllocationResult> Allocator::State::BuildResult(size_t ci) {
     }
   }
   for (const auto& cfg : plan.claim->spec.devices.config) {
-    api::DeviceAllocationConfiguration c;
-    c.source = api::kConfigSourceFromClaim;
-    c.opaque = cfg.opaque;
-    if (!cfg.requests.empty()) {
-      for (const auto& name : cfg.requests) {
-        for (size_t ri = 0; ri < plan.requests.size(); ++ri) {
-          const Slot& slot = plan.requests[ri][plan.selected[ri]];
-          bool parent_only = plan.first_available[ri] && name == slot.parent;
-          if (name == slot.name || parent_only ||
-              (!plan.first_available[ri] && name == slot.parent)) {
-            c.requests.push_back(name);
-            break;
-          }
-        }
-      }
-      if (c.requests.empty()) continue;
+    auto names = [&](const std::string& name) {
+      return std::find(cfg.requests.begin(), cfg.requests.end(), name) != cfg.requests.end();
+    };
+    size_t copies = cfg.requests.empty() ? 1 : 0;
+    for (size_t ri = 0; ri < plan.requests.size(); ++ri) {
+      const Slot& slot = plan.requests[ri][plan.selected[ri]];
+      if (names(slot.parent) || (plan.first_available[ri] && names(slot.name))) ++copies;
     }
-    out.devices.config.push_back(std::move(c));
+    for (size_t k = 0; k < copies; ++k) {
+      api::DeviceAllocationConfiguration c;
+      c.source = api::kConfigSourceFromClaim;
+      c.requests = cfg.requests;
+      c.opaque = cfg.opaque;
+      out.devices.config.push_back(std::move(c));
+    }
   }
   return out;
 }

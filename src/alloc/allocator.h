@@ -36,6 +36,11 @@
 //   it must fit beside the committed and the searched shares, on exclusive devices too (old shares
 //   block them). `allocationMode: All` is every selectable device where the request fits beside
 //   the committed shares, fixed before the search, as upstream.
+// - Results' devices.config, as upstream: each class's config once, naming the requests (or
+//   selected subrequests) that use the class; then each claim config with its requests as written,
+//   once if it names none, else once per request of the claim it names by name or by the selected
+//   subrequest (a config naming two allocated requests appears twice; one naming only subrequests
+//   that were not selected is left out).
 // - Nothing is half-applied: a failed or rejected Allocate leaves the committed state unchanged.
 //
 // Ownership: Create copies the slices and classes it is given; callers need not keep them alive.
