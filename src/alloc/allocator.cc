@@ -10,6 +10,8 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
+#include <string_view>
 #include <unordered_map>
 
 #include "alloc/node_selector.h"
@@ -176,8 +178,12 @@ struct PoolInfo {
   int64_t newest_generation = 0;  // of any slice of the pool
   std::vector<int> slices;        // of this generation, sorted by name
   std::vector<int> devices;       // in slice-name order, then slice order
+  // Invalid on every node: counter sets defined twice, devices consuming undefined counters.
   bool invalid = false;
   bool has_binding_conditions = false;
+  // Some device name occurs in two slices: the pool is invalid on the nodes that see both (a
+  // node's view decides, as upstream validates only the slices gathered for the node).
+  bool repeats_device_names = false;
   std::string invalid_reason;
   int64_t in_use = 0;  // committed devices, for node fullness
 };
@@ -261,9 +267,13 @@ struct NodeView {
   api::Node node;
   std::vector<int> devices;  // visible, in upstream order (pools sorted, slices by name)
   // The pools (one generation each) this node gathers, in order; `incomplete` says which of them
-  // lack slices: they contribute no devices, and make All an error.
+  // lack slices: they contribute no devices, and make All an error. `invalid` (why, or empty)
+  // says which are invalid for this node: their devices are skipped, and they make All an error
+  // and an allocation that finds nothing an error.
   std::vector<int> pools;
   std::vector<bool> incomplete;
+  std::vector<std::string> invalid;
+  std::vector<int> invalid_pools;       // of `pools`, those with a reason in `invalid`
   std::vector<int> pools_with_devices;  // of `pools`, those with devices for this node
   std::vector<int> sets;                // counter sets of visible devices
   int64_t device_total = 0;             // devices of visible pools
@@ -278,6 +288,7 @@ struct NodeView {
     uint64_t node_epoch = 0;
     uint64_t global_epoch = 0;
     std::string reason;
+    bool invalid_pools = false;  // nothing found while the node sees an invalid pool
   };
   std::unordered_map<std::string, Memo> infeasible;
   // Claims (by FeasibilitySignature) found to fit, with the score of the allocation found, valid
@@ -360,6 +371,7 @@ struct Allocator::State {
     return devices[device].shared ? shares[device] > 0 : (in_use[device] > 0 || picked[device] > 0);
   }
   NodeView& ViewFor(const api::Node& node);
+  std::string InvalidReason(int p, const api::Node& node) const;
   Result<int> SelectorSetFor(const api::DeviceClass& device_class,
                              const std::vector<api::DeviceSelector>& request_selectors,
                              const std::string& request_label);
@@ -373,7 +385,12 @@ struct Allocator::State {
       }
     }
   }
+  // Allocates `claims` on the node of `view`. Nothing found while the node sees an invalid pool is
+  // `!fits` with upstream's reason and `invalid_pools_failure` set: an error for this node only
+  // (upstream's ErrFailedAllocationOnNode), which Allocate reports as an error and ChooseNode only
+  // when no candidate fits.
   Result<Outcome> Run(const NodeView& view, std::span<const api::ResourceClaim* const> claims);
+  bool invalid_pools_failure = false;
   std::string Precheck();
   std::string Diagnose();
 
@@ -506,15 +523,11 @@ Status Allocator::State::Index(const AllocatorInput& input) {
   counter_used.assign(counter_total.size(), 0);
   for (size_t p = 0; p < pools.size(); ++p) {
     PoolInfo& pool = pools[p];
-    std::map<std::string, bool> names;
+    std::set<std::string_view> names;
     for (int si : pool.slices) {
       const auto& spec = slice_store[si].spec;
       for (const auto& d : spec.devices) {
-        if (names.count(d.name)) {
-          pool.invalid = true;
-          pool.invalid_reason = "duplicate device name " + d.name;
-        }
-        names[d.name] = true;
+        if (!names.emplace(d.name).second) pool.repeats_device_names = true;
         DeviceInfo info;
         info.device = &d;
         info.slice = si;
@@ -698,6 +711,24 @@ bool SliceRelevant(const api::ResourceSliceSpec& spec, const api::Node& node) {
 
 }  // namespace
 
+// Why pool `p` is invalid for `node`, or empty. As upstream's buildPool: the node-independent
+// reasons, else a device name that occurs twice among the device slices gathered for the node
+// (slices of other nodes are not checked, nor are counter-set slices).
+std::string Allocator::State::InvalidReason(int p, const api::Node& node) const {
+  const PoolInfo& pool = pools[p];
+  if (pool.invalid) return pool.invalid_reason;
+  if (!pool.repeats_device_names) return {};
+  std::set<std::string_view> names;
+  for (int si : pool.slices) {
+    const auto& spec = slice_store[si].spec;
+    if (!spec.shared_counters.empty() || !SliceRelevant(spec, node)) continue;
+    for (const auto& d : spec.devices) {
+      if (!names.emplace(d.name).second) return "duplicate device name " + d.name;
+    }
+  }
+  return {};
+}
+
 // Which generation of each pool `node` sees, as upstream's GatherPools: the newest among the
 // slices relevant for the node. It is complete when those slices are as many as the pool's
 // resourceSliceCount (of the first of them in input order), even where a newer generation exists
@@ -749,6 +780,8 @@ NodeView& Allocator::State::ViewFor(const api::Node& node) {
     const PoolInfo& pool = pools[p];
     view.pools.push_back(p);
     view.incomplete.push_back(state[p] == 1);
+    view.invalid.push_back(state[p] == 1 ? std::string() : InvalidReason(p, node));
+    if (!view.invalid.back().empty()) view.invalid_pools.push_back(p);
     if (state[p] == 1) continue;
     const size_t devices_before = view.devices.size();
     for (int si : pool.slices) {
@@ -946,17 +979,20 @@ Status Allocator::State::Prepare(std::span<const api::ResourceClaim* const> clai
         // All needs every pool the node gathers complete and valid, whatever its driver.
         for (size_t k = 0; slot.all_mode && k < view->pools.size(); ++k) {
           const PoolInfo& pool = pools[view->pools[k]];
-          if (view->incomplete[k] || pool.invalid) {
+          if (view->incomplete[k] || !view->invalid[k].empty()) {
             return MakeError(
                 who + ": request " + slot.name + ": asks for all devices, but resource pool " +
                 pool.driver + "/" + pool.name + " is currently " +
-                (view->incomplete[k] ? "being updated" : "invalid (" + pool.invalid_reason + ")"));
+                (view->incomplete[k] ? "being updated" : "invalid (" + view->invalid[k] + ")"));
           }
         }
         for (int d : view->devices) {
           const DeviceInfo& info = devices[d];
-          const PoolInfo& pool = pools[info.pool];
-          if (pool.invalid) continue;
+          if (!view->invalid_pools.empty() &&
+              std::find(view->invalid_pools.begin(), view->invalid_pools.end(), info.pool) !=
+                  view->invalid_pools.end()) {
+            continue;
+          }
           // For ExactCount, in-use devices are never evaluated, as upstream (their selectors may
           // not apply). All takes every selectable device, in use or not (then it fails).
           if (!slot.all_mode && !slot.admin && !info.shared && in_use[d] > 0) {
@@ -1762,6 +1798,7 @@ Result<Outcome> Allocator::State::Run(const NodeView& node_view,
   view = &node_view;
   steps = 0;
   error.reset();
+  invalid_pools_failure = false;
   MIGDRA_RETURN_IF_ERROR(Prepare(claims));
   Outcome outcome;
   std::string reason = options.prechecks ? Precheck() : std::string();
@@ -1795,9 +1832,11 @@ Result<Outcome> Allocator::State::Run(const NodeView& node_view,
   if (r == kNotFound) {
     for (size_t k = 0; k < view->pools.size(); ++k) {
       const int p = view->pools[k];
-      if (!view->incomplete[k] && pools[p].invalid) {
-        return MakeError("invalid resource pools were encountered: " + pools[p].driver + "/" +
-                         pools[p].name + ": " + pools[p].invalid_reason);
+      if (!view->invalid[k].empty()) {
+        outcome.reason = "invalid resource pools were encountered: " + pools[p].driver + "/" +
+                         pools[p].name + ": " + view->invalid[k];
+        invalid_pools_failure = true;
+        return outcome;
       }
     }
     outcome.reason = reason.empty() ? Diagnose() : std::move(reason);
@@ -1839,7 +1878,9 @@ Result<std::unique_ptr<Allocator>> Allocator::Create(const AllocatorInput& input
 Result<Outcome> Allocator::Allocate(const api::Node& node,
                                     std::span<const api::ResourceClaim* const> claims) {
   NodeView& view = state_->ViewFor(node);
-  return state_->Run(view, claims);
+  MIGDRA_ASSIGN_OR_RETURN(Outcome outcome, state_->Run(view, claims));
+  if (state_->invalid_pools_failure) return MakeError(std::move(outcome.reason));
+  return outcome;
 }
 
 namespace {
@@ -1942,7 +1983,8 @@ Result<Allocator::State::NodePick> Allocator::State::PickNode(
     } else {
       MIGDRA_ASSIGN_OR_RETURN(Outcome run, Run(view, claims));
       if (!run.fits) {
-        view.infeasible[signature] = {view.epoch, global_epoch, std::move(run.reason)};
+        view.infeasible[signature] = {view.epoch, global_epoch, std::move(run.reason),
+                                      invalid_pools_failure};
         continue;
       }
       if (!pack) {
@@ -1986,7 +2028,12 @@ Result<NodeChoice> Allocator::ChooseNode(std::span<const api::Node* const> candi
     choice.allocations = std::move(pick.outcome->allocations);
     return choice;
   }
-  // Nothing fits: every candidate now has a current memo with its reason.
+  // Nothing fits: every candidate now has a current memo with its reason. Invalid pools are an
+  // error now, as upstream surfaces them when allocation fails on every node.
+  for (size_t i : pick.order) {
+    const auto& memo = pick.views[i]->infeasible[signature];
+    if (memo.invalid_pools) return MakeError(candidates[i]->metadata.name + ": " + memo.reason);
+  }
   for (size_t i : pick.order) {
     choice.reason +=
         candidates[i]->metadata.name + ": " + pick.views[i]->infeasible[signature].reason + "\n";
