@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
@@ -114,33 +115,61 @@ bool TaintsTolerated(const api::Device& device,
   return true;
 }
 
-// requestPolicy rounding (§2.9). Returns false when the amount violates the policy.
-bool RoundByPolicy(int64_t amount, const api::CapacityRequestPolicy* policy, bool is_default,
-                   int64_t* out) {
-  *out = amount;
-  if (policy == nullptr || is_default) return true;
+// `value` (>= 0) base units as upstream's NewQuantity(value, BinarySI) prints them: the largest
+// binary suffix that divides it exactly ("3Gi", "1953125Ki"), else plain digits.
+api::Quantity BinarySI(int64_t value) {
+  static constexpr const char* kSuffixes[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+  size_t suffix = 0;
+  int64_t mantissa = value;
+  while (mantissa != 0 && mantissa % 1024 == 0 && suffix + 1 < std::size(kSuffixes)) {
+    mantissa /= 1024;
+    ++suffix;
+  }
+  auto parsed = api::Quantity::Parse(std::to_string(mantissa) + kSuffixes[suffix]);
+  return parsed.ok() ? *parsed : api::Quantity::FromInt(value);
+}
+
+// What a request consumes of a capacity, as upstream's calculateConsumedCapacity (value and
+// format): `requested` (null when the request does not name the capacity) rounded up by the
+// policy, else the policy's default, else the whole capacity. A range with a step rounds in whole
+// units (upstream uses Quantity.Value()) and gives a BinarySI quantity (upstream NewQuantity).
+api::Quantity ConsumedQuantity(const api::Quantity* requested, const api::DeviceCapacity& cap) {
+  const std::optional<api::CapacityRequestPolicy>& policy = cap.request_policy;
+  if (requested == nullptr) {
+    return policy && policy->default_value ? *policy->default_value : cap.value;
+  }
+  if (!policy) return *requested;
   if (policy->valid_range) {
-    const auto& range = *policy->valid_range;
-    int64_t min = range.min.MilliValue();
-    int64_t v = std::max(amount, min);
-    if (range.step) {
-      int64_t step = range.step->MilliValue();
-      if (step > 0) v = min + ((v - min + step - 1) / step) * step;
-    }
-    if (range.max && v > range.max->MilliValue()) return false;
-    *out = v;
-    return true;
+    const api::CapacityRequestPolicyRange& range = *policy->valid_range;
+    if (requested->Compare(range.min) < 0) return range.min;
+    if (!range.step) return *requested;
+    const int64_t min = range.min.Value();
+    const int64_t step = range.step->Value();
+    const int64_t added = requested->Value() - min;
+    const int64_t steps = added / step + (added % step != 0 ? 1 : 0);
+    return BinarySI(min + step * steps);
   }
-  if (!policy->valid_values.empty()) {
-    for (const auto& q : policy->valid_values) {
-      if (q.MilliValue() >= amount) {
-        *out = q.MilliValue();
-        return true;
-      }
-    }
-    return false;
+  for (const auto& value : policy->valid_values) {
+    if (requested->Compare(value) <= 0) return value;
   }
-  return true;
+  return *requested;
+}
+
+// Whether `consumed` breaks `policy`, as upstream's violatesPolicy: the default never does; a
+// range rules out more than max and, with a step, what is not min plus whole steps (in whole
+// units); valid values rule out any other value.
+bool ViolatesPolicy(const api::Quantity& consumed,
+                    const std::optional<api::CapacityRequestPolicy>& policy) {
+  if (!policy) return false;
+  if (policy->default_value && consumed == *policy->default_value) return false;
+  if (policy->valid_range) {
+    const api::CapacityRequestPolicyRange& range = *policy->valid_range;
+    if (range.max && consumed.Compare(*range.max) > 0) return true;
+    return range.step && (consumed.Value() - range.min.Value()) % range.step->Value() != 0;
+  }
+  if (policy->valid_values.empty()) return false;
+  return std::none_of(policy->valid_values.begin(), policy->valid_values.end(),
+                      [&](const api::Quantity& value) { return consumed == value; });
 }
 
 struct CapInfo {
@@ -206,8 +235,7 @@ struct Slot {
   int64_t count = 1;
   bool admin = false;
   const std::vector<api::DeviceToleration>* tolerations = nullptr;
-  std::vector<std::pair<std::string, int64_t>> capacity_requests;
-  const std::map<std::string, api::Quantity>* capacity_quantities = nullptr;
+  const std::map<std::string, api::Quantity>* capacity_requests = nullptr;  // null: none
   int selector_set = 0;
   std::vector<int> candidates;  // selectable visible devices, in upstream order
   int64_t skipped_in_use = 0;   // visible devices in use, not evaluated (as upstream)
@@ -311,6 +339,13 @@ int CapacityIndex(const DeviceInfo& info, const std::string& name) {
     if (info.capacity[c].name == name) return static_cast<int>(c);
   }
   return -1;
+}
+
+// What `slot` asks of the capacity `name`, or null.
+const api::Quantity* RequestedCapacity(const Slot& slot, const std::string& name) {
+  if (slot.capacity_requests == nullptr) return nullptr;
+  auto it = slot.capacity_requests->find(name);
+  return it == slot.capacity_requests->end() ? nullptr : &it->second;
 }
 
 struct Committed {
@@ -436,8 +471,6 @@ struct Allocator::State {
   double NodeFullness(const NodeView& view) const;
   Result<api::AllocationResult> BuildResult(size_t claim);
   std::string ShareId();
-  api::Quantity QuantityFor(int64_t milli, const DeviceInfo& info, size_t cap,
-                            const Slot& slot) const;
 };
 
 namespace {
@@ -938,12 +971,7 @@ Status Allocator::State::Prepare(std::span<const api::ResourceClaim* const> clai
         }
         slot.admin = admin.value_or(false);
         slot.tolerations = &tolerations;
-        if (capacity) {
-          slot.capacity_quantities = &capacity->requests;
-          for (const auto& [cname, q] : capacity->requests) {
-            slot.capacity_requests.emplace_back(cname, q.MilliValue());
-          }
-        }
+        if (capacity && !capacity->requests.empty()) slot.capacity_requests = &capacity->requests;
         MIGDRA_ASSIGN_OR_RETURN(slot.selector_set,
                                 SelectorSetFor(*slot.device_class, selectors, "request " + name));
         slots.push_back(std::move(slot));
@@ -1122,7 +1150,8 @@ Verdict Allocator::State::Usable(const Slot& slot, int device, PickRecord* recor
 
 bool Allocator::State::DefinesRequestedCapacity(const Slot& slot, int device) const {
   const DeviceInfo& info = devices[device];
-  for (const auto& [name, amount] : slot.capacity_requests) {
+  if (slot.capacity_requests == nullptr) return true;
+  for (const auto& [name, amount] : *slot.capacity_requests) {
     if (CapacityIndex(info, name) < 0) return false;
   }
   return true;
@@ -1135,27 +1164,15 @@ bool Allocator::State::CapacityFits(const Slot& slot, int device, bool in_search
   // An exclusive device without shares and without capacity requests consumes all of each
   // capacity (or its default), which always fits: the common case, decided without the loop.
   if (info.capacity.empty() ||
-      (!info.shared && slot.capacity_requests.empty() && shares[device] == 0)) {
+      (!info.shared && slot.capacity_requests == nullptr && shares[device] == 0)) {
     return true;
   }
   for (size_t c = 0; c < info.capacity.size(); ++c) {
     const CapInfo& cap = info.capacity[c];
-    const api::CapacityRequestPolicy* policy =
-        cap.source->request_policy ? &*cap.source->request_policy : nullptr;
-    int64_t amount = cap.value;
-    bool is_default = true;  // the default and the full value always pass the policy
-    for (const auto& [name, value] : slot.capacity_requests) {
-      if (name == cap.name) {
-        amount = value;
-        is_default = false;
-        break;
-      }
-    }
-    if (is_default && policy && policy->default_value) {
-      amount = policy->default_value->MilliValue();
-    }
-    int64_t rounded = 0;
-    if (!RoundByPolicy(amount, policy, is_default, &rounded)) return false;
+    const api::Quantity consumed_quantity =
+        ConsumedQuantity(RequestedCapacity(slot, cap.name), *cap.source);
+    if (ViolatesPolicy(consumed_quantity, cap.source->request_policy)) return false;
+    const int64_t rounded = consumed_quantity.MilliValue();
     int64_t taken = capacity_used[device][c];
     if (in_search && info.shared && shares[device] > 0) {
       for (const auto& claim_picks : picks) {
@@ -1678,27 +1695,6 @@ std::string Allocator::State::ShareId() {
   return buf;
 }
 
-api::Quantity Allocator::State::QuantityFor(int64_t milli, const DeviceInfo& info, size_t cap,
-                                            const Slot& slot) const {
-  const api::DeviceCapacity& source = *info.capacity[cap].source;
-  if (source.value.MilliValue() == milli) return source.value;
-  if (slot.capacity_quantities) {
-    for (const auto& [name, q] : *slot.capacity_quantities) {
-      if (q.MilliValue() == milli) return q;
-    }
-  }
-  if (source.request_policy) {
-    const auto& p = *source.request_policy;
-    if (p.default_value && p.default_value->MilliValue() == milli) return *p.default_value;
-    for (const auto& q : p.valid_values) {
-      if (q.MilliValue() == milli) return q;
-    }
-  }
-  if (milli % 1000 == 0) return api::Quantity::FromInt(milli / 1000);
-  auto parsed = api::Quantity::Parse(std::to_string(milli) + "m");
-  return parsed.ok() ? *parsed : api::Quantity::FromInt((milli + 999) / 1000);
-}
-
 Result<api::AllocationResult> Allocator::State::BuildResult(size_t ci) {
   const ClaimPlan& plan = plans[ci];
   api::AllocationResult out;
@@ -1719,8 +1715,8 @@ Result<api::AllocationResult> Allocator::State::BuildResult(size_t ci) {
     if (rec.share) {
       r.share_id = ShareId();
       for (size_t c = 0; c < info.capacity.size(); ++c) {
-        r.consumed_capacity[info.capacity[c].name] =
-            QuantityFor(rec.consumed[c], info, c, *rec.slot);
+        r.consumed_capacity[info.capacity[c].name] = ConsumedQuantity(
+            RequestedCapacity(*rec.slot, info.capacity[c].name), *info.capacity[c].source);
       }
     }
     out.devices.results.push_back(std::move(r));

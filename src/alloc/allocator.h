@@ -34,7 +34,9 @@
 //   makes an Allocate that finds nothing an error instead of `!fits`. A device allocated by name is
 //   in use in every generation of its pool.
 // - Consumable capacity (allowMultipleAllocations): a request consumes of every capacity of a
-//   device what it asks for, else the policy's default, else all of it, rounded up by the policy;
+//   device what it asks for, else the policy's default, else all of it, rounded up by the policy
+//   (a range's step in whole units, as upstream's Quantity.Value(); results show the quantity as
+//   upstream's calculateConsumedCapacity makes it, e.g. a stepped amount in BinarySI: "3Gi");
 //   capacity names match exactly (a request for dra.example.com/memory skips a device whose
 //   capacity is named memory, as upstream; CEL's device.capacity resolves domains, this does not);
 //   it must fit beside the committed and the searched shares, on exclusive devices too (old shares
