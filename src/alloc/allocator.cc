@@ -6,10 +6,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
+#include <string_view>
 #include <unordered_map>
 
 #include "alloc/node_selector.h"
@@ -112,33 +115,61 @@ bool TaintsTolerated(const api::Device& device,
   return true;
 }
 
-// requestPolicy rounding (§2.9). Returns false when the amount violates the policy.
-bool RoundByPolicy(int64_t amount, const api::CapacityRequestPolicy* policy, bool is_default,
-                   int64_t* out) {
-  *out = amount;
-  if (policy == nullptr || is_default) return true;
+// `value` (>= 0) base units as upstream's NewQuantity(value, BinarySI) prints them: the largest
+// binary suffix that divides it exactly ("3Gi", "1953125Ki"), else plain digits.
+api::Quantity BinarySI(int64_t value) {
+  static constexpr const char* kSuffixes[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+  size_t suffix = 0;
+  int64_t mantissa = value;
+  while (mantissa != 0 && mantissa % 1024 == 0 && suffix + 1 < std::size(kSuffixes)) {
+    mantissa /= 1024;
+    ++suffix;
+  }
+  auto parsed = api::Quantity::Parse(std::to_string(mantissa) + kSuffixes[suffix]);
+  return parsed.ok() ? *parsed : api::Quantity::FromInt(value);
+}
+
+// What a request consumes of a capacity, as upstream's calculateConsumedCapacity (value and
+// format): `requested` (null when the request does not name the capacity) rounded up by the
+// policy, else the policy's default, else the whole capacity. A range with a step rounds in whole
+// units (upstream uses Quantity.Value()) and gives a BinarySI quantity (upstream NewQuantity).
+api::Quantity ConsumedQuantity(const api::Quantity* requested, const api::DeviceCapacity& cap) {
+  const std::optional<api::CapacityRequestPolicy>& policy = cap.request_policy;
+  if (requested == nullptr) {
+    return policy && policy->default_value ? *policy->default_value : cap.value;
+  }
+  if (!policy) return *requested;
   if (policy->valid_range) {
-    const auto& range = *policy->valid_range;
-    int64_t min = range.min.MilliValue();
-    int64_t v = std::max(amount, min);
-    if (range.step) {
-      int64_t step = range.step->MilliValue();
-      if (step > 0) v = min + ((v - min + step - 1) / step) * step;
-    }
-    if (range.max && v > range.max->MilliValue()) return false;
-    *out = v;
-    return true;
+    const api::CapacityRequestPolicyRange& range = *policy->valid_range;
+    if (requested->Compare(range.min) < 0) return range.min;
+    if (!range.step) return *requested;
+    const int64_t min = range.min.Value();
+    const int64_t step = range.step->Value();
+    const int64_t added = requested->Value() - min;
+    const int64_t steps = added / step + (added % step != 0 ? 1 : 0);
+    return BinarySI(min + step * steps);
   }
-  if (!policy->valid_values.empty()) {
-    for (const auto& q : policy->valid_values) {
-      if (q.MilliValue() >= amount) {
-        *out = q.MilliValue();
-        return true;
-      }
-    }
-    return false;
+  for (const auto& value : policy->valid_values) {
+    if (requested->Compare(value) <= 0) return value;
   }
-  return true;
+  return *requested;
+}
+
+// Whether `consumed` breaks `policy`, as upstream's violatesPolicy: the default never does; a
+// range rules out more than max and, with a step, what is not min plus whole steps (in whole
+// units); valid values rule out any other value.
+bool ViolatesPolicy(const api::Quantity& consumed,
+                    const std::optional<api::CapacityRequestPolicy>& policy) {
+  if (!policy) return false;
+  if (policy->default_value && consumed == *policy->default_value) return false;
+  if (policy->valid_range) {
+    const api::CapacityRequestPolicyRange& range = *policy->valid_range;
+    if (range.max && consumed.Compare(*range.max) > 0) return true;
+    return range.step && (consumed.Value() - range.min.Value()) % range.step->Value() != 0;
+  }
+  if (policy->valid_values.empty()) return false;
+  return std::none_of(policy->valid_values.begin(), policy->valid_values.end(),
+                      [&](const api::Quantity& value) { return consumed == value; });
 }
 
 struct CapInfo {
@@ -176,8 +207,12 @@ struct PoolInfo {
   int64_t newest_generation = 0;  // of any slice of the pool
   std::vector<int> slices;        // of this generation, sorted by name
   std::vector<int> devices;       // in slice-name order, then slice order
+  // Invalid on every node: counter sets defined twice, devices consuming undefined counters.
   bool invalid = false;
   bool has_binding_conditions = false;
+  // Some device name occurs in two slices: the pool is invalid on the nodes that see both (a
+  // node's view decides, as upstream validates only the slices gathered for the node).
+  bool repeats_device_names = false;
   std::string invalid_reason;
   int64_t in_use = 0;  // committed devices, for node fullness
 };
@@ -200,8 +235,7 @@ struct Slot {
   int64_t count = 1;
   bool admin = false;
   const std::vector<api::DeviceToleration>* tolerations = nullptr;
-  std::vector<std::pair<std::string, int64_t>> capacity_requests;
-  const std::map<std::string, api::Quantity>* capacity_quantities = nullptr;
+  const std::map<std::string, api::Quantity>* capacity_requests = nullptr;  // null: none
   int selector_set = 0;
   std::vector<int> candidates;  // selectable visible devices, in upstream order
   int64_t skipped_in_use = 0;   // visible devices in use, not evaluated (as upstream)
@@ -261,9 +295,13 @@ struct NodeView {
   api::Node node;
   std::vector<int> devices;  // visible, in upstream order (pools sorted, slices by name)
   // The pools (one generation each) this node gathers, in order; `incomplete` says which of them
-  // lack slices: they contribute no devices, and make All an error.
+  // lack slices: they contribute no devices, and make All an error. `invalid` (why, or empty)
+  // says which are invalid for this node: their devices are skipped, and they make All an error
+  // and an allocation that finds nothing an error.
   std::vector<int> pools;
   std::vector<bool> incomplete;
+  std::vector<std::string> invalid;
+  std::vector<int> invalid_pools;       // of `pools`, those with a reason in `invalid`
   std::vector<int> pools_with_devices;  // of `pools`, those with devices for this node
   std::vector<int> sets;                // counter sets of visible devices
   int64_t device_total = 0;             // devices of visible pools
@@ -278,6 +316,7 @@ struct NodeView {
     uint64_t node_epoch = 0;
     uint64_t global_epoch = 0;
     std::string reason;
+    bool invalid_pools = false;  // nothing found while the node sees an invalid pool
   };
   std::unordered_map<std::string, Memo> infeasible;
   // Claims (by FeasibilitySignature) found to fit, with the score of the allocation found, valid
@@ -292,19 +331,21 @@ struct NodeView {
 
 enum Verdict { kUsable, kInUse, kCounters, kTainted, kCapacity, kConstraint };
 
-// The index of the capacity `name` (exact, or qualified with the driver's domain) or -1.
-int CapacityIndex(const DeviceInfo& info, const std::string& driver, const std::string& name) {
+// The index of the capacity `name` or -1. Names match exactly, as upstream's
+// CmpRequestOverCapacity looks requests up in the device's capacity map: "dra.example.com/memory"
+// does not name a capacity "memory" (unlike CEL's device.capacity, which resolves domains).
+int CapacityIndex(const DeviceInfo& info, const std::string& name) {
   for (size_t c = 0; c < info.capacity.size(); ++c) {
     if (info.capacity[c].name == name) return static_cast<int>(c);
   }
-  auto slash = name.find('/');
-  if (slash != std::string::npos && name.compare(0, slash, driver) == 0) {
-    std::string_view id = std::string_view(name).substr(slash + 1);
-    for (size_t c = 0; c < info.capacity.size(); ++c) {
-      if (info.capacity[c].name == id) return static_cast<int>(c);
-    }
-  }
   return -1;
+}
+
+// What `slot` asks of the capacity `name`, or null.
+const api::Quantity* RequestedCapacity(const Slot& slot, const std::string& name) {
+  if (slot.capacity_requests == nullptr) return nullptr;
+  auto it = slot.capacity_requests->find(name);
+  return it == slot.capacity_requests->end() ? nullptr : &it->second;
 }
 
 struct Committed {
@@ -365,6 +406,7 @@ struct Allocator::State {
     return devices[device].shared ? shares[device] > 0 : (in_use[device] > 0 || picked[device] > 0);
   }
   NodeView& ViewFor(const api::Node& node);
+  std::string InvalidReason(int p, const api::Node& node) const;
   Result<int> SelectorSetFor(const api::DeviceClass& device_class,
                              const std::vector<api::DeviceSelector>& request_selectors,
                              const std::string& request_label);
@@ -378,7 +420,12 @@ struct Allocator::State {
       }
     }
   }
+  // Allocates `claims` on the node of `view`. Nothing found while the node sees an invalid pool is
+  // `!fits` with upstream's reason and `invalid_pools_failure` set: an error for this node only
+  // (upstream's ErrFailedAllocationOnNode), which Allocate reports as an error and ChooseNode only
+  // when no candidate fits.
   Result<Outcome> Run(const NodeView& view, std::span<const api::ResourceClaim* const> claims);
+  bool invalid_pools_failure = false;
   std::string Precheck();
   std::string Diagnose();
 
@@ -424,8 +471,6 @@ struct Allocator::State {
   double NodeFullness(const NodeView& view) const;
   Result<api::AllocationResult> BuildResult(size_t claim);
   std::string ShareId();
-  api::Quantity QuantityFor(int64_t milli, const DeviceInfo& info, size_t cap,
-                            const Slot& slot) const;
 };
 
 namespace {
@@ -511,15 +556,11 @@ Status Allocator::State::Index(const AllocatorInput& input) {
   counter_used.assign(counter_total.size(), 0);
   for (size_t p = 0; p < pools.size(); ++p) {
     PoolInfo& pool = pools[p];
-    std::map<std::string, bool> names;
+    std::set<std::string_view> names;
     for (int si : pool.slices) {
       const auto& spec = slice_store[si].spec;
       for (const auto& d : spec.devices) {
-        if (names.count(d.name)) {
-          pool.invalid = true;
-          pool.invalid_reason = "duplicate device name " + d.name;
-        }
-        names[d.name] = true;
+        if (!names.emplace(d.name).second) pool.repeats_device_names = true;
         DeviceInfo info;
         info.device = &d;
         info.slice = si;
@@ -703,6 +744,24 @@ bool SliceRelevant(const api::ResourceSliceSpec& spec, const api::Node& node) {
 
 }  // namespace
 
+// Why pool `p` is invalid for `node`, or empty. As upstream's buildPool: the node-independent
+// reasons, else a device name that occurs twice among the device slices gathered for the node
+// (slices of other nodes are not checked, nor are counter-set slices).
+std::string Allocator::State::InvalidReason(int p, const api::Node& node) const {
+  const PoolInfo& pool = pools[p];
+  if (pool.invalid) return pool.invalid_reason;
+  if (!pool.repeats_device_names) return {};
+  std::set<std::string_view> names;
+  for (int si : pool.slices) {
+    const auto& spec = slice_store[si].spec;
+    if (!spec.shared_counters.empty() || !SliceRelevant(spec, node)) continue;
+    for (const auto& d : spec.devices) {
+      if (!names.emplace(d.name).second) return "duplicate device name " + d.name;
+    }
+  }
+  return {};
+}
+
 // Which generation of each pool `node` sees, as upstream's GatherPools: the newest among the
 // slices relevant for the node. It is complete when those slices are as many as the pool's
 // resourceSliceCount (of the first of them in input order), even where a newer generation exists
@@ -754,6 +813,8 @@ NodeView& Allocator::State::ViewFor(const api::Node& node) {
     const PoolInfo& pool = pools[p];
     view.pools.push_back(p);
     view.incomplete.push_back(state[p] == 1);
+    view.invalid.push_back(state[p] == 1 ? std::string() : InvalidReason(p, node));
+    if (!view.invalid.back().empty()) view.invalid_pools.push_back(p);
     if (state[p] == 1) continue;
     const size_t devices_before = view.devices.size();
     for (int si : pool.slices) {
@@ -910,12 +971,7 @@ Status Allocator::State::Prepare(std::span<const api::ResourceClaim* const> clai
         }
         slot.admin = admin.value_or(false);
         slot.tolerations = &tolerations;
-        if (capacity) {
-          slot.capacity_quantities = &capacity->requests;
-          for (const auto& [cname, q] : capacity->requests) {
-            slot.capacity_requests.emplace_back(cname, q.MilliValue());
-          }
-        }
+        if (capacity && !capacity->requests.empty()) slot.capacity_requests = &capacity->requests;
         MIGDRA_ASSIGN_OR_RETURN(slot.selector_set,
                                 SelectorSetFor(*slot.device_class, selectors, "request " + name));
         slots.push_back(std::move(slot));
@@ -951,17 +1007,20 @@ Status Allocator::State::Prepare(std::span<const api::ResourceClaim* const> clai
         // All needs every pool the node gathers complete and valid, whatever its driver.
         for (size_t k = 0; slot.all_mode && k < view->pools.size(); ++k) {
           const PoolInfo& pool = pools[view->pools[k]];
-          if (view->incomplete[k] || pool.invalid) {
+          if (view->incomplete[k] || !view->invalid[k].empty()) {
             return MakeError(
                 who + ": request " + slot.name + ": asks for all devices, but resource pool " +
                 pool.driver + "/" + pool.name + " is currently " +
-                (view->incomplete[k] ? "being updated" : "invalid (" + pool.invalid_reason + ")"));
+                (view->incomplete[k] ? "being updated" : "invalid (" + view->invalid[k] + ")"));
           }
         }
         for (int d : view->devices) {
           const DeviceInfo& info = devices[d];
-          const PoolInfo& pool = pools[info.pool];
-          if (pool.invalid) continue;
+          if (!view->invalid_pools.empty() &&
+              std::find(view->invalid_pools.begin(), view->invalid_pools.end(), info.pool) !=
+                  view->invalid_pools.end()) {
+            continue;
+          }
           // For ExactCount, in-use devices are never evaluated, as upstream (their selectors may
           // not apply). All takes every selectable device, in use or not (then it fails).
           if (!slot.all_mode && !slot.admin && !info.shared && in_use[d] > 0) {
@@ -1091,9 +1150,9 @@ Verdict Allocator::State::Usable(const Slot& slot, int device, PickRecord* recor
 
 bool Allocator::State::DefinesRequestedCapacity(const Slot& slot, int device) const {
   const DeviceInfo& info = devices[device];
-  const std::string& driver = pools[info.pool].driver;
-  for (const auto& [name, amount] : slot.capacity_requests) {
-    if (CapacityIndex(info, driver, name) < 0) return false;
+  if (slot.capacity_requests == nullptr) return true;
+  for (const auto& [name, amount] : *slot.capacity_requests) {
+    if (CapacityIndex(info, name) < 0) return false;
   }
   return true;
 }
@@ -1105,28 +1164,15 @@ bool Allocator::State::CapacityFits(const Slot& slot, int device, bool in_search
   // An exclusive device without shares and without capacity requests consumes all of each
   // capacity (or its default), which always fits: the common case, decided without the loop.
   if (info.capacity.empty() ||
-      (!info.shared && slot.capacity_requests.empty() && shares[device] == 0)) {
+      (!info.shared && slot.capacity_requests == nullptr && shares[device] == 0)) {
     return true;
   }
-  const std::string& driver = pools[info.pool].driver;
   for (size_t c = 0; c < info.capacity.size(); ++c) {
     const CapInfo& cap = info.capacity[c];
-    const api::CapacityRequestPolicy* policy =
-        cap.source->request_policy ? &*cap.source->request_policy : nullptr;
-    int64_t amount = cap.value;
-    bool is_default = true;  // the default and the full value always pass the policy
-    for (const auto& [name, value] : slot.capacity_requests) {
-      if (CapacityIndex(info, driver, name) == static_cast<int>(c)) {
-        amount = value;
-        is_default = false;
-        break;
-      }
-    }
-    if (is_default && policy && policy->default_value) {
-      amount = policy->default_value->MilliValue();
-    }
-    int64_t rounded = 0;
-    if (!RoundByPolicy(amount, policy, is_default, &rounded)) return false;
+    const api::Quantity consumed_quantity =
+        ConsumedQuantity(RequestedCapacity(slot, cap.name), *cap.source);
+    if (ViolatesPolicy(consumed_quantity, cap.source->request_policy)) return false;
+    const int64_t rounded = consumed_quantity.MilliValue();
     int64_t taken = capacity_used[device][c];
     if (in_search && info.shared && shares[device] > 0) {
       for (const auto& claim_picks : picks) {
@@ -1649,27 +1695,6 @@ std::string Allocator::State::ShareId() {
   return buf;
 }
 
-api::Quantity Allocator::State::QuantityFor(int64_t milli, const DeviceInfo& info, size_t cap,
-                                            const Slot& slot) const {
-  const api::DeviceCapacity& source = *info.capacity[cap].source;
-  if (source.value.MilliValue() == milli) return source.value;
-  if (slot.capacity_quantities) {
-    for (const auto& [name, q] : *slot.capacity_quantities) {
-      if (q.MilliValue() == milli) return q;
-    }
-  }
-  if (source.request_policy) {
-    const auto& p = *source.request_policy;
-    if (p.default_value && p.default_value->MilliValue() == milli) return *p.default_value;
-    for (const auto& q : p.valid_values) {
-      if (q.MilliValue() == milli) return q;
-    }
-  }
-  if (milli % 1000 == 0) return api::Quantity::FromInt(milli / 1000);
-  auto parsed = api::Quantity::Parse(std::to_string(milli) + "m");
-  return parsed.ok() ? *parsed : api::Quantity::FromInt((milli + 999) / 1000);
-}
-
 Result<api::AllocationResult> Allocator::State::BuildResult(size_t ci) {
   const ClaimPlan& plan = plans[ci];
   api::AllocationResult out;
@@ -1690,8 +1715,8 @@ Result<api::AllocationResult> Allocator::State::BuildResult(size_t ci) {
     if (rec.share) {
       r.share_id = ShareId();
       for (size_t c = 0; c < info.capacity.size(); ++c) {
-        r.consumed_capacity[info.capacity[c].name] =
-            QuantityFor(rec.consumed[c], info, c, *rec.slot);
+        r.consumed_capacity[info.capacity[c].name] = ConsumedQuantity(
+            RequestedCapacity(*rec.slot, info.capacity[c].name), *info.capacity[c].source);
       }
     }
     out.devices.results.push_back(std::move(r));
@@ -1718,13 +1743,13 @@ Result<api::AllocationResult> Allocator::State::BuildResult(size_t ci) {
                         &selector)) {
     out.node_selector = std::move(selector);
   }
-  // Config: class configs (FromClass) once per class with the requests using it, then claim
-  // configs (FromClaim) that apply to an allocated request or the selected subrequest.
+  // Config, as upstream: class configs (FromClass) once per class, naming the requests (or
+  // selected subrequests) that use it; then each claim config (FromClaim) with its requests as
+  // written, once if it names none, else once per request it names by name or by the selected
+  // subrequest (so a config naming two requests appears twice).
   std::vector<std::pair<const api::DeviceClass*, std::vector<std::string>>> by_class;
-  std::vector<std::string> allocated_names;
   for (size_t ri = 0; ri < plan.requests.size(); ++ri) {
     const Slot& slot = plan.requests[ri][plan.selected[ri]];
-    allocated_names.push_back(slot.name);
     auto it = std::find_if(by_class.begin(), by_class.end(),
                            [&](const auto& e) { return e.first == slot.device_class; });
     if (it == by_class.end()) {
@@ -1743,24 +1768,21 @@ Result<api::AllocationResult> Allocator::State::BuildResult(size_t ci) {
     }
   }
   for (const auto& cfg : plan.claim->spec.devices.config) {
-    api::DeviceAllocationConfiguration c;
-    c.source = api::kConfigSourceFromClaim;
-    c.opaque = cfg.opaque;
-    if (!cfg.requests.empty()) {
-      for (const auto& name : cfg.requests) {
-        for (size_t ri = 0; ri < plan.requests.size(); ++ri) {
-          const Slot& slot = plan.requests[ri][plan.selected[ri]];
-          bool parent_only = plan.first_available[ri] && name == slot.parent;
-          if (name == slot.name || parent_only ||
-              (!plan.first_available[ri] && name == slot.parent)) {
-            c.requests.push_back(name);
-            break;
-          }
-        }
-      }
-      if (c.requests.empty()) continue;
+    auto names = [&](const std::string& name) {
+      return std::find(cfg.requests.begin(), cfg.requests.end(), name) != cfg.requests.end();
+    };
+    size_t copies = cfg.requests.empty() ? 1 : 0;
+    for (size_t ri = 0; ri < plan.requests.size(); ++ri) {
+      const Slot& slot = plan.requests[ri][plan.selected[ri]];
+      if (names(slot.parent) || (plan.first_available[ri] && names(slot.name))) ++copies;
     }
-    out.devices.config.push_back(std::move(c));
+    for (size_t k = 0; k < copies; ++k) {
+      api::DeviceAllocationConfiguration c;
+      c.source = api::kConfigSourceFromClaim;
+      c.requests = cfg.requests;
+      c.opaque = cfg.opaque;
+      out.devices.config.push_back(std::move(c));
+    }
   }
   return out;
 }
@@ -1772,6 +1794,7 @@ Result<Outcome> Allocator::State::Run(const NodeView& node_view,
   view = &node_view;
   steps = 0;
   error.reset();
+  invalid_pools_failure = false;
   MIGDRA_RETURN_IF_ERROR(Prepare(claims));
   Outcome outcome;
   std::string reason = options.prechecks ? Precheck() : std::string();
@@ -1805,9 +1828,11 @@ Result<Outcome> Allocator::State::Run(const NodeView& node_view,
   if (r == kNotFound) {
     for (size_t k = 0; k < view->pools.size(); ++k) {
       const int p = view->pools[k];
-      if (!view->incomplete[k] && pools[p].invalid) {
-        return MakeError("invalid resource pools were encountered: " + pools[p].driver + "/" +
-                         pools[p].name + ": " + pools[p].invalid_reason);
+      if (!view->invalid[k].empty()) {
+        outcome.reason = "invalid resource pools were encountered: " + pools[p].driver + "/" +
+                         pools[p].name + ": " + view->invalid[k];
+        invalid_pools_failure = true;
+        return outcome;
       }
     }
     outcome.reason = reason.empty() ? Diagnose() : std::move(reason);
@@ -1849,7 +1874,9 @@ Result<std::unique_ptr<Allocator>> Allocator::Create(const AllocatorInput& input
 Result<Outcome> Allocator::Allocate(const api::Node& node,
                                     std::span<const api::ResourceClaim* const> claims) {
   NodeView& view = state_->ViewFor(node);
-  return state_->Run(view, claims);
+  MIGDRA_ASSIGN_OR_RETURN(Outcome outcome, state_->Run(view, claims));
+  if (state_->invalid_pools_failure) return MakeError(std::move(outcome.reason));
+  return outcome;
 }
 
 namespace {
@@ -1952,7 +1979,8 @@ Result<Allocator::State::NodePick> Allocator::State::PickNode(
     } else {
       MIGDRA_ASSIGN_OR_RETURN(Outcome run, Run(view, claims));
       if (!run.fits) {
-        view.infeasible[signature] = {view.epoch, global_epoch, std::move(run.reason)};
+        view.infeasible[signature] = {view.epoch, global_epoch, std::move(run.reason),
+                                      invalid_pools_failure};
         continue;
       }
       if (!pack) {
@@ -1996,7 +2024,12 @@ Result<NodeChoice> Allocator::ChooseNode(std::span<const api::Node* const> candi
     choice.allocations = std::move(pick.outcome->allocations);
     return choice;
   }
-  // Nothing fits: every candidate now has a current memo with its reason.
+  // Nothing fits: every candidate now has a current memo with its reason. Invalid pools are an
+  // error now, as upstream surfaces them when allocation fails on every node.
+  for (size_t i : pick.order) {
+    const auto& memo = pick.views[i]->infeasible[signature];
+    if (memo.invalid_pools) return MakeError(candidates[i]->metadata.name + ": " + memo.reason);
+  }
   for (size_t i : pick.order) {
     choice.reason +=
         candidates[i]->metadata.name + ": " + pick.views[i]->infeasible[signature].reason + "\n";

@@ -27,13 +27,26 @@
 //   own, counter sets always), as upstream's GatherPools: used when those slices are as many as
 //   resourceSliceCount, even if a newer generation sits on other nodes; otherwise left out if a
 //   newer generation exists, else complete only when all slices of the generation are there.
-//   Incomplete pools are skipped, and make All an error. A device allocated by name is in use in
-//   every generation of its pool.
+//   Incomplete pools are skipped, and make All an error. A pool is invalid for a node where a
+//   device name repeats among its slices gathered for that node (slices of other nodes are not
+//   compared, as upstream's buildPool), and everywhere where a counter set is defined twice or a
+//   device consumes an undefined counter: its devices are skipped, it makes All an error, and it
+//   makes an Allocate that finds nothing an error instead of `!fits`. A device allocated by name is
+//   in use in every generation of its pool.
 // - Consumable capacity (allowMultipleAllocations): a request consumes of every capacity of a
-//   device what it asks for, else the policy's default, else all of it, rounded up by the policy;
+//   device what it asks for, else the policy's default, else all of it, rounded up by the policy
+//   (a range's step in whole units, as upstream's Quantity.Value(); results show the quantity as
+//   upstream's calculateConsumedCapacity makes it, e.g. a stepped amount in BinarySI: "3Gi");
+//   capacity names match exactly (a request for dra.example.com/memory skips a device whose
+//   capacity is named memory, as upstream; CEL's device.capacity resolves domains, this does not);
 //   it must fit beside the committed and the searched shares, on exclusive devices too (old shares
 //   block them). `allocationMode: All` is every selectable device where the request fits beside
 //   the committed shares, fixed before the search, as upstream.
+// - Results' devices.config, as upstream: each class's config once, naming the requests (or
+//   selected subrequests) that use the class; then each claim config with its requests as written,
+//   once if it names none, else once per request of the claim it names by name or by the selected
+//   subrequest (a config naming two allocated requests appears twice; one naming only subrequests
+//   that were not selected is left out).
 // - Nothing is half-applied: a failed or rejected Allocate leaves the committed state unchanged.
 //
 // Ownership: Create copies the slices and classes it is given; callers need not keep them alive.
@@ -131,7 +144,9 @@ class Allocator {
 
   // Tries `candidates` and returns the chosen one: under kKubernetes the first that fits in name
   // order, under kPack the best that fits (see kPack above). An error on any node aborts the
-  // choice. Results are remembered per node between calls until that node's devices change, so
+  // choice, except invalid pools: they rule out only their node, and are an error only when no
+  // candidate fits (upstream's ErrFailedAllocationOnNode, surfaced when allocation fails on all
+  // nodes). Results are remembered per node between calls until that node's devices change, so
   // allocating claims one after another re-runs the search only where something changed.
   Result<NodeChoice> ChooseNode(std::span<const api::Node* const> candidates,
                                 std::span<const api::ResourceClaim* const> claims);
@@ -140,7 +155,8 @@ class Allocator {
   // another. Under kKubernetes the given order. Under kPack the largest first, by the devices
   // each set would take on its own now (right-sized), sets that fit nowhere last, ties in the
   // given order: small sets then fill around large ones instead of crowding them out (first fit
-  // decreasing). Changes no committed state; errors as ChooseNode.
+  // decreasing). Changes no committed state; errors as ChooseNode, except that a set that fits
+  // nowhere because of invalid pools is ordered last, not an error.
   Result<std::vector<size_t>> BatchOrder(
       std::span<const api::Node* const> candidates,
       std::span<const std::vector<const api::ResourceClaim*>> claim_sets);

@@ -273,6 +273,29 @@ TEST(Pools, InvalidPoolIsSkippedAndReportedOnlyWhenNothingFits) {
               HasSubstr("invalid resource pools were encountered: dra.example.com/a"));
 }
 
+TEST(Pools, ADeviceNameIsCheckedOnlyAmongTheSlicesOfTheNode) {
+  // One pool over two nodes whose slices both name their device x: valid for each node, as
+  // upstream's buildPool checks names among the slices gathered for the node. A third slice
+  // repeating x on node-a makes the pool invalid there only.
+  World w;
+  for (std::string node : {"node-a", "node-b"}) {
+    w.slices.push_back(Slice("s-" + node, "p", {Dev("x")}, node));
+    w.slices.back().spec.pool.resource_slice_count = 2;
+  }
+  for (std::string node : {"node-a", "node-b"}) {
+    EXPECT_EQ(Only(w.Run({Claim("c", {Exactly("r", "any")})}, Strategy::kKubernetes, Node(node))),
+              std::vector<std::string>{"r=p/x"});
+  }
+  for (auto& s : w.slices) s.spec.pool.resource_slice_count = 3;
+  w.slices.push_back(Slice("s-node-a-2", "p", {Dev("x")}, "node-a"));
+  w.slices.back().spec.pool.resource_slice_count = 3;
+  auto a = w.Run({Claim("c", {Exactly("r", "any")})}, Strategy::kKubernetes, Node("node-a"));
+  ASSERT_FALSE(a.ok());
+  EXPECT_THAT(a.error().message, HasSubstr("duplicate device name x"));
+  EXPECT_EQ(Only(w.Run({Claim("c", {Exactly("r", "any")})}, Strategy::kKubernetes, Node("node-b"))),
+            std::vector<std::string>{"r=p/x"});
+}
+
 TEST(Limits, MoreThan32ResultsIsAnError) {
   World w;
   auto r = w.Run({Claim("c", {Exactly("a", "any", 20), Exactly("b", "any", 13)})},
@@ -1095,6 +1118,37 @@ TEST(ChooseNode, ReportsEveryNodeWhenNothingFits) {
   EXPECT_FALSE(choice->fits);
   EXPECT_THAT(choice->reason, HasSubstr("node-a: "));
   EXPECT_THAT(choice->reason, HasSubstr("node-b: "));
+}
+
+TEST(ChooseNode, AnInvalidPoolRulesOutOnlyItsNode) {
+  // Upstream's invalid-pool error wraps ErrFailedAllocationOnNode: the scheduler marks that node
+  // unschedulable and goes on with the others; the error surfaces when no node fits.
+  World w;
+  w.slices.push_back(Slice("s1", "a", {Dev("x")}, "node-a"));
+  w.slices.push_back(Slice("s2", "a", {Dev("x")}, "node-a"));
+  for (auto& s : w.slices) s.spec.pool.resource_slice_count = 2;
+  w.slices.push_back(Slice("s3", "b", {Dev("y")}, "node-b"));
+  api::Node a = Node("node-a");
+  api::Node b = Node("node-b");
+  auto claim = Claim("c", {Exactly("r", "any")});
+  const api::ResourceClaim* ptr = &claim;
+  for (Strategy strategy : {Strategy::kKubernetes, Strategy::kPack}) {
+    Options options;
+    options.strategy = strategy;
+    auto alloc = Allocator::Create(w.Input(), options);
+    ASSERT_TRUE(alloc.ok());
+    std::vector<const api::Node*> both = {&a, &b};
+    auto choice = (*alloc)->ChooseNode(both, std::span(&ptr, 1));
+    ASSERT_TRUE(choice.ok()) << choice.error().ToString();
+    ASSERT_TRUE(choice->fits) << choice->reason;
+    EXPECT_EQ(both[choice->node_index], &b);
+    // Surfaced as an error when no node fits.
+    std::vector<const api::Node*> only_a = {&a};
+    choice = (*alloc)->ChooseNode(only_a, std::span(&ptr, 1));
+    ASSERT_FALSE(choice.ok());
+    EXPECT_THAT(choice.error().message,
+                HasSubstr("node-a: invalid resource pools were encountered: dra.example.com/a"));
+  }
 }
 
 }  // namespace
