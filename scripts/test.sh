@@ -23,6 +23,14 @@ if [[ -f fuzz/CMakeLists.txt ]]; then
   ninja -C "$build-fuzz" -j "$jobs"
 fi
 
+# ThreadSanitizer: the threaded modules' tests and the migdra binary only (tests/tsan/ runs them),
+# at -O1 with line tables, which keeps the build and the runs bounded.
+echo "== build for ThreadSanitizer ($build-tsan)"
+cmake -S . -B "$build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+  -DMIGDRA_SANITIZE=thread -DMIGDRA_BENCH=OFF -DMIGDRA_WERROR=ON >/dev/null
+ninja -C "$build-tsan" -j "$jobs" migdra control_test driver_test kube_test cel_test
+
 echo "== test"
 cd "$build"
 ctest --output-on-failure -j "$jobs" --timeout 900
