@@ -115,9 +115,10 @@ struct ContainerRun {
   std::string reason;
   std::string message;
   Clock::time_point next_start{};
-  int pull_failures = 0;  // consecutive image pulls that failed (ImagePullBackOff)
-  bool done = false;      // exited for good (no restart coming)
-  json last_termination;  // the previous attempt's end (lastState.terminated), once restarted
+  int pull_failures = 0;       // consecutive image pulls that failed (ImagePullBackOff)
+  bool create_failed = false;  // creating the current attempt failed (StartInRuntime)
+  bool done = false;           // exited for good (no restart coming)
+  json last_termination;       // the previous attempt's end (lastState.terminated), once restarted
 
   bool running() const { return (process || !container_id.empty()) && !exit_code; }
 };
@@ -220,6 +221,7 @@ class PodWorker {
   ContainerConfig RuntimeConfig(const ContainerRun& c, const Result<ContainerCommand>& built);
   void StartInRuntime(ContainerRun& c, ContainerConfig config);
   void RecoverFromRuntime(ContainerRun& c);
+  void AdoptFromRuntime(ContainerRun& c, const ContainerStatus& attempt);
   bool ReapFromRuntime(ContainerRun& c);
   void StopInRuntime(std::chrono::seconds grace);
   PodSandboxConfig Sandbox() const;
@@ -733,15 +735,39 @@ void PodWorker::StartInRuntime(ContainerRun& c, ContainerConfig config) {
     return;
   }
   c.pull_failures = 0;
+  // The runtime may hold this attempt's container after all when creating it failed: a serve
+  // killed during its CreateContainer leaves the name reserved until containerd has finished
+  // that call, which may yet make the container. It is taken up, never made twice.
+  if (c.create_failed) {
+    auto containers = cri.ListContainers(sandbox_id_);
+    if (containers.ok()) {
+      for (const ContainerStatus& status : *containers) {
+        if (status.name != c.name || status.attempt != c.restarts) continue;
+        c.create_failed = false;
+        AdoptFromRuntime(c, status);
+        return;
+      }
+    }
+  }
   Result<std::string> created = cri.CreateContainer(sandbox_id_, config, Sandbox());
-  Status started = created.ok() ? cri.StartContainer(*created) : Status(created.error());
+  if (!created.ok()) {
+    // As the kubelet: no container, so no attempt ended and none is counted; the container
+    // waits (CreateContainerError) and the same attempt is made again.
+    c.create_failed = true;
+    c.reason = "CreateContainerError";
+    c.message = created.error().message;
+    c.next_start = Clock::now() + kInitialRestartDelay;
+    return;
+  }
+  c.create_failed = false;
+  Status started = cri.StartContainer(*created);
   if (started.ok()) {
     c.container_id = *created;
     c.started_at = NowRfc3339();
     c.next_poll = Clock::now();
     return;
   }
-  FailStart(c, created.ok() ? "StartError" : "CreateContainerError", started.error().message);
+  FailStart(c, "StartError", started.error().message);
 }
 
 // Takes up the container's last attempt from the CRI runtime after a restart of serve: running
@@ -756,15 +782,22 @@ void PodWorker::RecoverFromRuntime(ContainerRun& c) {
   for (const ContainerStatus& status : *containers) {
     if (status.name == c.name && (!last || status.attempt > last->attempt)) last = &status;
   }
-  if (!last) return;
-  c.restarts = last->attempt;
-  c.container_id = last->id;
-  c.started_at = last->started_at;
+  if (last) AdoptFromRuntime(c, *last);
+}
+
+// Takes up the runtime's container of an attempt as the container's current one: started when
+// it was created but never started (serve stopped in between), its exit recorded when it ended.
+void PodWorker::AdoptFromRuntime(ContainerRun& c, const ContainerStatus& attempt) {
+  c.restarts = attempt.attempt;
+  c.container_id = attempt.id;
+  c.started_at = attempt.started_at;
+  c.reason.clear();
+  c.message.clear();
   c.next_poll = Clock::now();
-  if (last->state == ContainerState::kCreated) {
-    // Created, never started (serve stopped in between): start it now.
-    Status started = runner_->cri()->StartContainer(last->id);
-    if (!started.ok()) c.next_poll = Clock::now();
+  if (attempt.state == ContainerState::kCreated) {
+    // When this start fails the runtime's state says what became of the container: exited
+    // (StartError), or running where a killed serve's start of it was still under way.
+    if (runner_->cri()->StartContainer(attempt.id).ok()) c.started_at = NowRfc3339();
     return;
   }
   ReapFromRuntime(c);

@@ -4,8 +4,9 @@
 # driven by the real kubectl, with images made here (scripts/oci_image.sh: pause, demo):
 #  1. serve prints its choice and the node's containerRuntimeVersion is containerd's;
 #  2. the walkthrough's Job with only its image replaced by the demo image, 56 copies at once:
-#     serve is killed (-9) while they run and started again; every container ran once (one run
-#     in all its attempts' logs; a start the kill cancelled is an attempt, as with a kubelet),
+#     serve is killed (-9) while they run and started again; every container ran once (one whole
+#     run in its last attempt's log; an earlier attempt only a start the kill cancelled, StartError
+#     as with a kubelet, whose --previous log is at most the beginning of that run),
 #     listed exactly one GPU device node — that of the GPU its claim's partition is on — and
 #     printed a MIG UUID of that GPU (56 distinct), as its log (written while it ran) and the
 #     MigDeviceCreated events (which outlive claims) say; all Jobs complete;
@@ -60,6 +61,7 @@ started_pods_at_least() {
   (($(k get pods -o json | jq '[.items[] | select(.status.phase == "Running" or .status.phase == "Succeeded")] | length') >= $1))
 }
 wait_for "10 pods started" 300 started_pods_at_least 10
+killed_at=$(date +%s)
 kill -9 "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=
@@ -69,9 +71,13 @@ wait_for "56 Jobs complete" 480 jobs_complete
 pods=$(k get pods -l 'job-name' -o json)
 [[ $(jq '[.items[] | select(.status.phase == "Succeeded")] | length' <<<"$pods") == 56 ]] ||
   fail "not 56 Succeeded pods: $(jq -r '.items[] | .metadata.name + " " + .status.phase' <<<"$pods")"
-# A StartContainer that the kill cancelled ends that attempt (StartError) and the pod restarts it,
-# as with a kubelet (so at most one restart here); what must never happen is a container running
-# twice: one run in all its attempts' logs (the log and, after a restart, --previous).
+# A StartContainer that the kill cancelled ends that attempt: containerd 1.6 kills the task it was
+# starting (its process may have begun, and printed its first lines) and reports it exited 128,
+# StartError (its message names whichever step the cancel cut: the shim's start, the task's
+# creation or start), as the kill happened; the pod restarts it, as with a kubelet (so at most
+# one restart here). What must never happen is a container running twice: the last
+# attempt holds one whole run, and an earlier attempt is only ever such a cancelled start whose
+# log (--previous) is at most the beginning of that same run — never its end.
 # What each container saw, from its log (written while it ran), against the device its claim was
 # given (the runner's MigDeviceCreated event, which outlives the claim). A partition's UUID exists
 # only while it does; the simulator's MIG UUIDs name their GPU (MIG-<0x51a00000 + GPU index>-…),
@@ -83,14 +89,21 @@ for name in $(jq -r '.items[].metadata.name' <<<"$pods"); do
   nodes=$(sed -n 's/^gpu device nodes: //p' <<<"$log")
   seen=$(sed -n 's/^visible devices: //p' <<<"$log")
   [[ $log == *"step 500/500"*"done"* ]] || fail "$name did not finish its work: $log"
-  restarts=$(jq -r --arg n "$name" '.items[] | select(.metadata.name == $n) | .status.containerStatuses[0].restartCount' <<<"$pods")
-  case $restarts in
-    0) previous= ;;
-    1) previous=$(k logs --previous "$name") ;;
-    *) fail "$name restarted $restarts times" ;;
+  [[ $(grep -c '^gpu device nodes:' <<<"$log") == 1 ]] || fail "$name ran more than once in one attempt: $log"
+  status=$(jq -c --arg n "$name" '.items[] | select(.metadata.name == $n) | .status.containerStatuses[0]' <<<"$pods")
+  case $(jq -r .restartCount <<<"$status") in
+    0) ;;
+    1)
+      jq -e --argjson killed "$killed_at" '.lastState.terminated | .exitCode == 128 and
+               .reason == "StartError" and (.finishedAt | fromdateiso8601) >= $killed - 1 and
+               (.finishedAt | fromdateiso8601) <= $killed + 60' <<<"$status" >/dev/null ||
+        fail "$name restarted after an attempt that was not a start the kill cancelled: $status"
+      previous=$(k logs --previous "$name")
+      [[ -z $previous || ($previous != *"done"* && $log == "$previous"$'\n'*) ]] ||
+        fail "$name ran more than once: its cancelled start printed '$previous', then it printed '$log'"
+      ;;
+    *) fail "$name restarted more than once: $status" ;;
   esac
-  [[ $(printf '%s\n%s\n' "$previous" "$log" | grep -c '^gpu device nodes:') == 1 ]] ||
-    fail "$name ran more than once: $previous$log"
   device=$(sed -n "s|^created MIG device \(.*\) for pod default/$name\$|\1|p" <<<"$created" | sort -u)
   [[ $device =~ ^gpu-([0-7])-mig-1g10gb-[0-9]+-[0-9]+$ ]] || fail "$name: MIG devices created for it: '$device'"
   gpu=${BASH_REMATCH[1]}
