@@ -12,7 +12,7 @@ class ApiHandlerTest : public ::testing::Test {
   void SetUp() override {
     auto opened = Store::Open("");
     ASSERT_TRUE(opened.ok());
-    store_ = std::move(*opened.value);
+    store_ = std::move(*opened);
     json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "default"}}}};
     ASSERT_EQ(Call("POST", "/api/v1/namespaces", ns.dump()).status, 201);
     handler_ = std::make_unique<ApiHandler>(*store_, "127.0.0.1:1");
