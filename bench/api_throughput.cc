@@ -103,11 +103,11 @@ std::vector<double> WatchLatencyMs(ApiHandler& handler, migdra::control::Store& 
   migdra::control::HttpServer server(handler, credentials, http_options);
   auto port = server.Start();
   if (!port.ok()) {
-    std::fprintf(stderr, "server: %s\n", port.error.message.c_str());
+    std::fprintf(stderr, "server: %s\n", port.error().message.c_str());
     return {};
   }
   auto client = [&] {
-    auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", *port.value);
+    auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", *port);
     c->set_ca_cert_path(credentials.ca_cert_path.c_str());
     c->set_bearer_token_auth(credentials.token.c_str());
     c->set_tcp_nodelay(true);
@@ -197,27 +197,27 @@ int main(int argc, char** argv) {
   }
   auto credentials = migdra::control::EnsureCredentials(dir.string(), "127.0.0.1", 0);
   if (!credentials.ok()) {
-    std::fprintf(stderr, "credentials: %s\n", credentials.error.message.c_str());
+    std::fprintf(stderr, "credentials: %s\n", credentials.error().message.c_str());
     return 1;
   }
-  ApiHandler handler(**durable.value, "127.0.0.1:0");
-  ApiHandler memory_handler(**memory.value, "127.0.0.1:0");
+  ApiHandler handler(**durable, "127.0.0.1:0");
+  ApiHandler memory_handler(**memory, "127.0.0.1:0");
   EnsureDefaultNamespace(handler);
   EnsureDefaultNamespace(memory_handler);
 
   migdra::control::HttpOptions http_options;
   http_options.port = 0;
-  migdra::control::HttpServer server(handler, *credentials.value, http_options);
+  migdra::control::HttpServer server(handler, *credentials, http_options);
   auto port = server.Start();
   if (!port.ok()) {
-    std::fprintf(stderr, "server: %s\n", port.error.message.c_str());
+    std::fprintf(stderr, "server: %s\n", port.error().message.c_str());
     return 1;
   }
-  const std::string token = credentials.value->token;
+  const std::string token = credentials->token;
   std::vector<std::unique_ptr<httplib::SSLClient>> https;
   for (int i = 0; i < clients + 1; ++i) {
-    auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", *port.value);
-    c->set_ca_cert_path(credentials.value->ca_cert_path.c_str());
+    auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", *port);
+    c->set_ca_cert_path(credentials->ca_cert_path.c_str());
     c->enable_server_certificate_verification(true);
     c->set_bearer_token_auth(token.c_str());
     c->set_keep_alive(true);
@@ -246,10 +246,9 @@ int main(int argc, char** argv) {
   // The durable server's creates and gets over HTTPS are done: its watch latency, then the
   // in-memory store's, each behind its own server.
   server.Stop();
-  std::vector<double> durable_ms =
-      WatchLatencyMs(handler, **durable.value, *credentials.value, watch_samples);
+  std::vector<double> durable_ms = WatchLatencyMs(handler, **durable, *credentials, watch_samples);
   std::vector<double> memory_ms =
-      WatchLatencyMs(memory_handler, **memory.value, *credentials.value, watch_samples);
+      WatchLatencyMs(memory_handler, **memory, *credentials, watch_samples);
 
   std::printf("%-44s %12s %12s\n", "path", "creates/s", "gets/s");
   std::printf("%-44s %12.0f %12.0f\n", "handler, in-memory store (baseline)", mem_creates,

@@ -17,6 +17,7 @@
 
 namespace {
 
+using migdra::Result;
 using migdra::fuzz::Require;
 using migdra::fuzz::TakeUntil;
 namespace control = migdra::control;
@@ -27,11 +28,11 @@ void Serve(const control::ApiHandler& handler, std::string_view record) {
   control::ApiRequest request;
   request.method = std::string(TakeUntil(request_line, " "));
   const std::string target(request_line);
-  control::ApiResult<control::RequestHead> head =
+  Result<control::RequestHead> head =
       control::ParseRequestHead(request.method + " " + target + " HTTP/1.1\r\nHost: fuzz\r\n\r\n");
   if (head.ok()) {
-    request.path = head.value->path;
-    request.query = head.value->query;
+    request.path = head->path;
+    request.query = head->query;
   } else {
     request.path = target;
   }
@@ -58,9 +59,9 @@ void Serve(const control::ApiHandler& handler, std::string_view record) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  control::ApiResult<std::unique_ptr<control::Store>> store = control::Store::Open("");
+  Result<std::unique_ptr<control::Store>> store = control::Store::Open("");
   Require(store.ok(), "an in-memory store opens");
-  const control::ApiHandler handler(**store.value, "127.0.0.1:6443");
+  const control::ApiHandler handler(**store, "127.0.0.1:6443");
   std::string_view input(reinterpret_cast<const char*>(data), size);
   while (!input.empty()) Serve(handler, TakeUntil(input, "\n---\n"));
   return 0;

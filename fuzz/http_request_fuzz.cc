@@ -12,6 +12,7 @@
 
 namespace {
 
+using migdra::Result;
 using migdra::fuzz::Require;
 namespace control = migdra::control;
 
@@ -23,39 +24,39 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string received(reinterpret_cast<const char*>(data), size);
   const size_t head_length = control::HeadLength(received);
   if (head_length == 0) return 0;
-  control::ApiResult<control::RequestHead> head =
+  Result<control::RequestHead> head =
       control::ParseRequestHead(std::string_view(received).substr(0, head_length));
   if (!head.ok()) return 0;
-  (void)head.value->KeepAlive();
-  (void)head.value->AcceptsGzip();
-  control::ApiResult<control::BodyFraming> framing = control::BodyFramingOf(*head.value, kMaxBody);
+  (void)head->KeepAlive();
+  (void)head->AcceptsGzip();
+  Result<control::BodyFraming> framing = control::BodyFramingOf(*head, kMaxBody);
   if (!framing.ok()) return 0;
   std::string rest = received.substr(head_length);
   std::string body;
-  if (framing.value->kind == control::BodyFraming::Kind::kLength) {
-    Require(framing.value->length <= kMaxBody, "Content-Length within the limit");
-    body = rest.substr(0, framing.value->length);
-  } else if (framing.value->kind == control::BodyFraming::Kind::kChunked) {
+  if (framing->kind == control::BodyFraming::Kind::kLength) {
+    Require(framing->length <= kMaxBody, "Content-Length within the limit");
+    body = rest.substr(0, framing->length);
+  } else if (framing->kind == control::BodyFraming::Kind::kChunked) {
     control::ChunkedDecoder at_once(kMaxBody);
     std::string all = rest;
-    control::ApiResult<bool> done = at_once.Feed(all, body);
+    Result<bool> done = at_once.Feed(all, body);
     control::ChunkedDecoder bytewise(kMaxBody);
     std::string pending;
     std::string bytewise_body;
-    control::ApiResult<bool> bytewise_done = control::ApiResult<bool>::Ok(false);
+    Result<bool> bytewise_done = false;
     for (char c : rest) {
       pending += c;
       bytewise_done = bytewise.Feed(pending, bytewise_body);
-      if (!bytewise_done.ok() || *bytewise_done.value) break;
+      if (!bytewise_done.ok() || *bytewise_done) break;
     }
     Require(done.ok() == bytewise_done.ok(), "chunked decoding does not depend on the pieces");
     if (!done.ok()) return 0;
-    Require(*done.value == *bytewise_done.value && body == bytewise_body,
+    Require(*done == *bytewise_done && body == bytewise_body,
             "chunked decoding does not depend on the pieces");
     Require(body.size() <= kMaxBody, "chunked body within the limit");
   }
-  control::ApiResult<std::string> decoded =
-      control::DecodeContent(head.value->Field("content-encoding"), body, kMaxBody);
-  if (decoded.ok()) Require(decoded.value->size() <= kMaxBody, "decoded body within the limit");
+  Result<std::string> decoded =
+      control::DecodeContent(head->Field("content-encoding"), body, kMaxBody);
+  if (decoded.ok()) Require(decoded->size() <= kMaxBody, "decoded body within the limit");
   return 0;
 }

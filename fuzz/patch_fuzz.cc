@@ -14,6 +14,7 @@
 
 namespace {
 
+using migdra::Result;
 using migdra::fuzz::Require;
 using migdra::fuzz::TakeUntil;
 using nlohmann::json;
@@ -35,10 +36,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   json patch;
   if (!ParseLimited(target_text, target) || !ParseLimited(input, patch)) return 0;
   if (format == "m") {
-    control::ApiResult<json> once = control::ApplyMergePatch(target, patch);
+    Result<json> once = control::ApplyMergePatch(target, patch);
     if (!once.ok()) return 0;
-    control::ApiResult<json> twice = control::ApplyMergePatch(*once.value, patch);
-    Require(twice.ok() && *twice.value == *once.value, "a merge patch is idempotent");
+    Result<json> twice = control::ApplyMergePatch(*once, patch);
+    Require(twice.ok() && *twice == *once, "a merge patch is idempotent");
   } else if (format == "j") {
     (void)control::ApplyJsonPatch(target, patch);
   } else {

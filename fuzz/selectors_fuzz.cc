@@ -13,6 +13,7 @@
 
 namespace {
 
+using migdra::Result;
 using migdra::fuzz::Require;
 using migdra::fuzz::TakeUntil;
 using nlohmann::json;
@@ -35,16 +36,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                           ? object["metadata"]["labels"]
                           : json::object();
 
-  control::ApiResult<control::LabelSelector> label = control::LabelSelector::Parse(label_text);
+  Result<control::LabelSelector> label = control::LabelSelector::Parse(label_text);
   if (label.ok()) {
-    const bool matches = label.value->Matches(labels);
-    Require(!label.value->Empty() || matches, "an empty label selector matches everything");
+    const bool matches = label->Matches(labels);
+    Require(!label->Empty() || matches, "an empty label selector matches everything");
   }
-  control::ApiResult<control::FieldSelector> field = control::FieldSelector::Parse(field_text);
+  Result<control::FieldSelector> field = control::FieldSelector::Parse(field_text);
   if (field.ok()) {
-    const bool matches = field.value->Matches(object);
-    Require(!field.value->Empty() || matches, "an empty field selector matches everything");
-    (void)field.value->RequiredValue("metadata.name");
+    const bool matches = field->Matches(object);
+    Require(!field->Empty() || matches, "an empty field selector matches everything");
+    (void)field->RequiredValue("metadata.name");
   }
   for (bool null_matches_all : {false, true}) {
     (void)control::LabelSelector::FromObject(object, null_matches_all).Matches(labels);

@@ -274,10 +274,10 @@ int RunServe(int argc, char** argv) {
   if (!flags.no_node) options.extra_metrics = [] { return driver::GlobalDriverMetrics().Render(); };
   auto plane = control::ControlPlane::Start(options);
   if (!plane.ok()) {
-    std::fprintf(stderr, "migdra serve: %s\n", plane.error.message.c_str());
+    std::fprintf(stderr, "migdra serve: %s\n", plane.error().message.c_str());
     return 1;
   }
-  control::ControlPlane& cp = **plane.value;
+  control::ControlPlane& cp = **plane;
   // After the start, which wrote the credentials and created state.db (SQLite follows the umask).
   if (std::string error = RestrictFiles(data_dir); !error.empty()) {
     std::fprintf(stderr, "migdra serve: %s\n", error.c_str());

@@ -28,8 +28,8 @@ std::string CauseReason(const std::string& message) {
   return "FieldValueInvalid";
 }
 
-json Cause(const std::string& reason, const std::string& field, const std::string& message) {
-  return json{{"reason", reason}, {"field", field}, {"message", message}};
+ErrorCause Cause(const std::string& reason, const std::string& field, const std::string& message) {
+  return ErrorCause{reason, field, message};
 }
 
 // Decoding errors (wrong types; unknown fields when asked) and, when the document decodes,
@@ -58,7 +58,7 @@ void CollectExpressions(const json& value, std::vector<std::string>& out) {
 
 // Kinds without a typed model (Event): a name is required and may not contain '/', as the API
 // server's path segment rules have it.
-void ValidateUntypedName(const json& object, json& causes) {
+void ValidateUntypedName(const json& object, std::vector<ErrorCause>& causes) {
   std::string name = Str(Field(object, {"metadata"}), "name");
   if (name.empty()) {
     causes.push_back(Cause("FieldValueRequired", "metadata.name",
@@ -72,7 +72,7 @@ void ValidateUntypedName(const json& object, json& causes) {
 // ConfigMaps and Secrets, which have no typed model: their metadata as every namespaced kind's,
 // then their data (config_kinds.h).
 void ValidateConfigKindObject(const ResourceInfo& info, const json& object, const json& old,
-                              json& causes) {
+                              std::vector<ErrorCause>& causes) {
   json meta = Field(object, {"metadata"});
   meta.erase("managedFields");
   std::vector<Error> decoding;
@@ -86,12 +86,13 @@ void ValidateConfigKindObject(const ResourceInfo& info, const json& object, cons
     for (const Error& e : api::ValidateNamespacedObjectMeta(decoded))
       causes.push_back(Cause(CauseReason(e.message), e.field, e.message));
   }
-  for (json& cause : ValidateConfigKind(info, object, old)) causes.push_back(std::move(cause));
+  for (ErrorCause& cause : ValidateConfigKind(info, object, old))
+    causes.push_back(std::move(cause));
 }
 
 // A Job's selector (defaulted from its uid unless manualSelector) must select its pods' labels,
 // as upstream's ValidateJobSpec has it.
-void ValidateJobSelector(const json& job, json& causes) {
+void ValidateJobSelector(const json& job, std::vector<ErrorCause>& causes) {
   const json& selector = Field(job, {"spec", "selector"});
   if (selector.is_null()) {
     causes.push_back(Cause("FieldValueRequired", "spec.selector", "Required value"));
@@ -105,7 +106,8 @@ void ValidateJobSelector(const json& job, json& causes) {
 }
 
 // What only the server checks on update: fields that may not change.
-void ValidateUpdate(const ResourceInfo& info, const json& object, const json& old, json& causes) {
+void ValidateUpdate(const ResourceInfo& info, const json& object, const json& old,
+                    std::vector<ErrorCause>& causes) {
   if (old.is_null()) return;
   if (info.plural == "resourceclaims" && Field(old, {"spec"}) != Field(object, {"spec"})) {
     causes.push_back(Cause("FieldValueInvalid", "spec", "Invalid value: field is immutable"));
@@ -136,11 +138,11 @@ std::vector<Error> ValidateDocument(const json& document, const DocumentCheck& c
   if (document.is_object() && document.value("apiVersion", "") == "v1" &&
       (kind == "ConfigMap" || kind == "Secret")) {
     // Kinds without a typed model: the server's own checks in its order. A value it cannot
-    // decode (a wrong type, base64 that is not) is its one 400 message; unknown fields fail
+    // decode (a wrong type, base64 that is not) is its one BadRequest message; unknown fields fail
     // strict decoding before validation; validation sees the object defaulted (a Secret's
     // stringData merged into data).
     const ResourceInfo& info = *FindResource("", "v1", kind == "Secret" ? "secrets" : "configmaps");
-    if (std::optional<ApiError> error = WireTypeError(info, document))
+    if (std::optional<Error> error = WireTypeError(info, document))
       return {MakeError(error->message)};
     std::vector<Error> errors;
     if (check.unknown_fields_are_errors)
@@ -148,10 +150,10 @@ std::vector<Error> ValidateDocument(const json& document, const DocumentCheck& c
     if (!errors.empty()) return errors;
     json object = document;
     DefaultConfigKind(info, object);
-    json causes = json::array();
+    std::vector<ErrorCause> causes;
     ValidateConfigKindObject(info, object, json(), causes);
-    for (const json& cause : causes) {
-      errors.push_back(MakeError(cause.value("message", ""), cause.value("field", "")));
+    for (const ErrorCause& cause : causes) {
+      errors.push_back(MakeError(cause.message, cause.field));
     }
     return errors;
   }
@@ -161,8 +163,9 @@ std::vector<Error> ValidateDocument(const json& document, const DocumentCheck& c
   return decoding;
 }
 
-json AdmissionCauses(const ResourceInfo& info, const json& object, const json& old) {
-  json causes = json::array();
+std::vector<ErrorCause> AdmissionCauses(const ResourceInfo& info, const json& object,
+                                        const json& old) {
+  std::vector<ErrorCause> causes;
   if (!object.is_object() || !Field(object, {"metadata"}).is_object()) {
     causes.push_back(Cause("FieldValueRequired", "metadata", "Required value"));
     return causes;
@@ -192,22 +195,20 @@ json AdmissionCauses(const ResourceInfo& info, const json& object, const json& o
   return causes;
 }
 
-ApiResult<FieldValidation> ParseFieldValidation(const std::string& value) {
-  if (value.empty() || value == "Warn")
-    return ApiResult<FieldValidation>::Ok(FieldValidation::kWarn);
-  if (value == "Strict") return ApiResult<FieldValidation>::Ok(FieldValidation::kStrict);
-  if (value == "Ignore") return ApiResult<FieldValidation>::Ok(FieldValidation::kIgnore);
+Result<FieldValidation> ParseFieldValidation(const std::string& value) {
+  if (value.empty() || value == "Warn") return FieldValidation::kWarn;
+  if (value == "Strict") return FieldValidation::kStrict;
+  if (value == "Ignore") return FieldValidation::kIgnore;
   const std::string message =
       "Unsupported value: \"" + value + "\": supported values: \"Ignore\", \"Strict\", \"Warn\"";
-  return ApiResult<FieldValidation>::Fail(
-      ApiError{422, "Invalid", "fieldValidation: " + message,
-               json::array({Cause("FieldValueNotSupported", "fieldValidation", message)})});
+  return MakeError(ErrorReason::kInvalid, "fieldValidation: " + message,
+                   {Cause("FieldValueNotSupported", "fieldValidation", message)});
 }
 
-std::optional<ApiError> ApplyFieldValidation(const ResourceInfo& info, json& object,
-                                             const std::vector<std::string>& duplicates,
-                                             FieldValidation mode,
-                                             std::vector<std::string>& warnings) {
+std::optional<Error> ApplyFieldValidation(const ResourceInfo& info, json& object,
+                                          const std::vector<std::string>& duplicates,
+                                          FieldValidation mode,
+                                          std::vector<std::string>& warnings) {
   std::vector<std::string> findings;
   for (const std::string& path : duplicates) findings.push_back("duplicate field \"" + path + "\"");
   if (const api::SchemaDefinition* definition =
@@ -228,7 +229,7 @@ std::optional<ApiError> ApplyFieldValidation(const ResourceInfo& info, json& obj
   std::string message = info.kind + " in version \"" + info.version + "\" cannot be handled as a " +
                         info.kind + ": strict decoding error: ";
   for (size_t i = 0; i < findings.size(); ++i) message += (i ? ", " : "") + findings[i];
-  return ApiError{400, "BadRequest", message};
+  return MakeError(ErrorReason::kBadRequest, message);
 }
 
 }  // namespace migdra::control

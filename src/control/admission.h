@@ -4,7 +4,7 @@
 // ValidateDocument decodes a document by its apiVersion and kind with the api module's typed
 // codec and validates it with api::Validate, CEL selectors (DeviceClass, claims, templates)
 // compiled by the cel module. Its errors carry Kubernetes field paths and the API server's
-// wording; AdmissionCauses turns them into the `details.causes` of a 422 Invalid (reason
+// wording; AdmissionCauses turns them into the causes of an Invalid error (reason
 // FieldValueRequired, FieldValueInvalid, ... from the error type, FieldValueTypeMismatch for a
 // value of the wrong type), adding what only the server checks (immutable fields on update, the
 // names of kinds without a typed model, a Job's selector). ConfigMaps and Secrets, which have no
@@ -12,7 +12,7 @@
 // config_kinds.h says, in both paths.
 //
 // Field validation (query parameter fieldValidation, as the API server does it):
-//   Strict  unknown or duplicate fields fail the request: 400 BadRequest, `<Kind> in version "v1"
+//   Strict  unknown or duplicate fields fail the request: BadRequest, `<Kind> in version "v1"
 //           cannot be handled as a <Kind>: strict decoding error: duplicate field "metadata.name",
 //           unknown field "spec.paralelism"` (duplicates first, in body order; unknown fields in
 //           the schema walk's order, see api/schema.h).
@@ -20,7 +20,7 @@
 //           `unknown field "spec.paralelism"` (sent as `Warning: 299 - "..."` headers), and the
 //           unknown fields are dropped from the stored object.
 //   Ignore  the unknown fields are dropped silently.
-// Any other value: 422 Invalid naming `fieldValidation` and the supported values.
+// Any other value: Invalid naming `fieldValidation` and the supported values.
 //
 // Thread safety: pure functions.
 #pragma once
@@ -52,21 +52,21 @@ std::vector<Error> ValidateDocument(const json& document, const DocumentCheck& c
 // The api::ValidationOptions with CEL selectors compiled (for callers that decode themselves).
 api::ValidationOptions CompilingValidationOptions(std::vector<std::string> stored_expressions = {});
 
-// The causes ([{reason, message, field}]) that make serve answer 422 for `object` of kind
-// `info`, about to be stored (`old` is null on create); empty means valid.
-json AdmissionCauses(const ResourceInfo& info, const json& object, const json& old);
+// The causes that make `object` of kind `info`, about to be stored (`old` is null on create),
+// Invalid; empty means valid.
+std::vector<ErrorCause> AdmissionCauses(const ResourceInfo& info, const json& object,
+                                        const json& old);
 
 enum class FieldValidation { kIgnore, kWarn, kStrict };
 
-// The query parameter's value ("" = Warn); a value outside Strict, Warn, Ignore is a 422.
-ApiResult<FieldValidation> ParseFieldValidation(const std::string& value);
+// The query parameter's value ("" = Warn); a value outside Strict, Warn, Ignore is Invalid.
+Result<FieldValidation> ParseFieldValidation(const std::string& value);
 
 // Applies field validation to a client's `object` of kind `info`: `duplicates` are the body's
-// repeated keys (api::DuplicateFields). Strict: the 400 error when anything was found. Warn:
+// repeated keys (api::DuplicateFields). Strict: the BadRequest error when anything was found. Warn:
 // appends the findings to `warnings`. Warn and Ignore remove the unknown fields from `object`.
-std::optional<ApiError> ApplyFieldValidation(const ResourceInfo& info, json& object,
-                                             const std::vector<std::string>& duplicates,
-                                             FieldValidation mode,
-                                             std::vector<std::string>& warnings);
+std::optional<Error> ApplyFieldValidation(const ResourceInfo& info, json& object,
+                                          const std::vector<std::string>& duplicates,
+                                          FieldValidation mode, std::vector<std::string>& warnings);
 
 }  // namespace migdra::control

@@ -50,13 +50,9 @@ ApiResponse JsonResponse(int status, const json& body) {
   return r;
 }
 
-ApiResponse ErrorResponse(const ApiError& error) {
-  return JsonResponse(error.code, ApiHandler::StatusJson(error));
-}
-
 ApiResponse NotFoundPath(const std::string& path) {
   return ErrorResponse(
-      ApiError{404, "NotFound", "the server could not find the requested resource"});
+      MakeError(ErrorReason::kNotFound, "the server could not find the requested resource"));
 }
 
 bool Truthy(const std::string& v) { return v == "true" || v == "1"; }
@@ -123,9 +119,8 @@ struct ListPage {
   int64_t remaining = 0;
 };
 
-ApiResult<ListPage> Paginate(std::vector<json>& items, const std::string& limit_param,
-                             const std::string& continue_param, int64_t version) {
-  using R = ApiResult<ListPage>;
+Result<ListPage> Paginate(std::vector<json>& items, const std::string& limit_param,
+                          const std::string& continue_param, int64_t version) {
   auto position = [](const json& o) {
     const json meta = o.value("metadata", json::object());
     return std::make_pair(meta.value("namespace", ""), meta.value("name", ""));
@@ -134,24 +129,24 @@ ApiResult<ListPage> Paginate(std::vector<json>& items, const std::string& limit_
     std::optional<std::string> decoded = HexDecode(continue_param);
     json token = decoded ? json::parse(*decoded, nullptr, false) : json();
     if (!token.is_object() || !token.contains("ns") || !token.contains("name")) {
-      return R::Fail(ApiError{400, "BadRequest", "continue token is not valid"});
+      return MakeError(ErrorReason::kBadRequest, "continue token is not valid");
     }
     const auto after = std::make_pair(token.value("ns", ""), token.value("name", ""));
     items.erase(items.begin(), std::find_if(items.begin(), items.end(),
                                             [&](const json& o) { return position(o) > after; }));
   }
   ListPage page;
-  if (limit_param.empty()) return R::Ok(page);
+  if (limit_param.empty()) return page;
   int64_t limit = ParseVersion(limit_param);
   if (limit < 0) {
-    return R::Fail(ApiError{400, "BadRequest", "limit must be a non-negative integer"});
+    return MakeError(ErrorReason::kBadRequest, "limit must be a non-negative integer");
   }
-  if (limit == 0 || static_cast<int64_t>(items.size()) <= limit) return R::Ok(page);
+  if (limit == 0 || static_cast<int64_t>(items.size()) <= limit) return page;
   page.remaining = static_cast<int64_t>(items.size()) - limit;
   items.resize(static_cast<size_t>(limit));
   const auto [ns, name] = position(items.back());
   page.continue_token = HexEncode(Dump(json{{"rv", version}, {"ns", ns}, {"name", name}}));
-  return R::Ok(page);
+  return page;
 }
 
 bool WantsTable(const std::string& accept) { return accept.find("as=Table") != std::string::npos; }
@@ -169,21 +164,21 @@ bool NestsTooDeep(const json& value) {
   return false;
 }
 
-ApiError TooDeep(const std::string& what) {
-  return ApiError{400, "BadRequest",
-                  what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
+Error TooDeep(const std::string& what) {
+  return MakeError(ErrorReason::kBadRequest,
+                   what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
 }
 
-ApiResult<json> ParseBody(const std::string& body) {
+Result<json> ParseBody(const std::string& body) {
   if (JsonNestsTooDeep(body)) {
-    return ApiResult<json>::Fail(TooDeep("the request body"));
+    return TooDeep("the request body");
   }
   json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
-    return ApiResult<json>::Fail(ApiError{
-        400, "BadRequest", "the request body is not valid JSON (this server accepts JSON only)"});
+    return MakeError(ErrorReason::kBadRequest,
+                     "the request body is not valid JSON (this server accepts JSON only)");
   }
-  return ApiResult<json>::Ok(std::move(parsed));
+  return parsed;
 }
 
 std::string ObjectKey(const json& object) {
@@ -202,16 +197,14 @@ std::string EventLine(const std::string& type, const json& object) {
 }
 
 // dryRun and fieldValidation of a write; fieldValidation=Warn's findings go to `warnings`.
-ApiResult<WriteOptions> WriteOptionsOf(const ApiRequest& request,
-                                       std::vector<std::string>& warnings) {
+Result<WriteOptions> WriteOptionsOf(const ApiRequest& request, std::vector<std::string>& warnings) {
   WriteOptions options;
   options.dry_run = request.Param("dryRun") == "All";
-  ApiResult<FieldValidation> mode = ParseFieldValidation(request.Param("fieldValidation"));
-  if (!mode.ok()) return ApiResult<WriteOptions>::Fail(mode.error);
-  options.field_validation = *mode.value;
+  MIGDRA_ASSIGN_OR_RETURN(options.field_validation,
+                          ParseFieldValidation(request.Param("fieldValidation")));
   options.duplicate_fields = api::DuplicateFields(request.body);
   options.warnings = &warnings;
-  return ApiResult<WriteOptions>::Ok(std::move(options));
+  return options;
 }
 
 // Warning headers as the API server writes them: `299 - "unknown field \"spec.x\""`.
@@ -228,40 +221,41 @@ ApiResponse WithWarnings(ApiResponse response, const std::vector<std::string>& w
 }
 
 // Why PUT or PATCH cannot write the object `name` (its `subresource`); nullopt when they can.
-std::optional<ApiError> ItemWriteError(const std::string& method, const std::string& name,
-                                       const std::string& subresource) {
-  if (name.empty()) return ApiError{405, "MethodNotAllowed", method + " needs a resource name"};
-  if (subresource == "log") return ApiError{405, "MethodNotAllowed", "the log is read-only"};
+std::optional<Error> ItemWriteError(const std::string& method, const std::string& name,
+                                    const std::string& subresource) {
+  if (name.empty())
+    return MakeError(ErrorReason::kMethodNotAllowed, method + " needs a resource name");
+  if (subresource == "log")
+    return MakeError(ErrorReason::kMethodNotAllowed, "the log is read-only");
   return std::nullopt;
 }
 
 // A DELETE's options: ?dryRun and ?propagationPolicy, overridden by a DeleteOptions body
 // (propagationPolicy, orphanDependents, preconditions, dryRun).
-ApiResult<DeleteOptions> DeleteOptionsOf(const ApiRequest& request) {
+Result<DeleteOptions> DeleteOptionsOf(const ApiRequest& request) {
   DeleteOptions options;
   options.dry_run = request.Param("dryRun") == "All";
   options.propagation = request.Param("propagationPolicy");
-  if (request.body.empty()) return ApiResult<DeleteOptions>::Ok(options);
-  ApiResult<json> body = ParseBody(request.body);
-  if (!body.ok()) return ApiResult<DeleteOptions>::Fail(body.error);
-  if (body.value->is_object()) {
-    if (body.value->contains("propagationPolicy") &&
-        (*body.value)["propagationPolicy"].is_string()) {
-      options.propagation = (*body.value)["propagationPolicy"];
+  if (request.body.empty()) return options;
+  Result<json> body = ParseBody(request.body);
+  if (!body.ok()) return body.error();
+  if (body->is_object()) {
+    if (body->contains("propagationPolicy") && (*body)["propagationPolicy"].is_string()) {
+      options.propagation = (*body)["propagationPolicy"];
     }
-    if (body.value->value("orphanDependents", false)) options.propagation = "Orphan";
-    const json& pre = body.value->value("preconditions", json::object());
+    if (body->value("orphanDependents", false)) options.propagation = "Orphan";
+    const json& pre = body->value("preconditions", json::object());
     if (pre.is_object()) {
       if (pre.contains("uid") && pre["uid"].is_string()) options.expected_uid = pre["uid"];
       if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string()) {
         options.expected_version = ParseVersion(pre["resourceVersion"]);
       }
     }
-    const json& dry = body.value->value("dryRun", json::array());
+    const json& dry = body->value("dryRun", json::array());
     if (dry.is_array() && std::find(dry.begin(), dry.end(), "All") != dry.end())
       options.dry_run = true;
   }
-  return ApiResult<DeleteOptions>::Ok(options);
+  return options;
 }
 
 }  // namespace
@@ -299,11 +293,71 @@ std::string QualifiedResource(const ResourceInfo& info) {
   return info.group.empty() ? info.plural : info.plural + "." + info.group;
 }
 
-json ApiHandler::StatusJson(const ApiError& error) {
+HttpStatus HttpStatusFor(ErrorReason reason) {
+  switch (reason) {
+    case ErrorReason::kInternal:
+      return {500, "InternalError"};
+    case ErrorReason::kBadRequest:
+      return {400, "BadRequest"};
+    case ErrorReason::kInvalid:
+      return {422, "Invalid"};
+    case ErrorReason::kNotFound:
+      return {404, "NotFound"};
+    case ErrorReason::kAlreadyExists:
+      return {409, "AlreadyExists"};
+    case ErrorReason::kConflict:
+      return {409, "Conflict"};
+    case ErrorReason::kExpired:
+      return {410, "Expired"};
+    case ErrorReason::kForbidden:
+      return {403, "Forbidden"};
+    case ErrorReason::kUnauthorized:
+      return {401, "Unauthorized"};
+    case ErrorReason::kMethodNotAllowed:
+      return {405, "MethodNotAllowed"};
+    case ErrorReason::kUnsupportedMediaType:
+      return {415, "UnsupportedMediaType"};
+    case ErrorReason::kRequestHeaderFieldsTooLarge:
+      return {431, "RequestHeaderFieldsTooLarge"};
+    case ErrorReason::kRequestEntityTooLarge:
+      return {413, "RequestEntityTooLarge"};
+    case ErrorReason::kHttpVersionNotSupported:
+      return {505, "HTTPVersionNotSupported"};
+    case ErrorReason::kExpectationFailed:
+      return {417, "ExpectationFailed"};
+    case ErrorReason::kTooManyRequests:
+      return {429, "TooManyRequests"};
+    case ErrorReason::kServiceUnavailable:
+      return {503, "ServiceUnavailable"};
+    case ErrorReason::kNotImplemented:
+      return {501, "NotImplemented"};
+    // The API server's word for a backend (here a runtime's streaming server) that failed.
+    case ErrorReason::kBadGateway:
+      return {502, "InternalError"};
+  }
+  return {500, "InternalError"};  // not reached: the switch names every reason
+}
+
+ApiResponse ErrorResponse(const Error& error) {
+  ApiResponse response;
+  response.status = HttpStatusFor(error.reason).code;
+  response.body = Dump(ApiHandler::StatusJson(error));
+  return response;
+}
+
+json ApiHandler::StatusJson(const Error& error) {
+  const HttpStatus http = HttpStatusFor(error.reason);
   json status = {{"kind", "Status"},    {"apiVersion", "v1"},       {"metadata", json::object()},
-                 {"status", "Failure"}, {"message", error.message}, {"reason", error.reason},
-                 {"code", error.code}};
-  if (!error.causes.empty()) status["details"]["causes"] = error.causes;
+                 {"status", "Failure"}, {"message", error.message}, {"reason", http.reason},
+                 {"code", http.code}};
+  if (!error.causes.empty()) {
+    json causes = json::array();
+    for (const ErrorCause& cause : error.causes) {
+      causes.push_back(
+          {{"reason", cause.reason}, {"field", cause.field}, {"message", cause.message}});
+    }
+    status["details"]["causes"] = std::move(causes);
+  }
   return status;
 }
 
@@ -368,8 +422,8 @@ ApiResponse ApiHandler::Discovery(const ApiRequest& request) const {
   std::vector<std::string> segs = SplitPath(request.path);
   if (request.method != "GET") {
     return ErrorResponse(
-        ApiError{405, "MethodNotAllowed",
-                 "the server does not allow this method on the requested resource"});
+        MakeError(ErrorReason::kMethodNotAllowed,
+                  "the server does not allow this method on the requested resource"));
   }
   if (segs[0] == "api") {
     if (segs.size() == 1) {
@@ -452,27 +506,28 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
   if (method == "PUT") return Update(request, target);
   if (method == "PATCH") return Patch(request, target);
   if (method == "DELETE") return Delete(request, target);
-  return ErrorResponse(ApiError{405, "MethodNotAllowed", "method " + method + " is not supported"});
+  return ErrorResponse(
+      MakeError(ErrorReason::kMethodNotAllowed, "method " + method + " is not supported"));
 }
 
 // GET on a collection: a list (paginated, or a table), or a watch with ?watch or /watch/.
 ApiResponse ApiHandler::List(const ApiRequest& request, const ResourceTarget& target) const {
   const ResourceInfo& info = *target.info;
-  ApiResult<LabelSelector> labels = LabelSelector::Parse(request.Param("labelSelector"));
-  if (!labels.ok()) return ErrorResponse(labels.error);
-  ApiResult<FieldSelector> fields = FieldSelector::Parse(request.Param("fieldSelector"));
-  if (!fields.ok()) return ErrorResponse(fields.error);
+  Result<LabelSelector> labels = LabelSelector::Parse(request.Param("labelSelector"));
+  if (!labels.ok()) return ErrorResponse(labels.error());
+  Result<FieldSelector> fields = FieldSelector::Parse(request.Param("fieldSelector"));
+  if (!fields.ok()) return ErrorResponse(fields.error());
   int64_t version_now = 0;
   std::vector<json> items;
   for (json& o : store_.List(info.StoreKey(), target.ns, &version_now)) {
-    if (Matches(o, *labels.value, *fields.value)) items.push_back(std::move(o));
+    if (Matches(o, *labels, *fields)) items.push_back(std::move(o));
   }
   if (target.watch_path || Truthy(request.Param("watch"))) {
-    return Watch(request, target, *labels.value, *fields.value, std::move(items), version_now);
+    return Watch(request, target, *labels, *fields, std::move(items), version_now);
   }
-  ApiResult<ListPage> page =
+  Result<ListPage> page =
       Paginate(items, request.Param("limit"), request.Param("continue"), version_now);
-  if (!page.ok()) return ErrorResponse(page.error);
+  if (!page.ok()) return ErrorResponse(page.error());
   json list;
   if (WantsTable(request.accept)) {
     std::string include = request.Param("includeObject");
@@ -481,9 +536,9 @@ ApiResponse ApiHandler::List(const ApiRequest& request, const ResourceTarget& ta
   } else {
     list = ListJson(info, items, version_now);
   }
-  if (!page.value->continue_token.empty()) {
-    list["metadata"]["continue"] = page.value->continue_token;
-    list["metadata"]["remainingItemCount"] = page.value->remaining;
+  if (!page->continue_token.empty()) {
+    list["metadata"]["continue"] = page->continue_token;
+    list["metadata"]["remainingItemCount"] = page->remaining;
   }
   return JsonResponse(200, list);
 }
@@ -511,7 +566,8 @@ ApiResponse ApiHandler::Watch(const ApiRequest& request, const ResourceTarget& t
   } else {
     int64_t v = ParseVersion(rv);
     if (v < 0) {
-      return ErrorResponse(ApiError{400, "BadRequest", "invalid resourceVersion \"" + rv + "\""});
+      return ErrorResponse(
+          MakeError(ErrorReason::kBadRequest, "invalid resourceVersion \"" + rv + "\""));
     }
     spec.after_version = v;
   }
@@ -529,7 +585,7 @@ ApiResponse ApiHandler::Get(const ApiRequest& request, const ResourceTarget& tar
   const ResourceInfo& info = *target.info;
   std::optional<json> object = store_.Get(info.StoreKey(), target.ns, target.name);
   if (!object) {
-    return ErrorResponse(WithResource(ApiError{404, "NotFound", ""}, info, target.name));
+    return ErrorResponse(WithResource(MakeError(ErrorReason::kNotFound, ""), info, target.name));
   }
   if (target.subresource == "log") return PodLog(request, target, *object);
   if (WantsTable(request.accept)) {
@@ -557,31 +613,32 @@ ApiResponse ApiHandler::PodLog(const ApiRequest& request, const ResourceTarget& 
       in_pod = in_pod || (c.is_object() && c.value("name", "") == container);
   }
   if (!in_pod) {
-    return ErrorResponse(
-        ApiError{400, "BadRequest", "container " + container + " is not valid for pod " + name});
+    return ErrorResponse(MakeError(ErrorReason::kBadRequest,
+                                   "container " + container + " is not valid for pod " + name));
   }
   const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  ApiResult<PodLogOptions> options = ParsePodLogOptions(
+  Result<PodLogOptions> options = ParsePodLogOptions(
       [&](const std::string& key) -> std::optional<std::string> {
         auto it = request.query.find(key);
         return it == request.query.end() ? std::nullopt : std::optional(it->second);
       },
       name, now);
-  if (!options.ok()) return ErrorResponse(options.error);
+  if (!options.ok()) return ErrorResponse(options.error());
   Result<int> attempt = PodLogAttempt(pod, container, request.Param("previous") == "true");
-  if (!attempt.ok()) return ErrorResponse(ApiError{400, "BadRequest", attempt.error().message});
+  if (!attempt.ok())
+    return ErrorResponse(MakeError(ErrorReason::kBadRequest, attempt.error().message));
   std::optional<std::string> log =
       log_provider_ ? log_provider_(target.ns, name, container, *attempt, 0) : std::nullopt;
   if (!log) {
-    return ErrorResponse(ApiError{400, "BadRequest",
-                                  "container \"" + container + "\" in pod \"" + name +
-                                      "\" is waiting to start: no runner has started it"});
+    return ErrorResponse(MakeError(ErrorReason::kBadRequest,
+                                   "container \"" + container + "\" in pod \"" + name +
+                                       "\" is waiting to start: no runner has started it"));
   }
   ApiResponse r;
   r.content_type = "text/plain";
-  PodLogReader reader(*options.value);
+  PodLogReader reader(*options);
   r.body = reader.Add(*log);
   const bool follow = request.Param("follow") == "true" && !reader.Done() &&
                       PodLogAttemptRunning(pod, container, *attempt);
@@ -609,60 +666,60 @@ ApiResponse ApiHandler::Create(const ApiRequest& request, const ResourceTarget& 
   const ResourceInfo& info = *target.info;
   if (!target.name.empty()) {
     return ErrorResponse(
-        ApiError{405, "MethodNotAllowed", "POST is not allowed on a named resource"});
+        MakeError(ErrorReason::kMethodNotAllowed, "POST is not allowed on a named resource"));
   }
-  ApiResult<json> body = ParseBody(request.body);
-  if (!body.ok()) return ErrorResponse(body.error);
-  json& object = *body.value;
+  Result<json> body = ParseBody(request.body);
+  if (!body.ok()) return ErrorResponse(body.error());
+  json& object = *body;
   if (!object.is_object()) {
-    return ErrorResponse(ApiError{400, "BadRequest", "the body must be a JSON object"});
+    return ErrorResponse(MakeError(ErrorReason::kBadRequest, "the body must be a JSON object"));
   }
-  if (std::optional<ApiError> type_error = WireTypeError(info, object)) {
+  if (std::optional<Error> type_error = WireTypeError(info, object)) {
     return ErrorResponse(*type_error);
   }
   std::string api_version = object.value("apiVersion", "");
   std::string kind = object.value("kind", "");
   if ((!api_version.empty() && api_version != info.GroupVersion()) ||
       (!kind.empty() && kind != info.kind)) {
-    return ErrorResponse(ApiError{400, "BadRequest",
-                                  "the API version in the data (" + api_version +
-                                      ") does not match the expected API version (" +
-                                      info.GroupVersion() + ") or the kind (" + kind + ") is not " +
-                                      info.kind});
+    return ErrorResponse(
+        MakeError(ErrorReason::kBadRequest, "the API version in the data (" + api_version +
+                                                ") does not match the expected API version (" +
+                                                info.GroupVersion() + ") or the kind (" + kind +
+                                                ") is not " + info.kind));
   }
   if (info.namespaced) {
     std::string body_ns = object.contains("metadata") && object["metadata"].is_object()
                               ? object["metadata"].value("namespace", "")
                               : "";
     if (!body_ns.empty() && body_ns != target.ns) {
-      return ErrorResponse(ApiError{400, "BadRequest",
-                                    "the namespace of the provided object does not match the "
-                                    "namespace sent on the request"});
+      return ErrorResponse(MakeError(ErrorReason::kBadRequest,
+                                     "the namespace of the provided object does not match the "
+                                     "namespace sent on the request"));
     }
     object["metadata"]["namespace"] = target.ns;
   }
   std::vector<std::string> warnings;
-  ApiResult<WriteOptions> options = WriteOptionsOf(request, warnings);
-  if (!options.ok()) return ErrorResponse(options.error);
-  ApiResult<json> created = CreateObject(store_, info, std::move(object), *options.value);
-  if (!created.ok()) return ErrorResponse(created.error);
-  return WithWarnings(JsonResponse(201, *created.value), warnings);
+  Result<WriteOptions> options = WriteOptionsOf(request, warnings);
+  if (!options.ok()) return ErrorResponse(options.error());
+  Result<json> created = CreateObject(store_, info, std::move(object), *options);
+  if (!created.ok()) return ErrorResponse(created.error());
+  return WithWarnings(JsonResponse(201, *created), warnings);
 }
 
 // PUT: replaces the object (or its status) with the body.
 ApiResponse ApiHandler::Update(const ApiRequest& request, const ResourceTarget& target) const {
   const ResourceInfo& info = *target.info;
-  if (std::optional<ApiError> error =
+  if (std::optional<Error> error =
           ItemWriteError(request.method, target.name, target.subresource)) {
     return ErrorResponse(*error);
   }
-  ApiResult<json> body = ParseBody(request.body);
-  if (!body.ok()) return ErrorResponse(body.error);
-  json object = *body.value;
+  Result<json> body = ParseBody(request.body);
+  if (!body.ok()) return ErrorResponse(body.error());
+  json object = *body;
   if (!object.is_object()) {
-    return ErrorResponse(ApiError{400, "BadRequest", "the body must be a JSON object"});
+    return ErrorResponse(MakeError(ErrorReason::kBadRequest, "the body must be a JSON object"));
   }
-  if (std::optional<ApiError> type_error = WireTypeError(info, object)) {
+  if (std::optional<Error> type_error = WireTypeError(info, object)) {
     return ErrorResponse(*type_error);
   }
   if (!object.contains("metadata") || !object["metadata"].is_object()) {
@@ -670,20 +727,20 @@ ApiResponse ApiHandler::Update(const ApiRequest& request, const ResourceTarget& 
   }
   std::string body_name = object["metadata"].value("name", "");
   if (!body_name.empty() && body_name != target.name) {
-    return ErrorResponse(ApiError{400, "BadRequest",
-                                  "the name of the object (" + body_name +
-                                      ") does not match the name on the URL (" + target.name +
-                                      ")"});
+    return ErrorResponse(
+        MakeError(ErrorReason::kBadRequest, "the name of the object (" + body_name +
+                                                ") does not match the name on the URL (" +
+                                                target.name + ")"));
   }
   object["metadata"]["name"] = target.name;
   if (info.namespaced) object["metadata"]["namespace"] = target.ns;
   std::vector<std::string> warnings;
-  ApiResult<WriteOptions> options = WriteOptionsOf(request, warnings);
-  if (!options.ok()) return ErrorResponse(options.error);
-  ApiResult<json> updated =
-      UpdateObject(store_, info, std::move(object), target.subresource == "status", *options.value);
-  if (!updated.ok()) return ErrorResponse(updated.error);
-  return WithWarnings(JsonResponse(200, *updated.value), warnings);
+  Result<WriteOptions> options = WriteOptionsOf(request, warnings);
+  if (!options.ok()) return ErrorResponse(options.error());
+  Result<json> updated =
+      UpdateObject(store_, info, std::move(object), target.subresource == "status", *options);
+  if (!updated.ok()) return ErrorResponse(updated.error());
+  return WithWarnings(JsonResponse(200, *updated), warnings);
 }
 
 // PATCH: applies the body (a JSON, merge or strategic-merge patch) to the stored object. A patch
@@ -692,32 +749,33 @@ ApiResponse ApiHandler::Update(const ApiRequest& request, const ResourceTarget& 
 ApiResponse ApiHandler::Patch(const ApiRequest& request, const ResourceTarget& target) const {
   const ResourceInfo& info = *target.info;
   const std::string& name = target.name;
-  if (std::optional<ApiError> error =
+  if (std::optional<Error> error =
           ItemWriteError(request.method, target.name, target.subresource)) {
     return ErrorResponse(*error);
   }
-  ApiResult<json> body = ParseBody(request.body);
-  if (!body.ok()) return ErrorResponse(body.error);
+  Result<json> body = ParseBody(request.body);
+  if (!body.ok()) return ErrorResponse(body.error());
   for (int attempt = 0; attempt < 10; ++attempt) {
     std::optional<json> current = store_.Get(info.StoreKey(), target.ns, name);
-    if (!current) return ErrorResponse(WithResource(ApiError{404, "NotFound", ""}, info, name));
+    if (!current)
+      return ErrorResponse(WithResource(MakeError(ErrorReason::kNotFound, ""), info, name));
     const std::string ct = request.content_type.substr(0, request.content_type.find(';'));
-    ApiResult<json> patched =
-        ApiResult<json>::Fail(ApiError{415, "UnsupportedMediaType",
-                                       "the server does not support patch type \"" + ct +
-                                           "\"; use json, merge or strategic-merge patches"});
+    Result<json> patched = MakeError(ErrorReason::kUnsupportedMediaType,
+                                     "the server does not support patch type \"" + ct +
+                                         "\"; use json, merge or strategic-merge patches");
     if (ct == "application/merge-patch+json") {
-      patched = ApplyMergePatch(*current, *body.value);
+      patched = ApplyMergePatch(*current, *body);
     } else if (ct == "application/json-patch+json") {
-      patched = ApplyJsonPatch(*current, *body.value);
+      patched = ApplyJsonPatch(*current, *body);
     } else if (ct == "application/strategic-merge-patch+json") {
-      patched = ApplyStrategicMergePatch(*current, *body.value);
+      patched = ApplyStrategicMergePatch(*current, *body);
     }
-    if (!patched.ok()) return ErrorResponse(patched.error);
-    if (NestsTooDeep(*patched.value)) return ErrorResponse(TooDeep("the patched object"));
-    json object = std::move(*patched.value);
+    if (!patched.ok()) return ErrorResponse(patched.error());
+    if (NestsTooDeep(*patched)) return ErrorResponse(TooDeep("the patched object"));
+    json object = std::move(*patched);
     if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
-      return ErrorResponse(ApiError{422, "Invalid", "the patch removed the object's metadata"});
+      return ErrorResponse(
+          MakeError(ErrorReason::kInvalid, "the patch removed the object's metadata"));
     }
     const std::string patched_rv = object["metadata"].value("resourceVersion", "");
     const bool patch_sets_version =
@@ -729,45 +787,44 @@ ApiResponse ApiHandler::Patch(const ApiRequest& request, const ResourceTarget& t
     object["metadata"]["name"] = name;
     if (info.namespaced) object["metadata"]["namespace"] = target.ns;
     std::vector<std::string> warnings;
-    ApiResult<WriteOptions> options = WriteOptionsOf(request, warnings);
-    if (!options.ok()) return ErrorResponse(options.error);
-    ApiResult<json> updated = UpdateObject(store_, info, std::move(object),
-                                           target.subresource == "status", *options.value);
-    if (updated.ok()) return WithWarnings(JsonResponse(200, *updated.value), warnings);
-    if (!patch_sets_version && updated.error.reason == "Conflict") continue;
-    return ErrorResponse(updated.error);
+    Result<WriteOptions> options = WriteOptionsOf(request, warnings);
+    if (!options.ok()) return ErrorResponse(options.error());
+    Result<json> updated =
+        UpdateObject(store_, info, std::move(object), target.subresource == "status", *options);
+    if (updated.ok()) return WithWarnings(JsonResponse(200, *updated), warnings);
+    if (!patch_sets_version && updated.error().reason == ErrorReason::kConflict) continue;
+    return ErrorResponse(updated.error());
   }
-  return ErrorResponse(WithResource(ApiError{409, "Conflict", ""}, info, name));
+  return ErrorResponse(WithResource(MakeError(ErrorReason::kConflict, ""), info, name));
 }
 
 // DELETE on an object, or on a collection (deletecollection, with selectors).
 ApiResponse ApiHandler::Delete(const ApiRequest& request, const ResourceTarget& target) const {
-  ApiResult<DeleteOptions> options = DeleteOptionsOf(request);
-  if (!options.ok()) return ErrorResponse(options.error);
-  if (target.name.empty()) return DeleteCollection(request, target, *options.value);
+  Result<DeleteOptions> options = DeleteOptionsOf(request);
+  if (!options.ok()) return ErrorResponse(options.error());
+  if (target.name.empty()) return DeleteCollection(request, target, *options);
   if (!target.subresource.empty()) {
-    return ErrorResponse(ApiError{405, "MethodNotAllowed", "cannot delete a subresource"});
+    return ErrorResponse(MakeError(ErrorReason::kMethodNotAllowed, "cannot delete a subresource"));
   }
-  ApiResult<json> deleted =
-      DeleteObject(store_, *target.info, target.ns, target.name, *options.value);
-  if (!deleted.ok()) return ErrorResponse(deleted.error);
-  return JsonResponse(200, *deleted.value);
+  Result<json> deleted = DeleteObject(store_, *target.info, target.ns, target.name, *options);
+  if (!deleted.ok()) return ErrorResponse(deleted.error());
+  return JsonResponse(200, *deleted);
 }
 
 ApiResponse ApiHandler::DeleteCollection(const ApiRequest& request, const ResourceTarget& target,
                                          const DeleteOptions& options) const {
   const ResourceInfo& info = *target.info;
-  ApiResult<LabelSelector> labels = LabelSelector::Parse(request.Param("labelSelector"));
-  if (!labels.ok()) return ErrorResponse(labels.error);
-  ApiResult<FieldSelector> fields = FieldSelector::Parse(request.Param("fieldSelector"));
-  if (!fields.ok()) return ErrorResponse(fields.error);
+  Result<LabelSelector> labels = LabelSelector::Parse(request.Param("labelSelector"));
+  if (!labels.ok()) return ErrorResponse(labels.error());
+  Result<FieldSelector> fields = FieldSelector::Parse(request.Param("fieldSelector"));
+  if (!fields.ok()) return ErrorResponse(fields.error());
   int64_t version_now = 0;
   std::vector<json> deleted;
   for (const json& o : store_.List(info.StoreKey(), target.ns, &version_now)) {
-    if (!Matches(o, *labels.value, *fields.value)) continue;
-    ApiResult<json> d = DeleteObject(store_, info, o["metadata"].value("namespace", ""),
-                                     o["metadata"].value("name", ""), options);
-    if (d.ok()) deleted.push_back(*d.value);
+    if (!Matches(o, *labels, *fields)) continue;
+    Result<json> d = DeleteObject(store_, info, o["metadata"].value("namespace", ""),
+                                  o["metadata"].value("name", ""), options);
+    if (d.ok()) deleted.push_back(*d);
   }
   return JsonResponse(200, ListJson(info, deleted, store_.CurrentVersion()));
 }
@@ -790,12 +847,12 @@ void ApiHandler::StreamWatch(const WatchSpec& spec,
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(spec.timeout_seconds);
   while (!stop.load() && std::chrono::steady_clock::now() < deadline) {
-    ApiResult<std::vector<WatchEvent>> events = store_.EventsAfter(cursor, 500);
+    Result<std::vector<WatchEvent>> events = store_.EventsAfter(cursor, 500);
     if (!events.ok()) {
-      write(EventLine("ERROR", StatusJson(events.error)));
+      write(EventLine("ERROR", StatusJson(events.error())));
       return;
     }
-    if (events.value->empty()) {
+    if (events->empty()) {
       auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (!store_.WaitForVersion(cursor, std::min<std::chrono::milliseconds>(
@@ -805,7 +862,7 @@ void ApiHandler::StreamWatch(const WatchSpec& spec,
       }
       continue;
     }
-    for (const WatchEvent& e : *events.value) {
+    for (const WatchEvent& e : *events) {
       cursor = e.resource_version;
       if (e.resource != key) continue;
       if (!spec.namespace_.empty() && e.namespace_ != spec.namespace_) continue;

@@ -6,6 +6,11 @@
 // Handle() answers one request. A watch is not answered in full: Handle returns a WatchSpec and
 // the transport streams StreamWatch's output until it returns false.
 //
+// Errors: everything below the HTTP boundary fails with an Error whose ErrorReason says what
+// went wrong (common/result.h). HttpStatusFor is the one place a reason becomes an HTTP status
+// code and the reason word of the Status object that carries the error's message (and an
+// Invalid's causes as details.causes), as the API server answers.
+//
 // Thread safety: Handle and StreamWatch may run concurrently on any threads.
 #pragma once
 
@@ -65,6 +70,16 @@ struct ApiResponse {
       stream;
 };
 
+// How an error is answered over HTTP: the status code and the Status object's `reason`.
+struct HttpStatus {
+  int code;
+  const char* reason;
+};
+HttpStatus HttpStatusFor(ErrorReason reason);
+
+// The JSON Status answer for an error.
+ApiResponse ErrorResponse(const Error& error);
+
 // Supplies the log of one attempt of a pod's container (the runner's; attempts as in
 // pod_logs.h) from byte `offset` on, as the runtime wrote it (the CRI log format); nullopt when
 // it has none.
@@ -98,8 +113,8 @@ class ApiHandler {
       std::function<void(const ApiRequest&, const ApiResponse&, double seconds)>;
   void SetRequestObserver(RequestObserver observer) { observer_ = std::move(observer); }
 
-  // A Status object for an error.
-  static json StatusJson(const ApiError& error);
+  // The Status object for an error (also a watch's ERROR event).
+  static json StatusJson(const Error& error);
 
  private:
   // What a resource request's path names: the kind, namespace, object name and subresource

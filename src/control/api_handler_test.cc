@@ -12,7 +12,7 @@ class ApiHandlerTest : public ::testing::Test {
   void SetUp() override {
     auto opened = Store::Open("");
     ASSERT_TRUE(opened.ok());
-    store_ = std::move(*opened.value);
+    store_ = std::move(*opened);
     json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "default"}}}};
     ASSERT_EQ(Call("POST", "/api/v1/namespaces", ns.dump()).status, 201);
     handler_ = std::make_unique<ApiHandler>(*store_, "127.0.0.1:1");
@@ -46,6 +46,37 @@ class ApiHandlerTest : public ::testing::Test {
 };
 
 constexpr const char* kClaims = "/apis/resource.k8s.io/v1/namespaces/default/resourceclaims";
+
+// The HTTP boundary: an error's reason becomes the API server's status code and Status object,
+// byte for byte as kubectl reads it.
+TEST(ErrorResponse, AnswersWithTheApiServersStatus) {
+  const ApiResponse invalid =
+      ErrorResponse(MakeError(ErrorReason::kInvalid, "Job \"j\" is invalid: spec: Required value",
+                              {{"FieldValueRequired", "spec", "Required value"}}));
+  EXPECT_EQ(invalid.status, 422);
+  EXPECT_EQ(invalid.body,
+            R"({"apiVersion":"v1","code":422,"details":{"causes":[{"field":"spec","message":)"
+            R"("Required value","reason":"FieldValueRequired"}]},"kind":"Status","message":)"
+            R"("Job \"j\" is invalid: spec: Required value","metadata":{},"reason":"Invalid",)"
+            R"("status":"Failure"})");
+
+  const ApiResponse plain = ErrorResponse(MakeError("the disk is full"));
+  EXPECT_EQ(plain.status, 500);
+  EXPECT_EQ(plain.body,
+            R"({"apiVersion":"v1","code":500,"kind":"Status","message":"the disk is full",)"
+            R"("metadata":{},"reason":"InternalError","status":"Failure"})");
+
+  // A runtime's streaming server that failed: 502 in the API server's words.
+  const json gateway =
+      json::parse(ErrorResponse(MakeError(ErrorReason::kBadGateway,
+                                          "the runtime's streaming server: no answer"))
+                      .body);
+  EXPECT_EQ(gateway["code"], 502);
+  EXPECT_EQ(gateway["reason"], "InternalError");
+  EXPECT_EQ(HttpStatusFor(ErrorReason::kAlreadyExists).code, 409);
+  EXPECT_STREQ(HttpStatusFor(ErrorReason::kAlreadyExists).reason, "AlreadyExists");
+  EXPECT_EQ(HttpStatusFor(ErrorReason::kExpired).code, 410);
+}
 
 TEST_F(ApiHandlerTest, Discovery) {
   json core = json::parse(Call("GET", "/api/v1").body);

@@ -16,13 +16,13 @@ using nlohmann::json;
 
 constexpr size_t kMaxConfigBytes = 1024 * 1024;  // upstream's MaxSecretSize, also ConfigMaps'
 
-json Cause(const std::string& reason, const std::string& field, const std::string& message) {
-  return json{{"reason", reason}, {"field", field}, {"message", message}};
+ErrorCause Cause(const std::string& reason, const std::string& field, const std::string& message) {
+  return ErrorCause{reason, field, message};
 }
 
 std::string Quoted(const std::string& s) { return json(s).dump(); }
 
-void CheckKeys(const json& map, const std::string& path, json& causes) {
+void CheckKeys(const json& map, const std::string& path, std::vector<ErrorCause>& causes) {
   if (!map.is_object()) return;
   for (const auto& [key, value] : map.items()) {
     for (const std::string& message : ConfigKeyErrors(key)) {
@@ -33,7 +33,7 @@ void CheckKeys(const json& map, const std::string& path, json& causes) {
 }
 
 void CheckImmutable(const json& object, const json& old, std::initializer_list<const char*> maps,
-                    json& causes) {
+                    std::vector<ErrorCause>& causes) {
   if (old.is_null() || Field(old, {"immutable"}) != true) return;
   if (Field(object, {"immutable"}) != true) {
     causes.push_back(Cause("FieldValueForbidden", "immutable",
@@ -52,7 +52,7 @@ void CheckImmutable(const json& object, const json& old, std::initializer_list<c
 }
 
 // `field` as upstream names it: "data" for a Secret, "[]" (field.NewPath("")) for a ConfigMap.
-void CheckSize(size_t total, const std::string& field, json& causes) {
+void CheckSize(size_t total, const std::string& field, std::vector<ErrorCause>& causes) {
   if (total > kMaxConfigBytes) {
     causes.push_back(
         Cause("FieldValueTooLong", field,
@@ -61,7 +61,7 @@ void CheckSize(size_t total, const std::string& field, json& causes) {
 }
 
 // The decoded length of a base64 value (0 when absent). Values that are not base64 text never
-// get here: the decoder refused them with a 400 (wire_types.h).
+// get here: the decoder refused them as BadRequest (wire_types.h).
 size_t DecodedLength(const json& value) {
   if (!value.is_string()) return 0;
   Result<std::string> bytes = Base64Decode(value.get_ref<const std::string&>());
@@ -75,8 +75,8 @@ size_t DecodedSize(const json& map) {
   return total;
 }
 
-json ValidateConfigMap(const json& object, const json& old) {
-  json causes = json::array();
+std::vector<ErrorCause> ValidateConfigMap(const json& object, const json& old) {
+  std::vector<ErrorCause> causes;
   const json& data = Field(object, {"data"});
   const json& binary = Field(object, {"binaryData"});
   CheckKeys(data, "data", causes);
@@ -100,8 +100,8 @@ json ValidateConfigMap(const json& object, const json& old) {
 
 bool HasKey(const json& data, const char* key) { return data.is_object() && data.contains(key); }
 
-json ValidateSecret(const json& object, const json& old) {
-  json causes = json::array();
+std::vector<ErrorCause> ValidateSecret(const json& object, const json& old) {
+  std::vector<ErrorCause> causes;
   const json& data = Field(object, {"data"});
   CheckKeys(data, "data", causes);
   CheckSize(DecodedSize(data), "data", causes);
@@ -172,8 +172,9 @@ void DefaultConfigKind(const ResourceInfo& info, json& object) {
   object.erase("stringData");
 }
 
-json ValidateConfigKind(const ResourceInfo& info, const json& object, const json& old) {
-  if (!IsConfigKind(info)) return json::array();
+std::vector<ErrorCause> ValidateConfigKind(const ResourceInfo& info, const json& object,
+                                           const json& old) {
+  if (!IsConfigKind(info)) return {};
   return info.plural == "configmaps" ? ValidateConfigMap(object, old) : ValidateSecret(object, old);
 }
 

@@ -36,9 +36,9 @@ namespace migdra::control {
 
 bool IsConfigKind(const ResourceInfo& info);  // configmaps, secrets
 void DefaultConfigKind(const ResourceInfo& info, nlohmann::json& object);
-// Causes ([{reason, message, field}]) as Validate returns them; `old` is null on create.
-nlohmann::json ValidateConfigKind(const ResourceInfo& info, const nlohmann::json& object,
-                                  const nlohmann::json& old);
+// The causes of an Invalid error, as AdmissionCauses returns them; `old` is null on create.
+std::vector<ErrorCause> ValidateConfigKind(const ResourceInfo& info, const nlohmann::json& object,
+                                           const nlohmann::json& old);
 nlohmann::json ConfigKindColumns(const ResourceInfo& info);
 nlohmann::json ConfigKindRow(const ResourceInfo& info, const nlohmann::json& object);
 

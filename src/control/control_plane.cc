@@ -48,28 +48,23 @@ void EnsureNamespace(Store& store, const std::string& name) {
 
 }  // namespace
 
-ApiResult<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneOptions& options) {
-  using R = ApiResult<std::unique_ptr<ControlPlane>>;
+Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneOptions& options) {
   std::unique_ptr<ControlPlane> plane(new ControlPlane());
   plane->options_ = options;
   const std::string lock_path = options.data_dir + "/lock";
   plane->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (plane->lock_fd_ < 0 || ::flock(plane->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return R::Fail(ApiError{
-        409, "Conflict",
-        "another migdra serve is using " + options.data_dir + " (cannot lock " + lock_path + ")"});
+    return MakeError(ErrorReason::kConflict, "another migdra serve is using " + options.data_dir +
+                                                 " (cannot lock " + lock_path + ")");
   }
   int port = options.port;
   if (port == 0) port = FreePort(options.host);
-  if (port <= 0) return R::Fail(ApiError{500, "InternalError", "no free port on " + options.host});
+  if (port <= 0) return MakeError(ErrorReason::kInternal, "no free port on " + options.host);
 
-  ApiResult<Credentials> credentials = EnsureCredentials(options.data_dir, options.host, port);
-  if (!credentials.ok()) return R::Fail(credentials.error);
-  plane->credentials_ = *credentials.value;
+  MIGDRA_ASSIGN_OR_RETURN(plane->credentials_,
+                          EnsureCredentials(options.data_dir, options.host, port));
 
-  ApiResult<std::unique_ptr<Store>> store = Store::Open(options.data_dir + "/state.db");
-  if (!store.ok()) return R::Fail(store.error);
-  plane->store_ = std::move(*store.value);
+  MIGDRA_ASSIGN_OR_RETURN(plane->store_, Store::Open(options.data_dir + "/state.db"));
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
     EnsureNamespace(*plane->store_, ns);
   }
@@ -103,13 +98,13 @@ ApiResult<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ControlPlaneO
   plane->http_ = std::make_unique<HttpServer>(*plane->handler_, plane->credentials_, http_options);
   plane->http_->SetUpgradeRoute(
       MakePodStreamRoute(*plane->store_, [raw] { return raw->streaming_.load(); }));
-  ApiResult<int> bound = plane->http_->Start();
+  Result<int> bound = plane->http_->Start();
   if (!bound.ok()) {
     plane->controllers_->Stop();
-    return R::Fail(bound.error);
+    return bound.error();
   }
-  plane->port_ = *bound.value;
-  return R::Ok(std::move(plane));
+  plane->port_ = *bound;
+  return plane;
 }
 
 ControlPlane::~ControlPlane() { Stop(); }

@@ -37,7 +37,7 @@ class ControlPlane {
  public:
   // Locks the data directory (fails when another server holds it), opens the store, makes
   // credentials, then starts the controllers and serves. On return the API answers.
-  static ApiResult<std::unique_ptr<ControlPlane>> Start(const ControlPlaneOptions& options);
+  static Result<std::unique_ptr<ControlPlane>> Start(const ControlPlaneOptions& options);
   ~ControlPlane();
 
   // Where `kubectl logs` reads a container's log (the local node's runner); unset, there is none.

@@ -40,17 +40,17 @@ class ControllersTest : public ::testing::Test {
     const json& fixture = GpuNodes()[name];
     ASSERT_TRUE(fixture.is_object()) << "no node " << name << " in testdata/gpu_nodes.json";
     auto node = CreateObject(*store_, Info("nodes"), fixture["node"]);
-    ASSERT_TRUE(node.ok()) << node.error.message;
+    ASSERT_TRUE(node.ok()) << node.error().message;
     for (const json& slice : fixture["slices"]) {
       auto created = CreateObject(*store_, Info("resourceslices"), slice);
-      ASSERT_TRUE(created.ok()) << created.error.message;
+      ASSERT_TRUE(created.ok()) << created.error().message;
     }
   }
 
   void SetUp() override {
     auto opened = Store::Open("");
     ASSERT_TRUE(opened.ok());
-    store_ = std::move(*opened.value);
+    store_ = std::move(*opened);
     ASSERT_TRUE(
         CreateObject(*store_, Info("namespaces"), json{{"metadata", {{"name", "default"}}}}).ok());
     AddGpuNode("node-a");
@@ -74,7 +74,7 @@ class ControllersTest : public ::testing::Test {
     job["spec"]["template"]["spec"]["resourceClaims"][0]["resourceClaimTemplateName"] =
         claim_template;
     auto created = CreateObject(*store_, Info("jobs"), job);
-    ASSERT_TRUE(created.ok()) << created.error.message;
+    ASSERT_TRUE(created.ok()) << created.error().message;
   }
 
   void Reconcile(int passes = 3) {

@@ -26,7 +26,7 @@ namespace {
 using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
 
-ApiError Failure(const std::string& what) { return ApiError{500, "InternalError", what}; }
+Error Failure(const std::string& what) { return MakeError(ErrorReason::kInternal, what); }
 
 bool ReadFile(const std::string& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
@@ -189,11 +189,10 @@ std::optional<std::string> NewToken(std::string& error) {
 
 }  // namespace
 
-ApiResult<Credentials> EnsureCredentials(const std::string& data_dir, const std::string& host,
-                                         int port) {
-  using R = ApiResult<Credentials>;
+Result<Credentials> EnsureCredentials(const std::string& data_dir, const std::string& host,
+                                      int port) {
   if (::mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return R::Fail(Failure("cannot create " + data_dir + ": " + std::strerror(errno)));
+    return Failure("cannot create " + data_dir + ": " + std::strerror(errno));
   }
   Credentials c;
   c.ca_cert_path = data_dir + "/ca.crt";
@@ -215,13 +214,13 @@ ApiResult<Credentials> EnsureCredentials(const std::string& data_dir, const std:
   }
   if (new_ca) {
     ca_key = NewKey();
-    if (!ca_key) return R::Fail(Failure("cannot generate the CA key"));
+    if (!ca_key) return Failure("cannot generate the CA key");
     std::string why;
     ca = MakeCert(ca_key.get(), "migdra-ca", nullptr, nullptr, true, "", 3650, why);
-    if (!ca) return R::Fail(Failure("cannot sign the CA certificate" + Reason(why)));
+    if (!ca) return Failure("cannot sign the CA certificate" + Reason(why));
     if (!WriteFile(ca_key_path, KeyPem(ca_key.get()), 0600) ||
         !WriteFile(c.ca_cert_path, CertPem(ca.get()), 0644)) {
-      return R::Fail(Failure("cannot write the CA files in " + data_dir));
+      return Failure("cannot write the CA files in " + data_dir);
     }
     ReadFile(c.ca_cert_path, &ca_pem);
   }
@@ -235,24 +234,24 @@ ApiResult<Credentials> EnsureCredentials(const std::string& data_dir, const std:
   if (new_ca || !Exists(c.cert_path) || !Exists(c.key_path) || !ReadFile(hosts_path, &old_sans) ||
       old_sans != sans) {
     PkeyPtr key = NewKey();
-    if (!key) return R::Fail(Failure("cannot generate the serving key"));
+    if (!key) return Failure("cannot generate the serving key");
     std::string why;
     X509Ptr cert =
         MakeCert(key.get(), "migdra-apiserver", ca.get(), ca_key.get(), false, sans, 825, why);
-    if (!cert) return R::Fail(Failure("cannot sign the serving certificate" + Reason(why)));
+    if (!cert) return Failure("cannot sign the serving certificate" + Reason(why));
     if (!WriteFile(c.key_path, KeyPem(key.get()), 0600) ||
         !WriteFile(c.cert_path, CertPem(cert.get()), 0644) || !WriteFile(hosts_path, sans, 0644)) {
-      return R::Fail(Failure("cannot write the serving certificate in " + data_dir));
+      return Failure("cannot write the serving certificate in " + data_dir);
     }
   }
 
   if (!ReadFile(token_path, &c.token) || c.token.size() < 32) {
     std::string why;
     std::optional<std::string> token = NewToken(why);
-    if (!token) return R::Fail(Failure("cannot make the API token: " + why));
+    if (!token) return Failure("cannot make the API token: " + why);
     c.token = *token;
     if (!WriteFile(token_path, c.token, 0600)) {
-      return R::Fail(Failure("cannot write " + token_path));
+      return Failure("cannot write " + token_path);
     }
   }
   while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == ' ')) c.token.pop_back();
@@ -287,9 +286,9 @@ ApiResult<Credentials> EnsureCredentials(const std::string& data_dir, const std:
       "    namespace: default\n"
       "current-context: migdra\n";
   if (!WriteFile(c.kubeconfig_path, kubeconfig, 0600)) {
-    return R::Fail(Failure("cannot write " + c.kubeconfig_path));
+    return Failure("cannot write " + c.kubeconfig_path);
   }
-  return R::Ok(c);
+  return c;
 }
 
 }  // namespace migdra::control

@@ -22,7 +22,7 @@ struct Credentials {
 
 // Ensures every file exists and is valid for `host` (an IP address or DNS name); creates
 // `data_dir` (mode 0700) if needed. Private keys and the token are written with mode 0600.
-ApiResult<Credentials> EnsureCredentials(const std::string& data_dir, const std::string& host,
-                                         int port);
+Result<Credentials> EnsureCredentials(const std::string& data_dir, const std::string& host,
+                                      int port);
 
 }  // namespace migdra::control

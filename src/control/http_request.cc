@@ -9,12 +9,14 @@
 namespace migdra::control {
 namespace {
 
-ApiError BadRequest(std::string message) { return ApiError{400, "BadRequest", std::move(message)}; }
+Error BadRequest(std::string message) {
+  return MakeError(ErrorReason::kBadRequest, std::move(message));
+}
 
-ApiError TooLarge(size_t limit) {
-  return ApiError{
-      413, "RequestEntityTooLarge",
-      "the request body is larger than the limit of " + std::to_string(limit) + " bytes"};
+Error TooLarge(size_t limit) {
+  return MakeError(
+      ErrorReason::kRequestEntityTooLarge,
+      "the request body is larger than the limit of " + std::to_string(limit) + " bytes");
 }
 
 std::string Lower(std::string_view s) {
@@ -75,19 +77,18 @@ std::pair<std::string_view, std::string_view> SplitOnce(std::string_view s, char
   return {s.substr(0, at), s.substr(at + 1)};
 }
 
-ApiResult<bool> ParseTarget(std::string_view target, RequestHead& head) {
-  using R = ApiResult<bool>;
+Result<bool> ParseTarget(std::string_view target, RequestHead& head) {
   if (target.empty() || target.front() != '/') {
-    return R::Fail(BadRequest("the request target must be a path starting with '/'"));
+    return BadRequest("the request target must be a path starting with '/'");
   }
   for (char c : target) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
-      return R::Fail(BadRequest("the request target contains a control character"));
+      return BadRequest("the request target contains a control character");
     }
   }
   auto [raw_path, raw_query] = SplitOnce(target.substr(0, target.find('#')), '?');
   std::optional<std::string> path = PercentDecode(raw_path, false);
-  if (!path) return R::Fail(BadRequest("invalid percent-encoding in the path"));
+  if (!path) return BadRequest("invalid percent-encoding in the path");
   head.path = std::move(*path);
   while (!raw_query.empty()) {
     auto [pair, rest] = SplitOnce(raw_query, '&');
@@ -96,10 +97,10 @@ ApiResult<bool> ParseTarget(std::string_view target, RequestHead& head) {
     auto [raw_key, raw_value] = SplitOnce(pair, '=');
     std::optional<std::string> key = PercentDecode(raw_key, true);
     std::optional<std::string> value = PercentDecode(raw_value, true);
-    if (!key || !value) return R::Fail(BadRequest("invalid percent-encoding in the query"));
+    if (!key || !value) return BadRequest("invalid percent-encoding in the query");
     head.query.emplace(std::move(*key), std::move(*value));
   }
-  return R::Ok(true);
+  return true;
 }
 
 }  // namespace
@@ -155,11 +156,10 @@ size_t HeadLength(std::string_view received) {
   return end == std::string_view::npos ? 0 : end + 4;
 }
 
-ApiResult<RequestHead> ParseRequestHead(std::string_view head) {
-  using R = ApiResult<RequestHead>;
+Result<RequestHead> ParseRequestHead(std::string_view head) {
   while (head.substr(0, 2) == "\r\n") head.remove_prefix(2);
   if (head.size() < 4 || head.substr(head.size() - 4) != "\r\n\r\n") {
-    return R::Fail(BadRequest("the request head does not end with an empty line"));
+    return BadRequest("the request head does not end with an empty line");
   }
   head.remove_suffix(2);  // each line, the last one included, now ends with CRLF
   RequestHead out;
@@ -169,37 +169,37 @@ ApiResult<RequestHead> ParseRequestHead(std::string_view head) {
 
   auto [method, rest] = SplitOnce(line, ' ');
   auto [target, version] = SplitOnce(rest, ' ');
-  if (!IsToken(method)) return R::Fail(BadRequest("malformed request line"));
+  if (!IsToken(method)) return BadRequest("malformed request line");
   if (version.size() != 8 || version.substr(0, 7) != "HTTP/1." ||
       (version[7] != '0' && version[7] != '1')) {
     if (version.substr(0, 5) == "HTTP/" && version.find(' ') == std::string_view::npos) {
-      return R::Fail(ApiError{
-          505, "HTTPVersionNotSupported",
-          "HTTP version " + std::string(version.substr(5)) + " is not supported; use HTTP/1.1"});
+      return MakeError(
+          ErrorReason::kHttpVersionNotSupported,
+          "HTTP version " + std::string(version.substr(5)) + " is not supported; use HTTP/1.1");
     }
-    return R::Fail(BadRequest("malformed request line"));
+    return BadRequest("malformed request line");
   }
   out.method = std::string(method);
   out.target = std::string(target);
   out.minor_version = version[7] - '0';
-  ApiResult<bool> parsed_target = ParseTarget(target, out);
-  if (!parsed_target.ok()) return R::Fail(parsed_target.error);
+  Result<bool> parsed_target = ParseTarget(target, out);
+  if (!parsed_target.ok()) return parsed_target.error();
 
   while (!head.empty()) {
     const size_t end = head.find("\r\n");
     std::string_view field = head.substr(0, end);
     head.remove_prefix(end + 2);
     if (field.front() == ' ' || field.front() == '\t') {
-      return R::Fail(BadRequest("folded header field lines are not allowed"));
+      return BadRequest("folded header field lines are not allowed");
     }
     const size_t colon = field.find(':');
     if (colon == std::string_view::npos || !IsToken(field.substr(0, colon))) {
-      return R::Fail(BadRequest("malformed header field"));
+      return BadRequest("malformed header field");
     }
     std::string_view value = Trim(field.substr(colon + 1));
     for (char c : value) {
       if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
-        return R::Fail(BadRequest("a header field value contains a control character"));
+        return BadRequest("a header field value contains a control character");
       }
     }
     out.fields.emplace_back(Lower(field.substr(0, colon)), std::string(value));
@@ -208,18 +208,17 @@ ApiResult<RequestHead> ParseRequestHead(std::string_view head) {
     return std::count_if(out.fields.begin(), out.fields.end(),
                          [name](const auto& f) { return f.first == name; });
   };
-  if (count("content-length") > 1) return R::Fail(BadRequest("several Content-Length fields"));
+  if (count("content-length") > 1) return BadRequest("several Content-Length fields");
   if (count("transfer-encoding") > 0 && out.minor_version == 0) {
-    return R::Fail(BadRequest("Transfer-Encoding is not allowed in HTTP/1.0"));
+    return BadRequest("Transfer-Encoding is not allowed in HTTP/1.0");
   }
   if (out.minor_version == 1 && count("host") != 1) {
-    return R::Fail(BadRequest("an HTTP/1.1 request needs exactly one Host field"));
+    return BadRequest("an HTTP/1.1 request needs exactly one Host field");
   }
-  return R::Ok(std::move(out));
+  return out;
 }
 
-ApiResult<BodyFraming> BodyFramingOf(const RequestHead& head, size_t max_body_bytes) {
-  using R = ApiResult<BodyFraming>;
+Result<BodyFraming> BodyFramingOf(const RequestHead& head, size_t max_body_bytes) {
   BodyFraming framing;
   bool has_transfer_encoding = false;
   bool has_content_length = false;
@@ -232,12 +231,12 @@ ApiResult<BodyFraming> BodyFramingOf(const RequestHead& head, size_t max_body_by
   }
   if (has_transfer_encoding) {
     if (has_content_length) {
-      return R::Fail(BadRequest("a request cannot have both Transfer-Encoding and Content-Length"));
+      return BadRequest("a request cannot have both Transfer-Encoding and Content-Length");
     }
     if (!EqualsIgnoreCase(Trim(transfer_encoding), "chunked")) {
-      return R::Fail(ApiError{501, "NotImplemented",
-                              "unsupported Transfer-Encoding \"" + transfer_encoding +
-                                  "\"; only chunked is supported"});
+      return MakeError(
+          ErrorReason::kNotImplemented,
+          "unsupported Transfer-Encoding \"" + transfer_encoding + "\"; only chunked is supported");
     }
     framing.kind = BodyFraming::Kind::kChunked;
   } else if (has_content_length) {
@@ -245,25 +244,24 @@ ApiResult<BodyFraming> BodyFramingOf(const RequestHead& head, size_t max_body_by
     if (content_length.empty() || content_length.size() > 19 ||
         !std::all_of(content_length.begin(), content_length.end(),
                      [](char c) { return c >= '0' && c <= '9'; })) {
-      return R::Fail(BadRequest("invalid Content-Length \"" + content_length + "\""));
+      return BadRequest("invalid Content-Length \"" + content_length + "\"");
     }
     framing.length = std::stoull(content_length);
-    if (framing.length > max_body_bytes) return R::Fail(TooLarge(max_body_bytes));
+    if (framing.length > max_body_bytes) return TooLarge(max_body_bytes);
     if (framing.length > 0) framing.kind = BodyFraming::Kind::kLength;
   }
   const std::string expect = head.Field("expect");
   if (!expect.empty()) {
     if (!EqualsIgnoreCase(Trim(expect), "100-continue")) {
-      return R::Fail(
-          ApiError{417, "ExpectationFailed", "unsupported expectation \"" + expect + "\""});
+      return MakeError(ErrorReason::kExpectationFailed,
+                       "unsupported expectation \"" + expect + "\"");
     }
     framing.expect_continue = framing.kind != BodyFraming::Kind::kNone;
   }
-  return R::Ok(framing);
+  return framing;
 }
 
-ApiResult<bool> ChunkedDecoder::Feed(std::string& received, std::string& body) {
-  using R = ApiResult<bool>;
+Result<bool> ChunkedDecoder::Feed(std::string& received, std::string& body) {
   size_t pos = 0;
   auto consume = [&received, &pos] { received.erase(0, pos); };
   while (stage_ != Stage::kDone) {
@@ -280,20 +278,20 @@ ApiResult<bool> ChunkedDecoder::Feed(std::string& received, std::string& body) {
     if (end == std::string::npos) {
       if (received.size() - pos > kMaxChunkLineBytes) {
         consume();
-        return R::Fail(BadRequest("a chunk size line or trailer field is too long"));
+        return BadRequest("a chunk size line or trailer field is too long");
       }
       break;
     }
     if (end - pos > kMaxChunkLineBytes) {
       consume();
-      return R::Fail(BadRequest("a chunk size line or trailer field is too long"));
+      return BadRequest("a chunk size line or trailer field is too long");
     }
     std::string_view line(received.data() + pos, end - pos);
     pos = end + 2;
     if (stage_ == Stage::kDataEnd) {
       if (!line.empty()) {
         consume();
-        return R::Fail(BadRequest("chunk data is not followed by CRLF"));
+        return BadRequest("chunk data is not followed by CRLF");
       }
       stage_ = Stage::kSize;
     } else if (stage_ == Stage::kTrailer) {
@@ -303,46 +301,45 @@ ApiResult<bool> ChunkedDecoder::Feed(std::string& received, std::string& body) {
       size_t size = 0;
       if (digits.empty() || digits.size() > 15) {
         consume();
-        return R::Fail(BadRequest("invalid chunk size"));
+        return BadRequest("invalid chunk size");
       }
       for (char c : digits) {
         const int v = HexValue(c);
         if (v < 0) {
           consume();
-          return R::Fail(BadRequest("invalid chunk size"));
+          return BadRequest("invalid chunk size");
         }
         size = size * 16 + static_cast<size_t>(v);
       }
       if (size > max_body_bytes_ - std::min(max_body_bytes_, body.size())) {
         consume();
-        return R::Fail(TooLarge(max_body_bytes_));
+        return TooLarge(max_body_bytes_);
       }
       chunk_left_ = size;
       stage_ = size == 0 ? Stage::kTrailer : Stage::kData;
     }
   }
   consume();
-  return R::Ok(stage_ == Stage::kDone);
+  return stage_ == Stage::kDone;
 }
 
-ApiResult<std::string> DecodeContent(std::string_view encoding, std::string body,
-                                     size_t max_decoded_bytes) {
-  using R = ApiResult<std::string>;
+Result<std::string> DecodeContent(std::string_view encoding, std::string body,
+                                  size_t max_decoded_bytes) {
   const std::string name = Lower(Trim(encoding));
-  if (name.empty() || name == "identity") return R::Ok(std::move(body));
+  if (name.empty() || name == "identity") return body;
   int window_bits = 0;
   if (name == "gzip" || name == "x-gzip") {
     window_bits = 16 + MAX_WBITS;
   } else if (name == "deflate") {
     window_bits = MAX_WBITS;
   } else {
-    return R::Fail(ApiError{415, "UnsupportedMediaType",
-                            "unsupported Content-Encoding \"" + std::string(encoding) +
-                                "\"; use gzip, deflate or none"});
+    return MakeError(ErrorReason::kUnsupportedMediaType, "unsupported Content-Encoding \"" +
+                                                             std::string(encoding) +
+                                                             "\"; use gzip, deflate or none");
   }
   z_stream stream{};
   if (inflateInit2(&stream, window_bits) != Z_OK) {
-    return R::Fail(ApiError{500, "InternalError", "cannot start inflating the request body"});
+    return MakeError(ErrorReason::kInternal, "cannot start inflating the request body");
   }
   std::string out;
   char buffer[16384];
@@ -357,15 +354,15 @@ ApiResult<std::string> DecodeContent(std::string_view encoding, std::string body
     out.append(buffer, sizeof buffer - stream.avail_out);
     if (out.size() > max_decoded_bytes) {
       inflateEnd(&stream);
-      return R::Fail(TooLarge(max_decoded_bytes));
+      return TooLarge(max_decoded_bytes);
     }
     if (status == Z_OK && stream.avail_in == 0 && stream.avail_out != 0) break;
   }
   inflateEnd(&stream);
   if (status != Z_STREAM_END) {
-    return R::Fail(BadRequest("the request body is not valid " + name + " data"));
+    return BadRequest("the request body is not valid " + name + " data");
   }
-  return R::Ok(std::move(out));
+  return out;
 }
 
 std::string GzipCompress(std::string_view data) {

@@ -59,7 +59,7 @@ struct RequestHead {
 // is incomplete.
 size_t HeadLength(std::string_view received);
 
-ApiResult<RequestHead> ParseRequestHead(std::string_view head);
+Result<RequestHead> ParseRequestHead(std::string_view head);
 
 struct BodyFraming {
   enum class Kind { kNone, kLength, kChunked };
@@ -69,7 +69,7 @@ struct BodyFraming {
   bool expect_continue = false;
 };
 
-ApiResult<BodyFraming> BodyFramingOf(const RequestHead& head, size_t max_body_bytes);
+Result<BodyFraming> BodyFramingOf(const RequestHead& head, size_t max_body_bytes);
 
 inline constexpr size_t kMaxChunkLineBytes = 4096;
 
@@ -80,7 +80,7 @@ class ChunkedDecoder {
   // Consumes what it can from the front of `received`, appending chunk data to `body`. Returns
   // true once the last chunk and the trailer section are consumed (what remains in `received` is
   // the next request), false when it needs more bytes.
-  ApiResult<bool> Feed(std::string& received, std::string& body);
+  Result<bool> Feed(std::string& received, std::string& body);
 
  private:
   enum class Stage { kSize, kData, kDataEnd, kTrailer, kDone };
@@ -90,8 +90,8 @@ class ChunkedDecoder {
 };
 
 // The body without its Content-Encoding ("" and "identity" leave it as it is).
-ApiResult<std::string> DecodeContent(std::string_view encoding, std::string body,
-                                     size_t max_decoded_bytes);
+Result<std::string> DecodeContent(std::string_view encoding, std::string body,
+                                  size_t max_decoded_bytes);
 
 // gzip of `data` (for responses to clients that accept it).
 std::string GzipCompress(std::string_view data);

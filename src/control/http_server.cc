@@ -159,17 +159,6 @@ std::string ResponseHead(int status, const Fields& fields, bool close) {
   return head + "\r\n";
 }
 
-ApiResponse ErrorResponse(const ApiError& error) {
-  ApiResponse response;
-  response.status = error.code;
-  response.body =
-      ApiHandler::StatusJson(error).dump(-1, ' ', false, json::error_handler_t::replace);
-  return response;
-}
-
-// The answer a caller gets when the connection broke or a client was too slow: nothing is sent.
-ApiError ConnectionLost() { return ApiError{0, "", ""}; }
-
 // Whether the client asks to switch protocols ("Connection: Upgrade" and an Upgrade field).
 bool WantsUpgrade(const RequestHead& head) {
   bool connection_upgrade = false;
@@ -278,7 +267,7 @@ class HttpServer::Front {
   Front(const Front&) = delete;
   Front& operator=(const Front&) = delete;
 
-  ApiResult<int> Start();
+  Result<int> Start();
   void Stop();
 
  private:
@@ -292,7 +281,7 @@ class HttpServer::Front {
   void Accept();
   void Advance(Connection& c);
   void Dispatch(uint64_t id, RequestHead head);
-  void Reject(Connection& c, const ApiError& error, const Fields& extra = {});
+  void Reject(Connection& c, const Error& error, const Fields& extra = {});
   void StartClosing(Connection& c);
   void Drain(Connection& c);
   void Adopt();
@@ -305,8 +294,10 @@ class HttpServer::Front {
   // The workers.
   void Work();
   void Serve(std::unique_ptr<Connection> c, const RequestHead& head);
-  ApiResult<std::string> ReadBody(Connection& c, const RequestHead& head,
-                                  Clock::time_point deadline);
+  // The request's body, or the error to answer; nullopt when the connection broke or the client
+  // was too slow, so that there is no one to answer.
+  std::optional<Result<std::string>> ReadBody(Connection& c, const RequestHead& head,
+                                              Clock::time_point deadline);
   void Answer(std::unique_ptr<Connection> c, const RequestHead& head, ApiResponse response,
               bool close);
   void Stream(std::unique_ptr<Connection> c, const RequestHead& head, ApiResponse response);
@@ -352,8 +343,7 @@ class HttpServer::Front {
   size_t idle_workers_ = 0;
 };
 
-ApiResult<int> HttpServer::Front::Start() {
-  using R = ApiResult<int>;
+Result<int> HttpServer::Front::Start() {
   if (options_.tls) {
     tls_ = SSL_CTX_new(TLS_server_method());
     if (tls_ == nullptr ||
@@ -361,8 +351,8 @@ ApiResult<int> HttpServer::Front::Start() {
         SSL_CTX_use_PrivateKey_file(tls_, credentials_.key_path.c_str(), SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(tls_) != 1) {
       ERR_clear_error();
-      return R::Fail(ApiError{500, "InternalError",
-                              "cannot load the serving certificate " + credentials_.cert_path});
+      return MakeError(ErrorReason::kInternal,
+                       "cannot load the serving certificate " + credentials_.cert_path);
     }
     SSL_CTX_set_min_proto_version(tls_, TLS1_2_VERSION);
     SSL_CTX_set_options(tls_, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
@@ -380,7 +370,7 @@ ApiResult<int> HttpServer::Front::Start() {
   addrinfo* addresses = nullptr;
   if (getaddrinfo(options_.host.c_str(), std::to_string(options_.port).c_str(), &hints,
                   &addresses) != 0) {
-    return R::Fail(ApiError{500, "InternalError", "cannot resolve the listen address " + where});
+    return MakeError(ErrorReason::kInternal, "cannot resolve the listen address " + where);
   }
   for (addrinfo* a = addresses; a != nullptr && listen_fd_ < 0; a = a->ai_next) {
     const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -394,7 +384,7 @@ ApiResult<int> HttpServer::Front::Start() {
     }
   }
   freeaddrinfo(addresses);
-  if (listen_fd_ < 0) return R::Fail(ApiError{500, "InternalError", "cannot listen on " + where});
+  if (listen_fd_ < 0) return MakeError(ErrorReason::kInternal, "cannot listen on " + where);
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof bound;
   getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &bound_length);
@@ -413,7 +403,7 @@ ApiResult<int> HttpServer::Front::Start() {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epoll_fd_ < 0 || wake_fd_ < 0 || stop_fd_ < 0) {
-    return R::Fail(ApiError{500, "InternalError", "cannot create the server's event queue"});
+    return MakeError(ErrorReason::kInternal, "cannot create the server's event queue");
   }
   epoll_event listen_event{EPOLLIN, {.u64 = kListenId}};
   epoll_event wake_event{EPOLLIN, {.u64 = kWakeId}};
@@ -421,7 +411,7 @@ ApiResult<int> HttpServer::Front::Start() {
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake_event);
   front_running_ = true;
   front_thread_ = std::thread([this] { Run(); });
-  return R::Ok(port);
+  return port;
 }
 
 void HttpServer::Front::Stop() {
@@ -559,30 +549,29 @@ void HttpServer::Front::Advance(Connection& c) {
   const size_t head_length = HeadLength(c.received);
   if (head_length == 0 || head_length > options_.max_header_bytes) {
     if (c.received.size() > options_.max_header_bytes) {
-      return Reject(c, ApiError{431, "RequestHeaderFieldsTooLarge",
-                                "the request head is larger than " +
-                                    std::to_string(options_.max_header_bytes) + " bytes"});
+      return Reject(c, MakeError(ErrorReason::kRequestHeaderFieldsTooLarge,
+                                 "the request head is larger than " +
+                                     std::to_string(options_.max_header_bytes) + " bytes"));
     }
     if (io == Io::kClosed) return Close(id);
     return Watch(c, io == Io::kWantWrite ? EPOLLOUT : EPOLLIN);
   }
-  ApiResult<RequestHead> head =
-      ParseRequestHead(std::string_view(c.received).substr(0, head_length));
+  Result<RequestHead> head = ParseRequestHead(std::string_view(c.received).substr(0, head_length));
   c.received.erase(0, head_length);
   c.receiving = !c.received.empty();
-  if (!head.ok()) return Reject(c, head.error);
-  if (!IsAnonymous(head.value->path)) {
-    if (!TokenMatches(head.value->Field("authorization"), credentials_.token)) {
-      return Reject(c, ApiError{401, "Unauthorized", "Unauthorized"});
+  if (!head.ok()) return Reject(c, head.error());
+  if (!IsAnonymous(head->path)) {
+    if (!TokenMatches(head->Field("authorization"), credentials_.token)) {
+      return Reject(c, MakeError(ErrorReason::kUnauthorized, "Unauthorized"));
     }
     c.authenticated = true;
   }
   if (in_flight_ >= options_.max_in_flight) {
-    return Reject(c,
-                  ApiError{429, "TooManyRequests", "too many requests in flight; try again later"},
-                  {{"Retry-After", "1"}});
+    return Reject(
+        c, MakeError(ErrorReason::kTooManyRequests, "too many requests in flight; try again later"),
+        {{"Retry-After", "1"}});
   }
-  Dispatch(id, std::move(*head.value));
+  Dispatch(id, std::move(*head));
 }
 
 void HttpServer::Front::Dispatch(uint64_t id, RequestHead head) {
@@ -598,12 +587,12 @@ void HttpServer::Front::Dispatch(uint64_t id, RequestHead head) {
   work_cv_.notify_one();
 }
 
-void HttpServer::Front::Reject(Connection& c, const ApiError& error, const Fields& extra) {
-  const std::string body = ErrorResponse(error).body;
+void HttpServer::Front::Reject(Connection& c, const Error& error, const Fields& extra) {
+  const ApiResponse answer = ErrorResponse(error);
   Fields fields = {{"Content-Type", "application/json"},
-                   {"Content-Length", std::to_string(body.size())}};
+                   {"Content-Length", std::to_string(answer.body.size())}};
   fields.insert(fields.end(), extra.begin(), extra.end());
-  const std::string response = ResponseHead(error.code, fields, true) + body;
+  const std::string response = ResponseHead(answer.status, fields, true) + answer.body;
   // Best effort without blocking: an answer this small fits the socket's buffer.
   size_t offset = 0;
   size_t written = 0;
@@ -730,18 +719,19 @@ void HttpServer::Front::Work() {
 }
 
 void HttpServer::Front::Serve(std::unique_ptr<Connection> c, const RequestHead& head) {
-  ApiResult<std::string> body = ReadBody(*c, head, Clock::now() + options_.request_timeout);
-  if (!body.ok()) {
-    if (body.error.code == 0) return;  // gone or too slow: no one to answer
+  std::optional<Result<std::string>> body =
+      ReadBody(*c, head, Clock::now() + options_.request_timeout);
+  if (!body) return;  // gone or too slow: no one to answer
+  if (!body->ok()) {
     // What is left of the body cannot be told apart from a next request.
-    return Answer(std::move(c), head, ErrorResponse(body.error), true);
+    return Answer(std::move(c), head, ErrorResponse(body->error()), true);
   }
   if (upgrade_route_ && WantsUpgrade(head)) {
-    std::optional<ApiResult<Upgrade>> upgrade = upgrade_route_(head);
+    std::optional<Result<Upgrade>> upgrade = upgrade_route_(head);
     if (upgrade && !upgrade->ok()) {
-      return Answer(std::move(c), head, ErrorResponse(upgrade->error), !head.KeepAlive());
+      return Answer(std::move(c), head, ErrorResponse(upgrade->error()), !head.KeepAlive());
     }
-    if (upgrade) return SwitchProtocols(*c, *upgrade->value);
+    if (upgrade) return SwitchProtocols(*c, **upgrade);
   }
   ApiRequest request;
   request.method = head.method;
@@ -749,13 +739,14 @@ void HttpServer::Front::Serve(std::unique_ptr<Connection> c, const RequestHead& 
   request.query = head.query;
   request.content_type = head.Field("content-type");
   request.accept = head.Field("accept");
-  request.body = std::move(*body.value);
+  request.body = std::move(**body);
   if (request.content_type.rfind(kProtobufContentType, 0) == 0) {
     Result<std::string> decoded = ProtobufBodyToJson(request.body);
     if (!decoded) {
-      return Answer(std::move(c), head,
-                    ErrorResponse(ApiError{415, "UnsupportedMediaType", decoded.error().message}),
-                    !head.KeepAlive());
+      return Answer(
+          std::move(c), head,
+          ErrorResponse(MakeError(ErrorReason::kUnsupportedMediaType, decoded.error().message)),
+          !head.KeepAlive());
     }
     request.body = std::move(*decoded);
     request.content_type = "application/json";
@@ -766,36 +757,36 @@ void HttpServer::Front::Serve(std::unique_ptr<Connection> c, const RequestHead& 
   } catch (const std::exception& e) {
     std::fprintf(stderr, "migdra serve: HTTP: %s %s: %s\n", head.method.c_str(), head.path.c_str(),
                  e.what());
-    response = ErrorResponse(ApiError{500, "InternalError", "internal error"});
+    response = ErrorResponse(MakeError(ErrorReason::kInternal, "internal error"));
   }
   if (response.watch || response.stream) return Stream(std::move(c), head, std::move(response));
   Answer(std::move(c), head, std::move(response), !head.KeepAlive());
 }
 
-ApiResult<std::string> HttpServer::Front::ReadBody(Connection& c, const RequestHead& head,
-                                                   Clock::time_point deadline) {
-  using R = ApiResult<std::string>;
-  ApiResult<BodyFraming> framing = BodyFramingOf(head, options_.max_body_bytes);
-  if (!framing.ok()) return R::Fail(framing.error);
-  if (framing.value->expect_continue && c.received.empty() &&
+std::optional<Result<std::string>> HttpServer::Front::ReadBody(Connection& c,
+                                                               const RequestHead& head,
+                                                               Clock::time_point deadline) {
+  Result<BodyFraming> framing = BodyFramingOf(head, options_.max_body_bytes);
+  if (!framing.ok()) return framing.error();
+  if (framing->expect_continue && c.received.empty() &&
       !WriteAll(c, "HTTP/1.1 100 Continue\r\n\r\n", deadline)) {
-    return R::Fail(ConnectionLost());
+    return std::nullopt;
   }
   std::string body;
-  if (framing.value->kind == BodyFraming::Kind::kLength) {
-    const size_t length = framing.value->length;
+  if (framing->kind == BodyFraming::Kind::kLength) {
+    const size_t length = framing->length;
     while (c.received.size() < length) {
-      if (!ReadMore(c, deadline)) return R::Fail(ConnectionLost());
+      if (!ReadMore(c, deadline)) return std::nullopt;
     }
     body = c.received.substr(0, length);
     c.received.erase(0, length);
-  } else if (framing.value->kind == BodyFraming::Kind::kChunked) {
+  } else if (framing->kind == BodyFraming::Kind::kChunked) {
     ChunkedDecoder decoder(options_.max_body_bytes);
     for (;;) {
-      ApiResult<bool> done = decoder.Feed(c.received, body);
-      if (!done.ok()) return R::Fail(done.error);
-      if (*done.value) break;
-      if (!ReadMore(c, deadline)) return R::Fail(ConnectionLost());
+      Result<bool> done = decoder.Feed(c.received, body);
+      if (!done.ok()) return done.error();
+      if (*done) break;
+      if (!ReadMore(c, deadline)) return std::nullopt;
     }
   }
   return DecodeContent(head.Field("content-encoding"), std::move(body), options_.max_body_bytes);
@@ -963,9 +954,9 @@ HttpServer::HttpServer(const ApiHandler& handler, Credentials credentials, HttpO
 
 HttpServer::~HttpServer() { Stop(); }
 
-ApiResult<int> HttpServer::Start() {
+Result<int> HttpServer::Start() {
   front_ = std::make_unique<Front>(handler_, credentials_, options_, upgrade_route_);
-  ApiResult<int> started = front_->Start();
+  Result<int> started = front_->Start();
   if (!started.ok()) front_.reset();
   return started;
 }

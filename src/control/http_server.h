@@ -85,7 +85,7 @@ struct Upgrade {
 };
 // nullopt passes the request on to the ApiHandler; an error is answered as a Status (and the
 // connection kept as for any answer).
-using UpgradeRoute = std::function<std::optional<ApiResult<Upgrade>>(const RequestHead&)>;
+using UpgradeRoute = std::function<std::optional<Result<Upgrade>>(const RequestHead&)>;
 
 class HttpServer {
  public:
@@ -96,7 +96,7 @@ class HttpServer {
 
   // Binds and starts serving in the background. Fails when the address cannot be bound or the
   // certificate cannot be loaded.
-  ApiResult<int> Start();  // the bound port
+  Result<int> Start();  // the bound port
   // Set before Start.
   void SetUpgradeRoute(UpgradeRoute route) { upgrade_route_ = std::move(route); }
   // Ends open watches, closes every connection and stops serving; idempotent.

@@ -76,14 +76,14 @@ void Controllers::SyncJobs() {
                         {"kind", "Pod"},
                         {"metadata", meta},
                         {"spec", Field(tmpl, {"spec"})}};
-            ApiResult<json> created = CreateObject(store_, Info("pods"), std::move(pod));
+            Result<json> created = CreateObject(store_, Info("pods"), std::move(pod));
             if (created.ok()) {
               ++active;
               RecordEvent(store_, job, "Normal", "SuccessfulCreate",
-                          "Created pod: " + Name(*created.value), "job-controller");
+                          "Created pod: " + Name(*created), "job-controller");
             } else {
               RecordEvent(store_, job, "Warning", "FailedCreate",
-                          "Error creating: " + created.error.message, "job-controller");
+                          "Error creating: " + created.error().message, "job-controller");
               break;
             }
           }

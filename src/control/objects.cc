@@ -16,11 +16,10 @@ std::string QualifiedPlural(const ResourceInfo& info) {
   return info.group.empty() ? info.plural : info.plural + "." + info.group;
 }
 
-ApiError Invalid(const ResourceInfo& info, const std::string& name, const json& causes) {
+Error Invalid(const ResourceInfo& info, const std::string& name, std::vector<ErrorCause> causes) {
   std::vector<std::string> parts;
-  for (const json& c : causes) {
-    std::string field = c.value("field", "");
-    parts.push_back(field.empty() ? c.value("message", "") : field + ": " + c.value("message", ""));
+  for (const ErrorCause& c : causes) {
+    parts.push_back(c.field.empty() ? c.message : c.field + ": " + c.message);
   }
   std::string joined;
   if (parts.size() == 1) {
@@ -30,16 +29,17 @@ ApiError Invalid(const ResourceInfo& info, const std::string& name, const json& 
     for (size_t i = 0; i < parts.size(); ++i) joined += (i ? ", " : "") + parts[i];
     joined += "]";
   }
-  return ApiError{422, "Invalid", QualifiedKind(info) + " \"" + name + "\" is invalid: " + joined,
-                  causes};
+  return MakeError(ErrorReason::kInvalid,
+                   QualifiedKind(info) + " \"" + name + "\" is invalid: " + joined,
+                   std::move(causes));
 }
 
-std::optional<ApiError> CheckFields(const ResourceInfo& info, json& object,
-                                    const WriteOptions& options) {
+std::optional<Error> CheckFields(const ResourceInfo& info, json& object,
+                                 const WriteOptions& options) {
   if (!options.field_validation) return std::nullopt;
   std::vector<std::string> warnings;
-  std::optional<ApiError> error = ApplyFieldValidation(info, object, options.duplicate_fields,
-                                                       *options.field_validation, warnings);
+  std::optional<Error> error = ApplyFieldValidation(info, object, options.duplicate_fields,
+                                                    *options.field_validation, warnings);
   if (options.warnings != nullptr)
     options.warnings->insert(options.warnings->end(), warnings.begin(), warnings.end());
   return error;
@@ -53,12 +53,12 @@ bool HasFinalizers(const json& object) {
 
 }  // namespace
 
-ApiError WithResource(ApiError error, const ResourceInfo& info, const std::string& name) {
-  if (error.reason == "NotFound") {
+Error WithResource(Error error, const ResourceInfo& info, const std::string& name) {
+  if (error.reason == ErrorReason::kNotFound) {
     error.message = QualifiedPlural(info) + " \"" + name + "\" not found";
-  } else if (error.reason == "AlreadyExists") {
+  } else if (error.reason == ErrorReason::kAlreadyExists) {
     error.message = QualifiedPlural(info) + " \"" + name + "\" already exists";
-  } else if (error.reason == "Conflict") {
+  } else if (error.reason == ErrorReason::kConflict) {
     error.message = "Operation cannot be fulfilled on " + QualifiedPlural(info) + " \"" + name +
                     "\": the object has been modified; please apply your changes to the latest "
                     "version and try again";
@@ -66,13 +66,13 @@ ApiError WithResource(ApiError error, const ResourceInfo& info, const std::strin
   return error;
 }
 
-ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object,
-                             const WriteOptions& options) {
+Result<json> CreateObject(Store& store, const ResourceInfo& info, json object,
+                          const WriteOptions& options) {
   if (!object.is_object()) {
-    return ApiResult<json>::Fail(ApiError{400, "BadRequest", "the body must be a JSON object"});
+    return MakeError(ErrorReason::kBadRequest, "the body must be a JSON object");
   }
-  if (std::optional<ApiError> type_error = WireTypeError(info, object)) {
-    return ApiResult<json>::Fail(std::move(*type_error));
+  if (std::optional<Error> type_error = WireTypeError(info, object)) {
+    return std::move(*type_error);
   }
   if (!object.contains("metadata") || !object["metadata"].is_object()) {
     object["metadata"] = json::object();
@@ -85,19 +85,17 @@ ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object
     std::string ns = meta.value("namespace", "");
     std::optional<json> ns_object = store.Get("namespaces", "", ns);
     if (!ns_object) {
-      return ApiResult<json>::Fail(
-          ApiError{404, "NotFound", "namespaces \"" + ns + "\" not found"});
+      return MakeError(ErrorReason::kNotFound, "namespaces \"" + ns + "\" not found");
     }
     if ((*ns_object)["metadata"].contains("deletionTimestamp")) {
-      return ApiResult<json>::Fail(
-          ApiError{403, "Forbidden",
-                   QualifiedPlural(info) + " \"" + meta.value("name", "") +
-                       "\" is forbidden: unable to create new content in namespace " + ns +
-                       " because it is being terminated"});
+      return MakeError(ErrorReason::kForbidden,
+                       QualifiedPlural(info) + " \"" + meta.value("name", "") +
+                           "\" is forbidden: unable to create new content in namespace " + ns +
+                           " because it is being terminated");
     }
   }
-  if (std::optional<ApiError> error = CheckFields(info, object, options)) {
-    return ApiResult<json>::Fail(std::move(*error));
+  if (std::optional<Error> error = CheckFields(info, object, options)) {
+    return std::move(*error);
   }
   const bool generated = meta.value("name", "").empty() && !meta.value("generateName", "").empty();
   meta.erase("resourceVersion");
@@ -116,50 +114,49 @@ ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object
       meta["name"] = base + RandomSuffix(5);
       if (info.plural == "jobs") ApplyDefaults(info, object);  // labels carry the name
     }
-    json causes = AdmissionCauses(info, object, json());
+    std::vector<ErrorCause> causes = AdmissionCauses(info, object, json());
     if (!causes.empty()) {
-      return ApiResult<json>::Fail(Invalid(info, meta.value("name", ""), causes));
+      return Invalid(info, meta.value("name", ""), std::move(causes));
     }
     if (options.dry_run) {
       if (store.Get(info.StoreKey(), meta.value("namespace", ""), meta.value("name", ""))) {
-        return ApiResult<json>::Fail(
-            WithResource(ApiError{409, "AlreadyExists", ""}, info, meta.value("name", "")));
+        return WithResource(MakeError(ErrorReason::kAlreadyExists, ""), info,
+                            meta.value("name", ""));
       }
-      return ApiResult<json>::Ok(object);
+      return object;
     }
-    ApiResult<json> created = store.Create(info.StoreKey(), object);
+    Result<json> created = store.Create(info.StoreKey(), object);
     if (created.ok()) return created;
-    if (!(generated && created.error.reason == "AlreadyExists")) {
-      return ApiResult<json>::Fail(WithResource(created.error, info, meta.value("name", "")));
+    if (!(generated && created.error().reason == ErrorReason::kAlreadyExists)) {
+      return WithResource(created.error(), info, meta.value("name", ""));
     }
   }
-  return ApiResult<json>::Fail(ApiError{500, "InternalError", "could not generate a unique name"});
+  return MakeError(ErrorReason::kInternal, "could not generate a unique name");
 }
 
-ApiResult<json> UpdateObject(Store& store, const ResourceInfo& info, json object, bool status_only,
-                             const WriteOptions& options) {
-  if (std::optional<ApiError> type_error = WireTypeError(info, object)) {
-    return ApiResult<json>::Fail(std::move(*type_error));
+Result<json> UpdateObject(Store& store, const ResourceInfo& info, json object, bool status_only,
+                          const WriteOptions& options) {
+  if (std::optional<Error> type_error = WireTypeError(info, object)) {
+    return std::move(*type_error);
   }
   if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
-    return ApiResult<json>::Fail(ApiError{400, "BadRequest", "the object has no metadata"});
+    return MakeError(ErrorReason::kBadRequest, "the object has no metadata");
   }
   const std::string ns = info.namespaced ? object["metadata"].value("namespace", "") : "";
   const std::string name = object["metadata"].value("name", "");
   std::optional<json> current = store.Get(info.StoreKey(), ns, name);
   if (!current) {
-    return ApiResult<json>::Fail(WithResource(ApiError{404, "NotFound", ""}, info, name));
+    return WithResource(MakeError(ErrorReason::kNotFound, ""), info, name);
   }
-  if (std::optional<ApiError> error = CheckFields(info, object, options)) {
-    return ApiResult<json>::Fail(std::move(*error));
+  if (std::optional<Error> error = CheckFields(info, object, options)) {
+    return std::move(*error);
   }
   std::optional<int64_t> expected;
   std::string rv = object["metadata"].value("resourceVersion", "");
   if (!rv.empty()) {
     int64_t v = ParseVersion(rv);
     if (v < 0) {
-      return ApiResult<json>::Fail(
-          ApiError{400, "BadRequest", "invalid resourceVersion \"" + rv + "\""});
+      return MakeError(ErrorReason::kBadRequest, "invalid resourceVersion \"" + rv + "\"");
     }
     expected = v;
   }
@@ -199,32 +196,32 @@ ApiResult<json> UpdateObject(Store& store, const ResourceInfo& info, json object
     meta["generation"] = old_meta.value("generation", 0) + 1;
   }
   ApplyDefaults(info, updated);
-  json causes = AdmissionCauses(info, updated, *current);
-  if (!causes.empty()) return ApiResult<json>::Fail(Invalid(info, name, causes));
-  if (options.dry_run) return ApiResult<json>::Ok(updated);
+  std::vector<ErrorCause> causes = AdmissionCauses(info, updated, *current);
+  if (!causes.empty()) return Invalid(info, name, std::move(causes));
+  if (options.dry_run) return updated;
   if (meta.contains("deletionTimestamp") && !HasFinalizers(updated) &&
       info.plural != "namespaces") {
-    ApiResult<json> deleted = store.Delete(info.StoreKey(), ns, name, expected);
-    if (!deleted.ok()) return ApiResult<json>::Fail(WithResource(deleted.error, info, name));
+    Result<json> deleted = store.Delete(info.StoreKey(), ns, name, expected);
+    if (!deleted.ok()) return WithResource(deleted.error(), info, name);
     return deleted;
   }
-  ApiResult<json> stored = store.Update(info.StoreKey(), std::move(updated), expected);
-  if (!stored.ok()) return ApiResult<json>::Fail(WithResource(stored.error, info, name));
+  Result<json> stored = store.Update(info.StoreKey(), std::move(updated), expected);
+  if (!stored.ok()) return WithResource(stored.error(), info, name);
   return stored;
 }
 
-ApiResult<json> DeleteObject(Store& store, const ResourceInfo& info, const std::string& ns,
-                             const std::string& name, const DeleteOptions& options) {
+Result<json> DeleteObject(Store& store, const ResourceInfo& info, const std::string& ns,
+                          const std::string& name, const DeleteOptions& options) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     std::optional<json> current = store.Get(info.StoreKey(), ns, name);
     if (!current) {
-      return ApiResult<json>::Fail(WithResource(ApiError{404, "NotFound", ""}, info, name));
+      return WithResource(MakeError(ErrorReason::kNotFound, ""), info, name);
     }
     json& meta = (*current)["metadata"];
     const int64_t version = ParseVersion(meta.value("resourceVersion", ""));
     if ((options.expected_version && *options.expected_version != version) ||
         (!options.expected_uid.empty() && options.expected_uid != meta.value("uid", ""))) {
-      return ApiResult<json>::Fail(WithResource(ApiError{409, "Conflict", ""}, info, name));
+      return WithResource(MakeError(ErrorReason::kConflict, ""), info, name);
     }
     std::string propagation = options.propagation;
     if (propagation.empty()) propagation = info.plural == "jobs" ? "Orphan" : "Background";
@@ -244,28 +241,30 @@ ApiResult<json> DeleteObject(Store& store, const ResourceInfo& info, const std::
     const bool namespace_with_content =
         info.plural == "namespaces" && spec_finalizers.is_array() && !spec_finalizers.empty();
     if (!finalizers.empty() || namespace_with_content) {
-      if (meta.contains("deletionTimestamp")) return ApiResult<json>::Ok(*current);
+      if (meta.contains("deletionTimestamp")) return *current;
       meta["deletionTimestamp"] = NowRfc3339();
       meta["deletionGracePeriodSeconds"] = 0;
       meta["finalizers"] = finalizers;
       if (finalizers.empty()) meta.erase("finalizers");
       if (info.plural == "namespaces") (*current)["status"]["phase"] = "Terminating";
-      if (options.dry_run) return ApiResult<json>::Ok(*current);
-      ApiResult<json> marked = store.Update(info.StoreKey(), *current, version);
-      if (marked.ok() || marked.error.reason != "Conflict" || options.expected_version) {
-        if (!marked.ok()) return ApiResult<json>::Fail(WithResource(marked.error, info, name));
+      if (options.dry_run) return *current;
+      Result<json> marked = store.Update(info.StoreKey(), *current, version);
+      if (marked.ok() || marked.error().reason != ErrorReason::kConflict ||
+          options.expected_version) {
+        if (!marked.ok()) return WithResource(marked.error(), info, name);
         return marked;
       }
       continue;
     }
-    if (options.dry_run) return ApiResult<json>::Ok(*current);
-    ApiResult<json> deleted = store.Delete(info.StoreKey(), ns, name, version);
-    if (deleted.ok() || deleted.error.reason != "Conflict" || options.expected_version) {
-      if (!deleted.ok()) return ApiResult<json>::Fail(WithResource(deleted.error, info, name));
+    if (options.dry_run) return *current;
+    Result<json> deleted = store.Delete(info.StoreKey(), ns, name, version);
+    if (deleted.ok() || deleted.error().reason != ErrorReason::kConflict ||
+        options.expected_version) {
+      if (!deleted.ok()) return WithResource(deleted.error(), info, name);
       return deleted;
     }
   }
-  return ApiResult<json>::Fail(WithResource(ApiError{409, "Conflict", ""}, info, name));
+  return WithResource(MakeError(ErrorReason::kConflict, ""), info, name);
 }
 
 }  // namespace migdra::control

@@ -26,15 +26,15 @@ struct WriteOptions {
 
 // Creates `object` (namespace already resolved into metadata.namespace for namespaced kinds).
 // Returns the stored object, or BadRequest / NotFound (namespace) / AlreadyExists / Invalid.
-ApiResult<json> CreateObject(Store& store, const ResourceInfo& info, json object,
-                             const WriteOptions& options = {});
+Result<json> CreateObject(Store& store, const ResourceInfo& info, json object,
+                          const WriteOptions& options = {});
 
 // Replaces the object with `object`. `status_only` applies the status subresource's rules (only
 // status changes), else status is kept from the stored object for kinds with a status
 // subresource. The stored version must equal metadata.resourceVersion when that is set
 // (Conflict otherwise). An update that leaves a deleted object without finalizers deletes it.
-ApiResult<json> UpdateObject(Store& store, const ResourceInfo& info, json object, bool status_only,
-                             const WriteOptions& options = {});
+Result<json> UpdateObject(Store& store, const ResourceInfo& info, json object, bool status_only,
+                          const WriteOptions& options = {});
 
 struct DeleteOptions {
   std::string propagation;  // "", "Background", "Foreground", "Orphan"
@@ -45,10 +45,10 @@ struct DeleteOptions {
 
 // Deletes, or marks for deletion (deletionTimestamp) an object that has finalizers. Returns the
 // object as last stored.
-ApiResult<json> DeleteObject(Store& store, const ResourceInfo& info, const std::string& ns,
-                             const std::string& name, const DeleteOptions& options = {});
+Result<json> DeleteObject(Store& store, const ResourceInfo& info, const std::string& ns,
+                          const std::string& name, const DeleteOptions& options = {});
 
-// The ApiError for a store failure, with Kubernetes' message for the resource and name.
-ApiError WithResource(ApiError error, const ResourceInfo& info, const std::string& name);
+// The Error for a store failure, with Kubernetes' message for the resource and name.
+Error WithResource(Error error, const ResourceInfo& info, const std::string& name);
 
 }  // namespace migdra::control

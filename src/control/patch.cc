@@ -44,16 +44,16 @@ const std::map<std::string, std::string>& MergeKeys() {
 // Lists of scalars merged as sets.
 bool IsPrimitiveMergeList(const std::string& key) { return key == "finalizers"; }
 
-ApiResult<json> Strategic(const json& target, const json& patch);
+Result<json> Strategic(const json& target, const json& patch);
 
-ApiResult<json> MergeList(const std::string& key, const json& target, const json& patch) {
+Result<json> MergeList(const std::string& key, const json& target, const json& patch) {
   auto mk = MergeKeys().find(key);
   if (IsPrimitiveMergeList(key)) {
     json result = target.is_array() ? target : json::array();
     for (const json& v : patch) {
       if (std::find(result.begin(), result.end(), v) == result.end()) result.push_back(v);
     }
-    return ApiResult<json>::Ok(result);
+    return result;
   }
   if (mk == MergeKeys().end()) {
     // Replace, but strip directives from the elements.
@@ -62,7 +62,7 @@ ApiResult<json> MergeList(const std::string& key, const json& target, const json
       if (v.is_object() && v.contains("$patch")) continue;
       result.push_back(v);
     }
-    return ApiResult<json>::Ok(result);
+    return result;
   }
   const std::string& merge_key = mk->second;
   json result = target.is_array() ? target : json::array();
@@ -73,12 +73,12 @@ ApiResult<json> MergeList(const std::string& key, const json& target, const json
       for (const json& e : patch) {
         if (!(e.is_object() && e.contains("$patch"))) replaced.push_back(e);
       }
-      return ApiResult<json>::Ok(replaced);
+      return replaced;
     }
     if (!element.is_object() || !element.contains(merge_key)) {
-      return ApiResult<json>::Fail(ApiError{
-          400, "BadRequest",
-          "map: " + element.dump() + " does not contain declared merge key: " + merge_key});
+      return MakeError(
+          ErrorReason::kBadRequest,
+          "map: " + element.dump() + " does not contain declared merge key: " + merge_key);
     }
     auto found = std::find_if(result.begin(), result.end(), [&](const json& e) {
       return e.is_object() && e.contains(merge_key) && e[merge_key] == element[merge_key];
@@ -88,27 +88,27 @@ ApiResult<json> MergeList(const std::string& key, const json& target, const json
       continue;
     }
     if (found == result.end()) {
-      ApiResult<json> added = Strategic(json::object(), element);
+      Result<json> added = Strategic(json::object(), element);
       if (!added.ok()) return added;
-      result.push_back(*added.value);
+      result.push_back(*added);
     } else {
-      ApiResult<json> merged = Strategic(*found, element);
+      Result<json> merged = Strategic(*found, element);
       if (!merged.ok()) return merged;
-      *found = *merged.value;
+      *found = *merged;
     }
   }
-  return ApiResult<json>::Ok(result);
+  return result;
 }
 
-ApiResult<json> Strategic(const json& target, const json& patch) {
-  if (!patch.is_object()) return ApiResult<json>::Ok(patch);
+Result<json> Strategic(const json& target, const json& patch) {
+  if (!patch.is_object()) return patch;
   std::string directive = patch.value("$patch", "");
   if (directive == "replace") {
     json replaced = patch;
     replaced.erase("$patch");
-    return ApiResult<json>::Ok(replaced);
+    return replaced;
   }
-  if (directive == "delete") return ApiResult<json>::Ok(json());
+  if (directive == "delete") return json();
   json result = target.is_object() ? target : json::object();
   for (const auto& [key, value] : patch.items()) {
     if (key == "$patch" || key == "$retainKeys" || key.rfind("$setElementOrder/", 0) == 0) {
@@ -128,16 +128,16 @@ ApiResult<json> Strategic(const json& target, const json& patch) {
     if (value.is_null()) {
       result.erase(key);
     } else if (value.is_array()) {
-      ApiResult<json> merged = MergeList(key, result.contains(key) ? result[key] : json(), value);
+      Result<json> merged = MergeList(key, result.contains(key) ? result[key] : json(), value);
       if (!merged.ok()) return merged;
-      result[key] = *merged.value;
+      result[key] = *merged;
     } else if (value.is_object()) {
-      ApiResult<json> merged = Strategic(result.contains(key) ? result[key] : json(), value);
+      Result<json> merged = Strategic(result.contains(key) ? result[key] : json(), value);
       if (!merged.ok()) return merged;
-      if (merged.value->is_null()) {
+      if (merged->is_null()) {
         result.erase(key);
       } else {
-        result[key] = *merged.value;
+        result[key] = *merged;
       }
     } else {
       result[key] = value;
@@ -153,34 +153,33 @@ ApiResult<json> Strategic(const json& target, const json& patch) {
       }
     }
   }
-  return ApiResult<json>::Ok(result);
+  return result;
 }
 
 }  // namespace
 
-ApiResult<json> ApplyMergePatch(const json& target, const json& patch) {
+Result<json> ApplyMergePatch(const json& target, const json& patch) {
   if (!patch.is_object()) {
-    return ApiResult<json>::Fail(ApiError{400, "BadRequest", "merge patch must be a JSON object"});
+    return MakeError(ErrorReason::kBadRequest, "merge patch must be a JSON object");
   }
-  return ApiResult<json>::Ok(MergePatchValue(target, patch));
+  return MergePatchValue(target, patch);
 }
 
-ApiResult<json> ApplyJsonPatch(const json& target, const json& patch) {
+Result<json> ApplyJsonPatch(const json& target, const json& patch) {
   if (!patch.is_array()) {
-    return ApiResult<json>::Fail(ApiError{400, "BadRequest", "JSON patch must be an array"});
+    return MakeError(ErrorReason::kBadRequest, "JSON patch must be an array");
   }
   try {
-    return ApiResult<json>::Ok(target.patch(patch));
+    return target.patch(patch);
   } catch (const std::exception& e) {
-    return ApiResult<json>::Fail(
-        ApiError{422, "Invalid", std::string("the JSON patch could not be applied: ") + e.what()});
+    return MakeError(ErrorReason::kInvalid,
+                     std::string("the JSON patch could not be applied: ") + e.what());
   }
 }
 
-ApiResult<json> ApplyStrategicMergePatch(const json& target, const json& patch) {
+Result<json> ApplyStrategicMergePatch(const json& target, const json& patch) {
   if (!patch.is_object()) {
-    return ApiResult<json>::Fail(
-        ApiError{400, "BadRequest", "strategic merge patch must be a JSON object"});
+    return MakeError(ErrorReason::kBadRequest, "strategic merge patch must be a JSON object");
   }
   return Strategic(target, patch);
 }

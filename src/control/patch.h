@@ -8,15 +8,15 @@
 //   directives `$patch` (replace/delete/merge), `$retainKeys`, `$deleteFromPrimitiveList/<key>`
 //   and `$setElementOrder/<key>` are honoured. Other lists are replaced.
 //
-// Each returns the patched document or a BadRequest/Invalid ApiError; inputs are not modified.
+// Each returns the patched document or a BadRequest/Invalid Error; inputs are not modified.
 #pragma once
 
 #include "control/store.h"
 
 namespace migdra::control {
 
-ApiResult<json> ApplyMergePatch(const json& target, const json& patch);
-ApiResult<json> ApplyJsonPatch(const json& target, const json& patch);
-ApiResult<json> ApplyStrategicMergePatch(const json& target, const json& patch);
+Result<json> ApplyMergePatch(const json& target, const json& patch);
+Result<json> ApplyJsonPatch(const json& target, const json& patch);
+Result<json> ApplyStrategicMergePatch(const json& target, const json& patch);
 
 }  // namespace migdra::control

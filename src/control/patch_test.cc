@@ -12,7 +12,7 @@ TEST(PatchTest, MergePatchFollowsRfc7386) {
   json patch = json::parse(R"({"a": null, "b": {"c": 5}, "l": [3], "n": "x"})");
   auto r = ApplyMergePatch(target, patch);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(*r.value, json::parse(R"({"b": {"c": 5, "d": 3}, "l": [3], "n": "x"})"));
+  EXPECT_EQ(*r, json::parse(R"({"b": {"c": 5, "d": 3}, "l": [3], "n": "x"})"));
   EXPECT_FALSE(ApplyMergePatch(target, json::array()).ok());
 }
 
@@ -22,10 +22,10 @@ TEST(PatchTest, JsonPatchAppliesOrFails) {
                           json::parse(R"([{"op": "add", "path": "/metadata/labels/b", "value": "2"},
                                                  {"op": "remove", "path": "/metadata/labels/a"}])"));
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ((*r.value)["metadata"]["labels"], json::parse(R"({"b": "2"})"));
+  EXPECT_EQ((*r)["metadata"]["labels"], json::parse(R"({"b": "2"})"));
   auto bad = ApplyJsonPatch(target, json::parse(R"([{"op": "remove", "path": "/nope"}])"));
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error.code, 422);
+  EXPECT_EQ(bad.error().reason, ErrorReason::kInvalid);
 }
 
 TEST(PatchTest, StrategicMergeMergesListsByKey) {
@@ -41,13 +41,13 @@ TEST(PatchTest, StrategicMergeMergesListsByKey) {
                                "metadata": {"finalizers": ["f2"]}})");
   auto r = ApplyStrategicMergePatch(target, patch);
   ASSERT_TRUE(r.ok());
-  const json& containers = (*r.value)["spec"]["containers"];
+  const json& containers = (*r)["spec"]["containers"];
   ASSERT_EQ(containers.size(), 2u);
   EXPECT_EQ(containers[0], json::parse(R"({"name": "a", "image": "z", "args": ["1"]})"));
   EXPECT_EQ(containers[1]["name"], "c");
-  EXPECT_EQ((*r.value)["spec"]["tolerations"], json::parse(R"([{"key": "t"}])"));
-  EXPECT_EQ((*r.value)["metadata"]["finalizers"], json::parse(R"(["f1", "f2"])"));
-  EXPECT_FALSE((*r.value)["spec"].contains("$setElementOrder/containers"));
+  EXPECT_EQ((*r)["spec"]["tolerations"], json::parse(R"([{"key": "t"}])"));
+  EXPECT_EQ((*r)["metadata"]["finalizers"], json::parse(R"(["f1", "f2"])"));
+  EXPECT_FALSE((*r)["spec"].contains("$setElementOrder/containers"));
 }
 
 TEST(PatchTest, StrategicMergeDirectives) {
@@ -56,7 +56,7 @@ TEST(PatchTest, StrategicMergeDirectives) {
                                "$deleteFromPrimitiveList/f": ["p"]})");
   auto r = ApplyStrategicMergePatch(target, patch);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(*r.value, json::parse(R"({"a": {"z": 3}, "f": ["q"]})"));
+  EXPECT_EQ(*r, json::parse(R"({"a": {"z": 3}, "f": ["q"]})"));
   auto missing_key =
       ApplyStrategicMergePatch(target, json::parse(R"({"containers": [{"image": "x"}]})"));
   EXPECT_FALSE(missing_key.ok());
@@ -67,7 +67,7 @@ TEST(SelectorTest, LabelSelectors) {
   auto check = [&](const std::string& text) {
     auto sel = LabelSelector::Parse(text);
     EXPECT_TRUE(sel.ok()) << text;
-    return sel.ok() && sel.value->Matches(labels);
+    return sel.ok() && sel->Matches(labels);
   };
   EXPECT_TRUE(check(""));
   EXPECT_TRUE(check("app=web"));
@@ -105,10 +105,10 @@ TEST(SelectorTest, FieldSelectors) {
                              "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}})");
   auto sel = FieldSelector::Parse("spec.nodeName=n1,status.phase!=Succeeded,status.phase!=Failed");
   ASSERT_TRUE(sel.ok());
-  EXPECT_TRUE(sel.value->Matches(pod));
-  EXPECT_EQ(sel.value->RequiredValue("spec.nodeName"), "n1");
-  EXPECT_FALSE(FieldSelector::Parse("metadata.name=q").value->Matches(pod));
-  EXPECT_TRUE(FieldSelector::Parse("spec.missing=").value->Matches(pod));
+  EXPECT_TRUE(sel->Matches(pod));
+  EXPECT_EQ(sel->RequiredValue("spec.nodeName"), "n1");
+  EXPECT_FALSE(FieldSelector::Parse("metadata.name=q")->Matches(pod));
+  EXPECT_TRUE(FieldSelector::Parse("spec.missing=")->Matches(pod));
   EXPECT_FALSE(FieldSelector::Parse("nonsense").ok());
 }
 

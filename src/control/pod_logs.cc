@@ -48,22 +48,22 @@ std::string Quoted(const std::string& value) {
 }
 
 // strconv.ParseInt(value, 10, 64), with its error text.
-ApiResult<int64_t> ParseInt64(const std::string& value) {
+Result<int64_t> ParseInt64(const std::string& value) {
   const bool digits = !value.empty() &&
                       value.find_first_not_of("0123456789", value[0] == '-' || value[0] == '+') ==
                           std::string::npos &&
                       value.size() > static_cast<size_t>(value[0] == '-' || value[0] == '+');
   if (!digits) {
-    return ApiResult<int64_t>::Fail(ApiError{
-        400, "BadRequest", "strconv.ParseInt: parsing " + Quoted(value) + ": invalid syntax"});
+    return MakeError(ErrorReason::kBadRequest,
+                     "strconv.ParseInt: parsing " + Quoted(value) + ": invalid syntax");
   }
   errno = 0;
   const long long parsed = std::strtoll(value.c_str(), nullptr, 10);
   if (errno == ERANGE) {
-    return ApiResult<int64_t>::Fail(ApiError{
-        400, "BadRequest", "strconv.ParseInt: parsing " + Quoted(value) + ": value out of range"});
+    return MakeError(ErrorReason::kBadRequest,
+                     "strconv.ParseInt: parsing " + Quoted(value) + ": value out of range");
   }
-  return ApiResult<int64_t>::Ok(parsed);
+  return parsed;
 }
 
 // The kubelet's output timestamp (RFC3339NanoFixed: nine digits of fraction) of a CRI log
@@ -95,30 +95,27 @@ std::vector<CriLogEntry> ParseEntries(std::string_view log, bool complete_last) 
 
 }  // namespace
 
-ApiResult<PodLogOptions> ParsePodLogOptions(
+Result<PodLogOptions> ParsePodLogOptions(
     const std::function<std::optional<std::string>(const std::string&)>& query,
     const std::string& pod, int64_t now_nanos) {
-  using Fail = ApiResult<PodLogOptions>;
   PodLogOptions options;
   std::optional<int64_t> since_seconds;
   bool since_time = false;
-  // Decoding first (400), as the API server's parameter codec; validation after (422).
+  // Decoding first (BadRequest), as the API server's parameter codec; validation after (Invalid).
   for (auto [key, target] :
        {std::pair{"tailLines", &options.tail_lines}, std::pair{"limitBytes", &options.limit_bytes},
         std::pair{"sinceSeconds", &since_seconds}}) {
     std::optional<std::string> value = query(key);
     if (!value) continue;
-    ApiResult<int64_t> parsed = ParseInt64(*value);
-    if (!parsed.ok()) return Fail::Fail(parsed.error);
-    *target = *parsed.value;
+    MIGDRA_ASSIGN_OR_RETURN(*target, ParseInt64(*value));
   }
   if (std::optional<std::string> value = query("sinceTime"); value && !value->empty()) {
     std::optional<int64_t> nanos = ParseRfc3339Nanos(*value);
     if (!nanos) {
-      return Fail::Fail(ApiError{400, "BadRequest",
-                                 "parsing time " + Quoted(*value) +
-                                     " as \"2006-01-02T15:04:05Z07:00\": cannot parse " +
-                                     Quoted(*value) + " as RFC 3339"});
+      return MakeError(ErrorReason::kBadRequest,
+                       "parsing time " + Quoted(*value) +
+                           " as \"2006-01-02T15:04:05Z07:00\": cannot parse " + Quoted(*value) +
+                           " as RFC 3339");
     }
     // metav1.Time reaches the kubelet with whole seconds.
     options.since_nanos = *nanos - ((*nanos % 1'000'000'000) + 1'000'000'000) % 1'000'000'000;
@@ -130,16 +127,15 @@ ApiResult<PodLogOptions> ParsePodLogOptions(
     if (std::find(kTrue.begin(), kTrue.end(), *value) != kTrue.end()) {
       options.timestamps = true;
     } else if (std::find(kFalse.begin(), kFalse.end(), *value) == kFalse.end()) {
-      return Fail::Fail(ApiError{
-          400, "BadRequest", "strconv.ParseBool: parsing " + Quoted(*value) + ": invalid syntax"});
+      return MakeError(ErrorReason::kBadRequest,
+                       "strconv.ParseBool: parsing " + Quoted(*value) + ": invalid syntax");
     }
   }
   // pkg/apis/core/validation ValidatePodLogOptions.
-  json causes = json::array();
+  std::vector<ErrorCause> causes;
   auto invalid = [&](const char* field, int64_t value, const char* why) {
-    causes.push_back({{"reason", "FieldValueInvalid"},
-                      {"message", "Invalid value: " + std::to_string(value) + ": " + why},
-                      {"field", field}});
+    causes.push_back(
+        {"FieldValueInvalid", field, "Invalid value: " + std::to_string(value) + ": " + why});
   };
   if (options.tail_lines && *options.tail_lines < 0) {
     invalid("tailLines", *options.tail_lines, "must be greater than or equal to 0");
@@ -148,32 +144,28 @@ ApiResult<PodLogOptions> ParsePodLogOptions(
     invalid("limitBytes", *options.limit_bytes, "must be greater than 0");
   }
   if (since_seconds && since_time) {
-    causes.push_back(
-        {{"reason", "FieldValueForbidden"},
-         {"message", "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified"},
-         {"field", ""}});
+    causes.push_back({"FieldValueForbidden", "",
+                      "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified"});
   } else if (since_seconds && *since_seconds < 1) {
     invalid("sinceSeconds", *since_seconds, "must be greater than 0");
   }
   if (!causes.empty()) {
     std::vector<std::string> parts;
-    for (const json& c : causes) {
-      parts.push_back(c.value("field", "") + ": " + c.value("message", ""));
-    }
+    for (const ErrorCause& c : causes) parts.push_back(c.field + ": " + c.message);
     std::string joined = parts[0];
     if (parts.size() > 1) {
       joined = "[";
       for (size_t i = 0; i < parts.size(); ++i) joined += (i ? ", " : "") + parts[i];
       joined += "]";
     }
-    return Fail::Fail(
-        ApiError{422, "Invalid", "PodLogOptions \"" + pod + "\" is invalid: " + joined, causes});
+    return MakeError(ErrorReason::kInvalid, "PodLogOptions \"" + pod + "\" is invalid: " + joined,
+                     std::move(causes));
   }
   if (since_seconds) {
     options.since_nanos =
         now_nanos - std::min<int64_t>(*since_seconds, now_nanos / 1'000'000'000) * 1'000'000'000;
   }
-  return ApiResult<PodLogOptions>::Ok(options);
+  return options;
 }
 
 std::string PodLogReader::Add(std::string_view log) {

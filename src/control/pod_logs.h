@@ -43,10 +43,10 @@ struct PodLogOptions {
 };
 
 // The options in `query` (tailLines, sinceSeconds, sinceTime, timestamps, limitBytes) as the API
-// server reads them: a value that is not one (tailLines=x) is 400 BadRequest with Go's parse
-// message, an invalid one 422 Invalid `PodLogOptions "POD" is invalid: ...` as upstream's
+// server reads them: a value that is not one (tailLines=x) is BadRequest with Go's parse
+// message, an invalid one Invalid `PodLogOptions "POD" is invalid: ...` as upstream's
 // ValidatePodLogOptions. sinceSeconds counts back from `now_nanos`.
-ApiResult<PodLogOptions> ParsePodLogOptions(
+Result<PodLogOptions> ParsePodLogOptions(
     const std::function<std::optional<std::string>(const std::string&)>& query,
     const std::string& pod, int64_t now_nanos);
 

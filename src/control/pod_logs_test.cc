@@ -17,8 +17,8 @@ const char* kLog =
     "2026-12-06T05:00:01.5Z stderr F o\n"
     "2026-12-06T06:00:02.25+01:00 stdout F three\n";
 
-ApiResult<PodLogOptions> Parse(const std::map<std::string, std::string>& query,
-                               int64_t now = kFive + 10 * kSecond) {
+Result<PodLogOptions> Parse(const std::map<std::string, std::string>& query,
+                            int64_t now = kFive + 10 * kSecond) {
   return ParsePodLogOptions(
       [&](const std::string& key) -> std::optional<std::string> {
         auto it = query.find(key);
@@ -28,9 +28,9 @@ ApiResult<PodLogOptions> Parse(const std::map<std::string, std::string>& query,
 }
 
 std::string Read(const std::map<std::string, std::string>& query, const std::string& log = kLog) {
-  ApiResult<PodLogOptions> options = Parse(query);
-  EXPECT_TRUE(options.ok()) << options.error.message;
-  PodLogReader reader(*options.value);
+  Result<PodLogOptions> options = Parse(query);
+  EXPECT_TRUE(options.ok()) << options.error().message;
+  PodLogReader reader(*options);
   std::string text = reader.Add(log);
   return text + reader.Finish();
 }
@@ -71,8 +71,8 @@ TEST(PodLogReader, TimestampsPrefixEachLineWithNineDigitsOfFraction) {
 TEST(PodLogReader, LimitBytesStopsAfterThatManyBytes) {
   EXPECT_EQ(Read({{"limitBytes", "6"}}), "one\ntw");
   EXPECT_EQ(Read({{"limitBytes", "6"}, {"tailLines", "1"}, {"timestamps", "1"}}), "2026-1");
-  ApiResult<PodLogOptions> options = Parse({{"limitBytes", "5"}});
-  PodLogReader reader(*options.value);
+  Result<PodLogOptions> options = Parse({{"limitBytes", "5"}});
+  PodLogReader reader(*options);
   EXPECT_EQ(reader.Add("2026-12-06T05:00:00Z stdout F abc\n"), "abc\n");
   EXPECT_FALSE(reader.Done());
   EXPECT_EQ(reader.Add("2026-12-06T05:00:00Z stdout F def\n"), "d");
@@ -80,8 +80,8 @@ TEST(PodLogReader, LimitBytesStopsAfterThatManyBytes) {
 }
 
 TEST(PodLogReader, PiecesWaitForTheirNewline) {
-  ApiResult<PodLogOptions> options = Parse({{"tailLines", "1"}});
-  PodLogReader reader(*options.value);
+  Result<PodLogOptions> options = Parse({{"tailLines", "1"}});
+  PodLogReader reader(*options);
   EXPECT_EQ(reader.Add("2026-12-06T05:00:00Z stdout F a\n2026-12-06T05:00:00Z stdout F b\n20"),
             "b\n");
   EXPECT_EQ(reader.Add("26-12-06T05:00:00Z stdout F c\n"), "c\n");  // tail applies once
@@ -90,27 +90,26 @@ TEST(PodLogReader, PiecesWaitForTheirNewline) {
 }
 
 TEST(ParsePodLogOptions, AnswersAsTheApiServer) {
-  ApiResult<PodLogOptions> bad = Parse({{"tailLines", "x"}});
+  Result<PodLogOptions> bad = Parse({{"tailLines", "x"}});
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error.code, 400);
-  EXPECT_EQ(bad.error.message, "strconv.ParseInt: parsing \"x\": invalid syntax");
+  EXPECT_EQ(bad.error().reason, ErrorReason::kBadRequest);
+  EXPECT_EQ(bad.error().message, "strconv.ParseInt: parsing \"x\": invalid syntax");
   bad = Parse({{"timestamps", "yes"}});
-  EXPECT_EQ(bad.error.message, "strconv.ParseBool: parsing \"yes\": invalid syntax");
+  EXPECT_EQ(bad.error().message, "strconv.ParseBool: parsing \"yes\": invalid syntax");
 
-  ApiResult<PodLogOptions> invalid = Parse({{"tailLines", "-1"}});
+  Result<PodLogOptions> invalid = Parse({{"tailLines", "-1"}});
   ASSERT_FALSE(invalid.ok());
-  EXPECT_EQ(invalid.error.code, 422);
-  EXPECT_EQ(invalid.error.reason, "Invalid");
-  EXPECT_EQ(invalid.error.message,
+  EXPECT_EQ(invalid.error().reason, ErrorReason::kInvalid);
+  EXPECT_EQ(invalid.error().message,
             "PodLogOptions \"p\" is invalid: tailLines: Invalid value: -1: must be greater than "
             "or equal to 0");
-  EXPECT_EQ(invalid.error.causes[0]["field"], "tailLines");
+  EXPECT_EQ(invalid.error().causes[0].field, "tailLines");
   invalid = Parse({{"limitBytes", "0"}, {"sinceSeconds", "0"}});
-  EXPECT_EQ(invalid.error.message,
+  EXPECT_EQ(invalid.error().message,
             "PodLogOptions \"p\" is invalid: [limitBytes: Invalid value: 0: must be greater than "
             "0, sinceSeconds: Invalid value: 0: must be greater than 0]");
   invalid = Parse({{"sinceSeconds", "5"}, {"sinceTime", "2026-12-06T05:00:00Z"}});
-  EXPECT_EQ(invalid.error.message,
+  EXPECT_EQ(invalid.error().message,
             "PodLogOptions \"p\" is invalid: : Forbidden: at most one of `sinceTime` or "
             "`sinceSeconds` may be specified");
 }

@@ -14,9 +14,10 @@ namespace migdra::control {
 namespace {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
-using R = ApiResult<Upgrade>;
 
-ApiError BadRequest(const std::string& message) { return ApiError{400, "BadRequest", message}; }
+Error BadRequest(const std::string& message) {
+  return MakeError(ErrorReason::kBadRequest, message);
+}
 
 bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -56,8 +57,7 @@ bool ParsePath(const std::string& path, std::string& ns, std::string& pod, std::
 }
 
 // The container the request names, checked against the pod.
-ApiResult<std::string> ContainerOf(const json& pod, const RequestHead& head) {
-  using C = ApiResult<std::string>;
+Result<std::string> ContainerOf(const json& pod, const RequestHead& head) {
   std::vector<std::string> names;
   for (const json& c : pod["spec"].value("containers", json::array())) {
     names.push_back(c.value("name", ""));
@@ -66,38 +66,37 @@ ApiResult<std::string> ContainerOf(const json& pod, const RequestHead& head) {
   std::string wanted = it == head.query.end() ? "" : it->second;
   const std::string pod_name = pod["metadata"].value("name", "");
   if (wanted.empty()) {
-    if (names.size() == 1) return C::Ok(names[0]);
+    if (names.size() == 1) return names[0];
     std::string list;
     for (const std::string& n : names) list += (list.empty() ? "" : " ") + n;
-    return C::Fail(BadRequest("a container name must be specified for pod " + pod_name +
-                              ", choose one of: [" + list + "]"));
+    return BadRequest("a container name must be specified for pod " + pod_name +
+                      ", choose one of: [" + list + "]");
   }
   for (const std::string& n : names) {
-    if (n == wanted) return C::Ok(wanted);
+    if (n == wanted) return wanted;
   }
-  return C::Fail(BadRequest("container " + wanted + " is not valid for pod " + pod_name));
+  return BadRequest("container " + wanted + " is not valid for pod " + pod_name);
 }
 
 // The 101 fields for a WebSocket with `protocol`, or the error.
-ApiResult<Fields> WebSocketFields(const RequestHead& head, const std::string& protocol) {
-  using F = ApiResult<Fields>;
+Result<Fields> WebSocketFields(const RequestHead& head, const std::string& protocol) {
   const std::string key = head.Field("sec-websocket-key");
   if (key.empty() || head.Field("sec-websocket-version") != "13" || head.method != "GET") {
-    return F::Fail(
-        BadRequest("a WebSocket upgrade needs GET, Sec-WebSocket-Key and "
-                   "Sec-WebSocket-Version 13"));
+    return BadRequest(
+        "a WebSocket upgrade needs GET, Sec-WebSocket-Key and "
+        "Sec-WebSocket-Version 13");
   }
   if (protocol.empty()) {
-    return F::Fail(BadRequest("none of the offered WebSocket subprotocols is served"));
+    return BadRequest("none of the offered WebSocket subprotocols is served");
   }
-  return F::Ok(Fields{{"Upgrade", "websocket"},
-                      {"Connection", "Upgrade"},
-                      {"Sec-WebSocket-Accept", stream::AcceptKey(key)},
-                      {"Sec-WebSocket-Protocol", protocol}});
+  return Fields{{"Upgrade", "websocket"},
+                {"Connection", "Upgrade"},
+                {"Sec-WebSocket-Accept", stream::AcceptKey(key)},
+                {"Sec-WebSocket-Protocol", protocol}};
 }
 
-std::optional<R> PortForward(const RequestHead& head, stream::ContainerStreaming& streaming,
-                             const json& pod) {
+std::optional<Result<Upgrade>> PortForward(const RequestHead& head,
+                                           stream::ContainerStreaming& streaming, const json& pod) {
   const bool websocket = EqualsIgnoringCase(head.Field("upgrade"), "websocket");
   Fields fields;
   if (websocket) {
@@ -105,20 +104,20 @@ std::optional<R> PortForward(const RequestHead& head, stream::ContainerStreaming
     for (std::string_view p : head.ListItems("sec-websocket-protocol")) {
       if (p == stream::kTunnelledPortForwardProtocol) protocol = std::string(p);
     }
-    ApiResult<Fields> ws = WebSocketFields(head, protocol);
-    if (!ws.ok()) return R::Fail(ws.error);
-    fields = *ws.value;
+    Result<Fields> ws = WebSocketFields(head, protocol);
+    if (!ws.ok()) return ws.error();
+    fields = *ws;
   } else if (EqualsIgnoringCase(head.Field("upgrade"), stream::kSpdyUpgrade)) {
     bool offered = false;
     for (std::string_view p : head.ListItems("x-stream-protocol-version")) {
       offered = offered || p == stream::kPortForwardProtocol;
     }
-    if (!offered) return R::Fail(BadRequest("port forwarding needs protocol portforward.k8s.io"));
+    if (!offered) return BadRequest("port forwarding needs protocol portforward.k8s.io");
     fields = {{"Connection", "Upgrade"},
               {"Upgrade", std::string(stream::kSpdyUpgrade)},
               {"X-Stream-Protocol-Version", std::string(stream::kPortForwardProtocol)}};
   } else {
-    return R::Fail(BadRequest("unsupported upgrade \"" + head.Field("upgrade") + "\""));
+    return BadRequest("unsupported upgrade \"" + head.Field("upgrade") + "\"");
   }
   auto shared_pod = std::make_shared<json>(pod);
   Upgrade upgrade;
@@ -127,25 +126,26 @@ std::optional<R> PortForward(const RequestHead& head, stream::ContainerStreaming
     stream::RunPortForward(transport, websocket,
                            [&](uint16_t port) { return streaming.DialPort(*shared_pod, port); });
   };
-  return R::Ok(std::move(upgrade));
+  return upgrade;
 }
 
-std::optional<R> RemoteCommand(const RequestHead& head, stream::ContainerStreaming& streaming,
-                               const json& pod, bool exec) {
+std::optional<Result<Upgrade>> RemoteCommand(const RequestHead& head,
+                                             stream::ContainerStreaming& streaming, const json& pod,
+                                             bool exec) {
   const std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
   if (phase == "Succeeded" || phase == "Failed") {
-    return R::Fail(BadRequest(std::string("cannot ") + (exec ? "exec into" : "attach to") +
-                              " a container in a completed pod; current phase is " + phase));
+    return BadRequest(std::string("cannot ") + (exec ? "exec into" : "attach to") +
+                      " a container in a completed pod; current phase is " + phase);
   }
-  ApiResult<std::string> container = ContainerOf(pod, head);
-  if (!container.ok()) return R::Fail(container.error);
+  Result<std::string> container = ContainerOf(pod, head);
+  if (!container.ok()) return container.error();
   stream::StreamRequest request;
-  request.container = *container.value;
+  request.container = *container;
   for (auto [it, end] = head.query.equal_range("command"); it != end; ++it) {
     request.command.push_back(it->second);
   }
   if (exec && request.command.empty()) {
-    return R::Fail(BadRequest("you must specify at least 1 command"));
+    return BadRequest("you must specify at least 1 command");
   }
   request.want_stdin = QueryTrue(head, "stdin");
   request.want_stdout = QueryTrue(head, "stdout");
@@ -153,24 +153,24 @@ std::optional<R> RemoteCommand(const RequestHead& head, stream::ContainerStreami
   request.tty = QueryTrue(head, "tty");
   if (request.tty) request.want_stderr = false;  // the terminal carries both
   if (!request.want_stdin && !request.want_stdout && !request.want_stderr) {
-    return R::Fail(BadRequest("you must specify at least 1 of stdin, stdout, stderr"));
+    return BadRequest("you must specify at least 1 of stdin, stdout, stderr");
   }
   // A runtime with its own streaming server (containerd) speaks with the client itself.
   if (std::optional<Result<std::string>> url = streaming.StreamUrl(pod, request, exec)) {
-    if (!url->ok()) return R::Fail(BadRequest(url->error().message));
+    if (!url->ok()) return BadRequest(url->error().message);
     return ProxyUpgrade(head, **url);
   }
   if (!EqualsIgnoringCase(head.Field("upgrade"), "websocket")) {
-    return R::Fail(BadRequest("exec and attach are served over WebSocket (subprotocol " +
-                              std::string(stream::kChannelProtocolV5) +
-                              "), not SPDY: use kubectl 1.30 or later"));
+    return BadRequest("exec and attach are served over WebSocket (subprotocol " +
+                      std::string(stream::kChannelProtocolV5) +
+                      "), not SPDY: use kubectl 1.30 or later");
   }
   const std::string protocol =
       stream::ChooseChannelProtocol(head.ListItems("sec-websocket-protocol"));
-  ApiResult<Fields> fields = WebSocketFields(head, protocol);
-  if (!fields.ok()) return R::Fail(fields.error);
+  Result<Fields> fields = WebSocketFields(head, protocol);
+  if (!fields.ok()) return fields.error();
   Upgrade upgrade;
-  upgrade.fields = std::move(*fields.value);
+  upgrade.fields = std::move(*fields);
   auto shared_pod = std::make_shared<json>(pod);
   upgrade.session = [shared_pod, request, protocol, exec,
                      &streaming](stream::Transport& transport) {
@@ -182,26 +182,26 @@ std::optional<R> RemoteCommand(const RequestHead& head, stream::ContainerStreami
     }
     stream::RunRemoteCommand(transport, protocol, **started, request.command);
   };
-  return R::Ok(std::move(upgrade));
+  return upgrade;
 }
 
 }  // namespace
 
 UpgradeRoute MakePodStreamRoute(Store& store,
                                 std::function<stream::ContainerStreaming*()> streaming) {
-  return [&store, streaming = std::move(streaming)](const RequestHead& head) -> std::optional<R> {
+  return [&store, streaming = std::move(streaming)](
+             const RequestHead& head) -> std::optional<Result<Upgrade>> {
     std::string ns, name, what;
     if (!ParsePath(head.path, ns, name, what)) return std::nullopt;
     if (head.method != "GET" && head.method != "POST") {
-      return R::Fail(ApiError{405, "MethodNotAllowed", "method " + head.method + " not allowed"});
+      return MakeError(ErrorReason::kMethodNotAllowed, "method " + head.method + " not allowed");
     }
     std::optional<json> pod = store.Get("pods", ns, name);
-    if (!pod) return R::Fail(ApiError{404, "NotFound", "pods \"" + name + "\" not found"});
+    if (!pod) return MakeError(ErrorReason::kNotFound, "pods \"" + name + "\" not found");
     stream::ContainerStreaming* runtime = streaming();
     if (runtime == nullptr) {
-      return R::Fail(
-          ApiError{503, "ServiceUnavailable",
-                   "no node runtime serves pods/" + what + " (serve runs without a node)"});
+      return MakeError(ErrorReason::kServiceUnavailable,
+                       "no node runtime serves pods/" + what + " (serve runs without a node)");
     }
     if (what == "portforward") return PortForward(head, *runtime, *pod);
     return RemoteCommand(head, *runtime, *pod, what == "exec");

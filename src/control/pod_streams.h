@@ -4,11 +4,11 @@
 //
 // Contract:
 //  - Paths /api/v1/namespaces/NS/pods/NAME/{exec,attach,portforward}, GET or POST, with
-//    "Connection: Upgrade". The pod must exist (404) and, for exec and attach, be neither
+//    "Connection: Upgrade". The pod must exist (NotFound) and, for exec and attach, be neither
 //    Succeeded nor Failed, and `container` must name one of its containers (the only one when
-//    omitted); exec needs at least one `command` (400 otherwise).
+//    omitted); exec needs at least one `command` (BadRequest otherwise).
 //  - Protocols: exec and attach over WebSocket with subprotocol v5.channel.k8s.io or
-//    v4.channel.k8s.io (remote_command.h); SPDY for exec/attach is refused with a 400 saying so
+//    v4.channel.k8s.io (remote_command.h); SPDY for exec/attach is refused (BadRequest) saying so
 //    (kubectl 1.30+ speaks WebSocket). portforward over WebSocket with subprotocol
 //    SPDY/3.1+portforward.k8s.io (SPDY tunnelled in binary messages) or over "Upgrade:
 //    SPDY/3.1" with X-Stream-Protocol-Version portforward.k8s.io (port_forward.h).
@@ -16,8 +16,9 @@
 //    serves exec and attach there: the request is proxied to it (upgrade_proxy.h) with whatever
 //    protocol the client and the runtime agree on (WebSocket, or SPDY after kubectl's fallback).
 //  - The node's runtime (stream::ContainerStreaming) starts the exec'd command or attaches
-//    before the answer: its failure (container not running) is the request's 400 and kubectl
-//    prints its message. Without a runtime (serve --no-node) the answer is 503.
+//    before the answer: its failure (container not running) is the request's BadRequest and
+//    kubectl prints its message. Without a runtime (serve --no-node): ServiceUnavailable.
+//  - Errors are Errors with an ErrorReason (common/result.h); the HTTP server answers them.
 //
 // Thread safety: the route is called on the HTTP server's worker threads.
 #pragma once

@@ -6,8 +6,8 @@
 // contentEncoding, contentType); raw is decoded for the kinds listed here -- v1 ConfigMap and
 // v1 Secret, with the ObjectMeta fields a client sets on create (name, generateName,
 // namespace, uid, resourceVersion, generation, labels, annotations, finalizers). Any other kind,
-// or a field outside that list, is an error: the caller answers 415 naming the kind, so that
-// nothing a client sent is silently dropped.
+// or a field outside that list, is an error: the caller answers UnsupportedMediaType naming the
+// kind, so that nothing a client sent is silently dropped.
 //
 // Thread safety: pure functions.
 #pragma once

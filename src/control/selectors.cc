@@ -48,8 +48,8 @@ std::vector<std::string> SplitDots(const std::string& path) {
   return parts;
 }
 
-ApiError BadSelector(const std::string& what, const std::string& text) {
-  return ApiError{400, "BadRequest", "unable to parse requirement: " + what + ": " + text};
+Error BadSelector(const std::string& what, const std::string& text) {
+  return MakeError(ErrorReason::kBadRequest, "unable to parse requirement: " + what + ": " + text);
 }
 
 // A decimal 64-bit integer, as Go's strconv.ParseInt reads it; one that overflows is not one.
@@ -61,12 +61,12 @@ bool ParseInt(const std::string& s, long long* out) {
 
 }  // namespace
 
-ApiResult<LabelSelector> LabelSelector::Parse(const std::string& text) {
+Result<LabelSelector> LabelSelector::Parse(const std::string& text) {
   LabelSelector sel;
-  if (Trim(text).empty()) return ApiResult<LabelSelector>::Ok(sel);
+  if (Trim(text).empty()) return sel;
   for (const std::string& raw : SplitTerms(text)) {
     std::string term = Trim(raw);
-    if (term.empty()) return ApiResult<LabelSelector>::Fail(BadSelector("empty term", text));
+    if (term.empty()) return BadSelector("empty term", text);
     Requirement req;
     size_t pos;
     if (term[0] == '!') {
@@ -79,7 +79,7 @@ ApiResult<LabelSelector> LabelSelector::Parse(const std::string& text) {
       req.op = notin ? "notin" : "in";
       std::string rest = Trim(term.substr(pos + (notin ? 7 : 4)));
       if (rest.size() < 2 || rest.front() != '(' || rest.back() != ')') {
-        return ApiResult<LabelSelector>::Fail(BadSelector("expected (values)", text));
+        return BadSelector("expected (values)", text);
       }
       for (const std::string& v : SplitTerms(rest.substr(1, rest.size() - 2))) {
         req.values.push_back(Trim(v));
@@ -102,18 +102,18 @@ ApiResult<LabelSelector> LabelSelector::Parse(const std::string& text) {
       req.values = {Trim(term.substr(pos + 1))};
       long long ignored;
       if (!ParseInt(req.values[0], &ignored)) {
-        return ApiResult<LabelSelector>::Fail(BadSelector("expected an integer", text));
+        return BadSelector("expected an integer", text);
       }
     } else {
       req.key = term;
       req.op = "exists";
     }
     if (req.key.empty() || req.key.find(' ') != std::string::npos) {
-      return ApiResult<LabelSelector>::Fail(BadSelector("invalid label key", text));
+      return BadSelector("invalid label key", text);
     }
     sel.requirements_.push_back(std::move(req));
   }
-  return ApiResult<LabelSelector>::Ok(sel);
+  return sel;
 }
 
 LabelSelector LabelSelector::FromObject(const json& selector, bool null_matches_all) {
@@ -184,9 +184,9 @@ std::string FieldValue(const json& object, const std::vector<std::string>& path)
   return cur->dump();
 }
 
-ApiResult<FieldSelector> FieldSelector::Parse(const std::string& text) {
+Result<FieldSelector> FieldSelector::Parse(const std::string& text) {
   FieldSelector sel;
-  if (Trim(text).empty()) return ApiResult<FieldSelector>::Ok(sel);
+  if (Trim(text).empty()) return sel;
   for (const std::string& raw : SplitTerms(text)) {
     std::string term = Trim(raw);
     Term t;
@@ -202,17 +202,15 @@ ApiResult<FieldSelector> FieldSelector::Parse(const std::string& text) {
       t.dotted = Trim(term.substr(0, pos));
       t.value = Trim(term.substr(pos + 1));
     } else {
-      return ApiResult<FieldSelector>::Fail(
-          ApiError{400, "BadRequest", "invalid field selector: " + text});
+      return MakeError(ErrorReason::kBadRequest, "invalid field selector: " + text);
     }
     if (t.dotted.empty()) {
-      return ApiResult<FieldSelector>::Fail(
-          ApiError{400, "BadRequest", "invalid field selector: " + text});
+      return MakeError(ErrorReason::kBadRequest, "invalid field selector: " + text);
     }
     t.path = SplitDots(t.dotted);
     sel.terms_.push_back(std::move(t));
   }
-  return ApiResult<FieldSelector>::Ok(sel);
+  return sel;
 }
 
 bool FieldSelector::Matches(const json& object) const {

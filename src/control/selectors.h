@@ -25,7 +25,7 @@ class LabelSelector {
   };
 
   // Parses the query-string form. An empty string selects everything.
-  static ApiResult<LabelSelector> Parse(const std::string& text);
+  static Result<LabelSelector> Parse(const std::string& text);
   // Converts a metav1.LabelSelector object ({matchLabels, matchExpressions}); a null selector
   // matches nothing unless `null_matches_all`.
   static LabelSelector FromObject(const json& selector, bool null_matches_all = false);
@@ -40,7 +40,7 @@ class LabelSelector {
 
 class FieldSelector {
  public:
-  static ApiResult<FieldSelector> Parse(const std::string& text);
+  static Result<FieldSelector> Parse(const std::string& text);
   bool Matches(const json& object) const;
   // The value required by an `=` term on `path`, if any (lets callers narrow a list).
   std::string RequiredValue(const std::string& path) const;

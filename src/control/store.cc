@@ -15,15 +15,15 @@ namespace {
 
 std::string Key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 
-ApiError DbError(sqlite3* db, const std::string& what) {
-  return ApiError{500, "InternalError", what + ": " + (db ? sqlite3_errmsg(db) : "no database")};
+Error DbError(sqlite3* db, const std::string& what) {
+  return MakeError(ErrorReason::kInternal, what + ": " + (db ? sqlite3_errmsg(db) : "no database"));
 }
 
-ApiError Conflict(const std::string& resource, const std::string& name) {
-  return ApiError{409, "Conflict",
-                  "Operation cannot be fulfilled on " + resource + " \"" + name +
-                      "\": the object has been modified; please apply your changes to the latest "
-                      "version and try again"};
+Error Conflict(const std::string& resource, const std::string& name) {
+  return MakeError(ErrorReason::kConflict,
+                   "Operation cannot be fulfilled on " + resource + " \"" + name +
+                       "\": the object has been modified; please apply your changes to the latest "
+                       "version and try again");
 }
 
 std::mt19937_64& Rng() {
@@ -75,7 +75,7 @@ struct Store::PendingWrite {
   json object;  // the new object (create, update)
   std::optional<int64_t> expected_version;
   std::string expected_uid;
-  ApiResult<json> result = ApiResult<json>::Fail(ApiError{});
+  Result<json> result = MakeError("the write was not applied");
   bool refused = false;  // its result is a refusal (not found, conflict, ...), not a store failure
   bool done = false;     // guarded by queue_mu_
 };
@@ -129,14 +129,14 @@ int64_t ParseVersion(const std::string& text) {
   return v;
 }
 
-ApiResult<std::unique_ptr<Store>> Store::Open(const std::string& path, size_t log_capacity) {
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, size_t log_capacity) {
   std::unique_ptr<Store> store(new Store());
   store->log_capacity_ = log_capacity;
   const std::string target = path.empty() ? ":memory:" : path;
   if (sqlite3_open_v2(target.c_str(), &store->db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
-    return ApiResult<std::unique_ptr<Store>>::Fail(DbError(store->db_, "opening " + target));
+    return DbError(store->db_, "opening " + target);
   }
   sqlite3_busy_timeout(store->db_, 5000);
   const char* setup[] = {
@@ -148,7 +148,7 @@ ApiResult<std::unique_ptr<Store>> Store::Open(const std::string& path, size_t lo
   };
   for (const char* sql : setup) {
     if (!store->Exec(sql)) {
-      return ApiResult<std::unique_ptr<Store>>::Fail(DbError(store->db_, "setting up the store"));
+      return DbError(store->db_, "setting up the store");
     }
   }
   {
@@ -183,9 +183,9 @@ ApiResult<std::unique_ptr<Store>> Store::Open(const std::string& path, size_t lo
   }
   store->log_floor_ = store->version_;
   if (!store->PrepareStatements()) {
-    return ApiResult<std::unique_ptr<Store>>::Fail(DbError(store->db_, "preparing statements"));
+    return DbError(store->db_, "preparing statements");
   }
-  return ApiResult<std::unique_ptr<Store>>::Ok(std::move(store));
+  return store;
 }
 
 Store::~Store() {
@@ -250,28 +250,28 @@ int64_t Store::CurrentVersion() const {
   return version_;
 }
 
-ApiResult<json> Store::Create(const std::string& resource, json object) {
+Result<json> Store::Create(const std::string& resource, json object) {
   PendingWrite w(EventType::kAdded, resource, std::move(object));
   return Submit(w);
 }
 
-ApiResult<json> Store::Update(const std::string& resource, json object,
-                              std::optional<int64_t> expected_version) {
+Result<json> Store::Update(const std::string& resource, json object,
+                           std::optional<int64_t> expected_version) {
   PendingWrite w(EventType::kModified, resource, std::move(object));
   w.expected_version = expected_version;
   return Submit(w);
 }
 
-ApiResult<json> Store::Delete(const std::string& resource, const std::string& ns,
-                              const std::string& name, std::optional<int64_t> expected_version,
-                              const std::string& expected_uid) {
+Result<json> Store::Delete(const std::string& resource, const std::string& ns,
+                           const std::string& name, std::optional<int64_t> expected_version,
+                           const std::string& expected_uid) {
   PendingWrite w(EventType::kDeleted, resource, ns, name);
   w.expected_version = expected_version;
   w.expected_uid = expected_uid;
   return Submit(w);
 }
 
-ApiResult<json> Store::Submit(PendingWrite& write) {
+Result<json> Store::Submit(PendingWrite& write) {
   std::unique_lock lock(queue_mu_);
   queue_.push_back(&write);
   while (!write.done) {
@@ -312,15 +312,13 @@ void Store::CommitBatch(const std::vector<PendingWrite*>& batch) {
     const json* existing = current(*w);
     if (w->type == EventType::kAdded && existing) {
       w->refused = true;
-      w->result = ApiResult<json>::Fail(
-          ApiError{409, "AlreadyExists", "\"" + w->name + "\" already exists"});
+      w->result = MakeError(ErrorReason::kAlreadyExists, "\"" + w->name + "\" already exists");
       continue;
     }
     if (w->type != EventType::kAdded) {
       if (!existing) {
         w->refused = true;
-        w->result =
-            ApiResult<json>::Fail(ApiError{404, "NotFound", "\"" + w->name + "\" not found"});
+        w->result = MakeError(ErrorReason::kNotFound, "\"" + w->name + "\" not found");
         continue;
       }
       const json& meta = (*existing)["metadata"];
@@ -328,7 +326,7 @@ void Store::CommitBatch(const std::vector<PendingWrite*>& batch) {
            ParseVersion(meta.value("resourceVersion", "")) != *w->expected_version) ||
           (!w->expected_uid.empty() && meta.value("uid", "") != w->expected_uid)) {
         w->refused = true;
-        w->result = ApiResult<json>::Fail(Conflict(w->resource, w->name));
+        w->result = Conflict(w->resource, w->name);
         continue;
       }
       if (w->type == EventType::kDeleted) w->object = *existing;
@@ -339,7 +337,7 @@ void Store::CommitBatch(const std::vector<PendingWrite*>& batch) {
       body = w->object.dump();
     } catch (const std::exception& e) {  // e.g. a string that is not UTF-8
       w->refused = true;
-      w->result = ApiResult<json>::Fail(ApiError{500, "InternalError", e.what()});
+      w->result = MakeError(ErrorReason::kInternal, e.what());
       continue;
     }
     db_ok = w->type == EventType::kDeleted ? delete_->Run({&w->resource, &w->ns, &w->name})
@@ -357,10 +355,10 @@ void Store::CommitBatch(const std::vector<PendingWrite*>& batch) {
     sqlite3_reset(set_version_->get());
   }
   if (!db_ok || !commit_->Run({})) {
-    const ApiError error = DbError(db_, "writing to the store");
+    const Error error = DbError(db_, "writing to the store");
     rollback_->Run({});
     for (PendingWrite* w : batch) {
-      if (!w->refused) w->result = ApiResult<json>::Fail(error);
+      if (!w->refused) w->result = error;
     }
     return;
   }
@@ -380,25 +378,23 @@ void Store::CommitBatch(const std::vector<PendingWrite*>& batch) {
       }
     }
   }
-  for (PendingWrite* w : staged) w->result = ApiResult<json>::Ok(std::move(w->object));
+  for (PendingWrite* w : staged) w->result = std::move(w->object);
   { std::lock_guard lock(wait_mu_); }
   wait_cv_.notify_all();
 }
 
-ApiResult<std::vector<WatchEvent>> Store::EventsAfter(int64_t after, size_t max) const {
+Result<std::vector<WatchEvent>> Store::EventsAfter(int64_t after, size_t max) const {
   std::shared_lock lock(mu_);
   if (after < log_floor_) {
-    return ApiResult<std::vector<WatchEvent>>::Fail(
-        ApiError{410, "Expired",
-                 "too old resource version: " + std::to_string(after) + " (" +
-                     std::to_string(log_floor_ + 1) + ")"});
+    return MakeError(ErrorReason::kExpired, "too old resource version: " + std::to_string(after) +
+                                                " (" + std::to_string(log_floor_ + 1) + ")");
   }
   std::vector<WatchEvent> out;
   // The log is ordered by version; find the first event after `after`.
   auto it = std::upper_bound(log_.begin(), log_.end(), after,
                              [](int64_t v, const WatchEvent& e) { return v < e.resource_version; });
   for (; it != log_.end() && out.size() < max; ++it) out.push_back(*it);
-  return ApiResult<std::vector<WatchEvent>>::Ok(std::move(out));
+  return out;
 }
 
 bool Store::WaitForVersion(int64_t after, std::chrono::milliseconds timeout) const {

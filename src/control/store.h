@@ -12,7 +12,9 @@
 //   it; none of them returns, and no reader sees any of them, before that transaction commits.
 // - Reads are served from an in-memory copy and never block on disk.
 // - Watchers see every write after a given resourceVersion, in order, from a bounded in-memory
-//   log; a version older than the log's start is "too old" (the API answers 410 Gone).
+//   log; a version older than the log's start is "too old" (ErrorReason::kExpired).
+// - Failures are Errors with a reason (common/result.h): kAlreadyExists, kNotFound and kConflict
+//   refuse one write; kInternal is SQLite failing.
 //
 // Objects are keyed by (resource, namespace, name); `resource` is the qualified resource name
 // such as "pods" or "resourceclaims.resource.k8s.io" and namespace is "" for cluster-scoped kinds.
@@ -34,29 +36,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/result.h"
+
 struct sqlite3;
 
 namespace migdra::control {
 
 using json = nlohmann::json;
-
-// A store or API failure with its HTTP status code and Kubernetes reason
-// (NotFound, AlreadyExists, Conflict, Invalid, Gone, BadRequest, ...).
-struct ApiError {
-  int code = 500;
-  std::string reason;
-  std::string message;
-  json causes = json::array();  // [{reason, message, field}] for Invalid
-};
-
-template <typename T>
-struct ApiResult {
-  std::optional<T> value;
-  ApiError error;
-  bool ok() const { return value.has_value(); }
-  static ApiResult Ok(T v) { return ApiResult{std::move(v), {}}; }
-  static ApiResult Fail(ApiError e) { return ApiResult{std::nullopt, std::move(e)}; }
-};
 
 enum class EventType { kAdded, kModified, kDeleted };
 const char* EventTypeName(EventType type);
@@ -73,8 +59,7 @@ class Store {
  public:
   // Opens (creating if needed) the database at `path`. An empty path is an in-memory database
   // (tests). `log_capacity` bounds the watch log.
-  static ApiResult<std::unique_ptr<Store>> Open(const std::string& path,
-                                                size_t log_capacity = 50000);
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, size_t log_capacity = 50000);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -88,19 +73,19 @@ class Store {
   int64_t CurrentVersion() const;
 
   // Stores a new object; AlreadyExists if the key is taken. Sets metadata.resourceVersion.
-  ApiResult<json> Create(const std::string& resource, json object);
+  Result<json> Create(const std::string& resource, json object);
   // Replaces an existing object. When `expected_version` is set and differs from the stored
   // object's version, fails with Conflict. NotFound if absent.
-  ApiResult<json> Update(const std::string& resource, json object,
-                         std::optional<int64_t> expected_version);
+  Result<json> Update(const std::string& resource, json object,
+                      std::optional<int64_t> expected_version);
   // Removes an object. Preconditions as for Update (plus uid when non-empty).
-  ApiResult<json> Delete(const std::string& resource, const std::string& ns,
-                         const std::string& name, std::optional<int64_t> expected_version,
-                         const std::string& expected_uid = "");
+  Result<json> Delete(const std::string& resource, const std::string& ns, const std::string& name,
+                      std::optional<int64_t> expected_version,
+                      const std::string& expected_uid = "");
 
-  // Events with version > `after`, at most `max` of them. Fails with Gone (410) when events
+  // Events with version > `after`, at most `max` of them. Fails with kExpired when events
   // after `after` are no longer in the log.
-  ApiResult<std::vector<WatchEvent>> EventsAfter(int64_t after, size_t max = 1000) const;
+  Result<std::vector<WatchEvent>> EventsAfter(int64_t after, size_t max = 1000) const;
   // Blocks until the store's version exceeds `after` or `timeout` passes; returns whether it did.
   bool WaitForVersion(int64_t after, std::chrono::milliseconds timeout) const;
   // Wakes every WaitForVersion caller (used at shutdown).
@@ -114,7 +99,7 @@ class Store {
   bool PrepareStatements();
   // Queues `write` and returns its result once the transaction holding it has committed; the
   // caller that finds no commit running commits everything queued (group commit).
-  ApiResult<json> Submit(PendingWrite& write);
+  Result<json> Submit(PendingWrite& write);
   // Checks, persists in one transaction and publishes `batch`, in order. Only one runs at a time.
   void CommitBatch(const std::vector<PendingWrite*>& batch);
 

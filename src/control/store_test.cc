@@ -26,16 +26,15 @@ std::string TempDb() {
 TEST(StoreTest, CreateGetListAndVersions) {
   auto store = Store::Open("");
   ASSERT_TRUE(store.ok());
-  Store& s = **store.value;
+  Store& s = **store;
   auto a = s.Create("pods", Obj("default", "a"));
   ASSERT_TRUE(a.ok());
-  EXPECT_EQ((*a.value)["metadata"]["resourceVersion"], "1");
+  EXPECT_EQ((*a)["metadata"]["resourceVersion"], "1");
   ASSERT_TRUE(s.Create("pods", Obj("other", "b")).ok());
   EXPECT_EQ(s.CurrentVersion(), 2);
   auto dup = s.Create("pods", Obj("default", "a"));
   ASSERT_FALSE(dup.ok());
-  EXPECT_EQ(dup.error.code, 409);
-  EXPECT_EQ(dup.error.reason, "AlreadyExists");
+  EXPECT_EQ(dup.error().reason, ErrorReason::kAlreadyExists);
   EXPECT_EQ(s.List("pods", "").size(), 2u);
   EXPECT_EQ(s.List("pods", "default").size(), 1u);
   EXPECT_EQ(s.List("pods", "defaul").size(), 0u);
@@ -45,16 +44,16 @@ TEST(StoreTest, CreateGetListAndVersions) {
 
 TEST(StoreTest, UpdateChecksVersion) {
   auto store = Store::Open("");
-  Store& s = **store.value;
+  Store& s = **store;
   ASSERT_TRUE(s.Create("pods", Obj("default", "a", 1)).ok());
   auto stale = s.Update("pods", Obj("default", "a", 2), 7);
   ASSERT_FALSE(stale.ok());
-  EXPECT_EQ(stale.error.code, 409);
+  EXPECT_EQ(stale.error().reason, ErrorReason::kConflict);
   auto fresh = s.Update("pods", Obj("default", "a", 2), 1);
   ASSERT_TRUE(fresh.ok());
   EXPECT_EQ((*s.Get("pods", "default", "a"))["spec"]["value"], 2);
   auto missing = s.Update("pods", Obj("default", "zz"), std::nullopt);
-  EXPECT_EQ(missing.error.code, 404);
+  EXPECT_EQ(missing.error().reason, ErrorReason::kNotFound);
   ASSERT_TRUE(s.Delete("pods", "default", "a", 2).ok());
   EXPECT_FALSE(s.Get("pods", "default", "a"));
 }
@@ -64,42 +63,42 @@ TEST(StoreTest, SurvivesReopen) {
   {
     auto store = Store::Open(path);
     ASSERT_TRUE(store.ok());
-    Store& s = **store.value;
+    Store& s = **store;
     ASSERT_TRUE(s.Create("pods", Obj("default", "a")).ok());
     ASSERT_TRUE(s.Create("pods", Obj("default", "b")).ok());
     ASSERT_TRUE(s.Delete("pods", "default", "a", std::nullopt).ok());
   }
   auto store = Store::Open(path);
   ASSERT_TRUE(store.ok());
-  Store& s = **store.value;
+  Store& s = **store;
   EXPECT_EQ(s.CurrentVersion(), 3);
   EXPECT_FALSE(s.Get("pods", "default", "a"));
   EXPECT_TRUE(s.Get("pods", "default", "b"));
   // Versions continue after a restart; a watch from before the restart is too old.
   auto c = s.Create("pods", Obj("default", "c"));
-  EXPECT_EQ((*c.value)["metadata"]["resourceVersion"], "4");
-  EXPECT_EQ(s.EventsAfter(1).error.code, 410);
-  EXPECT_EQ(s.EventsAfter(3).value->size(), 1u);
+  EXPECT_EQ((*c)["metadata"]["resourceVersion"], "4");
+  EXPECT_EQ(s.EventsAfter(1).error().reason, ErrorReason::kExpired);
+  EXPECT_EQ(s.EventsAfter(3)->size(), 1u);
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
 
 TEST(StoreTest, WatchLogIsOrderedAndBounded) {
   auto store = Store::Open("", /*log_capacity=*/3);
-  Store& s = **store.value;
+  Store& s = **store;
   for (int i = 0; i < 5; ++i)
     ASSERT_TRUE(s.Create("pods", Obj("default", "p" + std::to_string(i))).ok());
   auto recent = s.EventsAfter(3);
   ASSERT_TRUE(recent.ok());
-  ASSERT_EQ(recent.value->size(), 2u);
-  EXPECT_EQ((*recent.value)[0].resource_version, 4);
-  EXPECT_EQ((*recent.value)[1].type, EventType::kAdded);
-  EXPECT_EQ(s.EventsAfter(1).error.code, 410);
+  ASSERT_EQ(recent->size(), 2u);
+  EXPECT_EQ((*recent)[0].resource_version, 4);
+  EXPECT_EQ((*recent)[1].type, EventType::kAdded);
+  EXPECT_EQ(s.EventsAfter(1).error().reason, ErrorReason::kExpired);
   EXPECT_TRUE(s.EventsAfter(2).ok());
 }
 
 TEST(StoreTest, WaitForVersionWakesOnWrite) {
   auto store = Store::Open("");
-  Store& s = **store.value;
+  Store& s = **store;
   // The wait's own timeout is far beyond the test's bound: only the write's wake-up ends it in
   // time (at its timeout the wait would report the new version all the same).
   auto waited =
@@ -115,7 +114,7 @@ TEST(StoreTest, WaitForVersionWakesOnWrite) {
 
 TEST(StoreTest, ConcurrentWritersGetDistinctVersions) {
   auto store = Store::Open("");
-  Store& s = **store.value;
+  Store& s = **store;
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
@@ -139,7 +138,7 @@ TEST(StoreTest, WritesCommittedTogetherAreCheckedOneAfterAnother) {
   {
     auto store = Store::Open(path);
     ASSERT_TRUE(store.ok());
-    Store& s = **store.value;
+    Store& s = **store;
     // Concurrent writers share transactions; each is still checked against those before it.
     std::atomic<int> created{0}, exists{0}, deleted{0};
     std::vector<std::thread> threads;
@@ -149,7 +148,7 @@ TEST(StoreTest, WritesCommittedTogetherAreCheckedOneAfterAnother) {
           auto r = s.Create("pods", Obj("default", "same-" + std::to_string(i)));
           if (r.ok()) {
             ++created;
-          } else if (r.error.reason == "AlreadyExists") {
+          } else if (r.error().reason == ErrorReason::kAlreadyExists) {
             ++exists;
           }
           if (s.Delete("pods", "default", "same-" + std::to_string(i), std::nullopt).ok()) {
@@ -166,7 +165,7 @@ TEST(StoreTest, WritesCommittedTogetherAreCheckedOneAfterAnother) {
   }
   auto store = Store::Open(path);
   ASSERT_TRUE(store.ok());
-  Store& s = **store.value;
+  Store& s = **store;
   EXPECT_EQ(s.List("pods", "").size(), 1u);
   EXPECT_TRUE(s.Get("pods", "default", "kept"));
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());

@@ -72,15 +72,15 @@ void Controllers::SyncTemplateClaims() {
                         {"kind", "ResourceClaim"},
                         {"metadata", claim_meta},
                         {"spec", Field(tspec, {"spec"})}};
-          ApiResult<json> created = CreateObject(store_, Info("resourceclaims"), std::move(claim));
+          Result<json> created = CreateObject(store_, Info("resourceclaims"), std::move(claim));
           if (!created.ok()) {
             RecordEvent(
                 store_, pod, "Warning", "FailedResourceClaimCreation",
-                "PodResourceClaims: creating ResourceClaim failed: " + created.error.message,
+                "PodResourceClaims: creating ResourceClaim failed: " + created.error().message,
                 "resource_claim");
             continue;
           }
-          existing = Name(*created.value);
+          existing = Name(*created);
         }
         pod["status"]["resourceClaimStatuses"].push_back(
             {{"name", claim_entry}, {"resourceClaimName", existing}});

@@ -13,13 +13,11 @@
 namespace migdra::control {
 namespace {
 
-using R = ApiResult<Upgrade>;
-
 constexpr int kHandshakeSeconds = 10;
 constexpr size_t kMaxHead = 64 << 10;
 
-ApiError Unavailable(const std::string& message) {
-  return ApiError{502, "InternalError", "the runtime's streaming server: " + message};
+Error Unavailable(const std::string& message) {
+  return MakeError(ErrorReason::kBadGateway, "the runtime's streaming server: " + message);
 }
 
 // The upstream socket, closed with the last owner (the session, or the refused upgrade).
@@ -77,15 +75,15 @@ void Splice(stream::Transport& client, int upstream, const std::string& early) {
 
 }  // namespace
 
-ApiResult<Upgrade> ProxyUpgrade(const RequestHead& head, const std::string& url) {
+Result<Upgrade> ProxyUpgrade(const RequestHead& head, const std::string& url) {
   const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0) return R::Fail(Unavailable("unsupported URL " + url));
+  if (url.rfind(scheme, 0) != 0) return Unavailable("unsupported URL " + url);
   const size_t slash = url.find('/', scheme.size());
   const std::string authority = url.substr(
       scheme.size(), slash == std::string::npos ? std::string::npos : slash - scheme.size());
   const std::string path = slash == std::string::npos ? "/" : url.substr(slash);
   const size_t colon = authority.rfind(':');
-  if (colon == std::string::npos) return R::Fail(Unavailable("no port in " + url));
+  if (colon == std::string::npos) return Unavailable("no port in " + url);
   std::string host = authority.substr(0, colon);
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   const std::string port = authority.substr(colon + 1);
@@ -94,7 +92,7 @@ ApiResult<Upgrade> ProxyUpgrade(const RequestHead& head, const std::string& url)
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
   if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr) {
-    return R::Fail(Unavailable("cannot resolve " + authority));
+    return Unavailable("cannot resolve " + authority);
   }
   auto upstream = std::make_shared<Socket>();
   upstream->fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -103,7 +101,7 @@ ApiResult<Upgrade> ProxyUpgrade(const RequestHead& head, const std::string& url)
       upstream->fd >= 0 && ::connect(upstream->fd, found->ai_addr, found->ai_addrlen) == 0;
   ::freeaddrinfo(found);
   if (!connected) {
-    return R::Fail(Unavailable("cannot connect to " + authority + ": " + std::strerror(errno)));
+    return Unavailable("cannot connect to " + authority + ": " + std::strerror(errno));
   }
 
   // The client's request, its credentials and framing left out.
@@ -116,16 +114,16 @@ ApiResult<Upgrade> ProxyUpgrade(const RequestHead& head, const std::string& url)
     request += name + ": " + value + "\r\n";
   }
   request += "\r\n";
-  if (!SendAll(upstream->fd, request)) return R::Fail(Unavailable("the request was not taken"));
+  if (!SendAll(upstream->fd, request)) return Unavailable("the request was not taken");
 
   std::string received;
   size_t head_end = std::string::npos;
   char buffer[4096];
   while ((head_end = received.find("\r\n\r\n")) == std::string::npos) {
-    if (received.size() > kMaxHead) return R::Fail(Unavailable("its answer's head is too large"));
+    if (received.size() > kMaxHead) return Unavailable("its answer's head is too large");
     const ssize_t n = ::read(upstream->fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return R::Fail(Unavailable("no answer"));
+    if (n <= 0) return Unavailable("no answer");
     received.append(buffer, static_cast<size_t>(n));
   }
   const std::string answer_head = received.substr(0, head_end);
@@ -161,9 +159,9 @@ ApiResult<Upgrade> ProxyUpgrade(const RequestHead& head, const std::string& url)
       rest.append(buffer, static_cast<size_t>(n));
     }
     while (!rest.empty() && (rest.back() == '\n' || rest.back() == '\r')) rest.pop_back();
-    return R::Fail(ApiError{status >= 400 && status < 600 ? status : 502,
-                            status == 400 ? "BadRequest" : "InternalError",
-                            rest.empty() ? status_line : rest});
+    // A request it calls bad (400) is the client's; any other refusal is the runtime's failure.
+    return MakeError(status == 400 ? ErrorReason::kBadRequest : ErrorReason::kBadGateway,
+                     rest.empty() ? status_line : rest);
   }
   SetTimeouts(upstream->fd, 0);  // the stream has no deadline
   Upgrade upgrade;
@@ -171,7 +169,7 @@ ApiResult<Upgrade> ProxyUpgrade(const RequestHead& head, const std::string& url)
   upgrade.session = [upstream, rest](stream::Transport& client) {
     Splice(client, upstream->fd, rest);
   };
-  return R::Ok(std::move(upgrade));
+  return upgrade;
 }
 
 }  // namespace migdra::control

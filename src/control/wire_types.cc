@@ -456,15 +456,15 @@ std::string TopLevelType(const ResourceInfo& info) {
 
 }  // namespace
 
-std::optional<ApiError> WireTypeError(const ResourceInfo& info, const json& object) {
+std::optional<Error> WireTypeError(const ResourceInfo& info, const json& object) {
   const std::string top = TopLevelType(info);
   if (!Structs().count(top) || !object.is_object()) return std::nullopt;
   Checker checker;
   checker.Check(object, top, info.kind, "");
   if (checker.error.empty()) return std::nullopt;
-  return ApiError{400, "BadRequest",
-                  info.kind + " in version \"" + info.version + "\" cannot be handled as a " +
-                      info.kind + ": " + checker.error};
+  return MakeError(ErrorReason::kBadRequest, info.kind + " in version \"" + info.version +
+                                                 "\" cannot be handled as a " + info.kind + ": " +
+                                                 checker.error);
 }
 
 }  // namespace migdra::control

@@ -1,6 +1,6 @@
 // The Go types of the served kinds' fields, as the API server's JSON decoder enforces them before
 // anything else looks at an object: a value of the wrong JSON type (`metadata.finalizers: "x"`,
-// `status.conditions: 5`) is refused with 400 BadRequest and the decoder's message, e.g.
+// `status.conditions: 5`) is refused as BadRequest with the decoder's message, e.g.
 //
 //   Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal string into Go struct
 //   field ObjectMeta.metadata.finalizers of type []string
@@ -32,8 +32,8 @@
 
 namespace migdra::control {
 
-// The 400 BadRequest the API server answers for `object` of kind `info`, or nullopt when every
+// The BadRequest error the API server answers for `object` of kind `info`, or nullopt when every
 // typed field holds a value of its type.
-std::optional<ApiError> WireTypeError(const ResourceInfo& info, const json& object);
+std::optional<Error> WireTypeError(const ResourceInfo& info, const json& object);
 
 }  // namespace migdra::control

@@ -13,10 +13,9 @@ const ResourceInfo& Kind(const std::string& plural) {
 }
 
 std::string Message(const std::string& plural, const char* object) {
-  std::optional<ApiError> error = WireTypeError(Kind(plural), json::parse(object));
+  std::optional<Error> error = WireTypeError(Kind(plural), json::parse(object));
   if (!error) return "";
-  EXPECT_EQ(error->code, 400);
-  EXPECT_EQ(error->reason, "BadRequest");
+  EXPECT_EQ(error->reason, ErrorReason::kBadRequest);
   return error->message;
 }
 
