@@ -601,6 +601,18 @@ ApiResponse ApiHandler::Get(const ApiRequest& request, const ResourceTarget& tar
 ApiResponse ApiHandler::PodLog(const ApiRequest& request, const ResourceTarget& target,
                                json pod) const {
   const std::string& name = target.name;
+  // The options are decoded (BadRequest) and validated (Invalid) before the container is looked
+  // at, as upstream's log REST does.
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  Result<PodLogOptions> options = ParsePodLogOptions(
+      [&](const std::string& key) -> std::optional<std::string> {
+        auto it = request.query.find(key);
+        return it == request.query.end() ? std::nullopt : std::optional(it->second);
+      },
+      name, now);
+  if (!options.ok()) return ErrorResponse(options.error());
   std::string container = request.Param("container");
   const json& containers = pod["spec"]["containers"];
   if (container.empty() && containers.is_array() && !containers.empty()) {
@@ -616,17 +628,7 @@ ApiResponse ApiHandler::PodLog(const ApiRequest& request, const ResourceTarget& 
     return ErrorResponse(MakeError(ErrorReason::kBadRequest,
                                    "container " + container + " is not valid for pod " + name));
   }
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  Result<PodLogOptions> options = ParsePodLogOptions(
-      [&](const std::string& key) -> std::optional<std::string> {
-        auto it = request.query.find(key);
-        return it == request.query.end() ? std::nullopt : std::optional(it->second);
-      },
-      name, now);
-  if (!options.ok()) return ErrorResponse(options.error());
-  Result<int> attempt = PodLogAttempt(pod, container, request.Param("previous") == "true");
+  Result<int> attempt = PodLogAttempt(pod, container, options->previous);
   if (!attempt.ok())
     return ErrorResponse(MakeError(ErrorReason::kBadRequest, attempt.error().message));
   std::optional<std::string> log =
@@ -640,8 +642,8 @@ ApiResponse ApiHandler::PodLog(const ApiRequest& request, const ResourceTarget& 
   r.content_type = "text/plain";
   PodLogReader reader(*options);
   r.body = reader.Add(*log);
-  const bool follow = request.Param("follow") == "true" && !reader.Done() &&
-                      PodLogAttemptRunning(pod, container, *attempt);
+  const bool follow =
+      options->follow && !reader.Done() && PodLogAttemptRunning(pod, container, *attempt);
   if (!follow) r.body += reader.Finish();
   if (follow) {
     const std::string uid = pod["metadata"].value("uid", "");

@@ -3,6 +3,7 @@
 #include "common/cri_log.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -93,6 +94,17 @@ std::vector<CriLogEntry> ParseEntries(std::string_view log, bool complete_last) 
   return entries;
 }
 
+// A boolean query parameter as apimachinery's Convert_Slice_string_To_bool reads it: absent, "0"
+// or "false" in any case is false; anything else, the empty value included, is true (never an
+// error: `follow=yes` follows).
+bool QueryBool(const std::optional<std::string>& value) {
+  if (!value) return false;
+  std::string lower = *value;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return lower != "0" && lower != "false";
+}
+
 }  // namespace
 
 Result<PodLogOptions> ParsePodLogOptions(
@@ -101,14 +113,17 @@ Result<PodLogOptions> ParsePodLogOptions(
   PodLogOptions options;
   std::optional<int64_t> since_seconds;
   bool since_time = false;
-  // Decoding first (BadRequest), as the API server's parameter codec; validation after (Invalid).
-  for (auto [key, target] :
-       {std::pair{"tailLines", &options.tail_lines}, std::pair{"limitBytes", &options.limit_bytes},
-        std::pair{"sinceSeconds", &since_seconds}}) {
+  // Decoding first (BadRequest), as the API server's parameter codec, in the order of the
+  // PodLogOptions fields (the first error is the answer); validation after (Invalid).
+  auto decode_int = [&](const char* key, std::optional<int64_t>& target) -> Status {
     std::optional<std::string> value = query(key);
-    if (!value) continue;
-    MIGDRA_ASSIGN_OR_RETURN(*target, ParseInt64(*value));
-  }
+    if (!value) return OkStatus();
+    MIGDRA_ASSIGN_OR_RETURN(target, ParseInt64(*value));
+    return OkStatus();
+  };
+  options.follow = QueryBool(query("follow"));
+  options.previous = QueryBool(query("previous"));
+  MIGDRA_RETURN_IF_ERROR(decode_int("sinceSeconds", since_seconds));
   if (std::optional<std::string> value = query("sinceTime"); value && !value->empty()) {
     std::optional<int64_t> nanos = ParseRfc3339Nanos(*value);
     if (!nanos) {
@@ -121,16 +136,9 @@ Result<PodLogOptions> ParsePodLogOptions(
     options.since_nanos = *nanos - ((*nanos % 1'000'000'000) + 1'000'000'000) % 1'000'000'000;
     since_time = true;
   }
-  if (std::optional<std::string> value = query("timestamps")) {
-    static const std::vector<std::string> kTrue = {"1", "t", "T", "TRUE", "true", "True"};
-    static const std::vector<std::string> kFalse = {"0", "f", "F", "FALSE", "false", "False"};
-    if (std::find(kTrue.begin(), kTrue.end(), *value) != kTrue.end()) {
-      options.timestamps = true;
-    } else if (std::find(kFalse.begin(), kFalse.end(), *value) == kFalse.end()) {
-      return MakeError(ErrorReason::kBadRequest,
-                       "strconv.ParseBool: parsing " + Quoted(*value) + ": invalid syntax");
-    }
-  }
+  options.timestamps = QueryBool(query("timestamps"));
+  MIGDRA_RETURN_IF_ERROR(decode_int("tailLines", options.tail_lines));
+  MIGDRA_RETURN_IF_ERROR(decode_int("limitBytes", options.limit_bytes));
   // pkg/apis/core/validation ValidatePodLogOptions.
   std::vector<ErrorCause> causes;
   auto invalid = [&](const char* field, int64_t value, const char* why) {
@@ -187,15 +195,11 @@ std::string PodLogReader::Render(std::string_view log, bool complete_last) {
   std::vector<CriLogEntry> entries = ParseEntries(log, complete_last);
   size_t from = 0;
   if (first_ && options_.tail_lines) {
-    // The last N lines: start after the (N+1)-th line end from the back.
-    int64_t ends = 0;
-    from = entries.size();
-    while (from > 0) {
-      // The log's last entry is a line even without its end (the container's last words).
-      const bool line_end = entries[from - 1].ends_line || from == entries.size();
-      if (line_end && ++ends > *options_.tail_lines) break;
-      --from;
-    }
+    // The kubelet counts the log file's lines (tail.FindTailLineStartIndex): one per entry, a
+    // partial (P) entry included, so the first line shown may be the end of a longer one. A last
+    // file line still being written is not counted, but shown.
+    const size_t counted = entries.size() - (complete_last || entries.empty() ? 0 : 1);
+    from = counted - std::min<size_t>(counted, static_cast<size_t>(*options_.tail_lines));
   }
   first_ = false;
   std::string out;

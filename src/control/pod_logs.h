@@ -36,16 +36,19 @@ namespace migdra::control {
 
 // The query of GET pods/NAME/log that shapes the text (core/v1 PodLogOptions).
 struct PodLogOptions {
-  std::optional<int64_t> tail_lines;   // the last N lines only
+  std::optional<int64_t> tail_lines;   // the last N lines of the log file only (kubelet's count)
   std::optional<int64_t> since_nanos;  // lines logged at or after (ns since the epoch) only
+  bool follow = false;                 // stream what the container writes next
+  bool previous = false;               // the attempt before the current one
   bool timestamps = false;             // each line prefixed with its RFC3339Nano time and a space
   std::optional<int64_t> limit_bytes;  // the text ends after N bytes
 };
 
-// The options in `query` (tailLines, sinceSeconds, sinceTime, timestamps, limitBytes) as the API
-// server reads them: a value that is not one (tailLines=x) is BadRequest with Go's parse
-// message, an invalid one Invalid `PodLogOptions "POD" is invalid: ...` as upstream's
-// ValidatePodLogOptions. sinceSeconds counts back from `now_nanos`.
+// The options in `query` (follow, previous, sinceSeconds, sinceTime, timestamps, tailLines,
+// limitBytes) as the API server reads them: a number that is not one (tailLines=x) is BadRequest
+// with Go's parse message, an invalid one Invalid `PodLogOptions "POD" is invalid: ...` as
+// upstream's ValidatePodLogOptions; a boolean is false only when absent, "0" or "false" (any
+// case), as apimachinery converts query parameters. sinceSeconds counts back from `now_nanos`.
 Result<PodLogOptions> ParsePodLogOptions(
     const std::function<std::optional<std::string>(const std::string&)>& query,
     const std::string& pod, int64_t now_nanos);

@@ -41,14 +41,20 @@ TEST(PodLogReader, JoinsPartialLinesAndKeepsTextNotInTheFormat) {
   EXPECT_EQ(Read({}, ""), "");
 }
 
-TEST(PodLogReader, TailLinesCountsWholeLines) {
-  EXPECT_EQ(Read({{"tailLines", "2"}}), "two\nthree\n");
+TEST(PodLogReader, TailLinesCountsTheLogFilesLinesAsTheKubeletDoes) {
+  // "two" is two lines of the file (P tw, F o): the last two are "o" and "three".
+  EXPECT_EQ(Read({{"tailLines", "2"}}), "o\nthree\n");
+  EXPECT_EQ(Read({{"tailLines", "3"}}), "two\nthree\n");
   EXPECT_EQ(Read({{"tailLines", "1"}}), "three\n");
   EXPECT_EQ(Read({{"tailLines", "0"}}), "");
   EXPECT_EQ(Read({{"tailLines", "9"}}), "one\ntwo\nthree\n");
   EXPECT_EQ(Read({{"tailLines", "1"}},
                  "2026-12-06T05:00:00Z stdout F a\n2026-12-06T05:00:00Z stdout P b\n"),
             "b");
+  // A last file line still being written is shown but not counted.
+  EXPECT_EQ(Read({{"tailLines", "1"}},
+                 "2026-12-06T05:00:00Z stdout F a\n2026-12-06T05:00:00Z stdout F b\n2026-12-06T0"),
+            "b\n2026-12-06T0");
 }
 
 TEST(PodLogReader, SinceKeepsLinesLoggedAtOrAfter) {
@@ -89,13 +95,34 @@ TEST(PodLogReader, PiecesWaitForTheirNewline) {
   EXPECT_EQ(reader.Finish(), "d\n");
 }
 
+TEST(ParsePodLogOptions, BooleansAreFalseOnlyWhenAbsentZeroOrFalse) {
+  for (const char* yes : {"true", "1", "yes", "", "T", "on"}) {
+    Result<PodLogOptions> options =
+        Parse({{"follow", yes}, {"previous", yes}, {"timestamps", yes}});
+    ASSERT_TRUE(options.ok()) << yes;
+    EXPECT_TRUE(options->follow && options->previous && options->timestamps) << yes;
+  }
+  for (const char* no : {"false", "FALSE", "False", "0"}) {
+    Result<PodLogOptions> options = Parse({{"follow", no}, {"previous", no}, {"timestamps", no}});
+    ASSERT_TRUE(options.ok()) << no;
+    EXPECT_FALSE(options->follow || options->previous || options->timestamps) << no;
+  }
+  Result<PodLogOptions> absent = Parse({});
+  EXPECT_FALSE(absent->follow || absent->previous || absent->timestamps);
+}
+
 TEST(ParsePodLogOptions, AnswersAsTheApiServer) {
   Result<PodLogOptions> bad = Parse({{"tailLines", "x"}});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().reason, ErrorReason::kBadRequest);
   EXPECT_EQ(bad.error().message, "strconv.ParseInt: parsing \"x\": invalid syntax");
-  bad = Parse({{"timestamps", "yes"}});
-  EXPECT_EQ(bad.error().message, "strconv.ParseBool: parsing \"yes\": invalid syntax");
+  // The first field that does not decode, in PodLogOptions' order, is the answer.
+  bad = Parse({{"tailLines", "x"}, {"limitBytes", "y"}, {"sinceSeconds", "z"}});
+  EXPECT_EQ(bad.error().message, "strconv.ParseInt: parsing \"z\": invalid syntax");
+  bad = Parse({{"tailLines", "x"}, {"sinceTime", "now"}});
+  EXPECT_EQ(bad.error().message,
+            "parsing time \"now\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"now\" as RFC "
+            "3339");
 
   Result<PodLogOptions> invalid = Parse({{"tailLines", "-1"}});
   ASSERT_FALSE(invalid.ok());
