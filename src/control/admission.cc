@@ -149,6 +149,7 @@ std::vector<Error> ValidateDocument(const json& document, const DocumentCheck& c
       api::FindUnknownFields(document, *api::KindDefinition("v1", kind), errors);
     if (!errors.empty()) return errors;
     json object = document;
+    EncodeByteArrays(info, object);
     DefaultConfigKind(info, object);
     std::vector<ErrorCause> causes;
     ValidateConfigKindObject(info, object, json(), causes);

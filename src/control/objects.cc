@@ -74,6 +74,7 @@ Result<json> CreateObject(Store& store, const ResourceInfo& info, json object,
   if (std::optional<Error> type_error = WireTypeError(info, object)) {
     return std::move(*type_error);
   }
+  EncodeByteArrays(info, object);
   if (!object.contains("metadata") || !object["metadata"].is_object()) {
     object["metadata"] = json::object();
   }
@@ -139,6 +140,7 @@ Result<json> UpdateObject(Store& store, const ResourceInfo& info, json object, b
   if (std::optional<Error> type_error = WireTypeError(info, object)) {
     return std::move(*type_error);
   }
+  EncodeByteArrays(info, object);
   if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
     return MakeError(ErrorReason::kBadRequest, "the object has no metadata");
   }

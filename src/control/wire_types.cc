@@ -369,6 +369,11 @@ std::string ValueKind(const json& v) {
   return "number";
 }
 
+bool IsByte(const json& v) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>() <= 255;
+  return v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= 255;
+}
+
 bool FitsInteger(const json& v, int bits) {
   if (v.is_number_unsigned()) {
     uint64_t u = v.get<uint64_t>();
@@ -396,8 +401,16 @@ struct Checker {
     if (!error.empty() || v.is_null()) return;
     if (!go.empty() && go.front() == '*') go.remove_prefix(1);
     if (go == "[]uint8") {
-      // Go's []byte: base64 text, its decoding error as the decoder's message. (Go would also
-      // take a JSON array of byte values; serve stores the base64 text and refuses it.)
+      // Go's []byte: base64 text, its decoding error as the decoder's message, or a JSON array
+      // of byte values, which Go's decoder also takes (EncodeByteArrays stores it as text).
+      if (v.is_array()) {
+        for (const json& item : v) {
+          if (item.is_null()) continue;
+          if (!item.is_number()) return Mismatch(ValueKind(item), owner, path, "uint8");
+          if (!IsByte(item)) return Mismatch("number " + item.dump(), owner, path, "uint8");
+        }
+        return;
+      }
       if (!v.is_string()) return Mismatch(ValueKind(v), owner, path, go);
       Result<std::string> bytes = api::Base64Decode(v.get_ref<const std::string&>());
       if (!bytes) error = bytes.error().message;
@@ -465,6 +478,23 @@ std::optional<Error> WireTypeError(const ResourceInfo& info, const json& object)
   return MakeError(ErrorReason::kBadRequest, info.kind + " in version \"" + info.version +
                                                  "\" cannot be handled as a " + info.kind + ": " +
                                                  checker.error);
+}
+
+void EncodeByteArrays(const ResourceInfo& info, json& object) {
+  const char* field = info.group.empty() && info.plural == "secrets"      ? "data"
+                      : info.group.empty() && info.plural == "configmaps" ? "binaryData"
+                                                                          : nullptr;
+  if (!field || !object.is_object() || !object.contains(field) || !object[field].is_object()) {
+    return;
+  }
+  for (auto& [key, value] : object[field].items()) {
+    if (!value.is_array()) continue;
+    std::string bytes;
+    for (const json& item : value) {
+      bytes.push_back(static_cast<char>(item.is_number() ? item.get<int64_t>() : 0));
+    }
+    value = api::Base64Encode(bytes);
+  }
 }
 
 }  // namespace migdra::control

@@ -8,8 +8,9 @@
 // (apiserver's transformDecodeError around Go's json.UnmarshalTypeError: the innermost Go struct,
 // the field path without indices or map keys, the Go type; "number 1.5" for a number that is not
 // an integer of the field's size). null is accepted everywhere, as Go leaves the zero value. A
-// []byte field (Secret data, ConfigMap binaryData) holds base64 text; text that does not decode
-// is refused with Go's base64 error, as the decoder returns it unwrapped:
+// []byte field (Secret data, ConfigMap binaryData) holds base64 text or, as Go's decoder also
+// takes, a JSON array of byte values; text that does not decode is refused with Go's base64
+// error, as the decoder returns it unwrapped:
 //
 //   Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 3
 //
@@ -35,5 +36,10 @@ namespace migdra::control {
 // The BadRequest error the API server answers for `object` of kind `info`, or nullopt when every
 // typed field holds a value of its type.
 std::optional<Error> WireTypeError(const ResourceInfo& info, const json& object);
+
+// Stores the []byte fields given as JSON arrays of byte values (which WireTypeError accepted) as
+// their base64 text, as the API server's decoder and encoder would: `data: {k: [104, 105]}`
+// becomes `data: {k: aGk=}`.
+void EncodeByteArrays(const ResourceInfo& info, json& object);
 
 }  // namespace migdra::control

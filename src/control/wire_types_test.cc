@@ -135,5 +135,26 @@ TEST(WireTypes, ConfigMapAndSecretFieldsAreTyped) {
             "byte 0");
 }
 
+TEST(WireTypes, BytesMayBeAJsonArrayOfByteValuesAsGoTakesThem) {
+  EXPECT_EQ(Message("secrets", R"({"data": {"k": [104, 105], "e": [], "z": [null]}})"), "");
+  EXPECT_EQ(Message("secrets", R"({"data": {"k": [104, 256]}})"),
+            "Secret in version \"v1\" cannot be handled as a Secret: json: cannot unmarshal number "
+            "256 into Go struct field Secret.data of type uint8");
+  EXPECT_EQ(Message("configmaps", R"({"binaryData": {"k": [-1]}})"),
+            "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal "
+            "number -1 into Go struct field ConfigMap.binaryData of type uint8");
+  EXPECT_EQ(Message("secrets", R"({"data": {"k": ["h"]}})"),
+            "Secret in version \"v1\" cannot be handled as a Secret: json: cannot unmarshal string "
+            "into Go struct field Secret.data of type uint8");
+
+  // Stored as the base64 text Go's encoder writes for the bytes.
+  json secret = json::parse(R"({"data": {"k": [104, 105], "e": [], "z": [null], "t": "aGk="}})");
+  EncodeByteArrays(Kind("secrets"), secret);
+  EXPECT_EQ(secret["data"], json::parse(R"({"k": "aGk=", "e": "", "z": "AA==", "t": "aGk="})"));
+  json config = json::parse(R"({"binaryData": {"b": [0, 255]}, "data": {"d": "[1]"}})");
+  EncodeByteArrays(Kind("configmaps"), config);
+  EXPECT_EQ(config, json::parse(R"({"binaryData": {"b": "AP8="}, "data": {"d": "[1]"}})"));
+}
+
 }  // namespace
 }  // namespace migdra::control

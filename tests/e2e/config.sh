@@ -29,9 +29,18 @@ stringData: {b: bbb, a: from-string-data}
 YAML
 [[ $(k get secret mixed -o json | jq -c '[.data.a, .data.b, .stringData]') == '["ZnJvbS1zdHJpbmctZGF0YQ==","YmJi",null]' ]] ||
   fail "stringData not merged into data: $(k get secret mixed -o json | jq -c .)"
+# Go's decoder also takes []byte as a JSON array of byte values; the API server stores the bytes.
+k apply -f - <<'YAML' >/dev/null
+apiVersion: v1
+kind: Secret
+metadata: {name: byte-array}
+data: {k: [104, 105]}
+YAML
+[[ $(k get secret byte-array -o jsonpath='{.data.k}') == aGk= ]] ||
+  fail "Secret data as a byte array: $(k get secret byte-array -o json | jq -c .data)"
 k patch cm app -p '{"data":{"mode":"slow"}}' >/dev/null
 [[ $(k get cm app -o jsonpath='{.data.mode}') == slow ]] || fail "patch of a configmap"
-pass "configmaps and secrets: create, get (DATA/TYPE columns), stringData, patch"
+pass "configmaps and secrets: create, get (DATA/TYPE columns), stringData, byte arrays, patch"
 
 refused() {  # refused EXPECTED-MESSAGE: the manifest on stdin is refused with that message
   if k apply -f - >/dev/null 2>"$E2E_TMP/refused"; then fail "accepted, want: $1"; fi
