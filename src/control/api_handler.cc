@@ -11,6 +11,7 @@
 #include "api/schema.h"
 #include "common/hex.h"
 #include "control/admission.h"
+#include "control/go_fmt.h"
 #include "control/objects.h"
 #include "control/openapi.h"
 #include "control/patch.h"
@@ -218,6 +219,49 @@ ApiResponse WithWarnings(ApiResponse response, const std::vector<std::string>& w
     response.headers.emplace_back("Warning", "299 - " + quoted + "\"");
   }
   return response;
+}
+
+// The patched object as Go's encoder writes JSON: compact, with <, >, &, U+2028 and U+2029
+// escaped. (Go's patcher leaves the parts a patch did not touch in the Go struct's field order;
+// serve stores keys sorted, so the text differs there from the API server's.)
+std::string GoJsonText(const json& value) {
+  const std::string text = Dump(value);
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '<') {
+      out += "\\u003c";
+    } else if (c == '>') {
+      out += "\\u003e";
+    } else if (c == '&') {
+      out += "\\u0026";
+    } else if (text.compare(i, 2, "\xE2\x80") == 0 && i + 2 < text.size() &&
+               (text[i + 2] == '\xA8' || text[i + 2] == '\xA9')) {
+      out += text[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// The API server's answer when the object a patch produced does not decode into its Go type
+// (apiserver's patch handler): 422 Invalid about field "patch", of no kind and no name, so its
+// message starts ` "" is invalid`. The value quoted is, for a strategic merge patch, the patch as
+// Go's %+v prints the decoded map, and the error the unstructured converter's; for a JSON or
+// merge patch, the patched object's JSON text and the JSON decoder's error (without the
+// "... cannot be handled as ..." a create gets).
+std::optional<Error> PatchResultDecodeError(const ResourceInfo& info, bool strategic,
+                                            const json& patch, const json& patched) {
+  std::optional<std::string> decode_error =
+      WireDecodeError(info, patched, strategic ? WireDecoder::kUnstructured : WireDecoder::kJson);
+  if (!decode_error) return std::nullopt;
+  const std::string value = strategic ? GoFormatValue(patch) : GoJsonText(patched);
+  const std::string body = "Invalid value: " + GoQuote(value) + ": " + *decode_error;
+  return MakeError(ErrorReason::kInvalid, " \"\" is invalid: patch: " + body,
+                   {{"FieldValueInvalid", "patch", body}});
 }
 
 // Why PUT or PATCH cannot write the object `name` (its `subresource`); nullopt when they can.
@@ -774,6 +818,10 @@ ApiResponse ApiHandler::Patch(const ApiRequest& request, const ResourceTarget& t
     }
     if (!patched.ok()) return ErrorResponse(patched.error());
     if (NestsTooDeep(*patched)) return ErrorResponse(TooDeep("the patched object"));
+    if (std::optional<Error> refused = PatchResultDecodeError(
+            info, ct == "application/strategic-merge-patch+json", *body, *patched)) {
+      return ErrorResponse(*refused);
+    }
     json object = std::move(*patched);
     if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
       return ErrorResponse(

@@ -189,6 +189,75 @@ TEST_F(ApiHandlerTest, PatchesAndStatusSubresource) {
   EXPECT_EQ(json::parse(status.body)["status"]["reservedFor"][0]["name"], "p");
 }
 
+// A patch whose result the API server cannot decode is refused by its patch handler: 422 about
+// field "patch" of no kind and no name, quoting the patch (strategic merge: Go's %+v of the
+// decoded patch, and the unstructured converter's error) or the patched object (JSON and merge
+// patches: its JSON text, and the JSON decoder's error). A create of the same object stays 400.
+TEST_F(ApiHandlerTest, PatchesThatDoNotDecodeAreInvalidPatches) {
+  constexpr const char* kSecrets = "/api/v1/namespaces/default/secrets";
+  const std::string secret = std::string(kSecrets) + "/s";
+  ASSERT_EQ(Call("POST", kSecrets, R"({"metadata":{"name":"s"},"data":{"a":"YWJj"}})").status, 201);
+
+  const ApiResponse strategic =
+      Call("PATCH", secret, R"({"metadata":{"finalizers":"x"},"data":{"b":"!!"}})",
+           "application/strategic-merge-patch+json");
+  EXPECT_EQ(strategic.status, 422);
+  // The converter walks Secret's fields in Go order: metadata comes before data.
+  EXPECT_EQ(strategic.body,
+            R"({"apiVersion":"v1","code":422,"details":{"causes":[{"field":"patch","message":)"
+            R"("Invalid value: \"map[data:map[b:!!] metadata:map[finalizers:x]]\": cannot )"
+            R"(restore slice from string","reason":"FieldValueInvalid"}]},"kind":"Status",)"
+            R"("message":" \"\" is invalid: patch: Invalid value: \"map[data:map[b:!!] )"
+            R"(metadata:map[finalizers:x]]\": cannot restore slice from string","metadata":{},)"
+            R"("reason":"Invalid","status":"Failure"})");
+
+  const json base64 = json::parse(Call("PATCH", secret, R"({"data":{"b":"!!","n":1.5}})",
+                                       "application/strategic-merge-patch+json")
+                                      .body);
+  EXPECT_EQ(base64["message"],
+            " \"\" is invalid: patch: Invalid value: \"map[data:map[b:!! n:1.5]]\": error decoding "
+            "from json: illegal base64 data at input byte 0");
+
+  // Merge patch: the patched object's JSON text, as Go's encoder writes it (HTML escaped).
+  const ApiResponse merge =
+      Call("PATCH", secret, R"({"metadata":{"finalizers":"x","labels":{"k":"<&>"}}})",
+           "application/merge-patch+json");
+  EXPECT_EQ(merge.status, 422);
+  const json status = json::parse(merge.body);
+  EXPECT_EQ(status["reason"], "Invalid");
+  const json& cause = status["details"]["causes"][0];
+  EXPECT_EQ(cause["field"], "patch");
+  EXPECT_EQ(cause["reason"], "FieldValueInvalid");
+  EXPECT_EQ(status["message"], " \"\" is invalid: patch: " + cause["message"].get<std::string>());
+  const std::string message = cause["message"];
+  const std::string error =
+      "\": json: cannot unmarshal string into Go struct field ObjectMeta.metadata.finalizers of "
+      "type []string";
+  ASSERT_GT(message.size(), error.size());
+  EXPECT_EQ(message.substr(message.size() - error.size()), error);
+  EXPECT_EQ(message.rfind("Invalid value: \"{\\\"apiVersion\\\":\\\"v1\\\",", 0), 0u) << message;
+  EXPECT_NE(message.find(R"(\"finalizers\":\"x\")"), std::string::npos) << message;
+  EXPECT_NE(message.find(R"(\"k\":\"\\u003c\\u0026\\u003e\")"), std::string::npos) << message;
+
+  const json json_patch =
+      json::parse(Call("PATCH", secret, R"([{"op":"add","path":"/data/b","value":"%%"}])",
+                       "application/json-patch+json")
+                      .body);
+  EXPECT_EQ(json_patch["code"], 422);
+  const std::string json_patch_message = json_patch["message"];
+  EXPECT_EQ(json_patch_message.substr(json_patch_message.rfind("\": ")),
+            "\": illegal base64 data at input byte 0");
+
+  // Nothing was written; a create of a like object is still the decoder's 400.
+  EXPECT_EQ(json::parse(Call("GET", secret).body)["data"], json({{"a", "YWJj"}}));
+  const ApiResponse create =
+      Call("POST", kSecrets, R"({"metadata":{"name":"t"},"data":{"b":"!!"}})");
+  EXPECT_EQ(create.status, 400);
+  EXPECT_EQ(json::parse(create.body)["message"],
+            "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input "
+            "byte 0");
+}
+
 TEST_F(ApiHandlerTest, DeleteHonoursFinalizers) {
   json c = Claim("c1");
   c["metadata"]["finalizers"] = {"example.com/keep"};

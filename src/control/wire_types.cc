@@ -386,13 +386,62 @@ bool FitsInteger(const json& v, int bits) {
          (i >= std::numeric_limits<int32_t>::min() && i <= std::numeric_limits<int32_t>::max());
 }
 
-struct Checker {
-  std::string error;  // the first mismatch, in Go's words
+// The reflect kind Go's unstructured converter names for a decoded JSON value.
+std::string ConverterKind(const json& v) {
+  if (v.is_string()) return "string";
+  if (v.is_boolean()) return "bool";
+  if (v.is_array()) return "slice";
+  if (v.is_object()) return "map";
+  if (v.is_number_integer() || (v.is_number_unsigned() && FitsInteger(v, 64))) return "int64";
+  return "float64";
+}
 
-  void Mismatch(const std::string& value, const std::string& owner, const std::string& path,
+struct Checker {
+  WireDecoder decoder = WireDecoder::kJson;
+  std::string error;  // the first mismatch, in the decoder's words
+
+  // `v` does not fit Go type `go` (a pointer's pointee) of struct field `owner`.`path`.
+  void Mismatch(const json& v, const std::string& owner, const std::string& path,
                 std::string_view go) {
-    error = "json: cannot unmarshal " + value + " into Go struct field " + owner + "." + path +
-            " of type " + std::string(Printed(go));
+    if (decoder == WireDecoder::kJson) {
+      error = "json: cannot unmarshal " + ValueKind(v) + " into Go struct field " + owner + "." +
+              path + " of type " + std::string(Printed(go));
+      return;
+    }
+    // runtime.DefaultUnstructuredConverter's words, which do not name the field.
+    const std::string kind = ConverterKind(v);
+    const bool integer = go == "int32" || go == "int64" || go == "uint8";
+    if (go.substr(0, 2) == "[]") {
+      error = "cannot restore slice from " + kind;
+    } else if (go.substr(0, 4) == "map[" || go == "v1.ResourceList") {
+      error = "cannot restore map from " + kind;
+    } else if (Structs().count(go) || OpaqueObjects().count(go)) {
+      error = "cannot restore struct from: " + kind;
+    } else if (go == "v1.Time" || go == "v1.MicroTime") {
+      // Their UnmarshalJSON reads a string with encoding/json.
+      error = "json: cannot unmarshal " + ValueKind(v) + " into Go value of type string";
+    } else if (go == "resource.Quantity") {
+      error =
+          "quantities must match the regular expression "
+          "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+    } else if (kind == "int64" && !integer && go != "bool") {
+      error = "cannot convert int64 to " + std::string(Printed(go));  // Go converts int to string
+    } else if (kind == "float64" && integer) {
+      error = "cannot convert float64 to " + std::string(go);
+    } else {
+      error = "unrecognized type: " + std::string(integer || go == "bool" ? go : "string");
+    }
+  }
+
+  // A number's mismatch: Go's decoder quotes the number when its kind is right but its value
+  // does not fit; the converter takes any integral value and refuses a fraction.
+  void NumberMismatch(const json& v, const std::string& owner, const std::string& path,
+                      std::string_view go) {
+    if (decoder == WireDecoder::kUnstructured && v.is_number_float()) {
+      return Mismatch(v, owner, path, go);
+    }
+    error = "json: cannot unmarshal number " + v.dump() + " into Go struct field " + owner + "." +
+            path + " of type " + std::string(Printed(go));
   }
 
   // Checks `v` against Go type `go`; `owner` and `path` name the struct field it belongs to.
@@ -406,33 +455,45 @@ struct Checker {
       if (v.is_array()) {
         for (const json& item : v) {
           if (item.is_null()) continue;
-          if (!item.is_number()) return Mismatch(ValueKind(item), owner, path, "uint8");
-          if (!IsByte(item)) return Mismatch("number " + item.dump(), owner, path, "uint8");
+          if (!item.is_number()) return Mismatch(item, owner, path, "uint8");
+          if (!IsByte(item)) return NumberMismatch(item, owner, path, "uint8");
         }
         return;
       }
-      if (!v.is_string()) return Mismatch(ValueKind(v), owner, path, go);
+      if (!v.is_string()) return Mismatch(v, owner, path, go);
       Result<std::string> bytes = api::Base64Decode(v.get_ref<const std::string&>());
-      if (!bytes) error = bytes.error().message;
+      if (!bytes) {
+        // The converter reads the text back through encoding/json into a []byte.
+        error = (decoder == WireDecoder::kJson ? "" : "error decoding from json: ") +
+                bytes.error().message;
+      }
       return;
     }
     if (go.substr(0, 2) == "[]") {
-      if (!v.is_array()) return Mismatch(ValueKind(v), owner, path, go);
+      if (!v.is_array()) return Mismatch(v, owner, path, go);
       for (const json& item : v) Check(item, go.substr(2), owner, path);
       return;
     }
     constexpr std::string_view kMap = "map[string]";
     if (go.substr(0, kMap.size()) == kMap) {
-      if (!v.is_object()) return Mismatch(ValueKind(v), owner, path, go);
+      if (!v.is_object()) return Mismatch(v, owner, path, go);
       for (const auto& item : v.items()) Check(item.value(), go.substr(kMap.size()), owner, path);
       return;
     }
     auto fields = Structs().find(go);
     if (fields != Structs().end()) {
-      if (!v.is_object()) return Mismatch(ValueKind(v), owner, path, go);
+      if (!v.is_object()) return Mismatch(v, owner, path, go);
+      const std::string name = StructName(go);
+      if (decoder == WireDecoder::kUnstructured) {
+        // The converter walks the Go struct's fields in their declared order.
+        for (const FieldType& f : fields->second) {
+          auto it = v.find(f.json);
+          if (it != v.end()) Check(*it, f.go, name, path.empty() ? f.json : path + "." + f.json);
+        }
+        return;
+      }
       // The object's keys in order, as Go's decoder meets them (the first mismatch is its
       // error; kubectl sends keys sorted, as json stores them).
-      const std::string name = StructName(go);
       for (auto it = v.begin(); it != v.end(); ++it) {
         for (const FieldType& f : fields->second) {
           if (it.key() == f.json)
@@ -442,23 +503,23 @@ struct Checker {
       return;
     }
     if (OpaqueObjects().count(go)) {
-      if (!v.is_object()) Mismatch(ValueKind(v), owner, path, go);
+      if (!v.is_object()) Mismatch(v, owner, path, go);
       return;
     }
     if (go == "resource.Quantity") {
-      if (!v.is_string() && !v.is_number()) Mismatch(ValueKind(v), owner, path, go);
+      if (!v.is_string() && !v.is_number()) Mismatch(v, owner, path, go);
       return;
     }
     if (go == "int32" || go == "int64") {
-      if (!v.is_number()) return Mismatch(ValueKind(v), owner, path, go);
-      if (!FitsInteger(v, go == "int32" ? 32 : 64)) Mismatch("number " + v.dump(), owner, path, go);
+      if (!v.is_number()) return Mismatch(v, owner, path, go);
+      if (!FitsInteger(v, go == "int32" ? 32 : 64)) NumberMismatch(v, owner, path, go);
       return;
     }
     if (go == "bool") {
-      if (!v.is_boolean()) Mismatch(ValueKind(v), owner, path, go);
+      if (!v.is_boolean()) Mismatch(v, owner, path, go);
       return;
     }
-    if (!v.is_string()) Mismatch(ValueKind(v), owner, path, go);
+    if (!v.is_string()) Mismatch(v, owner, path, go);
   }
 };
 
@@ -469,15 +530,23 @@ std::string TopLevelType(const ResourceInfo& info) {
 
 }  // namespace
 
-std::optional<Error> WireTypeError(const ResourceInfo& info, const json& object) {
+std::optional<std::string> WireDecodeError(const ResourceInfo& info, const json& object,
+                                           WireDecoder decoder) {
   const std::string top = TopLevelType(info);
   if (!Structs().count(top) || !object.is_object()) return std::nullopt;
   Checker checker;
+  checker.decoder = decoder;
   checker.Check(object, top, info.kind, "");
   if (checker.error.empty()) return std::nullopt;
+  return checker.error;
+}
+
+std::optional<Error> WireTypeError(const ResourceInfo& info, const json& object) {
+  std::optional<std::string> error = WireDecodeError(info, object, WireDecoder::kJson);
+  if (!error) return std::nullopt;
   return MakeError(ErrorReason::kBadRequest, info.kind + " in version \"" + info.version +
                                                  "\" cannot be handled as a " + info.kind + ": " +
-                                                 checker.error);
+                                                 *error);
 }
 
 void EncodeByteArrays(const ResourceInfo& info, json& object) {

@@ -42,4 +42,19 @@ std::optional<Error> WireTypeError(const ResourceInfo& info, const json& object)
 // becomes `data: {k: aGk=}`.
 void EncodeByteArrays(const ResourceInfo& info, json& object);
 
+// Which of the API server's decoders meets the object. kJson is the JSON decoder of a create, an
+// update and a JSON or merge patch (its text above, without the "... cannot be handled as ..."
+// that only create and update add). kUnstructured is the converter a strategic merge patch's
+// result goes through (runtime.DefaultUnstructuredConverter): it walks a struct's fields in Go
+// declaration order and words a mismatch without the field, e.g. "cannot restore slice from
+// string", "cannot convert int64 to string", "unrecognized type: int32", "error decoding from
+// json: illegal base64 data at input byte 3". (It would take an integral float or an out-of-range
+// integer for an integer field; serve refuses those with the JSON decoder's words.)
+enum class WireDecoder { kJson, kUnstructured };
+
+// The decoder's error text for `object`, or nullopt when every typed field holds a value of its
+// type.
+std::optional<std::string> WireDecodeError(const ResourceInfo& info, const json& object,
+                                           WireDecoder decoder);
+
 }  // namespace migdra::control

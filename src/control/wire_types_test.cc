@@ -156,5 +156,45 @@ TEST(WireTypes, BytesMayBeAJsonArrayOfByteValuesAsGoTakesThem) {
   EXPECT_EQ(config, json::parse(R"({"binaryData": {"b": "AP8="}, "data": {"d": "[1]"}})"));
 }
 
+// A strategic merge patch's result meets runtime.DefaultUnstructuredConverter instead: its words
+// name no field, and it walks a struct's fields in Go declaration order.
+TEST(WireTypes, TheUnstructuredConverterHasItsOwnWords) {
+  auto converter = [](const std::string& plural, const char* object) {
+    return WireDecodeError(Kind(plural), json::parse(object), WireDecoder::kUnstructured)
+        .value_or("");
+  };
+  EXPECT_EQ(converter("pods", R"({"metadata": {"finalizers": "x"}})"),
+            "cannot restore slice from string");
+  EXPECT_EQ(converter("pods", R"({"metadata": {"labels": ["x"]}})"),
+            "cannot restore map from slice");
+  EXPECT_EQ(converter("pods", R"({"spec": 1})"), "cannot restore struct from: int64");
+  EXPECT_EQ(converter("pods", R"({"spec": {"affinity": 1.5}})"),
+            "cannot restore struct from: float64");
+  EXPECT_EQ(converter("pods", R"({"spec": {"nodeName": 1}})"), "cannot convert int64 to string");
+  EXPECT_EQ(converter("pods", R"({"spec": {"restartPolicy": 7}})"),
+            "cannot convert int64 to v1.RestartPolicy");
+  EXPECT_EQ(converter("pods", R"({"spec": {"nodeName": true}})"), "unrecognized type: string");
+  EXPECT_EQ(converter("pods", R"({"spec": {"priority": "high"}})"), "unrecognized type: int32");
+  EXPECT_EQ(converter("pods", R"({"spec": {"priority": 1.5}})"), "cannot convert float64 to int32");
+  EXPECT_EQ(converter("pods", R"({"spec": {"hostNetwork": 1}})"), "unrecognized type: bool");
+  EXPECT_EQ(converter("pods", R"({"metadata": {"creationTimestamp": {}}})"),
+            "json: cannot unmarshal object into Go value of type string");
+  EXPECT_EQ(converter("secrets", R"({"data": {"a": "%%"}})"),
+            "error decoding from json: illegal base64 data at input byte 0");
+  // Struct order, not key order: ObjectMeta.finalizers is checked before Pod.spec's fields...
+  EXPECT_EQ(converter("pods", R"({"spec": {"nodeName": 1}, "metadata": {"finalizers": "x"}})"),
+            "cannot restore slice from string");
+  // ... where the JSON decoder meets the keys as they come.
+  EXPECT_EQ(
+      WireDecodeError(Kind("pods"), json::parse(R"({"metadata": {"name": 1, "finalizers": "x"}})"),
+                      WireDecoder::kJson),
+      "json: cannot unmarshal string into Go struct field ObjectMeta.metadata.finalizers of "
+      "type []string");
+  EXPECT_EQ(converter("pods", R"({"metadata": {"name": 1, "finalizers": "x"}})"),
+            "cannot convert int64 to string");
+  EXPECT_FALSE(WireDecodeError(Kind("pods"), json::parse(R"({"metadata": {"name": "p"}})"),
+                               WireDecoder::kUnstructured));
+}
+
 }  // namespace
 }  // namespace migdra::control
