@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bad input against `migdra serve`: authentication (401), invalid objects (422 with field paths,
 # through curl and kubectl), unknown fields under kubectl's strict validation, malformed and
-# oversized bodies (400, 413), stale updates (409), unknown paths (404).
+# oversized bodies (400, 413), stale updates (409), unknown paths (404), patches whose result does
+# not decode (422 about field "patch").
 source "$(dirname "$0")/lib.sh"
 start_server
 base=https://127.0.0.1:$PORT
@@ -70,4 +71,16 @@ r=$(api PUT "$claims/good" -H 'Content-Type: application/json' \
 r=$(api PATCH "$claims/good" -H 'Content-Type: application/apply-patch+yaml' -d '{}')
 [[ $(status_of "$r") == 415 ]] || fail "unsupported patch type: $(status_of "$r")"
 pass "409 on stale resourceVersion, 422 on immutable spec, 415 on unsupported patch"
+
+# A patch whose result does not decode: the patch handler's 422 about field "patch", quoting the
+# strategic merge patch as Go prints the decoded map, or the patched object for a merge patch.
+out=$(k patch resourceclaim good -p '{"metadata":{"finalizers":"x"}}' 2>&1) && fail "strategic patch to a wrong type succeeded"
+grep -qF 'The request is invalid: patch: Invalid value: "map[metadata:map[finalizers:x]]": cannot restore slice from string' <<<"$out" ||
+  fail "strategic patch to a wrong type: $out"
+out=$(k patch resourceclaim good --type=merge -p '{"metadata":{"finalizers":"x"}}' 2>&1) && fail "merge patch to a wrong type succeeded"
+grep -qF 'The request is invalid: patch: Invalid value: "{\"apiVersion\":\"resource.k8s.io/v1\",' <<<"$out" &&
+  grep -qF '\"finalizers\":\"x\"' <<<"$out" &&
+  grep -qF '": json: cannot unmarshal string into Go struct field ObjectMeta.metadata.finalizers of type []string' <<<"$out" ||
+  fail "merge patch to a wrong type: $out"
+pass "422 Invalid patch for a patch whose result does not decode (strategic and merge, kubectl patch)"
 echo "badinput: all checks passed"
