@@ -206,31 +206,42 @@ Result<FieldValidation> ParseFieldValidation(const std::string& value) {
                    {Cause("FieldValueNotSupported", "fieldValidation", message)});
 }
 
-std::optional<Error> ApplyFieldValidation(const ResourceInfo& info, json& object,
-                                          const std::vector<std::string>& duplicates,
-                                          FieldValidation mode,
-                                          std::vector<std::string>& warnings) {
+std::vector<std::string> StrictFieldFindings(const ResourceInfo& info, const json& object,
+                                             const std::vector<std::string>& duplicates) {
   std::vector<std::string> findings;
   for (const std::string& path : duplicates) findings.push_back("duplicate field \"" + path + "\"");
   if (const api::SchemaDefinition* definition =
           api::KindDefinition(info.GroupVersion(), info.kind)) {
     std::vector<Error> unknown;
-    if (mode == FieldValidation::kStrict) {
-      api::FindUnknownFields(object, *definition, unknown);
-    } else {
-      api::PruneUnknownFields(object, *definition, unknown);
-    }
+    api::FindUnknownFields(object, *definition, unknown);
     for (const Error& e : unknown) findings.push_back("unknown field \"" + e.field + "\"");
   }
-  if (findings.empty() || mode == FieldValidation::kIgnore) return std::nullopt;
-  if (mode == FieldValidation::kWarn) {
-    warnings.insert(warnings.end(), findings.begin(), findings.end());
-    return std::nullopt;
+  return findings;
+}
+
+std::optional<Error> ApplyFieldValidation(const ResourceInfo& info, json& object,
+                                          const std::vector<std::string>& duplicates,
+                                          FieldValidation mode,
+                                          std::vector<std::string>& warnings) {
+  if (mode == FieldValidation::kStrict) {
+    std::vector<std::string> findings = StrictFieldFindings(info, object, duplicates);
+    if (findings.empty()) return std::nullopt;
+    std::string message = info.kind + " in version \"" + info.version +
+                          "\" cannot be handled as a " + info.kind + ": strict decoding error: ";
+    for (size_t i = 0; i < findings.size(); ++i) message += (i ? ", " : "") + findings[i];
+    return MakeError(ErrorReason::kBadRequest, message);
   }
-  std::string message = info.kind + " in version \"" + info.version + "\" cannot be handled as a " +
-                        info.kind + ": strict decoding error: ";
-  for (size_t i = 0; i < findings.size(); ++i) message += (i ? ", " : "") + findings[i];
-  return MakeError(ErrorReason::kBadRequest, message);
+  std::vector<std::string> findings;
+  for (const std::string& path : duplicates) findings.push_back("duplicate field \"" + path + "\"");
+  if (const api::SchemaDefinition* definition =
+          api::KindDefinition(info.GroupVersion(), info.kind)) {
+    std::vector<Error> unknown;
+    api::PruneUnknownFields(object, *definition, unknown);
+    for (const Error& e : unknown) findings.push_back("unknown field \"" + e.field + "\"");
+  }
+  if (mode == FieldValidation::kWarn)
+    warnings.insert(warnings.end(), findings.begin(), findings.end());
+  return std::nullopt;
 }
 
 }  // namespace migdra::control

@@ -20,7 +20,8 @@
 //           `unknown field "spec.paralelism"` (sent as `Warning: 299 - "..."` headers), and the
 //           unknown fields are dropped from the stored object.
 //   Ignore  the unknown fields are dropped silently.
-// Any other value: Invalid naming `fieldValidation` and the supported values.
+// Any other value: Invalid naming `fieldValidation` and the supported values. (A patch's strict
+// findings are the patch handler's 422 instead, see api_handler.cc.)
 //
 // Thread safety: pure functions.
 #pragma once
@@ -68,5 +69,11 @@ Result<FieldValidation> ParseFieldValidation(const std::string& value);
 std::optional<Error> ApplyFieldValidation(const ResourceInfo& info, json& object,
                                           const std::vector<std::string>& duplicates,
                                           FieldValidation mode, std::vector<std::string>& warnings);
+
+// What strict field validation finds in `object`: `duplicate field "..."` for each of
+// `duplicates`, then `unknown field "..."` for each field the schema does not know (in the schema
+// walk's order). Empty when nothing is found or the kind has no schema.
+std::vector<std::string> StrictFieldFindings(const ResourceInfo& info, const json& object,
+                                             const std::vector<std::string>& duplicates);
 
 }  // namespace migdra::control

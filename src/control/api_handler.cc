@@ -247,19 +247,32 @@ std::string GoJsonText(const json& value) {
   return out;
 }
 
-// The API server's answer when the object a patch produced does not decode into its Go type
-// (apiserver's patch handler): 422 Invalid about field "patch", of no kind and no name, so its
-// message starts ` "" is invalid`. The value quoted is, for a strategic merge patch, the patch as
-// Go's %+v prints the decoded map, and the error the unstructured converter's; for a JSON or
-// merge patch, the patched object's JSON text and the JSON decoder's error (without the
-// "... cannot be handled as ..." a create gets).
-std::optional<Error> PatchResultDecodeError(const ResourceInfo& info, bool strategic,
-                                            const json& patch, const json& patched) {
-  std::optional<std::string> decode_error =
+// The API server's answer when the object a patch produced does not decode into its Go type, or,
+// under fieldValidation=Strict, has unknown or duplicate fields (apiserver's patch handler): 422
+// Invalid about field "patch", of no kind and no name, so its message starts ` "" is invalid`.
+// The value quoted is, for a strategic merge patch, the patch as Go's %+v prints the decoded map,
+// with the unstructured converter's error (its unknown fields sorted); for a JSON or merge patch,
+// the patched object's JSON text, with the JSON decoder's error (without the "... cannot be
+// handled as ..." a create gets).
+std::optional<Error> PatchResultError(const ResourceInfo& info, bool strategic, const json& patch,
+                                      const json& patched, const WriteOptions& options) {
+  std::optional<std::string> error =
       WireDecodeError(info, patched, strategic ? WireDecoder::kUnstructured : WireDecoder::kJson);
-  if (!decode_error) return std::nullopt;
+  if (!error && options.field_validation == FieldValidation::kStrict) {
+    std::vector<std::string> findings =
+        StrictFieldFindings(info, patched, options.duplicate_fields);
+    if (strategic) {
+      std::sort(findings.begin() + static_cast<std::ptrdiff_t>(options.duplicate_fields.size()),
+                findings.end());
+    }
+    if (!findings.empty()) {
+      error = "strict decoding error: ";
+      for (size_t i = 0; i < findings.size(); ++i) *error += (i ? ", " : "") + findings[i];
+    }
+  }
+  if (!error) return std::nullopt;
   const std::string value = strategic ? GoFormatValue(patch) : GoJsonText(patched);
-  const std::string body = "Invalid value: " + GoQuote(value) + ": " + *decode_error;
+  const std::string body = "Invalid value: " + GoQuote(value) + ": " + *error;
   return MakeError(ErrorReason::kInvalid, " \"\" is invalid: patch: " + body,
                    {{"FieldValueInvalid", "patch", body}});
 }
@@ -801,6 +814,9 @@ ApiResponse ApiHandler::Patch(const ApiRequest& request, const ResourceTarget& t
   }
   Result<json> body = ParseBody(request.body);
   if (!body.ok()) return ErrorResponse(body.error());
+  std::vector<std::string> warnings;
+  Result<WriteOptions> options = WriteOptionsOf(request, warnings);
+  if (!options.ok()) return ErrorResponse(options.error());
   for (int attempt = 0; attempt < 10; ++attempt) {
     std::optional<json> current = store_.Get(info.StoreKey(), target.ns, name);
     if (!current)
@@ -818,8 +834,8 @@ ApiResponse ApiHandler::Patch(const ApiRequest& request, const ResourceTarget& t
     }
     if (!patched.ok()) return ErrorResponse(patched.error());
     if (NestsTooDeep(*patched)) return ErrorResponse(TooDeep("the patched object"));
-    if (std::optional<Error> refused = PatchResultDecodeError(
-            info, ct == "application/strategic-merge-patch+json", *body, *patched)) {
+    if (std::optional<Error> refused = PatchResultError(
+            info, ct == "application/strategic-merge-patch+json", *body, *patched, *options)) {
       return ErrorResponse(*refused);
     }
     json object = std::move(*patched);
@@ -836,9 +852,7 @@ ApiResponse ApiHandler::Patch(const ApiRequest& request, const ResourceTarget& t
     }
     object["metadata"]["name"] = name;
     if (info.namespaced) object["metadata"]["namespace"] = target.ns;
-    std::vector<std::string> warnings;
-    Result<WriteOptions> options = WriteOptionsOf(request, warnings);
-    if (!options.ok()) return ErrorResponse(options.error());
+    warnings.clear();  // a retry's field validation warns afresh
     Result<json> updated =
         UpdateObject(store_, info, std::move(object), target.subresource == "status", *options);
     if (updated.ok()) return WithWarnings(JsonResponse(200, *updated), warnings);

@@ -258,6 +258,38 @@ TEST_F(ApiHandlerTest, PatchesThatDoNotDecodeAreInvalidPatches) {
             "byte 0");
 }
 
+// Under fieldValidation=Strict (kubectl's default) unknown fields in a patch's result are the
+// patch handler's 422 too, about field "patch", not a create's 400; the converter's findings of a
+// strategic merge patch come sorted.
+TEST_F(ApiHandlerTest, StrictFieldValidationOfAPatchIsAnInvalidPatch) {
+  Call("POST", kClaims, Claim("c1").dump());
+  const std::string claim = std::string(kClaims) + "/c1";
+  const std::multimap<std::string, std::string> strict = {{"fieldValidation", "Strict"}};
+  const ApiResponse strategic =
+      Call("PATCH", claim, R"({"spec":{"zz":1,"devices":{"aa":1.5}},"metadata":{"foo":"x y"}})",
+           "application/strategic-merge-patch+json", strict);
+  EXPECT_EQ(strategic.status, 422);
+  const json status = json::parse(strategic.body);
+  EXPECT_EQ(status["message"],
+            " \"\" is invalid: patch: Invalid value: \"map[metadata:map[foo:x y] "
+            "spec:map[devices:map[aa:1.5] zz:1]]\": strict decoding error: unknown field "
+            "\"metadata.foo\", unknown field \"spec.devices.aa\", unknown field \"spec.zz\"");
+  EXPECT_EQ(status["details"]["causes"][0]["field"], "patch");
+
+  const json merge = json::parse(
+      Call("PATCH", claim, R"({"spec":{"wat":1}})", "application/merge-patch+json", strict).body);
+  EXPECT_EQ(merge["code"], 422);
+  const std::string message = merge["message"];
+  EXPECT_EQ(message.substr(message.rfind("\": ")),
+            "\": strict decoding error: unknown field \"spec.wat\"");
+  // Warn, the default, still warns and drops the field.
+  const ApiResponse warned =
+      Call("PATCH", claim, R"({"metadata":{"wat":1}})", "application/merge-patch+json");
+  EXPECT_EQ(warned.status, 200) << warned.body;
+  ASSERT_EQ(warned.headers.size(), 1u);
+  EXPECT_EQ(warned.headers[0].second, R"(299 - "unknown field \"metadata.wat\"")");
+}
+
 TEST_F(ApiHandlerTest, DeleteHonoursFinalizers) {
   json c = Claim("c1");
   c["metadata"]["finalizers"] = {"example.com/keep"};
