@@ -9,7 +9,11 @@
 // Errors: everything below the HTTP boundary fails with an Error whose ErrorReason says what
 // went wrong (common/result.h). HttpStatusFor is the one place a reason becomes an HTTP status
 // code and the reason word of the Status object that carries the error's message (and an
-// Invalid's causes as details.causes), as the API server answers.
+// Invalid's causes as details.causes), as the API server answers. A patch whose result the
+// decoder refuses (a value of the wrong type, bytes that are not base64, and under
+// fieldValidation=Strict unknown or duplicate fields) is the patch handler's 422 Invalid about
+// field "patch", quoting the patch (strategic merge) or the patched object (JSON and merge), where
+// a create or an update of that object is the decoder's 400.
 //
 // Thread safety: Handle and StreamWatch may run concurrently on any threads.
 #pragma once
