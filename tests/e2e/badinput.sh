@@ -82,5 +82,11 @@ grep -qF 'The request is invalid: patch: Invalid value: "{\"apiVersion\":\"resou
   grep -qF '\"finalizers\":\"x\"' <<<"$out" &&
   grep -qF '": json: cannot unmarshal string into Go struct field ObjectMeta.metadata.finalizers of type []string' <<<"$out" ||
   fail "merge patch to a wrong type: $out"
-pass "422 Invalid patch for a patch whose result does not decode (strategic and merge, kubectl patch)"
+# kubectl apply to an existing object patches it under strict field validation.
+sed 's/name: bad/name: good/' "$E2E_TMP/unknown.yaml" >"$E2E_TMP/unknown-good.yaml"
+out=$(k apply -f "$E2E_TMP/unknown-good.yaml" 2>&1) && fail "kubectl apply of an unknown field to an existing claim succeeded"
+grep -qF 'The request is invalid: patch: Invalid value: "map[metadata:map[annotations:map[kubectl.kubernetes.io/last-applied-configuration:' <<<"$out" &&
+  grep -qF '": strict decoding error: unknown field "spec.devices.requests[0].exactly.cout"' <<<"$out" ||
+  fail "kubectl apply of an unknown field to an existing claim: $out"
+pass "422 Invalid patch for a patch whose result does not decode or has unknown fields (kubectl patch, kubectl apply)"
 echo "badinput: all checks passed"
