@@ -2,7 +2,8 @@
 # Malformed objects never take `migdra serve` down. Through curl and kubectl: fields of the wrong
 # JSON type (the crash-loop reproductions: a pod with `metadata.finalizers: "x"`, a Job whose
 # spec or status holds a string where a number goes) are refused with the API server's 400 decode
-# error, on create, update, patch and the status subresource; the server keeps serving and other
+# error on create, update and the status subresource, and with its patch handler's 422 about field
+# "patch" on patch; the server keeps serving and other
 # pods run. Then objects that admission would refuse are put straight into state.db (as an older
 # version or a damaged disk leaves them): serve starts, names each undecodable row and counts
 # them, reports the objects its workers cannot handle as FailedSync Events, and still runs pods.
@@ -57,12 +58,19 @@ r=$(api PUT "$jobs/held/status" -H 'Content-Type: application/json' -d "$(jq -c 
 expect_decode_error "$r" 'Job in version "v1" cannot be handled as a Job: json: cannot unmarshal string into Go struct field JobStatus.status.active of type int32'
 r=$(api PUT "$jobs/held/status" -H 'Content-Type: application/json' -d "$(jq -c '.status.conditions = [{"type": 5}]' <<<"$stored")")
 expect_decode_error "$r" 'Job in version "v1" cannot be handled as a Job: json: cannot unmarshal number into Go struct field JobCondition.status.conditions.type of type v1.JobConditionType'
+# A patch is refused by the patch handler instead: 422 about field "patch", quoting the patched
+# object, with the decoder's error alone.
 r=$(api PATCH "$jobs/held" -H 'Content-Type: application/merge-patch+json' -d '{"metadata":{"finalizers":"x"}}')
-expect_decode_error "$r" 'Job in version "v1" cannot be handled as a Job: json: cannot unmarshal string into Go struct field ObjectMeta.metadata.finalizers of type []string'
+[[ $(status_of "$r") == 422 ]] || fail "expected 422 for a merge patch to a wrong type, got $(status_of "$r"): $(body_of "$r")"
+body_of "$r" | jq -e --arg e '": json: cannot unmarshal string into Go struct field ObjectMeta.metadata.finalizers of type []string' '
+  .reason == "Invalid" and .details.causes[0].field == "patch" and .details.causes[0].reason == "FieldValueInvalid" and
+  (.message | startswith(" \"\" is invalid: patch: Invalid value: \"{")) and (.message | endswith($e)) and
+  .message == " \"\" is invalid: patch: " + .details.causes[0].message' >/dev/null ||
+  fail "merge patch to a wrong type: $(body_of "$r")"
 out=$(k patch job held --type merge -p '{"spec":{"parallelism":1.5}}' 2>&1) && fail "kubectl patch parallelism 1.5 succeeded"
 grep -qF 'cannot unmarshal number 1.5 into Go struct field JobSpec.spec.parallelism of type int32' <<<"$out" ||
   fail "kubectl patch shows no decode error: $out"
-pass "wrong types in Job spec and status (create, status subresource, patch): 400"
+pass "wrong types in Job spec and status: 400 (create, status subresource), 422 Invalid about field patch (patch)"
 
 # serve and `migdra validate` agree on the metadata limits: each corpus case is refused by kubectl
 # apply with the error line it announces for validate.
