@@ -273,6 +273,8 @@ Signatures OptionalTypes() {
       {"orValue", {".(optional_type(A), A) -> A"}},
       {"optional.unwrap", {"(list(optional_type(A))) -> list(A)"}},
       {"unwrapOpt", {".(list(optional_type(A))) -> list(A)"}},
+      {"first", {".(list(A)) -> optional_type(A)"}},
+      {"last", {".(list(A)) -> optional_type(A)"}},
       {"_[?_]",
        {"(list(A), int) -> optional_type(A)", "(map(A, B), A) -> optional_type(B)",
         "(optional_type(list(A)), int) -> optional_type(A)",
@@ -304,16 +306,27 @@ Signatures Strings(int version) {
   return s;
 }
 
+// The element types cel-go's sort() and sortBy() accept (ext/lists.go's comparableTypes), which
+// are also those of Kubernetes' isSorted/min/max.
+constexpr const char* kComparableTypes[] = {"int",    "uint",  "double",   "bool",
+                                            "string", "bytes", "duration", "timestamp"};
+
+// ext.Lists at version 3 (Kubernetes 1.34 on); its sortBy() macro expands to
+// @sortByAssociatedKeys.
 Signatures Lists() {
+  std::vector<std::string> sort, sort_by_keys;
+  for (const char* t : kComparableTypes) {
+    sort.push_back(std::string(".(list(") + t + ")) -> list(" + t + ")");
+    sort_by_keys.push_back(std::string(".(list(A), list(") + t + ")) -> list(A)");
+  }
   return {
       {"slice", {".(list(A), int, int) -> list(A)"}},
       {"flatten", {".(list(list(A))) -> list(A)", ".(list(A), int) -> list(dyn)"}},
       {"lists.range", {"(int) -> list(int)"}},
       {"distinct", {".(list(A)) -> list(A)"}},
       {"reverse", {".(list(A)) -> list(A)"}},
-      {"sort", {".(list(A)) -> list(A)"}},
-      {"first", {".(list(A)) -> optional_type(A)"}},
-      {"last", {".(list(A)) -> optional_type(A)"}},
+      {"sort", sort},
+      {"@sortByAssociatedKeys", sort_by_keys},
   };
 }
 
@@ -361,10 +374,8 @@ Signatures TwoVarComprehensions() {
 
 // Kubernetes' own libraries (k8s.io/apiserver/pkg/cel/library), declared as they declare them.
 Signatures KubernetesLibraries() {
-  static const char* kComparable[] = {"int",    "uint",  "double",   "bool",
-                                      "string", "bytes", "duration", "timestamp"};
   std::vector<std::string> sorted, extreme;
-  for (const char* t : kComparable) {
+  for (const char* t : kComparableTypes) {
     sorted.push_back(std::string(".(list(") + t + ")) -> bool");
     extreme.push_back(std::string(".(list(") + t + ")) -> " + t);
   }
@@ -671,6 +682,10 @@ class Checker {
     result.type = result.types[&root];
     if (input_.homogeneous_aggregate_literals) {
       CheckHomogeneous(root, result, false);
+      if (!error_.empty()) return MakeError(error_);
+    }
+    if (input_.declarations == Declarations::kKubernetes) {
+      ValidateFormatCalls(root, result);
       if (!error_.empty()) return MakeError(error_);
     }
     return result;
@@ -1064,6 +1079,174 @@ class Checker {
     }
     if (e.kind == Expr::Kind::kPath) CheckHomogeneous(*e.target, r, exempt);
     for (const auto& a : e.args) CheckHomogeneous(*a, r, exempt_args);
+  }
+
+  // ext.Strings' stringFormatValidator (strings versions 1 to 3, Kubernetes' v2): a literal
+  // format string applied to a list literal is checked at compile time, every clause against the
+  // type of its argument, with the messages format() gives at run time.
+  void ValidateFormatCalls(const Expr& e, const CheckResult& r) {
+    if (e.kind == Expr::Kind::kCall && e.target && FunctionName(e) == "format" &&
+        e.args.size() == 1 && e.target->kind == Expr::Kind::kConst &&
+        e.target->constant.kind() == Kind::kString && e.args[0]->kind == Expr::Kind::kList) {
+      ValidateFormat(e, r);
+    }
+    for (const Expr* child : {e.target.get(), e.iter_range.get(), e.accu_init.get(),
+                              e.loop_condition.get(), e.loop_step.get(), e.result.get()}) {
+      if (child && (e.kind != Expr::Kind::kPath || child == e.target.get())) {
+        ValidateFormatCalls(*child, r);
+      }
+    }
+    for (const auto& a : e.args) ValidateFormatCalls(*a, r);
+  }
+
+  // cel-go's Type.TypeName(): the name without type parameters.
+  static std::string TypeName(const Type& t) {
+    switch (t.kind) {
+      case K::kList:
+        return "list";
+      case K::kMap:
+        return "map";
+      case K::kType:
+        return "type";
+      case K::kOpaque:
+        return t.name;
+      default:
+        return t.ToString();
+    }
+  }
+
+  static bool KindOneOf(const Type& t, std::initializer_list<K> kinds) {
+    if (t.kind == K::kDyn) return true;
+    for (K k : kinds) {
+      if (t.kind == k) return true;
+    }
+    return false;
+  }
+
+  // A %s argument: printable, and so are the elements of a list or map literal. Returns the
+  // offending expression, or nullptr.
+  const Expr* UnprintableArgument(const Expr& arg, const CheckResult& r) {
+    if (!KindOneOf(r.types.at(&arg),
+                   {K::kList, K::kMap, K::kInt, K::kUint, K::kDouble, K::kBool, K::kString,
+                    K::kTimestamp, K::kBytes, K::kDuration, K::kType, K::kNull})) {
+      return &arg;
+    }
+    if (arg.kind == Expr::Kind::kList || arg.kind == Expr::Kind::kMap) {
+      for (const auto& element : arg.args) {
+        if (const Expr* bad = UnprintableArgument(*element, r)) return bad;
+      }
+    }
+    return nullptr;
+  }
+
+  void ValidateFormat(const Expr& e, const CheckResult& r) {
+    const std::string format(e.target->constant.str());
+    const auto& args = e.args[0]->args;
+    size_t requested = 0;
+    for (size_t i = 0; i < format.size();) {
+      if (format[i] != '%') {
+        ++i;
+        continue;
+      }
+      if (i + 1 < format.size() && format[i + 1] == '%') {
+        i += 2;
+        continue;
+      }
+      const size_t index = requested++;
+      if (i + 1 >= format.size()) return Fail(e.position, "unexpected end of string");
+      if (index >= args.size()) {
+        return Fail(e.position, "index " + std::to_string(index) + " out of range");
+      }
+      size_t j = i + 1;
+      if (format[j] == '.') {
+        const std::string clause =
+            "could not parse formatting clause: error while parsing precision: ";
+        const size_t digits = ++j;
+        while (j < format.size() && format[j] >= '0' && format[j] <= '9') ++j;
+        if (j >= format.size()) {
+          return Fail(e.position, clause + "could not find end of precision specifier");
+        }
+        const std::string precision = format.substr(digits, j - digits);
+        if (precision.empty() || !FitsInt64(precision)) {
+          return Fail(e.position,
+                      clause +
+                          "error while converting precision to integer: strconv.Atoi: "
+                          "parsing \"" +
+                          precision +
+                          "\": " + (precision.empty() ? "invalid syntax" : "value out of range"));
+        }
+      }
+      const unsigned char verb = format[j];
+      const Expr& arg = *args[index];
+      const Type& type = r.types.at(&arg);
+      const Expr* bad = nullptr;
+      std::string message;
+      switch (verb) {
+        case 's':
+          bad = UnprintableArgument(arg, r);
+          message =
+              "string clause can only be used on strings, bools, bytes, ints, doubles, maps, "
+              "lists, types, durations, and timestamps, was given ";
+          break;
+        case 'd':
+          if (!KindOneOf(type, {K::kInt, K::kUint})) bad = &arg;
+          message = "decimal clause can only be used on integers, was given ";
+          break;
+        case 'f':
+          if (!KindOneOf(type, {K::kDouble, K::kString})) bad = &arg;
+          message = "fixed-point clause can only be used on doubles, was given ";
+          break;
+        case 'e':
+          if (!KindOneOf(type, {K::kDouble, K::kString})) bad = &arg;
+          message = "scientific clause can only be used on doubles, was given ";
+          break;
+        case 'b':
+          if (!KindOneOf(type, {K::kInt, K::kUint, K::kBool})) bad = &arg;
+          message = "only integers and bools can be formatted as binary, was given ";
+          break;
+        case 'x':
+        case 'X':
+          if (!KindOneOf(type, {K::kInt, K::kUint, K::kString, K::kBytes})) bad = &arg;
+          message = "only integers, byte buffers, and strings can be formatted as hex, was given ";
+          break;
+        case 'o':
+          if (!KindOneOf(type, {K::kInt, K::kUint})) bad = &arg;
+          message = "octal clause can only be used on integers, was given ";
+          break;
+        default: {
+          // Go prints the byte as the rune of that value.
+          std::string shown;
+          if (verb < 0x80) {
+            shown.push_back(static_cast<char>(verb));
+          } else {
+            shown.push_back(static_cast<char>(0xC0 | (verb >> 6)));
+            shown.push_back(static_cast<char>(0x80 | (verb & 0x3F)));
+          }
+          return Fail(e.position,
+                      "could not parse formatting clause: unrecognized formatting clause \"" +
+                          shown + "\"");
+        }
+      }
+      if (bad) {
+        return Fail(bad->position,
+                    "error during formatting: " + message + TypeName(r.types.at(bad)));
+      }
+      i = j + 1;
+    }
+    if (args.size() > requested) {
+      Fail(e.position, "too many arguments supplied to string.format (expected " +
+                           std::to_string(requested) + ", got " + std::to_string(args.size()) +
+                           ")");
+    }
+  }
+
+  static bool FitsInt64(const std::string& digits) {
+    const std::string max = "9223372036854775807";
+    const size_t first = digits.find_first_not_of('0');
+    if (first == std::string::npos) return true;
+    const std::string significant = digits.substr(first);
+    return significant.size() < max.size() ||
+           (significant.size() == max.size() && significant <= max);
   }
 
   std::string_view source_;
