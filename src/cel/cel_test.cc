@@ -239,6 +239,9 @@ TEST(CelCostTest, RuntimeCostStaysWithinTheEstimate) {
       "cel.bind(x, [1, 2, 3], x.size() > 1)",
       "[1, 2, 3].exists_one(x, x == 2) ? 'yes'.size() == 3 : false",
       "{'a': [1, 2], 'b': [3]}.all(k, {'a': [1, 2], 'b': [3]}[k].size() > 0)",
+      "[3, 1, 2].sort() == [1, 2, 3]",
+      "['b', 'a'].sortBy(e, e) == ['a', 'b']",
+      "[[1], [2]].flatten().distinct().reverse().size() == 2",
   };
   Env env;
   env.declarations = Declarations::kKubernetes;
@@ -252,6 +255,33 @@ TEST(CelCostTest, RuntimeCostStaysWithinTheEstimate) {
     const CostEstimate estimate = EstimateCost(**program, nullptr);
     EXPECT_LE(static_cast<uint64_t>(actual), estimate.max) << expr;
     EXPECT_GT(actual, 0) << expr;
+  }
+}
+
+// cel-go's own estimators for ext.Lists v3 (ext/lists.go: a call and a list creation, plus one
+// unit per element built, quadratic with factor 2 for distinct and sort, 2.1 for sorting strings)
+// and ext.Sets (sets.go: the product of the sizes, doubled for equivalence), which take
+// precedence over Kubernetes' estimator; each figure is the call's plus its operands' costs.
+TEST(CelCostTest, ListAndSetExtensionsAsCelGoEstimatesThem) {
+  const std::pair<const char*, uint64_t> cases[] = {
+      {"[1, 2, 3].sort()", 10 + 3 * 3 * 2 + 11},
+      {"['a', 'b'].sort()", 10 + 9 + 11},  // ceil(2 * 2 * 2.1)
+      {"[1, 2, 3].reverse()", 10 + 3 + 11},
+      {"[1, 2, 3].slice(1, 2)", 10 + 1 + 11},
+      {"[1, 2, 3].distinct()", 10 + 18 + 11},
+      {"[[1], [2]].flatten()", 30 + 2 + 11},
+      {"sets.contains([1, 2], [1])", 20 + 2 + 1},
+      {"sets.intersects([1, 2], [1])", 20 + 2 + 1},
+      {"sets.equivalent([1, 2], [1])", 20 + 4 + 1},
+  };
+  Env env;
+  env.declarations = Declarations::kKubernetes;
+  for (const auto& [expr, cost] : cases) {
+    auto program = Program::Compile(expr, env);
+    ASSERT_TRUE(program.ok()) << expr << ": " << program.error().message;
+    const CostEstimate estimate = EstimateCost(**program, nullptr);
+    EXPECT_EQ(estimate.min, cost) << expr;
+    EXPECT_EQ(estimate.max, cost) << expr;
   }
 }
 

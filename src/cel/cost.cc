@@ -223,6 +223,49 @@ class Coster {
          name == "indexOf" || name == "lastIndexOf" || name == "join")) {
       return Add(Scaled(Size(*args[0]), 1), sum);
     }
+    // cel-go's estimators for ext.Lists v3 and ext.Sets, which take precedence over Kubernetes'.
+    if (e.target && first == Type::Kind::kList) {
+      if (name == "reverse" && args.size() == 1) {
+        return Add(AllocatingList(&e, 1, Size(*args[0])), sum);
+      }
+      if (name == "slice" && args.size() == 3) {
+        const uint64_t start = LiteralAsUint(*args[1], 0);
+        const uint64_t end = LiteralAsUint(*args[2], Size(*args[0]).max);
+        return Add(AllocatingList(&e, 1, {end - start, end - start}), sum);
+      }
+      if (name == "flatten" && args.size() <= 2) {
+        const uint64_t depth = args.size() == 2 ? LiteralAsUint(*args[1], kMax) : 1;
+        return Add(AllocatingList(&e, static_cast<double>(depth), Size(*args[0])), sum);
+      }
+      if (name == "distinct" && args.size() == 1) {
+        return Add(AllocatingList(&e, 2, Squared(Size(*args[0]))), sum);
+      }
+      if ((name == "sort" && args.size() == 1) ||
+          (name == "@sortByAssociatedKeys" && args.size() == 2)) {
+        // Quadratic in the keys, with a string traversal per comparison of strings or bytes (the
+        // costliest overload when the element type is only known at run time).
+        const Expr& keys = *args.back();
+        const Type& list = program_.TypeOf(keys);
+        const Type::Kind element =
+            list.kind == Type::Kind::kList ? list.params[0].kind : Type::Kind::kDyn;
+        const bool text = element == Type::Kind::kString || element == Type::Kind::kBytes;
+        const bool dyn = element == Type::Kind::kDyn;
+        const SizeEstimate squared = Squared(Size(keys));
+        CostEstimate c = AllocatingList(&e, text ? 2 + kStringTraversalFactor : 2, squared);
+        if (dyn) c.max = AllocatingList(&e, 2 + kStringTraversalFactor, squared).max;
+        return Add(c, sum);
+      }
+    }
+    if (!e.target && name == "lists.range" && args.size() == 1) {
+      const uint64_t n = LiteralAsUint(*args[0], kMax);
+      return Add(AllocatingList(&e, 1, {n, n}), sum);
+    }
+    if (!e.target && args.size() == 2 &&
+        (name == "sets.contains" || name == "sets.intersects" || name == "sets.equivalent")) {
+      const SizeEstimate a = Size(*args[0]), b = Size(*args[1]);
+      const SizeEstimate product{MulSat(a.min, b.min), MulSat(a.max, b.max)};
+      return Add(Add(Scaled(product, name == "sets.equivalent" ? 2 : 1), {1, 1}), sum);
+    }
     if (e.target && name == "includes") {
       // DRA: as `arg in target`, bounded by the longest list attribute.
       constexpr uint64_t kMaxAttributeValuesPerDevice = 48;
@@ -235,6 +278,23 @@ class Coster {
       return Add(Scaled(Size(*args[0]), kStringTraversalFactor), sum);
     }
     return Add({1, 1}, sum);
+  }
+
+  // A non-negative int literal's value (negative ones count as 0), else `otherwise`.
+  static uint64_t LiteralAsUint(const Expr& e, uint64_t otherwise) {
+    if (e.kind != Expr::Kind::kConst || e.constant.kind() != Kind::kInt) return otherwise;
+    return e.constant.int_value() < 0 ? 0 : static_cast<uint64_t>(e.constant.int_value());
+  }
+
+  static SizeEstimate Squared(SizeEstimate s) {
+    return {MulSat(s.min, s.min), MulSat(s.max, s.max)};
+  }
+
+  // A call that builds a list of `size` elements at `factor` per element, plus the call and the
+  // list's creation (cel-go's estimateAllocatingListCall).
+  CostEstimate AllocatingList(const Expr* call, double factor, SizeEstimate size) {
+    sizes_[call] = size;
+    return Add(Scaled(size, factor), {1 + kListCreateCost, 1 + kListCreateCost});
   }
 
   CostEstimate Comprehension(const Expr& e) {
