@@ -285,6 +285,40 @@ TEST(CelCostTest, ListAndSetExtensionsAsCelGoEstimatesThem) {
   }
 }
 
+// Kubernetes' library.CostEstimator: the list functions charge one unit per element plus a
+// traversal of each string element, whose size a literal list does not bound (so such a call
+// exceeds any limit, as it does upstream); join() traverses its result; containsIP/containsCIDR
+// compare 4 to 16 address bytes; the global ip()/isIP()/cidr() cases apply to receiver calls
+// only, so those cost one unit.
+TEST(CelCostTest, KubernetesLibraryCallsAsKubernetesEstimatesThem) {
+  struct Case {
+    const char* expression;
+    uint64_t min, max;
+  } cases[] = {
+      {"[1, 2].isSorted()", 12, 12},
+      {"[1, 2, 3].sum()", 13, 13},
+      {"[1, 2].indexOf(2)", 12, 12},
+      {"['a', 'b'].isSorted()", 12, std::numeric_limits<uint64_t>::max()},
+      {"['a', 'b'].join('-')", 11, std::numeric_limits<uint64_t>::max()},
+      // A comprehension over one element costs 10 (the list) + 2 (loop condition) + 1 (result)
+      // + its step, 1 (the accumulator) up to 1 + the predicate: here the constant CIDR (1), the
+      // operand and containsIP's 1..4 (ceil(0.1 * 8)..ceil(0.1 * 32)) or containsCIDR's 3..7.
+      {"['1.2.3.4'].all(a, cidr('10.0.0.0/8').containsIP(ip(a)))", 14, 14 + 1 + 2 + 4},
+      // (the list's constant CIDR adds 1)
+      {"[cidr('10.1.0.0/16')].all(c, cidr('10.0.0.0/8').containsCIDR(c))", 15, 15 + 1 + 1 + 7},
+      {"[''].all(s, isIP(s) || isCIDR(s) || ip.isCanonical(s))", 14, 20},
+  };
+  Env env;
+  env.declarations = Declarations::kKubernetes;
+  for (const Case& c : cases) {
+    auto program = Program::Compile(c.expression, env);
+    ASSERT_TRUE(program.ok()) << c.expression << ": " << program.error().message;
+    const CostEstimate estimate = EstimateCost(**program, nullptr);
+    EXPECT_EQ(estimate.min, c.min) << c.expression;
+    EXPECT_EQ(estimate.max, c.max) << c.expression;
+  }
+}
+
 TEST(CelFormatTest, DoublesPrintLikeGo) {
   EXPECT_EQ(FormatDouble(1.5), "1.5");
   EXPECT_EQ(FormatDouble(1e21), "1e+21");

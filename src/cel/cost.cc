@@ -220,8 +220,32 @@ class Coster {
     }
     if (e.target && first == Type::Kind::kList &&
         (name == "isSorted" || name == "sum" || name == "min" || name == "max" ||
-         name == "indexOf" || name == "lastIndexOf" || name == "join")) {
-      return Add(Scaled(Size(*args[0]), 1), sum);
+         name == "indexOf" || name == "lastIndexOf")) {
+      // Kubernetes: one unit per element, plus a traversal of each string or bytes element (of
+      // unknown, so unbounded, size unless the list's path declares it).
+      CostEstimate per_element{1, 1};
+      if (const auto element = TextElementSize(*args[0])) {
+        per_element = Add(per_element, Scaled(*element, kStringTraversalFactor));
+      }
+      return Add(Times(Scaled(Size(*args[0]), 1), per_element), sum);
+    }
+    if (e.target && first == Type::Kind::kList && name == "join") {
+      // Kubernetes: the traversal of the result, list size times element size plus the
+      // separators.
+      const SizeEstimate list = Size(*args[0]);
+      SizeEstimate result{0, 0};
+      if (const auto element = TextElementSize(*args[0])) {
+        result = {MulSat(list.min, element->min), MulSat(list.max, element->max)};
+      }
+      if (args.size() == 2) {
+        const SizeEstimate separator = Size(*args[1]);
+        const SizeEstimate separators{list.min > 0 ? list.min - 1 : 0,
+                                      list.max > 0 ? list.max - 1 : 0};
+        result = {AddSat(result.min, MulSat(separator.min, separators.min)),
+                  AddSat(result.max, MulSat(separator.max, separators.max))};
+      }
+      sizes_[&e] = result;
+      return Add(Scaled(result, kStringTraversalFactor), sum);
     }
     // cel-go's estimators for ext.Lists v3 and ext.Sets, which take precedence over Kubernetes'.
     if (e.target && first == Type::Kind::kList) {
@@ -271,13 +295,38 @@ class Coster {
       constexpr uint64_t kMaxAttributeValuesPerDevice = 48;
       return Add({0, kMaxAttributeValuesPerDevice}, sum);
     }
-    if (!e.target &&
-        (name == "url" || name == "isURL" || name == "ip" || name == "isIP" || name == "cidr" ||
-         name == "isCIDR" || name == "ip.isCanonical") &&
-        args.size() == 1) {
+    // Kubernetes prices url() by its string; its cases for the global ip(), cidr(), isIP(),
+    // isCIDR(), ip.isCanonical() and quantity() apply to receiver calls only, so these cost one.
+    if (!e.target && name == "url" && args.size() == 1) {
       return Add(Scaled(Size(*args[0]), kStringTraversalFactor), sum);
     }
+    if (e.target && (name == "containsIP" || name == "containsCIDR") && args.size() == 2) {
+      // Two IPv4 or IPv6 byte strings compared, CIDRs masked first; a string operand is parsed.
+      const SizeEstimate address{4, 16};
+      CostEstimate c = Scaled({8, 32}, kStringTraversalFactor);
+      if (name == "containsCIDR") c = Add(Add(c, Scaled(address, kStringTraversalFactor)), {1, 1});
+      if (program_.TypeOf(*args[1]).kind == Type::Kind::kString) {
+        c = Add(c, Scaled(Size(*args[1]), kStringTraversalFactor));
+      }
+      return Add(c, sum);
+    }
     return Add({1, 1}, sum);
+  }
+
+  // The size of the elements of `list` when they are strings or bytes (Kubernetes'
+  // listElementNode): declared for the list's path, else unbounded. nullopt for other elements.
+  std::optional<SizeEstimate> TextElementSize(const Expr& list) {
+    const Type& type = program_.TypeOf(list);
+    if (type.kind != Type::Kind::kList || type.params.empty() ||
+        (type.params[0].kind != Type::Kind::kString && type.params[0].kind != Type::Kind::kBytes)) {
+      return std::nullopt;
+    }
+    if (auto it = paths_.find(&list); it != paths_.end() && !it->second.empty() && hints_) {
+      std::vector<std::string> path = it->second;
+      path.push_back("@items");
+      if (auto s = hints_(path)) return *s;
+    }
+    return SizeEstimate{0, kMax};
   }
 
   // A non-negative int literal's value (negative ones count as 0), else `otherwise`.
