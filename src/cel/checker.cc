@@ -685,6 +685,8 @@ class Checker {
       if (!error_.empty()) return MakeError(error_);
     }
     if (input_.declarations == Declarations::kKubernetes) {
+      ValidateLiterals(root);
+      if (!error_.empty()) return MakeError(error_);
       ValidateFormatCalls(root, result);
       if (!error_.empty()) return MakeError(error_);
     }
@@ -1079,6 +1081,35 @@ class Checker {
     }
     if (e.kind == Expr::Kind::kPath) CheckHomogeneous(*e.target, r, exempt);
     for (const auto& a : e.args) CheckHomogeneous(*a, r, exempt_args);
+  }
+
+  // Kubernetes' ASTValidators (1.29 on): cel-go's ValidateDurationLiterals,
+  // ValidateTimestampLiterals and ValidateRegexLiterals evaluate the first argument (the receiver
+  // excluded) of every duration(), timestamp() and matches() call when it is a literal, and
+  // reject the expression if that fails. For the global matches(string, pattern) that is the
+  // string, not the pattern, as in cel-go.
+  void ValidateLiterals(const Expr& e) {
+    if (e.kind == Expr::Kind::kCall && !e.args.empty() && e.args[0]->kind == Expr::Kind::kConst) {
+      const std::string name = FunctionName(e);
+      const Value& literal = e.args[0]->constant;
+      Value result;
+      CallContext context;
+      if (name == "duration" || name == "timestamp") {
+        if (const FunctionImpl* fn = FindFunction(name, false))
+          result = fn->fn(&literal, 1, context);
+      } else if (name == "matches" && literal.kind() == Kind::kString) {
+        const Value operands[] = {Value::String(""), literal};
+        if (const FunctionImpl* fn = FindFunction(name, true))
+          result = fn->fn(operands, 2, context);
+      }
+      if (result.is_error()) return Fail(e.args[0]->position, "invalid " + name + " argument");
+    }
+    for (const Expr* child : {e.target.get(), e.iter_range.get(), e.accu_init.get(),
+                              e.loop_condition.get(), e.loop_step.get(), e.result.get()}) {
+      if (child && (e.kind != Expr::Kind::kPath || child == e.target.get()))
+        ValidateLiterals(*child);
+    }
+    for (const auto& a : e.args) ValidateLiterals(*a);
   }
 
   // ext.Strings' stringFormatValidator (strings versions 1 to 3, Kubernetes' v2): a literal

@@ -263,6 +263,17 @@ lists.range(3).sortBy(e, -e) => [2, 1, 0]
 "%d %s %.2f %e %b %x %o".format([1, [1u], 0.5, 2.5, true, b"a", 8]) => "1 [1] 0.50 2.500000e+00 1 61 10"
 "%d".format([dyn("a")]) !! error during formatting: decimal clause can only be used on integers, was given string
 "%%%s%%".format(["text"]) => "%text%"
+# Kubernetes' ASTValidators (environment/base.go, 1.29): cel-go's ValidateDurationLiterals,
+# ValidateTimestampLiterals and ValidateRegexLiterals (cel/validator.go) evaluate a literal first
+# argument at compile time; the global matches() checks its string, not its pattern
+duration('1h') == duration('60m') => true
+duration('x') ## 1:10: invalid duration argument
+timestamp('2024-01-01T00:00:00Z') < timestamp(1893456000) => true
+timestamp('x') ## 1:11: invalid timestamp argument
+'abc'.matches('b+') => true
+'a'.matches('(') ## 1:13: invalid matches argument
+[1].all(x, '1'.matches(string(x))) => true
+matches('(', 'a') ## 1:9: invalid matches argument
 )cases";
 
 Env Kubernetes() {
