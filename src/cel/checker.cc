@@ -242,7 +242,8 @@ Signatures Standard() {
       {"bool", {"(bool) -> bool", "(string) -> bool"}},
       {"dyn", {"(A) -> dyn"}},
       {"type", {"(A) -> type(A)"}},
-      {"duration", {"(string) -> duration", "(duration) -> duration"}},
+      // cel-go declares duration(int) but has no such conversion: it fails at run time.
+      {"duration", {"(string) -> duration", "(duration) -> duration", "(int) -> duration"}},
       {"timestamp", {"(string) -> timestamp", "(timestamp) -> timestamp", "(int) -> timestamp"}},
       {"contains", {".(string, string) -> bool"}},
       {"startsWith", {".(string, string) -> bool"}},

@@ -335,7 +335,9 @@ Value ToDuration(const Value* a, size_t n, CallContext&) {
     if (!d.ok()) return Err(d.error().message);
     return Value::Duration(*d);
   }
-  if (a[0].kind() == Kind::kInt) return Value::Duration(a[0].int_value());
+  if (a[0].kind() == Kind::kInt) {
+    return Err("type conversion error from 'int' to 'google.protobuf.Duration'");
+  }
   NO_OVERLOAD("duration");
 }
 

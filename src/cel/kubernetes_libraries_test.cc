@@ -268,6 +268,9 @@ lists.range(3).sortBy(e, -e) => [2, 1, 0]
 # argument at compile time; the global matches() checks its string, not its pattern
 duration('1h') == duration('60m') => true
 duration('x') ## 1:10: invalid duration argument
+# cel-go's standard library declares duration(int) without converting an int to a duration
+duration(1) ## 1:10: invalid duration argument
+[1].all(i, duration(i) > duration('0s')) !! type conversion error from 'int' to 'google.protobuf.Duration'
 timestamp('2024-01-01T00:00:00Z') < timestamp(1893456000) => true
 timestamp('x') ## 1:11: invalid timestamp argument
 'abc'.matches('b+') => true
