@@ -1293,6 +1293,10 @@ class Checker {
 
 }  // namespace
 
+bool IsDeclared(std::string_view name, Declarations set) {
+  return Library(set).find(name) != Library(set).end();
+}
+
 Result<CheckResult> Check(const Expr& root, std::string_view source, const CheckInput& input) {
   return Checker(source, input).Run(root);
 }

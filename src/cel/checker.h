@@ -47,6 +47,9 @@ enum class Declarations : uint8_t {
   kKubernetes,
 };
 
+// Whether `set` declares a function named `name` (global or member).
+bool IsDeclared(std::string_view name, Declarations set);
+
 struct CheckResult {
   Type type;                                    // the expression's type
   std::unordered_map<const Expr*, Type> types;  // every node's type, type parameters resolved

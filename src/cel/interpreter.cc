@@ -336,6 +336,10 @@ class Planner {
           for (const std::string& candidate : Candidates(qualified + "." + e->name)) {
             if ((e->function = FindFunction(candidate, false))) break;
           }
+          // A qualified function the checked environment does not declare (math.greatest in
+          // Kubernetes') stays a member call on its target, whose unknown name is then the error
+          // cel-go reports first.
+          if (e->function && env_.check && !Declared(e->function->name)) e->function = nullptr;
           if (e->function) {
             e->target.reset();
             e->name = e->function->name;
@@ -348,6 +352,13 @@ class Planner {
     // An unknown function is reported by the checker (with checking on) or fails at run time.
     for (auto& a : e->args) MIGDRA_RETURN_IF_ERROR(Plan(a));
     return OkStatus();
+  }
+
+  bool Declared(const std::string& name) const {
+    for (const FunctionDecl& f : env_.functions) {
+      if (f.name == name) return true;
+    }
+    return IsDeclared(name, env_.declarations);
   }
 
   const Env& env_;

@@ -263,6 +263,9 @@ lists.range(3).sortBy(e, -e) => [2, 1, 0]
 "%d %s %.2f %e %b %x %o".format([1, [1u], 0.5, 2.5, true, b"a", 8]) => "1 [1] 0.50 2.500000e+00 1 61 10"
 "%d".format([dyn("a")]) !! error during formatting: decimal clause can only be used on integers, was given string
 "%%%s%%".format(["text"]) => "%text%"
+# no math extension in Kubernetes' environment: `math` is an unknown identifier
+math.greatest(1, 2) ## 1:1: undeclared reference to 'math' (in container '')
+base64.encode(b'a') ## 1:1: undeclared reference to 'base64' (in container '')
 # Kubernetes' ASTValidators (environment/base.go, 1.29): cel-go's ValidateDurationLiterals,
 # ValidateTimestampLiterals and ValidateRegexLiterals (cel/validator.go) evaluate a literal first
 # argument at compile time; the global matches() checks its string, not its pattern
