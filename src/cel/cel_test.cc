@@ -271,6 +271,7 @@ TEST(CelCostTest, ListAndSetExtensionsAsCelGoEstimatesThem) {
       {"[1, 2, 3].slice(1, 2)", 10 + 1 + 11},
       {"[1, 2, 3].distinct()", 10 + 18 + 11},
       {"[[1], [2]].flatten()", 30 + 2 + 11},
+      {"lists.range(4)", 4 + 11},
       {"sets.contains([1, 2], [1])", 20 + 2 + 1},
       {"sets.intersects([1, 2], [1])", 20 + 2 + 1},
       {"sets.equivalent([1, 2], [1])", 20 + 4 + 1},
