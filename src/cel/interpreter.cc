@@ -1005,6 +1005,7 @@ std::string FormatKey(const Value& key) {
 Result<std::shared_ptr<const Program>> Program::Compile(std::string_view source, const Env& env) {
   ParseOptions options;
   options.enable_macros = env.enable_macros;
+  options.enable_block_macros = env.declarations == Declarations::kCelGo;
   MIGDRA_ASSIGN_OR_RETURN(std::unique_ptr<Expr> root, Parse(source, options));
   auto program = std::make_shared<Program>();
   program->source_ = std::string(source);

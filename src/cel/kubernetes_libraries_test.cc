@@ -266,6 +266,9 @@ lists.range(3).sortBy(e, -e) => [2, 1, 0]
 # no math extension in Kubernetes' environment: `math` is an unknown identifier
 math.greatest(1, 2) ## 1:1: undeclared reference to 'math' (in container '')
 base64.encode(b'a') ## 1:1: undeclared reference to 'base64' (in container '')
+# bindings version 0: cel.bind only (cel.block is cel-go's optimizer output, not a macro here)
+cel.bind(x, 2, x * x) => 4
+cel.block([1], cel.index(0) == 1) ## 1:1: undeclared reference to 'cel' (in container '')
 # Kubernetes' ASTValidators (environment/base.go, 1.29): cel-go's ValidateDurationLiterals,
 # ValidateTimestampLiterals and ValidateRegexLiterals (cel/validator.go) evaluate a literal first
 # argument at compile time; the global matches() checks its string, not its pattern

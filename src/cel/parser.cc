@@ -877,7 +877,8 @@ class Parser {
                            std::move(args[1]), Const(pos, Value::Bool(false)), Ident(pos, var),
                            std::move(args[2]));
     }
-    if (target_is_ident && target_name == "cel" && fn == "block" && n == 2) {
+    if (options_.enable_block_macros && target_is_ident && target_name == "cel" && fn == "block" &&
+        n == 2) {
       if (!args[0] || args[0]->kind != Expr::Kind::kList) {
         return MacroError(pos, "cel.block requires a list literal");
       }
@@ -891,7 +892,7 @@ class Parser {
       }
       return body;
     }
-    if (target_is_ident && target_name == "cel" &&
+    if (options_.enable_block_macros && target_is_ident && target_name == "cel" &&
         (fn == "index" || fn == "iterVar" || fn == "accuVar")) {
       std::string name = fn == "index" ? "@index" : (fn == "iterVar" ? "@it" : "@ac");
       for (auto& a : args) {
