@@ -218,7 +218,8 @@ TEST(CelKubernetesLibraryTest, ListsRegexAndSets) {
   EXPECT_EQ(Ok("'abc 123 def 456'.findAll('[0-9]+')", Kubernetes()), "[\"123\", \"456\"]");
   EXPECT_EQ(Ok("'abc 123 def 456'.findAll('[0-9]+', 1)", Kubernetes()), "[\"123\"]");
   EXPECT_EQ(Ok("'abc'.find('x')", Kubernetes()), "\"\"");
-  EXPECT_NE(Fails("'abc'.matches('(')", Kubernetes()).find("invalid regular expression"),
+  // A pattern that is not a literal fails at run time (a literal one at compile time).
+  EXPECT_NE(Fails("'abc'.matches('(' + '')", Kubernetes()).find("invalid regular expression"),
             std::string::npos);
   EXPECT_EQ(Ok("sets.contains([1, 2, 3], [3, 1])", Kubernetes()), "true");
   EXPECT_EQ(Ok("sets.equivalent([1, 2], [2, 1, 1])", Kubernetes()), "true");
@@ -239,6 +240,9 @@ TEST(CelCostTest, RuntimeCostStaysWithinTheEstimate) {
       "cel.bind(x, [1, 2, 3], x.size() > 1)",
       "[1, 2, 3].exists_one(x, x == 2) ? 'yes'.size() == 3 : false",
       "{'a': [1, 2], 'b': [3]}.all(k, {'a': [1, 2], 'b': [3]}[k].size() > 0)",
+      "[3, 1, 2].sort() == [1, 2, 3]",
+      "['b', 'a'].sortBy(e, e) == ['a', 'b']",
+      "[[1], [2]].flatten().distinct().reverse().size() == 2",
   };
   Env env;
   env.declarations = Declarations::kKubernetes;
@@ -252,6 +256,68 @@ TEST(CelCostTest, RuntimeCostStaysWithinTheEstimate) {
     const CostEstimate estimate = EstimateCost(**program, nullptr);
     EXPECT_LE(static_cast<uint64_t>(actual), estimate.max) << expr;
     EXPECT_GT(actual, 0) << expr;
+  }
+}
+
+// cel-go's own estimators for ext.Lists v3 (ext/lists.go: a call and a list creation, plus one
+// unit per element built, quadratic with factor 2 for distinct and sort, 2.1 for sorting strings)
+// and ext.Sets (sets.go: the product of the sizes, doubled for equivalence), which take
+// precedence over Kubernetes' estimator; each figure is the call's plus its operands' costs.
+TEST(CelCostTest, ListAndSetExtensionsAsCelGoEstimatesThem) {
+  const std::pair<const char*, uint64_t> cases[] = {
+      {"[1, 2, 3].sort()", 10 + 3 * 3 * 2 + 11},
+      {"['a', 'b'].sort()", 10 + 9 + 11},  // ceil(2 * 2 * 2.1)
+      {"[1, 2, 3].reverse()", 10 + 3 + 11},
+      {"[1, 2, 3].slice(1, 2)", 10 + 1 + 11},
+      {"[1, 2, 3].distinct()", 10 + 18 + 11},
+      {"[[1], [2]].flatten()", 30 + 2 + 11},
+      {"lists.range(4)", 4 + 11},
+      {"sets.contains([1, 2], [1])", 20 + 2 + 1},
+      {"sets.intersects([1, 2], [1])", 20 + 2 + 1},
+      {"sets.equivalent([1, 2], [1])", 20 + 4 + 1},
+  };
+  Env env;
+  env.declarations = Declarations::kKubernetes;
+  for (const auto& [expr, cost] : cases) {
+    auto program = Program::Compile(expr, env);
+    ASSERT_TRUE(program.ok()) << expr << ": " << program.error().message;
+    const CostEstimate estimate = EstimateCost(**program, nullptr);
+    EXPECT_EQ(estimate.min, cost) << expr;
+    EXPECT_EQ(estimate.max, cost) << expr;
+  }
+}
+
+// Kubernetes' library.CostEstimator: the list functions charge one unit per element plus a
+// traversal of each string element, whose size a literal list does not bound (so such a call
+// exceeds any limit, as it does upstream); join() traverses its result; containsIP/containsCIDR
+// compare 4 to 16 address bytes; the global ip()/isIP()/cidr() cases apply to receiver calls
+// only, so those cost one unit.
+TEST(CelCostTest, KubernetesLibraryCallsAsKubernetesEstimatesThem) {
+  struct Case {
+    const char* expression;
+    uint64_t min, max;
+  } cases[] = {
+      {"[1, 2].isSorted()", 12, 12},
+      {"[1, 2, 3].sum()", 13, 13},
+      {"[1, 2].indexOf(2)", 12, 12},
+      {"['a', 'b'].isSorted()", 12, std::numeric_limits<uint64_t>::max()},
+      {"['a', 'b'].join('-')", 11, std::numeric_limits<uint64_t>::max()},
+      // A comprehension over one element costs 10 (the list) + 2 (loop condition) + 1 (result)
+      // + its step, 1 (the accumulator) up to 1 + the predicate: here the constant CIDR (1), the
+      // operand and containsIP's 1..4 (ceil(0.1 * 8)..ceil(0.1 * 32)) or containsCIDR's 3..7.
+      {"['1.2.3.4'].all(a, cidr('10.0.0.0/8').containsIP(ip(a)))", 14, 14 + 1 + 2 + 4},
+      // (the list's constant CIDR adds 1)
+      {"[cidr('10.1.0.0/16')].all(c, cidr('10.0.0.0/8').containsCIDR(c))", 15, 15 + 1 + 1 + 7},
+      {"[''].all(s, isIP(s) || isCIDR(s) || ip.isCanonical(s))", 14, 20},
+  };
+  Env env;
+  env.declarations = Declarations::kKubernetes;
+  for (const Case& c : cases) {
+    auto program = Program::Compile(c.expression, env);
+    ASSERT_TRUE(program.ok()) << c.expression << ": " << program.error().message;
+    const CostEstimate estimate = EstimateCost(**program, nullptr);
+    EXPECT_EQ(estimate.min, c.min) << c.expression;
+    EXPECT_EQ(estimate.max, c.max) << c.expression;
   }
 }
 

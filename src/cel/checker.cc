@@ -242,7 +242,8 @@ Signatures Standard() {
       {"bool", {"(bool) -> bool", "(string) -> bool"}},
       {"dyn", {"(A) -> dyn"}},
       {"type", {"(A) -> type(A)"}},
-      {"duration", {"(string) -> duration", "(duration) -> duration"}},
+      // cel-go declares duration(int) but has no such conversion: it fails at run time.
+      {"duration", {"(string) -> duration", "(duration) -> duration", "(int) -> duration"}},
       {"timestamp", {"(string) -> timestamp", "(timestamp) -> timestamp", "(int) -> timestamp"}},
       {"contains", {".(string, string) -> bool"}},
       {"startsWith", {".(string, string) -> bool"}},
@@ -273,6 +274,8 @@ Signatures OptionalTypes() {
       {"orValue", {".(optional_type(A), A) -> A"}},
       {"optional.unwrap", {"(list(optional_type(A))) -> list(A)"}},
       {"unwrapOpt", {".(list(optional_type(A))) -> list(A)"}},
+      {"first", {".(list(A)) -> optional_type(A)"}},
+      {"last", {".(list(A)) -> optional_type(A)"}},
       {"_[?_]",
        {"(list(A), int) -> optional_type(A)", "(map(A, B), A) -> optional_type(B)",
         "(optional_type(list(A)), int) -> optional_type(A)",
@@ -304,16 +307,27 @@ Signatures Strings(int version) {
   return s;
 }
 
+// The element types cel-go's sort() and sortBy() accept (ext/lists.go's comparableTypes), which
+// are also those of Kubernetes' isSorted/min/max.
+constexpr const char* kComparableTypes[] = {"int",    "uint",  "double",   "bool",
+                                            "string", "bytes", "duration", "timestamp"};
+
+// ext.Lists at version 3 (Kubernetes 1.34 on); its sortBy() macro expands to
+// @sortByAssociatedKeys.
 Signatures Lists() {
+  std::vector<std::string> sort, sort_by_keys;
+  for (const char* t : kComparableTypes) {
+    sort.push_back(std::string(".(list(") + t + ")) -> list(" + t + ")");
+    sort_by_keys.push_back(std::string(".(list(A), list(") + t + ")) -> list(A)");
+  }
   return {
       {"slice", {".(list(A), int, int) -> list(A)"}},
       {"flatten", {".(list(list(A))) -> list(A)", ".(list(A), int) -> list(dyn)"}},
       {"lists.range", {"(int) -> list(int)"}},
       {"distinct", {".(list(A)) -> list(A)"}},
       {"reverse", {".(list(A)) -> list(A)"}},
-      {"sort", {".(list(A)) -> list(A)"}},
-      {"first", {".(list(A)) -> optional_type(A)"}},
-      {"last", {".(list(A)) -> optional_type(A)"}},
+      {"sort", sort},
+      {"@sortByAssociatedKeys", sort_by_keys},
   };
 }
 
@@ -361,10 +375,8 @@ Signatures TwoVarComprehensions() {
 
 // Kubernetes' own libraries (k8s.io/apiserver/pkg/cel/library), declared as they declare them.
 Signatures KubernetesLibraries() {
-  static const char* kComparable[] = {"int",    "uint",  "double",   "bool",
-                                      "string", "bytes", "duration", "timestamp"};
   std::vector<std::string> sorted, extreme;
-  for (const char* t : kComparable) {
+  for (const char* t : kComparableTypes) {
     sorted.push_back(std::string(".(list(") + t + ")) -> bool");
     extreme.push_back(std::string(".(list(") + t + ")) -> " + t);
   }
@@ -671,6 +683,12 @@ class Checker {
     result.type = result.types[&root];
     if (input_.homogeneous_aggregate_literals) {
       CheckHomogeneous(root, result, false);
+      if (!error_.empty()) return MakeError(error_);
+    }
+    if (input_.declarations == Declarations::kKubernetes) {
+      ValidateLiterals(root);
+      if (!error_.empty()) return MakeError(error_);
+      ValidateFormatCalls(root, result);
       if (!error_.empty()) return MakeError(error_);
     }
     return result;
@@ -1066,6 +1084,203 @@ class Checker {
     for (const auto& a : e.args) CheckHomogeneous(*a, r, exempt_args);
   }
 
+  // Kubernetes' ASTValidators (1.29 on): cel-go's ValidateDurationLiterals,
+  // ValidateTimestampLiterals and ValidateRegexLiterals evaluate the first argument (the receiver
+  // excluded) of every duration(), timestamp() and matches() call when it is a literal, and
+  // reject the expression if that fails. For the global matches(string, pattern) that is the
+  // string, not the pattern, as in cel-go.
+  void ValidateLiterals(const Expr& e) {
+    if (e.kind == Expr::Kind::kCall && !e.args.empty() && e.args[0]->kind == Expr::Kind::kConst) {
+      const std::string name = FunctionName(e);
+      const Value& literal = e.args[0]->constant;
+      Value result;
+      CallContext context;
+      if (name == "duration" || name == "timestamp") {
+        if (const FunctionImpl* fn = FindFunction(name, false))
+          result = fn->fn(&literal, 1, context);
+      } else if (name == "matches" && literal.kind() == Kind::kString) {
+        const Value operands[] = {Value::String(""), literal};
+        if (const FunctionImpl* fn = FindFunction(name, true))
+          result = fn->fn(operands, 2, context);
+      }
+      if (result.is_error()) return Fail(e.args[0]->position, "invalid " + name + " argument");
+    }
+    for (const Expr* child : {e.target.get(), e.iter_range.get(), e.accu_init.get(),
+                              e.loop_condition.get(), e.loop_step.get(), e.result.get()}) {
+      if (child && (e.kind != Expr::Kind::kPath || child == e.target.get()))
+        ValidateLiterals(*child);
+    }
+    for (const auto& a : e.args) ValidateLiterals(*a);
+  }
+
+  // ext.Strings' stringFormatValidator (strings versions 1 to 3, Kubernetes' v2): a literal
+  // format string applied to a list literal is checked at compile time, every clause against the
+  // type of its argument, with the messages format() gives at run time.
+  void ValidateFormatCalls(const Expr& e, const CheckResult& r) {
+    if (e.kind == Expr::Kind::kCall && e.target && FunctionName(e) == "format" &&
+        e.args.size() == 1 && e.target->kind == Expr::Kind::kConst &&
+        e.target->constant.kind() == Kind::kString && e.args[0]->kind == Expr::Kind::kList) {
+      ValidateFormat(e, r);
+    }
+    for (const Expr* child : {e.target.get(), e.iter_range.get(), e.accu_init.get(),
+                              e.loop_condition.get(), e.loop_step.get(), e.result.get()}) {
+      if (child && (e.kind != Expr::Kind::kPath || child == e.target.get())) {
+        ValidateFormatCalls(*child, r);
+      }
+    }
+    for (const auto& a : e.args) ValidateFormatCalls(*a, r);
+  }
+
+  // cel-go's Type.TypeName(): the name without type parameters.
+  static std::string TypeName(const Type& t) {
+    switch (t.kind) {
+      case K::kList:
+        return "list";
+      case K::kMap:
+        return "map";
+      case K::kType:
+        return "type";
+      case K::kOpaque:
+        return t.name;
+      default:
+        return t.ToString();
+    }
+  }
+
+  static bool KindOneOf(const Type& t, std::initializer_list<K> kinds) {
+    if (t.kind == K::kDyn) return true;
+    for (K k : kinds) {
+      if (t.kind == k) return true;
+    }
+    return false;
+  }
+
+  // A %s argument: printable, and so are the elements of a list or map literal. Returns the
+  // offending expression, or nullptr.
+  const Expr* UnprintableArgument(const Expr& arg, const CheckResult& r) {
+    if (!KindOneOf(r.types.at(&arg),
+                   {K::kList, K::kMap, K::kInt, K::kUint, K::kDouble, K::kBool, K::kString,
+                    K::kTimestamp, K::kBytes, K::kDuration, K::kType, K::kNull})) {
+      return &arg;
+    }
+    if (arg.kind == Expr::Kind::kList || arg.kind == Expr::Kind::kMap) {
+      for (const auto& element : arg.args) {
+        if (const Expr* bad = UnprintableArgument(*element, r)) return bad;
+      }
+    }
+    return nullptr;
+  }
+
+  void ValidateFormat(const Expr& e, const CheckResult& r) {
+    const std::string format(e.target->constant.str());
+    const auto& args = e.args[0]->args;
+    size_t requested = 0;
+    for (size_t i = 0; i < format.size();) {
+      if (format[i] != '%') {
+        ++i;
+        continue;
+      }
+      if (i + 1 < format.size() && format[i + 1] == '%') {
+        i += 2;
+        continue;
+      }
+      const size_t index = requested++;
+      if (i + 1 >= format.size()) return Fail(e.position, "unexpected end of string");
+      if (index >= args.size()) {
+        return Fail(e.position, "index " + std::to_string(index) + " out of range");
+      }
+      size_t j = i + 1;
+      if (format[j] == '.') {
+        const std::string clause =
+            "could not parse formatting clause: error while parsing precision: ";
+        const size_t digits = ++j;
+        while (j < format.size() && format[j] >= '0' && format[j] <= '9') ++j;
+        if (j >= format.size()) {
+          return Fail(e.position, clause + "could not find end of precision specifier");
+        }
+        const std::string precision = format.substr(digits, j - digits);
+        if (precision.empty() || !FitsInt64(precision)) {
+          return Fail(e.position,
+                      clause +
+                          "error while converting precision to integer: strconv.Atoi: "
+                          "parsing \"" +
+                          precision +
+                          "\": " + (precision.empty() ? "invalid syntax" : "value out of range"));
+        }
+      }
+      const unsigned char verb = format[j];
+      const Expr& arg = *args[index];
+      const Type& type = r.types.at(&arg);
+      const Expr* bad = nullptr;
+      std::string message;
+      switch (verb) {
+        case 's':
+          bad = UnprintableArgument(arg, r);
+          message =
+              "string clause can only be used on strings, bools, bytes, ints, doubles, maps, "
+              "lists, types, durations, and timestamps, was given ";
+          break;
+        case 'd':
+          if (!KindOneOf(type, {K::kInt, K::kUint})) bad = &arg;
+          message = "decimal clause can only be used on integers, was given ";
+          break;
+        case 'f':
+          if (!KindOneOf(type, {K::kDouble, K::kString})) bad = &arg;
+          message = "fixed-point clause can only be used on doubles, was given ";
+          break;
+        case 'e':
+          if (!KindOneOf(type, {K::kDouble, K::kString})) bad = &arg;
+          message = "scientific clause can only be used on doubles, was given ";
+          break;
+        case 'b':
+          if (!KindOneOf(type, {K::kInt, K::kUint, K::kBool})) bad = &arg;
+          message = "only integers and bools can be formatted as binary, was given ";
+          break;
+        case 'x':
+        case 'X':
+          if (!KindOneOf(type, {K::kInt, K::kUint, K::kString, K::kBytes})) bad = &arg;
+          message = "only integers, byte buffers, and strings can be formatted as hex, was given ";
+          break;
+        case 'o':
+          if (!KindOneOf(type, {K::kInt, K::kUint})) bad = &arg;
+          message = "octal clause can only be used on integers, was given ";
+          break;
+        default: {
+          // Go prints the byte as the rune of that value.
+          std::string shown;
+          if (verb < 0x80) {
+            shown.push_back(static_cast<char>(verb));
+          } else {
+            shown.push_back(static_cast<char>(0xC0 | (verb >> 6)));
+            shown.push_back(static_cast<char>(0x80 | (verb & 0x3F)));
+          }
+          return Fail(e.position,
+                      "could not parse formatting clause: unrecognized formatting clause \"" +
+                          shown + "\"");
+        }
+      }
+      if (bad) {
+        return Fail(bad->position,
+                    "error during formatting: " + message + TypeName(r.types.at(bad)));
+      }
+      i = j + 1;
+    }
+    if (args.size() > requested) {
+      Fail(e.position, "too many arguments supplied to string.format (expected " +
+                           std::to_string(requested) + ", got " + std::to_string(args.size()) +
+                           ")");
+    }
+  }
+
+  static bool FitsInt64(const std::string& digits) {
+    const std::string max = "9223372036854775807";
+    const size_t first = digits.find_first_not_of('0');
+    if (first == std::string::npos) return true;
+    const std::string significant = digits.substr(first);
+    return significant.size() < max.size() ||
+           (significant.size() == max.size() && significant <= max);
+  }
+
   std::string_view source_;
   const CheckInput& input_;
   const DeclMap& decls_;
@@ -1077,6 +1292,10 @@ class Checker {
 };
 
 }  // namespace
+
+bool IsDeclared(std::string_view name, Declarations set) {
+  return Library(set).find(name) != Library(set).end();
+}
 
 Result<CheckResult> Check(const Expr& root, std::string_view source, const CheckInput& input) {
   return Checker(source, input).Run(root);

@@ -42,9 +42,13 @@ enum class Declarations : uint8_t {
   // Kubernetes' base CEL environment (1.36, strict cost) as DRA selectors see it: the standard
   // library, strings v2, sets, lists v3, optional types, two-variable comprehensions, bindings,
   // and the Kubernetes libraries (lists, regex, URLs, quantity, semver, IP, CIDR, format), plus
-  // DRA's `includes`.
+  // DRA's `includes`; with its AST validators, which reject a literal duration(), timestamp() or
+  // matches() argument that fails, and a literal format string its list literal does not fit.
   kKubernetes,
 };
+
+// Whether `set` declares a function named `name` (global or member).
+bool IsDeclared(std::string_view name, Declarations set);
 
 struct CheckResult {
   Type type;                                    // the expression's type

@@ -220,21 +220,130 @@ class Coster {
     }
     if (e.target && first == Type::Kind::kList &&
         (name == "isSorted" || name == "sum" || name == "min" || name == "max" ||
-         name == "indexOf" || name == "lastIndexOf" || name == "join")) {
-      return Add(Scaled(Size(*args[0]), 1), sum);
+         name == "indexOf" || name == "lastIndexOf")) {
+      // Kubernetes: one unit per element, plus a traversal of each string or bytes element (of
+      // unknown, so unbounded, size unless the list's path declares it).
+      CostEstimate per_element{1, 1};
+      if (const auto element = TextElementSize(*args[0])) {
+        per_element = Add(per_element, Scaled(*element, kStringTraversalFactor));
+      }
+      return Add(Times(Scaled(Size(*args[0]), 1), per_element), sum);
+    }
+    if (e.target && first == Type::Kind::kList && name == "join") {
+      // Kubernetes: the traversal of the result, list size times element size plus the
+      // separators.
+      const SizeEstimate list = Size(*args[0]);
+      SizeEstimate result{0, 0};
+      if (const auto element = TextElementSize(*args[0])) {
+        result = {MulSat(list.min, element->min), MulSat(list.max, element->max)};
+      }
+      if (args.size() == 2) {
+        const SizeEstimate separator = Size(*args[1]);
+        const SizeEstimate separators{list.min > 0 ? list.min - 1 : 0,
+                                      list.max > 0 ? list.max - 1 : 0};
+        result = {AddSat(result.min, MulSat(separator.min, separators.min)),
+                  AddSat(result.max, MulSat(separator.max, separators.max))};
+      }
+      sizes_[&e] = result;
+      return Add(Scaled(result, kStringTraversalFactor), sum);
+    }
+    // cel-go's estimators for ext.Lists v3 and ext.Sets, which take precedence over Kubernetes'.
+    if (e.target && first == Type::Kind::kList) {
+      if (name == "reverse" && args.size() == 1) {
+        return Add(AllocatingList(&e, 1, Size(*args[0])), sum);
+      }
+      if (name == "slice" && args.size() == 3) {
+        const uint64_t start = LiteralAsUint(*args[1], 0);
+        const uint64_t end = LiteralAsUint(*args[2], Size(*args[0]).max);
+        return Add(AllocatingList(&e, 1, {end - start, end - start}), sum);
+      }
+      if (name == "flatten" && args.size() <= 2) {
+        const uint64_t depth = args.size() == 2 ? LiteralAsUint(*args[1], kMax) : 1;
+        return Add(AllocatingList(&e, static_cast<double>(depth), Size(*args[0])), sum);
+      }
+      if (name == "distinct" && args.size() == 1) {
+        return Add(AllocatingList(&e, 2, Squared(Size(*args[0]))), sum);
+      }
+      if ((name == "sort" && args.size() == 1) ||
+          (name == "@sortByAssociatedKeys" && args.size() == 2)) {
+        // Quadratic in the keys, with a string traversal per comparison of strings or bytes (the
+        // costliest overload when the element type is only known at run time).
+        const Expr& keys = *args.back();
+        const Type& list = program_.TypeOf(keys);
+        const Type::Kind element =
+            list.kind == Type::Kind::kList ? list.params[0].kind : Type::Kind::kDyn;
+        const bool text = element == Type::Kind::kString || element == Type::Kind::kBytes;
+        const bool dyn = element == Type::Kind::kDyn;
+        const SizeEstimate squared = Squared(Size(keys));
+        CostEstimate c = AllocatingList(&e, text ? 2 + kStringTraversalFactor : 2, squared);
+        if (dyn) c.max = AllocatingList(&e, 2 + kStringTraversalFactor, squared).max;
+        return Add(c, sum);
+      }
+    }
+    if (!e.target && name == "lists.range" && args.size() == 1) {
+      const uint64_t n = LiteralAsUint(*args[0], kMax);
+      return Add(AllocatingList(&e, 1, {n, n}), sum);
+    }
+    if (!e.target && args.size() == 2 &&
+        (name == "sets.contains" || name == "sets.intersects" || name == "sets.equivalent")) {
+      const SizeEstimate a = Size(*args[0]), b = Size(*args[1]);
+      const SizeEstimate product{MulSat(a.min, b.min), MulSat(a.max, b.max)};
+      return Add(Add(Scaled(product, name == "sets.equivalent" ? 2 : 1), {1, 1}), sum);
     }
     if (e.target && name == "includes") {
       // DRA: as `arg in target`, bounded by the longest list attribute.
       constexpr uint64_t kMaxAttributeValuesPerDevice = 48;
       return Add({0, kMaxAttributeValuesPerDevice}, sum);
     }
-    if (!e.target &&
-        (name == "url" || name == "isURL" || name == "ip" || name == "isIP" || name == "cidr" ||
-         name == "isCIDR" || name == "ip.isCanonical") &&
-        args.size() == 1) {
+    // Kubernetes prices url() by its string; its cases for the global ip(), cidr(), isIP(),
+    // isCIDR(), ip.isCanonical() and quantity() apply to receiver calls only, so these cost one.
+    if (!e.target && name == "url" && args.size() == 1) {
       return Add(Scaled(Size(*args[0]), kStringTraversalFactor), sum);
     }
+    if (e.target && (name == "containsIP" || name == "containsCIDR") && args.size() == 2) {
+      // Two IPv4 or IPv6 byte strings compared, CIDRs masked first; a string operand is parsed.
+      const SizeEstimate address{4, 16};
+      CostEstimate c = Scaled({8, 32}, kStringTraversalFactor);
+      if (name == "containsCIDR") c = Add(Add(c, Scaled(address, kStringTraversalFactor)), {1, 1});
+      if (program_.TypeOf(*args[1]).kind == Type::Kind::kString) {
+        c = Add(c, Scaled(Size(*args[1]), kStringTraversalFactor));
+      }
+      return Add(c, sum);
+    }
     return Add({1, 1}, sum);
+  }
+
+  // The size of the elements of `list` when they are strings or bytes (Kubernetes'
+  // listElementNode): declared for the list's path, else unbounded. nullopt for other elements.
+  std::optional<SizeEstimate> TextElementSize(const Expr& list) {
+    const Type& type = program_.TypeOf(list);
+    if (type.kind != Type::Kind::kList || type.params.empty() ||
+        (type.params[0].kind != Type::Kind::kString && type.params[0].kind != Type::Kind::kBytes)) {
+      return std::nullopt;
+    }
+    if (auto it = paths_.find(&list); it != paths_.end() && !it->second.empty() && hints_) {
+      std::vector<std::string> path = it->second;
+      path.push_back("@items");
+      if (auto s = hints_(path)) return *s;
+    }
+    return SizeEstimate{0, kMax};
+  }
+
+  // A non-negative int literal's value (negative ones count as 0), else `otherwise`.
+  static uint64_t LiteralAsUint(const Expr& e, uint64_t otherwise) {
+    if (e.kind != Expr::Kind::kConst || e.constant.kind() != Kind::kInt) return otherwise;
+    return e.constant.int_value() < 0 ? 0 : static_cast<uint64_t>(e.constant.int_value());
+  }
+
+  static SizeEstimate Squared(SizeEstimate s) {
+    return {MulSat(s.min, s.min), MulSat(s.max, s.max)};
+  }
+
+  // A call that builds a list of `size` elements at `factor` per element, plus the call and the
+  // list's creation (cel-go's estimateAllocatingListCall).
+  CostEstimate AllocatingList(const Expr* call, double factor, SizeEstimate size) {
+    sizes_[call] = size;
+    return Add(Scaled(size, factor), {1 + kListCreateCost, 1 + kListCreateCost});
   }
 
   CostEstimate Comprehension(const Expr& e) {

@@ -218,6 +218,11 @@ TEST(DraSelectorTest, CostEstimateRejectsRunawayComprehensions) {
       MigDevice());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "too complex, exceeds cost limit");
+  // ext.Lists' estimate of lists.range(n) is n: a large range is rejected, not built.
+  auto range = CompiledSelector::Compile("lists.range(2000000).size() > 0");
+  ASSERT_FALSE(range.ok());
+  EXPECT_EQ(range.error().message, "too complex, exceeds cost limit");
+  EXPECT_TRUE(CompiledSelector::Compile("lists.range(1000).size() > 0").ok());
 }
 
 TEST(DraSelectorTest, CompiledSelectorIsSharedAcrossThreads) {

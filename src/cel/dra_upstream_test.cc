@@ -545,7 +545,9 @@ TEST(DraUpstreamCompileTest, TypeErrorsAsCelGoReportsThem) {
        "must evaluate to bool or the unknown type, not "
        "kubernetes.Quantity"},
       {"1.exists(x, true)", "expression of type 'int' cannot be range of a comprehension"},
-      {"math.greatest(1, 2) > 0", "undeclared reference to 'math"},
+      // cel-go's first error: the math extension is not in the environment, so `math` is an
+      // unknown identifier (and `greatest` an unknown member function).
+      {"math.greatest(1, 2) > 0", "1:1: undeclared reference to 'math' (in container '')"},
   };
   for (const auto& c : cases) {
     auto sel = CompiledSelector::Compile(c.expression);

@@ -335,7 +335,9 @@ Value ToDuration(const Value* a, size_t n, CallContext&) {
     if (!d.ok()) return Err(d.error().message);
     return Value::Duration(*d);
   }
-  if (a[0].kind() == Kind::kInt) return Value::Duration(a[0].int_value());
+  if (a[0].kind() == Kind::kInt) {
+    return Err("type conversion error from 'int' to 'google.protobuf.Duration'");
+  }
   NO_OVERLOAD("duration");
 }
 
@@ -1155,17 +1157,47 @@ Value Distinct(const Value* a, size_t n, CallContext&) {
   return Value::List(std::move(out));
 }
 
+// `list` ordered by the associated `keys` (cel-go's @sortByAssociatedKeys, behind sort() and the
+// sortBy() macro): the keys must be comparable and of one type.
+Value SortByKeys(const std::vector<Value>& list, const std::vector<Value>& keys) {
+  if (list.size() != keys.size()) {
+    return Err(
+        "@sortByAssociatedKeys() expected a list of the same size as the associated keys list, "
+        "but got " +
+        std::to_string(list.size()) + " and " + std::to_string(keys.size()) +
+        " elements respectively");
+  }
+  if (list.empty()) return Value::List(std::vector<Value>{});
+  if (!Comparable(keys[0])) return Err("list elements must be comparable");
+  for (const Value& k : keys) {
+    if (k.kind() != keys[0].kind()) return Err("list elements must have the same type");
+  }
+  std::vector<size_t> order(list.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return CompareValues(keys[x], keys[y]) == -1; });
+  std::vector<Value> out;
+  out.reserve(list.size());
+  for (size_t i : order) out.push_back(list[i]);
+  return Value::List(std::move(out));
+}
 Value Sort(const Value* a, size_t n, CallContext&) {
   if (!Is(a, n, {Kind::kList})) NO_OVERLOAD("sort");
-  std::vector<Value> out = a[0].list().elements;
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (!Comparable(out[i]) || (i > 0 && CompareValues(out[0], out[i]) == 3)) {
-      return Err("list elements must be comparable");
-    }
-  }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const Value& x, const Value& y) { return CompareValues(x, y) == -1; });
-  return Value::List(std::move(out));
+  return SortByKeys(a[0].list().elements, a[0].list().elements);
+}
+Value SortByAssociatedKeys(const Value* a, size_t n, CallContext&) {
+  if (!Is(a, n, {Kind::kList, Kind::kList})) NO_OVERLOAD("@sortByAssociatedKeys");
+  return SortByKeys(a[0].list().elements, a[1].list().elements);
+}
+Value ListFirst(const Value* a, size_t n, CallContext&) {
+  if (!Is(a, n, {Kind::kList})) NO_OVERLOAD("first");
+  const auto& e = a[0].list().elements;
+  return e.empty() ? Value::OptionalNone() : Value::Optional(e.front());
+}
+Value ListLast(const Value* a, size_t n, CallContext&) {
+  if (!Is(a, n, {Kind::kList})) NO_OVERLOAD("last");
+  const auto& e = a[0].list().elements;
+  return e.empty() ? Value::OptionalNone() : Value::Optional(e.back());
 }
 
 Value ListsRange(const Value* a, size_t n, CallContext&) {
@@ -1495,6 +1527,8 @@ const Registry& GetRegistry() {
     r->Global("optional.none", OptionalNone);
     r->Global("optional.unwrap", OptUnwrap);
     r->Method("unwrapOpt", OptUnwrap);
+    r->Method("first", ListFirst);
+    r->Method("last", ListLast);
     r->Method("hasValue", HasValue);
     r->Method("value", OptValue);
     r->Method("or", OptOr, /*strict=*/false);
@@ -1541,6 +1575,7 @@ const Registry& GetRegistry() {
     r->Method("flatten", Flatten);
     r->Method("distinct", Distinct);
     r->Method("sort", Sort);
+    r->Method("@sortByAssociatedKeys", SortByAssociatedKeys);
     r->Global("lists.range", ListsRange);
     // sets
     r->Global("sets.contains", SetsContains);

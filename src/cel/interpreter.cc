@@ -200,6 +200,9 @@ class Planner {
  private:
   static void FoldConstantCall(std::unique_ptr<Expr>& e) {
     if (!e->function || e->args.size() > 4) return;
+    // lists.range(n) builds n elements: left to run time, where the cost estimate (n) has
+    // already rejected a large n, instead of being built while compiling.
+    if (e->function->name == "lists.range") return;
     Value args[5];
     size_t n = 0;
     uint32_t cost = 1;
@@ -336,6 +339,10 @@ class Planner {
           for (const std::string& candidate : Candidates(qualified + "." + e->name)) {
             if ((e->function = FindFunction(candidate, false))) break;
           }
+          // A qualified function the checked environment does not declare (math.greatest in
+          // Kubernetes') stays a member call on its target, whose unknown name is then the error
+          // cel-go reports first.
+          if (e->function && env_.check && !Declared(e->function->name)) e->function = nullptr;
           if (e->function) {
             e->target.reset();
             e->name = e->function->name;
@@ -348,6 +355,13 @@ class Planner {
     // An unknown function is reported by the checker (with checking on) or fails at run time.
     for (auto& a : e->args) MIGDRA_RETURN_IF_ERROR(Plan(a));
     return OkStatus();
+  }
+
+  bool Declared(const std::string& name) const {
+    for (const FunctionDecl& f : env_.functions) {
+      if (f.name == name) return true;
+    }
+    return IsDeclared(name, env_.declarations);
   }
 
   const Env& env_;
@@ -991,6 +1005,7 @@ std::string FormatKey(const Value& key) {
 Result<std::shared_ptr<const Program>> Program::Compile(std::string_view source, const Env& env) {
   ParseOptions options;
   options.enable_macros = env.enable_macros;
+  options.enable_block_macros = env.declarations == Declarations::kCelGo;
   MIGDRA_ASSIGN_OR_RETURN(std::unique_ptr<Expr> root, Parse(source, options));
   auto program = std::make_shared<Program>();
   program->source_ = std::string(source);

@@ -220,6 +220,69 @@ quantity("50k").add(20).sub(quantity("100k")).sub(-50000) == quantity("20") => t
 # Kubernetes' HomogeneousAggregateLiterals
 [1, 'a'] ## expected type 'int' but found 'string'
 '%s %d'.format(['a', 1]) => 'a 1'
+# cel-go ext.Lists v3 (lists.go, lists_test.go): sort() takes lists of comparable types only,
+# sortBy() is a macro over @sortByAssociatedKeys; first()/last() come with optional types v2
+[].sort() == [] => true
+[4, 3, 2, 1].sort() => [1, 2, 3, 4]
+["d", "a", "b", "c"].sort() => ["a", "b", "c", "d"]
+[dyn("d"), dyn(3), dyn(2), dyn("c")].sort() !! list elements must have the same type
+[[1], [2]].sort() ## found no matching overload for 'sort' applied to 'list(list(int)).()'
+[{'a': 1}].sort() ## found no matching overload for 'sort' applied to 'list(map(string, int)).()'
+[].sortBy(e, e) == [] => true
+["a"].sortBy(e, e) => ["a"]
+[-3, 1, -5, -2, 4].sortBy(e, -(e * e)) => [-5, 4, -3, -2, 1]
+[-3, 1, -5, -2, 4].map(e, e * 2).sortBy(e, -(e * e)) => [-10, 8, -6, -4, 2]
+lists.range(3).sortBy(e, -e) => [2, 1, 0]
+["a", "c", "b", "first"].sortBy(e, e == "first" ? "" : e) => ["first", "a", "b", "c"]
+[{'field': 'lo'}, {'field': 'hi'}].sortBy(m, m.field) => [{'field': 'hi'}, {'field': 'lo'}]
+[[2], [1]].sortBy(e, e) ## found no matching overload for '@sortByAssociatedKeys'
+[1, 2].sortBy(1, 2) ## argument is not an identifier
+[1, 2].map(1, 2) ## argument is not an identifier
+[1, 2, 3].first() => optional.of(1)
+[1, 2, 3].last() => optional.of(3)
+[].first() => optional.none()
+# cel-go ext.Strings v2 (strings.go): no string reverse(); format()'s compile-time check of a
+# literal format string against a list literal (formatting.go's stringFormatValidator, the
+# cases of formatting_test.go that compile)
+'abc'.reverse() ## found no matching overload for 'reverse' applied to 'string.()'
+"%s %s".format(["abc"]) ## index 1 out of range
+"%s %s".format(["abc", "def", "ghi"]) ## too many arguments supplied to string.format (expected 2, got 3)
+"filler %".format([]) ## unexpected end of string
+"%j".format([123]) ## could not parse formatting clause: unrecognized formatting clause "j"
+"object is %s".format([quantity("1")]) ## error during formatting: string clause can only be used on strings, bools, bytes, ints, doubles, maps, lists, types, durations, and timestamps, was given kubernetes.Quantity
+"list is %s".format([[1, 2, quantity("1")]]) ## 1:37: error during formatting: string clause can only be used on strings, bools, bytes, ints, doubles, maps, lists, types, durations, and timestamps, was given kubernetes.Quantity
+"int is %d".format([5.2]) ## 1:21: error during formatting: decimal clause can only be used on integers, was given double
+"double is %f".format([true]) ## error during formatting: fixed-point clause can only be used on doubles, was given bool
+"double is %.34".format([5.0]) ## could not parse formatting clause: error while parsing precision: could not find end of precision specifier
+"double is %e".format([true]) ## error during formatting: scientific clause can only be used on doubles, was given bool
+"string is %b".format(["a string"]) ## error during formatting: only integers and bools can be formatted as binary, was given string
+"%x is a double".format([2.5]) ## error during formatting: only integers, byte buffers, and strings can be formatted as hex, was given double
+"%X is a double".format([2.5]) ## error during formatting: only integers, byte buffers, and strings can be formatted as hex, was given double
+"an octal: %o".format([3.14]) ## error during formatting: octal clause can only be used on integers, was given double
+"null: %d".format([null]) ## error during formatting: decimal clause can only be used on integers, was given null_type
+"%d %s %.2f %e %b %x %o".format([1, [1u], 0.5, 2.5, true, b"a", 8]) => "1 [1] 0.50 2.500000e+00 1 61 10"
+"%d".format([dyn("a")]) !! error during formatting: decimal clause can only be used on integers, was given string
+"%%%s%%".format(["text"]) => "%text%"
+# no math extension in Kubernetes' environment: `math` is an unknown identifier
+math.greatest(1, 2) ## 1:1: undeclared reference to 'math' (in container '')
+base64.encode(b'a') ## 1:1: undeclared reference to 'base64' (in container '')
+# bindings version 0: cel.bind only (cel.block is cel-go's optimizer output, not a macro here)
+cel.bind(x, 2, x * x) => 4
+cel.block([1], cel.index(0) == 1) ## 1:1: undeclared reference to 'cel' (in container '')
+# Kubernetes' ASTValidators (environment/base.go, 1.29): cel-go's ValidateDurationLiterals,
+# ValidateTimestampLiterals and ValidateRegexLiterals (cel/validator.go) evaluate a literal first
+# argument at compile time; the global matches() checks its string, not its pattern
+duration('1h') == duration('60m') => true
+duration('x') ## 1:10: invalid duration argument
+# cel-go's standard library declares duration(int) without converting an int to a duration
+duration(1) ## 1:10: invalid duration argument
+[1].all(i, duration(i) > duration('0s')) !! type conversion error from 'int' to 'google.protobuf.Duration'
+timestamp('2024-01-01T00:00:00Z') < timestamp(1893456000) => true
+timestamp('x') ## 1:11: invalid timestamp argument
+'abc'.matches('b+') => true
+'a'.matches('(') ## 1:13: invalid matches argument
+[1].all(x, '1'.matches(string(x))) => true
+matches('(', 'a') ## 1:9: invalid matches argument
 )cases";
 
 Env Kubernetes() {

@@ -877,7 +877,8 @@ class Parser {
                            std::move(args[1]), Const(pos, Value::Bool(false)), Ident(pos, var),
                            std::move(args[2]));
     }
-    if (target_is_ident && target_name == "cel" && fn == "block" && n == 2) {
+    if (options_.enable_block_macros && target_is_ident && target_name == "cel" && fn == "block" &&
+        n == 2) {
       if (!args[0] || args[0]->kind != Expr::Kind::kList) {
         return MacroError(pos, "cel.block requires a list literal");
       }
@@ -891,7 +892,7 @@ class Parser {
       }
       return body;
     }
-    if (target_is_ident && target_name == "cel" &&
+    if (options_.enable_block_macros && target_is_ident && target_name == "cel" &&
         (fn == "index" || fn == "iterVar" || fn == "accuVar")) {
       std::string name = fn == "index" ? "@index" : (fn == "iterVar" ? "@it" : "@ac");
       for (auto& a : args) {
@@ -939,7 +940,7 @@ class Parser {
     }
     if ((fn == "map" && (n == 2 || n == 3)) || (fn == "filter" && n == 2)) {
       std::string v;
-      if (!SimpleIdent(args[0], &v)) return MacroError(pos, "argument must be a simple name");
+      if (!SimpleIdent(args[0], &v)) return MacroError(pos, "argument is not an identifier");
       if (v == kAccu) return MacroError(pos, "iteration variable overwrites accumulator variable");
       ExprPtr step;
       if (fn == "filter") {
@@ -985,6 +986,36 @@ class Parser {
       if (n == 4) step = Call(pos, "_?_:_", Args(std::move(args[2]), std::move(step), accu()));
       return Comprehension(pos, v1, v2, std::move(target), kAccu, std::move(init),
                            Const(pos, Value::Bool(true)), std::move(step), accu());
+    }
+    if (fn == "sortBy" && n == 2) {
+      // ext.Lists: cel.bind(@__sortBy_input__, target,
+      //   @__sortBy_input__.@sortByAssociatedKeys(@__sortBy_input__.map(v, key)))
+      switch (target->kind) {
+        case Expr::Kind::kList:
+        case Expr::Kind::kSelect:
+        case Expr::Kind::kIdent:
+        case Expr::Kind::kComprehension:
+        case Expr::Kind::kCall:
+          break;
+        default:
+          return MacroError(pos,
+                            "sortBy can only be applied to a list, identifier, comprehension, "
+                            "call or select expression");
+      }
+      std::string v;
+      if (!SimpleIdent(args[0], &v)) return MacroError(pos, "argument is not an identifier");
+      if (v == kAccu) return MacroError(pos, "iteration variable overwrites accumulator variable");
+      const std::string input = "@__sortBy_input__";
+      ExprPtr key = NewExpr(Expr::Kind::kList, pos);
+      key->args.push_back(std::move(args[1]));
+      key->optional_entries.push_back(false);
+      ExprPtr keys = Comprehension(pos, v, "", Ident(pos, input), kAccu,
+                                   NewExpr(Expr::Kind::kList, pos), Const(pos, Value::Bool(true)),
+                                   Call(pos, "_+_", Args(accu(), std::move(key))), accu());
+      return Comprehension(
+          pos, "#unused", "", NewExpr(Expr::Kind::kList, pos), input, std::move(target),
+          Const(pos, Value::Bool(false)), Ident(pos, input),
+          Call(pos, "@sortByAssociatedKeys", Args(std::move(keys)), Ident(pos, input)));
     }
     if ((fn == "optMap" || fn == "optFlatMap") && n == 2) {
       std::string v;

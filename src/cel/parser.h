@@ -16,6 +16,10 @@ namespace migdra::cel {
 
 struct ParseOptions {
   bool enable_macros = true;
+  // cel.block / cel.index / cel.iterVar / cel.accuVar, the textual form of cel-go's optimizer
+  // output that the conformance suite uses; not a macro of Kubernetes' environment, whose
+  // bindings library (version 0) has cel.bind only.
+  bool enable_block_macros = true;
   int max_recursion_depth = 250;
   size_t max_expression_length = 100'000;
 };
