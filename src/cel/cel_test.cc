@@ -148,6 +148,18 @@ TEST(CelEvalTest, CostLimitStopsRunawayComprehensions) {
   EXPECT_TRUE(Eval("[1,2,3].all(a, a > 0)", {}, nullptr, 10'000).ok);
 }
 
+// lists.range(n) charges its n elements before building them: a range over the budget is
+// refused without being allocated (found by cel_parser_fuzz: lists.range(399999999) took
+// 2.7 GB), and the evaluation stays over budget, so `|| true` does not hide it.
+TEST(CelEvalTest, CostLimitIsChargedBeforeARangeIsBuilt) {
+  Env env;
+  env.check = false;
+  Outcome o = Eval("lists.range(399999999).size() > 0 || true", env, nullptr, 100'000);
+  EXPECT_FALSE(o.ok);
+  EXPECT_NE(o.text.find("cost limit exceeded"), std::string::npos) << o.text;
+  EXPECT_EQ(Eval("lists.range(3).size()", env, nullptr, 100'000).text, "3");
+}
+
 TEST(CelEvalTest, VariablesAndUndeclaredReferences) {
   Env env;
   env.variables = {"x", "a.b"};

@@ -1200,10 +1200,19 @@ Value ListLast(const Value* a, size_t n, CallContext&) {
   return e.empty() ? Value::OptionalNone() : Value::Optional(e.back());
 }
 
-Value ListsRange(const Value* a, size_t n, CallContext&) {
+Value ListsRange(const Value* a, size_t n, CallContext& ctx) {
   if (!Is(a, n, {Kind::kInt})) NO_OVERLOAD("lists.range");
+  const int64_t count = std::max<int64_t>(a[0].int_value(), 0);
+  // One unit per element (ext.Lists' cost), charged before the list is built, so that a range
+  // beyond the budget is refused rather than allocated (and the evaluation stays over budget).
+  if (count > ctx.limit - ctx.cost) {
+    if (ctx.limit < std::numeric_limits<int64_t>::max()) ctx.cost = ctx.limit + 1;
+    return Value::Error("operation cancelled: actual cost limit exceeded");
+  }
+  ctx.cost += count;
   std::vector<Value> out;
-  for (int64_t i = 0; i < a[0].int_value(); ++i) out.push_back(Value::Int(i));
+  out.reserve(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) out.push_back(Value::Int(i));
   return Value::List(std::move(out));
 }
 

@@ -586,7 +586,9 @@ class Evaluator {
  public:
   Evaluator(const Program& program, const Activation& activation, const EvalOptions& options,
             Value* slots)
-      : program_(program), activation_(activation), limit_(options.cost_limit), slots_(slots) {}
+      : program_(program), activation_(activation), limit_(options.cost_limit), slots_(slots) {
+    ctx_.limit = limit_;
+  }
 
   Value Eval(const Expr& e) {
     ctx_.cost += NodeCost(e);

@@ -2,6 +2,8 @@
 // (strings, math, lists, sets, regex, encoders, optional types, Kubernetes quantity and semver).
 #pragma once
 
+#include <limits>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,6 +16,10 @@ namespace migdra::cel {
 // Per-evaluation state a function may use (cost accounting).
 struct CallContext {
   int64_t cost = 0;
+  // The evaluation's cost limit. A function whose work grows with an argument's value rather
+  // than with what it was given (lists.range(n)) charges that work first and returns the
+  // cost-limit error instead of doing it once `cost` is over.
+  int64_t limit = std::numeric_limits<int64_t>::max();
 };
 
 // `args` holds the receiver first for receiver-style calls. Arguments are never errors when
