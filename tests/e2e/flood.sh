@@ -16,7 +16,8 @@ stop_flood() {
   fi
   FLOOD_PID=
 }
-trap 'rc=$?; stop_flood; (exit $rc); cleanup' EXIT
+# errexit would end the trap at (exit $rc) when the test failed, before cleanup stops the server.
+trap 'rc=$?; stop_flood; set +e; (exit $rc); cleanup' EXIT
 start_server
 
 k apply -f "$EXAMPLES/deviceclass.yaml" -f "$EXAMPLES/resourceclaimtemplate.yaml" >/dev/null

@@ -26,7 +26,8 @@ mkdir -p "$PLUGIN_DIR/plugins" "$PLUGIN_DIR/registry" "$PLUGIN_DIR/cdi"
   --cdi-root "$PLUGIN_DIR/cdi" >"$E2E_TMP/plugin.log" 2>&1 &
 PLUGIN_PID=$!
 stop_plugin() { kill -TERM "$PLUGIN_PID" 2>/dev/null || true; wait "$PLUGIN_PID" 2>/dev/null || true; }
-trap 'rc=$?; stop_plugin; (exit $rc); cleanup' EXIT
+# errexit would end the trap at (exit $rc) when the test failed, before cleanup stops the server.
+trap 'rc=$?; stop_plugin; set +e; (exit $rc); cleanup' EXIT
 slices_of_joined_node() {
   [[ $(k get resourceslices -o json |
     jq '[.items[] | select(.spec.nodeName == "joined-node" and .spec.pool.name == "joined-node")] | length') -gt 0 ]]
