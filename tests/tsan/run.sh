@@ -16,8 +16,10 @@ mkdir -p "$reports"
 # gRPC, Abseil and cpp-httplib come from Debian's packages, not built for TSan: their own
 # synchronization (absl::Mutex, function-local statics) is invisible to it, so the frees and copies
 # they order would be reported as races. ignore_noninstrumented_modules leaves what they do to
-# them; every access made by migdra's own code is still checked.
-export TSAN_OPTIONS="log_path=$reports/report ignore_noninstrumented_modules=1 second_deadlock_stack=1 history_size=4 ${TSAN_OPTIONS:-}"
+# them; every access made by migdra's own code is still checked. What that cannot tell apart is
+# in suppressions.txt, each entry with its reason.
+here=$(cd "$(dirname "$0")" && pwd)
+export TSAN_OPTIONS="log_path=$reports/report ignore_noninstrumented_modules=1 second_deadlock_stack=1 history_size=4 suppressions=$here/suppressions.txt ${TSAN_OPTIONS:-}"
 "$@"
 rc=$?
 shopt -s nullglob
