@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "control/go_fmt.h"
+
 namespace migdra::control {
 namespace {
 
@@ -18,48 +20,13 @@ std::string RuneOfByte(unsigned char c) {
   return {static_cast<char>(0xC0 | (c >> 6)), static_cast<char>(0x80 | (c & 0x3F))};
 }
 
-// Go's quoteChar: the byte as a rune in single quotes, escaped as strconv.Quote escapes it.
+// Go's quoteChar: the byte read as the rune of its value, quoted as strconv.Quote quotes it,
+// between single quotes.
 std::string QuoteChar(unsigned char c) {
   if (c == '\'') return "'\\''";
   if (c == '"') return "'\"'";
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string quoted;
-  switch (c) {
-    case '\a':
-      quoted = "\\a";
-      break;
-    case '\b':
-      quoted = "\\b";
-      break;
-    case '\f':
-      quoted = "\\f";
-      break;
-    case '\n':
-      quoted = "\\n";
-      break;
-    case '\r':
-      quoted = "\\r";
-      break;
-    case '\t':
-      quoted = "\\t";
-      break;
-    case '\v':
-      quoted = "\\v";
-      break;
-    case '\\':
-      quoted = "\\\\";
-      break;
-    default:
-      if (c < 0x20 || c == 0x7F) {
-        quoted = std::string("\\x") + kHex[c >> 4] + kHex[c & 0xF];
-      } else if ((c >= 0x80 && c <= 0xA0) || c == 0xAD) {
-        // C1 controls, the no-break space and the soft hyphen are not printable for strconv.
-        quoted = std::string("\\u00") + kHex[c >> 4] + kHex[c & 0xF];
-      } else {
-        quoted = RuneOfByte(c);
-      }
-  }
-  return "'" + quoted + "'";
+  const std::string quoted = GoQuote(RuneOfByte(c));
+  return "'" + quoted.substr(1, quoted.size() - 2) + "'";
 }
 
 // A port of the scanner's states: each consumes one byte or fails with Go's message.
