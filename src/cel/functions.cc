@@ -13,6 +13,7 @@
 #include "cel/format.h"
 #include "cel/library.h"
 #include "cel/time_util.h"
+#include "common/utf8.h"
 
 namespace migdra::cel {
 namespace {
@@ -47,41 +48,6 @@ int64_t CodePointCount(std::string_view s) {
   int64_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;
   return n;
-}
-
-bool ValidUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c >> 5) == 6) {
-      n = 2;
-      cp = c & 0x1F;
-    } else if ((c >> 4) == 14) {
-      n = 3;
-      cp = c & 0x0F;
-    } else if ((c >> 3) == 30) {
-      n = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc >> 6) != 2) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += n;
-  }
-  return true;
 }
 
 // ---- regex cache --------------------------------------------------------------------------------
@@ -276,7 +242,7 @@ Value ToString(const Value* a, size_t n, CallContext&) {
     case Kind::kString:
       return a[0];
     case Kind::kBytes:
-      if (!ValidUtf8(a[0].str())) return Err("invalid UTF-8 in bytes, cannot convert to string");
+      if (!IsValidUtf8(a[0].str())) return Err("invalid UTF-8 in bytes, cannot convert to string");
       return Value::String(std::string(a[0].str()));
     case Kind::kInt:
     case Kind::kUint:

@@ -7,6 +7,8 @@
 #include <limits>
 #include <system_error>
 
+#include "common/utf8.h"
+
 namespace migdra::control {
 namespace {
 
@@ -99,33 +101,6 @@ void Format(const json& v, std::string& out) {
   }
 }
 
-// Decodes one UTF-8 rune at `text[i]`; returns its length, or 0 when the bytes are not UTF-8.
-size_t DecodeRune(std::string_view text, size_t i, char32_t& rune) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char c = byte(i);
-  size_t len = 0;
-  char32_t min = 0;
-  if (c < 0x80) {
-    rune = c;
-    return 1;
-  } else if ((c & 0xE0) == 0xC0) {
-    len = 2, rune = c & 0x1F, min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3, rune = c & 0x0F, min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4, rune = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > text.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    rune = (rune << 6) | (byte(i + k) & 0x3F);
-  }
-  if (rune < min || rune > 0x10FFFF || (rune >= 0xD800 && rune <= 0xDFFF)) return 0;
-  return len;
-}
-
 // unicode.IsPrint for a non-ASCII rune, approximately (see the header).
 bool IsPrintable(char32_t r) {
   if (r <= 0xA0 || r == 0xAD) return false;  // C1 controls, no-break space, soft hyphen
@@ -155,7 +130,7 @@ std::string GoQuote(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     char32_t rune = 0;
-    const size_t len = DecodeRune(text, i, rune);
+    const size_t len = DecodeUtf8Rune(text, i, rune);
     if (len == 0) {
       out += std::string("\\x") + kHex[c >> 4] + kHex[c & 0xF];
       ++i;
