@@ -967,7 +967,7 @@ void ValidateCounterMap(Errors& e, const std::string& path,
 }
 
 void ValidateDevice(Errors& e, const std::string& path, const Device& device,
-                    bool per_device_node_selection, const ResourceSliceSpec& spec) {
+                    bool per_device_node_selection) {
   ValidateDNSLabelField(e, Child(path, "name"), device.name);
   // Each item of a list-type attribute counts as one entry.
   size_t entries = device.capacity.size();
@@ -1017,22 +1017,6 @@ void ValidateDevice(Errors& e, const std::string& path, const Device& device,
       sets.push_back(c.counter_set);
       ValidateDNSLabelField(e, Child(p, "counterSet"), c.counter_set);
       ValidateCounterMap(e, Child(p, "counters"), c.counters, kMaxCountersPerConsumption);
-      // The 1.34 layout: counter sets and the devices consuming them share a slice.
-      if (spec.shared_counters.empty() || c.counter_set.empty()) continue;
-      auto set = std::find_if(spec.shared_counters.begin(), spec.shared_counters.end(),
-                              [&](const CounterSet& s) { return s.name == c.counter_set; });
-      if (set == spec.shared_counters.end()) {
-        e.InvalidString(Child(p, "counterSet"), c.counter_set,
-                        "must reference a counterSet defined in the ResourceSlice sharedCounters");
-        continue;
-      }
-      for (const auto& [name, counter] : c.counters) {
-        if (set->counters.count(name) == 0) {
-          e.InvalidString(Key(Child(p, "counters"), name), name,
-                          "must reference a counter defined in the ResourceSlice sharedCounters");
-        }
-        (void)counter;
-      }
     }
     CheckUniqueStrings(e, kp, sets, "counterSet");
   }
@@ -1138,6 +1122,10 @@ void ValidateSliceSpec(Errors& e, const std::string& path, const ResourceSliceSp
         "exactly one of `nodeName`, `nodeSelector`, `allNodes`, `perDeviceNodeSelection` is "
         "required, but multiple fields are set");
   }
+  // Since 1.35 counter sets are pool-scoped: a slice publishes counter sets or devices, and a
+  // device's consumesCounters may name a set in any slice of its pool, which the allocator checks.
+  if (!spec.shared_counters.empty() && !spec.devices.empty())
+    e.InvalidString(path, "", "only one of `sharedCounters` or `devices` is allowed");
 
   bool advanced = false;
   for (const Device& d : spec.devices)
@@ -1150,7 +1138,7 @@ void ValidateSliceSpec(Errors& e, const std::string& path, const ResourceSliceSp
     const bool per_device = spec.per_device_node_selection.value_or(false);
     for (size_t i = 0; i < spec.devices.size(); ++i) {
       names.push_back(spec.devices[i].name);
-      ValidateDevice(e, Index(dp, i), spec.devices[i], per_device, spec);
+      ValidateDevice(e, Index(dp, i), spec.devices[i], per_device);
     }
     CheckUniqueStrings(e, dp, names, "name");
   }

@@ -7,15 +7,17 @@
 // \"All\", \"ExactCount\"", "Too many: 33: must have at most 32 items", "Too long: may not be more
 // than 64 bytes", "Duplicate value: \"gpu\"", "Forbidden: <why>", "Not found: \"x\": <why>".
 //
-// Rules (pkg/apis/resource/validation, reference/k8s-dra-semantics.md §1) for resource.k8s.io/v1:
+// Rules (upstream pkg/apis/resource/validation) for resource.k8s.io/v1:
 // name formats (DNS label / subdomain, C identifiers, qualified and fully qualified names, label
 // keys and values), every count limit, string and version lengths, semver 2.0.0, exactly-one-of
 // unions, ExactCount vs All counts, requestPolicy, request references in constraints / config /
-// results. Where Kubernetes 1.34 and 1.35 differ, the limits of 1.35 apply (64 devices per slice
-// when any device has taints or consumesCounters; at most 8 counter sets of 32 counters; at most 2
-// consumesCounters entries per device; 16 taints with effect None allowed), but a slice may hold
-// both sharedCounters and devices (the 1.34 layout); when it does, every consumesCounters entry
-// must name one of its counter sets and counters. Defaulting is applied before the checks as the
+// results. The rules are those of Kubernetes 1.36: 64 devices per slice when any device has
+// taints or consumesCounters; at most 8 counter sets of 32 counters; at most 2 consumesCounters
+// entries per device; 16 taints with effect None allowed; and a slice holds `sharedCounters` or
+// `devices`, not both (counter sets are pool-scoped, so whether a device's consumesCounters names
+// an existing set and counter is the allocator's check, not the API server's). The API server
+// tells an empty list from an absent one there; a decoded slice cannot, so `devices: []` beside
+// counter sets is accepted. Defaulting is applied before the checks as the
 // API server does (allocationMode "" = ExactCount, count absent = 1, toleration operator "" =
 // Equal). A namespace is not required (kubectl fills it in), but is checked when present and
 // forbidden on cluster-scoped kinds.

@@ -101,7 +101,7 @@ Result<LocalNode> StartLocalNode(const std::string& data_dir, std::string node_n
   options.state_dir = data_dir + "/driver";
   options.simulate = simulate;
   options.simulate_without_nvml = "a100-80gb:8";
-  options.layout = driver::SliceLayout::kCombined;  // serve speaks Kubernetes 1.34
+  options.layout = driver::SliceLayout::kSplit;  // serve speaks Kubernetes 1.36
   auto plugin = driver::Plugin::Start(options, std::move(*client));
   if (!plugin.ok()) return plugin.error();
   local.plugin = std::move(*plugin);

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/kubernetes_version.h"
 #include "api/schema.h"
 #include "common/hex.h"
 #include "control/admission.h"
@@ -20,8 +21,6 @@
 
 namespace migdra::control {
 namespace {
-
-constexpr const char* kServerVersion = "v1.34.0+migdra";
 
 std::vector<std::string> SplitPath(const std::string& path) {
   std::vector<std::string> out;
@@ -444,9 +443,9 @@ ApiResponse ApiHandler::Route(const ApiRequest& request) const {
     return r;
   }
   if (p == "/version" || p == "/version/") {
-    return JsonResponse(200, {{"major", "1"},
-                              {"minor", "34"},
-                              {"gitVersion", kServerVersion},
+    return JsonResponse(200, {{"major", api::kKubernetesMajor},
+                              {"minor", api::kKubernetesMinor},
+                              {"gitVersion", api::kKubernetesGitVersion},
                               {"gitCommit", ""},
                               {"gitTreeState", "clean"},
                               {"buildDate", ""},

@@ -5,6 +5,7 @@
 #include <set>
 #include <vector>
 
+#include "api/kubernetes_version.h"
 #include "api/schema.h"
 #include "common/hex.h"
 #include "control/resources.h"
@@ -185,7 +186,7 @@ std::set<std::string> GroupVersionPrefixes() {
 
 json V3Document(const std::string& prefix) {
   return json{{"openapi", "3.0.0"},
-              {"info", {{"title", "Kubernetes"}, {"version", "v1.34.0+migdra"}}},
+              {"info", {{"title", "Kubernetes"}, {"version", api::kKubernetesGitVersion}}},
               {"paths", Paths(Version::kV3, prefix)},
               {"components", {{"schemas", AllDefinitions(Version::kV3)}}}};
 }
@@ -209,10 +210,11 @@ bool AcceptsJson(const std::string& accept) {
 std::optional<json> OpenApiDocument(const std::string& path, const std::string& accept) {
   if (path == "/openapi/v2" || path == "/openapi/v2/") {
     if (!AcceptsJson(accept)) return std::nullopt;
-    static const json v2 = {{"swagger", "2.0"},
-                            {"info", {{"title", "Kubernetes"}, {"version", "v1.34.0+migdra"}}},
-                            {"paths", Paths(Version::kV2, "")},
-                            {"definitions", AllDefinitions(Version::kV2)}};
+    static const json v2 = {
+        {"swagger", "2.0"},
+        {"info", {{"title", "Kubernetes"}, {"version", api::kKubernetesGitVersion}}},
+        {"paths", Paths(Version::kV2, "")},
+        {"definitions", AllDefinitions(Version::kV2)}};
     return v2;
   }
   const std::string v3 = "/openapi/v3";

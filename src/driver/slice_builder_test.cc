@@ -208,6 +208,11 @@ TEST(SliceBuilderTest, EverySliceOfEveryModelValidates) {
       options.layout = layout;
       for (const auto& slice : Build(Inventory(model.key, 9), options)) {
         for (const Error& e : api::Validate(slice)) {
+          // api::Validate has 1.36's rules; the combined layout is for 1.34 API servers, whose
+          // rules are the same but for 1.35's "counter sets or devices, not both".
+          if (layout == SliceLayout::kCombined && e.field == "spec" &&
+              e.message.find("only one of `sharedCounters` or `devices`") != std::string::npos)
+            continue;
           ADD_FAILURE() << model.key << " " << slice.metadata.name << ": " << e.ToString();
         }
       }

@@ -7,14 +7,13 @@
 #include <fstream>
 #include <thread>
 
+#include "api/kubernetes_version.h"
 #include "common/clock.h"
 
 namespace migdra::node {
 namespace {
 
 using json = nlohmann::json;
-
-constexpr const char* kNodeVersion = "v1.34.0+migdra";
 
 std::string OsImage() {
   std::ifstream in("/etc/os-release");
@@ -85,7 +84,7 @@ json BuildNodeObject(const std::string& node_name,
               {"kernelVersion", Kernel()},
               {"osImage", OsImage()},
               {"containerRuntimeVersion", container_runtime_version},
-              {"kubeletVersion", kNodeVersion},
+              {"kubeletVersion", api::kKubernetesGitVersion},
               {"kubeProxyVersion", ""},
               {"operatingSystem", "linux"},
               {"architecture", "amd64"}}}}}};

@@ -20,7 +20,14 @@ out=$(k get deviceclasses)
 grep -qE '^NAME +AGE$' <<<"$out" && grep -qE '^nvidia-mig +[0-9]+s$' <<<"$out" || fail "get deviceclasses: $out"
 out=$(k get resourceslices)
 grep -qE '^NAME +NODE +DRIVER +POOL +AGE$' <<<"$out" || fail "get resourceslices header: $out"
-[[ $(grep -cE ' e2e-node +gpu.nvidia.com +e2e-node ' <<<"$out") == 8 ]] || fail "expected 8 slices: $out"
+# Kubernetes 1.36's layout: a slice holds counter sets or devices, not both; here one slice of the
+# 8 GPUs' counter sets, then one slice of devices per GPU.
+[[ $(grep -cE ' e2e-node +gpu.nvidia.com +e2e-node ' <<<"$out") == 9 ]] || fail "expected 9 slices: $out"
+k get resourceslices -o json | jq -e '[.items[].spec | select((.sharedCounters // []) != [] and
+  (.devices // []) != [])] == [] and ([.items[].spec.sharedCounters // [] | length] | add) == 8' >/dev/null ||
+  fail "the slices are not in the 1.36 layout: $(k get resourceslices -o json)"
+server=$(k version -o json 2>/dev/null | jq -r '.serverVersion | "\(.major).\(.minor) \(.gitVersion)"')
+[[ $server == "1.36 v1.36.0+migdra" ]] || fail "kubectl version: server $server"
 out=$(k describe node e2e-node)
 grep -q 'nvidia.com/gpu.count=8' <<<"$out" || fail "describe node: no gpu.count label"
 grep -q 'nvidia.com/mig.capable=true' <<<"$out" || fail "describe node: no mig.capable label"
