@@ -17,6 +17,7 @@
 #include "control/openapi.h"
 #include "control/patch.h"
 #include "control/pod_logs.h"
+#include "control/protobuf_body.h"
 #include "control/wire_types.h"
 
 namespace migdra::control {
@@ -552,6 +553,23 @@ ApiResponse ApiHandler::Resource(const ApiRequest& request) const {
   if (!target.subresource.empty() && !target.info->HasSubresource(target.subresource)) {
     return NotFoundPath(request.path);
   }
+  if (request.content_type.rfind(kProtobufContentType, 0) == 0) {
+    // Decoded once the path names a served resource: a path that does not is a 404 whatever
+    // the body, as the API server's mux answers before any decoding.
+    Result<std::string> decoded = ProtobufBodyToJson(request.body);
+    if (!decoded) {
+      return ErrorResponse(MakeError(ErrorReason::kUnsupportedMediaType, decoded.error().message));
+    }
+    ApiRequest as_json = request;
+    as_json.body = std::move(*decoded);
+    as_json.content_type = "application/json";
+    return Dispatch(as_json, target);
+  }
+  return Dispatch(request, target);
+}
+
+// The verb's handler for a resolved `target`.
+ApiResponse ApiHandler::Dispatch(const ApiRequest& request, const ResourceTarget& target) const {
   const std::string& method = request.method;
   if (method == "GET" && target.name.empty()) return List(request, target);
   if (target.info->namespaced && target.ns.empty() && (method != "GET" || !target.name.empty())) {

@@ -134,8 +134,10 @@ class ApiHandler {
   ApiResponse Route(const ApiRequest& request) const;
   ApiResponse Discovery(const ApiRequest& request) const;
   ApiResponse OpenApi(const ApiRequest& request) const;
-  // Parses a resource path and dispatches on the verb to the methods below, one per verb.
+  // Parses a resource path (404 unless it names a served resource), decodes a protobuf body
+  // into JSON, and dispatches on the verb to the methods below, one per verb.
   ApiResponse Resource(const ApiRequest& request) const;
+  ApiResponse Dispatch(const ApiRequest& request, const ResourceTarget& target) const;
   ApiResponse List(const ApiRequest& request, const ResourceTarget& target) const;
   ApiResponse Watch(const ApiRequest& request, const ResourceTarget& target,
                     const LabelSelector& labels, const FieldSelector& fields,

@@ -4,6 +4,8 @@
 
 #include <functional>
 
+#include "control/protobuf_body.h"
+
 namespace migdra::control {
 namespace {
 
@@ -146,6 +148,34 @@ TEST_F(ApiHandlerTest, InvalidObjectsGet422WithFieldPaths) {
   json wrong_kind = Claim("c");
   wrong_kind["kind"] = "Pod";
   EXPECT_EQ(Call("POST", kClaims, wrong_kind.dump()).status, 400);
+}
+
+// A protobuf envelope ("k8s\0", runtime.Unknown) naming `api_version` and `kind`, with an empty
+// raw object (the lengths here stay below 128, one varint byte).
+std::string ProtobufEnvelope(const std::string& api_version, const std::string& kind) {
+  auto bytes_field = [](int number, const std::string& bytes) {
+    return std::string(1, static_cast<char>(number << 3 | 2)) +
+           std::string(1, static_cast<char>(bytes.size())) + bytes;
+  };
+  return std::string("k8s\0", 4) +
+         bytes_field(1, bytes_field(1, api_version) + bytes_field(2, kind)) + bytes_field(2, "");
+}
+
+TEST_F(ApiHandlerTest, AProtobufBodyIsDecodedOnlyForAServedResource) {
+  const std::string protobuf(kProtobufContentType);
+  // `kubectl create deployment` posts protobuf to a group serve does not serve: the answer is the
+  // mux's 404, not a complaint about the encoding.
+  ApiResponse unserved = Call("POST", "/apis/apps/v1/namespaces/default/deployments",
+                              ProtobufEnvelope("apps/v1", "Deployment"), protobuf);
+  EXPECT_EQ(unserved.status, 404) << unserved.body;
+  EXPECT_EQ(json::parse(unserved.body)["message"],
+            "the server could not find the requested resource");
+  // A served resource in an encoding serve cannot decode: 415 naming the kind.
+  ApiResponse pod =
+      Call("POST", "/api/v1/namespaces/default/pods", ProtobufEnvelope("v1", "Pod"), protobuf);
+  EXPECT_EQ(pod.status, 415) << pod.body;
+  EXPECT_EQ(json::parse(pod.body)["message"],
+            "the protobuf encoding of v1 Pod is not served; send application/json");
 }
 
 TEST_F(ApiHandlerTest, UpdateConflictsOnStaleVersion) {

@@ -740,17 +740,6 @@ void HttpServer::Front::Serve(std::unique_ptr<Connection> c, const RequestHead& 
   request.content_type = head.Field("content-type");
   request.accept = head.Field("accept");
   request.body = std::move(**body);
-  if (request.content_type.rfind(kProtobufContentType, 0) == 0) {
-    Result<std::string> decoded = ProtobufBodyToJson(request.body);
-    if (!decoded) {
-      return Answer(
-          std::move(c), head,
-          ErrorResponse(MakeError(ErrorReason::kUnsupportedMediaType, decoded.error().message)),
-          !head.KeepAlive());
-    }
-    request.body = std::move(*decoded);
-    request.content_type = "application/json";
-  }
   ApiResponse response;
   try {
     response = handler_.Handle(request);

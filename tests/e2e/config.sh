@@ -20,6 +20,11 @@ k create secret generic creds --from-literal=token=s3cr3t --from-literal=user=ad
 [[ $(k get secret creds -o jsonpath='{.type}') == Opaque ]] || fail "secret type default"
 k get secret creds | grep -Eq '^creds +Opaque +2 ' || fail "kubectl get secret columns: $(k get secret creds)"
 k get cm app | grep -Eq '^app +3 ' || fail "kubectl get cm columns: $(k get cm app)"
+# kubectl posts protobuf to a group serve does not serve: the mux's 404, as from an API server
+# without that group, not a complaint about the encoding.
+out=$(k create deployment web --image=busybox 2>&1) && fail "kubectl create deployment succeeded: $out"
+[[ $out == "error: failed to create deployment: the server could not find the requested resource" ]] ||
+  fail "kubectl create deployment: $out"
 k apply -f - <<'YAML'
 apiVersion: v1
 kind: Secret
