@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ConfigMaps and Secrets through the real kubectl: create (kubectl sends protobuf), get, watch,
+# ConfigMaps and Secrets through the real kubectl: create (kubectl sends protobuf, as for
+# `create namespace` and `create job`, also here), get, watch,
 # patch, the API server's validation; a pod's env/envFrom from them and configMap, secret and
 # emptyDir volumes; and the Pending reasons for what serve cannot give a pod.
 source "$(dirname "$0")/lib.sh"
@@ -20,6 +21,15 @@ k create secret generic creds --from-literal=token=s3cr3t --from-literal=user=ad
 [[ $(k get secret creds -o jsonpath='{.type}') == Opaque ]] || fail "secret type default"
 k get secret creds | grep -Eq '^creds +Opaque +2 ' || fail "kubectl get secret columns: $(k get secret creds)"
 k get cm app | grep -Eq '^app +3 ' || fail "kubectl get cm columns: $(k get cm app)"
+# kubectl's other typed create commands for served kinds also send protobuf.
+k create namespace team-a | grep -q '^namespace/team-a created$' || fail "kubectl create namespace"
+[[ $(k get namespace team-a -o jsonpath='{.status.phase}') == Active ]] || fail "namespace team-a"
+k create job -n team-a hello --image=busybox -- echo "hello from a job" >/dev/null
+[[ $(k get job -n team-a hello -o json | jq -c '.spec.template.spec | [.restartPolicy, .containers[0].name, .containers[0].command]') == '["Never","hello",["echo","hello from a job"]]' ]] ||
+  fail "kubectl create job: $(k get job -n team-a hello -o json | jq -c .spec)"
+job_done() { [[ $(k get job -n team-a hello -o jsonpath='{.status.succeeded}') == 1 ]]; }
+wait_for "the job kubectl created" 60 job_done
+[[ $(k logs -n team-a job/hello) == "hello from a job" ]] || fail "job log: $(k logs -n team-a job/hello)"
 # kubectl posts protobuf to a group serve does not serve: the mux's 404, as from an API server
 # without that group, not a complaint about the encoding.
 out=$(k create deployment web --image=busybox 2>&1) && fail "kubectl create deployment succeeded: $out"
