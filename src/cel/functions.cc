@@ -707,7 +707,8 @@ Value Quote(const Value* a, size_t n, CallContext&) {
   return Value::String(QuoteString(a[0].str()));
 }
 
-// format(): cel-go's ext.Strings formatting clauses.
+// format() as cel-go's ext.Strings formats from version 4 on (formatting_v2.go, the cel-spec's
+// clauses); Kubernetes' environment formats with FormatLocalized (format.h) instead.
 std::string FormatDoubleFixed(double d, int precision, char verb) {
   if (std::isnan(d)) return "NaN";
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
@@ -881,6 +882,13 @@ Value Format(const Value* a, size_t n, CallContext&) {
     out += *s;
   }
   return Value::String(std::move(out));
+}
+
+Value FormatLocalizedFn(const Value* a, size_t n, CallContext&) {
+  if (!Is(a, n, {Kind::kString, Kind::kList})) NO_OVERLOAD("format");
+  auto text = FormatLocalized(a[0].str(), a[1].list().elements);
+  if (!text.ok()) return Err(text.error().message);
+  return Value::String(std::move(*text));
 }
 
 // ---- math extension --------------------------------------------------------------------------
@@ -1609,6 +1617,14 @@ const FunctionImpl* FindFunction(std::string_view name, bool receiver) {
   const auto& table = receiver ? r.methods : r.globals;
   auto it = table.find(name);
   return it == table.end() ? nullptr : &it->second;
+}
+
+const FunctionImpl* FindFunction(std::string_view name, bool receiver, Declarations set) {
+  if (set == Declarations::kKubernetes && receiver && name == "format") {
+    static const FunctionImpl localized{"format", true, FormatLocalizedFn};
+    return &localized;
+  }
+  return FindFunction(name, receiver);
 }
 
 }  // namespace migdra::cel

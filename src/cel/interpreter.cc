@@ -328,7 +328,7 @@ class Planner {
         return OkStatus();
       }
       for (const std::string& candidate : Candidates(e->name)) {
-        if ((e->function = FindFunction(candidate, false))) break;
+        if ((e->function = FindFunction(candidate, false, env_.declarations))) break;
       }
     } else {
       std::string qualified;
@@ -337,7 +337,7 @@ class Planner {
         std::string_view type;
         if (!ResolveGlobal(qualified, &global, &type) || global < 0) {
           for (const std::string& candidate : Candidates(qualified + "." + e->name)) {
-            if ((e->function = FindFunction(candidate, false))) break;
+            if ((e->function = FindFunction(candidate, false, env_.declarations))) break;
           }
           // A qualified function the checked environment does not declare (math.greatest in
           // Kubernetes') stays a member call on its target, whose unknown name is then the error
@@ -349,7 +349,7 @@ class Planner {
           }
         }
       }
-      if (!e->function) e->function = FindFunction(e->name, true);
+      if (!e->function) e->function = FindFunction(e->name, true, env_.declarations);
       if (e->target) MIGDRA_RETURN_IF_ERROR(Plan(e->target));
     }
     // An unknown function is reported by the checker (with checking on) or fails at run time.
