@@ -333,6 +333,66 @@ TEST(CelCostTest, KubernetesLibraryCallsAsKubernetesEstimatesThem) {
   }
 }
 
+// ext.Lists v3's runtime cost trackers (ext/lists.go), which take precedence over Kubernetes'
+// estimator: a call (1) and the list it allocates (10), plus one unit per element of the result
+// for slice(), reverse() and lists.range(), the depth per element of the input for flatten(), and
+// twice the squared size for sort(), distinct() and sortBy()'s keys, 2.1 times when the first
+// element is a string or bytes, truncated. Each variable read costs one unit more.
+TEST(CelCostTest, ListExtensionsChargeAsCelGoTracksThem) {
+  Env env;
+  env.declarations = Declarations::kKubernetes;
+  env.variables = {"xs", "ss", "ls", "n"};
+  env.variable_types = {Type::List(Type::Int()), Type::List(Type::Simple(Type::Kind::kString)),
+                        Type::List(Type::List(Type::Int())), Type::Int()};
+  VectorActivation values(
+      {{true, Value::List({Value::Int(3), Value::Int(1), Value::Int(2), Value::Int(1)})},
+       {true, Value::List({Value::String("b"), Value::String("a"), Value::String("c")})},
+       {true, Value::List({Value::List({Value::Int(1)}),
+                           Value::List({Value::Int(2), Value::Int(3)}), Value::List(std::vector<Value>{})})},
+       {true, Value::Int(5)}});
+  const auto cost = [&](const char* expr) {
+    auto program = Program::Compile(expr, env);
+    EXPECT_TRUE(program.ok()) << expr << ": " << program.error().message;
+    if (!program.ok()) return int64_t{-1};
+    int64_t actual = 0;
+    Value v = (*program)->Evaluate(values, {}, &actual);
+    EXPECT_FALSE(v.is_error()) << expr << ": " << v.error().message;
+    return actual;
+  };
+  EXPECT_EQ(cost("xs.sort()"), 1 + 1 + 4 * 4 * 2 + 10);
+  EXPECT_EQ(cost("ss.sort()"), 1 + 1 + 18 + 10);  // uint64(3 * 3 * 2.1)
+  EXPECT_EQ(cost("xs.distinct()"), 1 + 1 + 4 * 4 * 2 + 10);
+  EXPECT_EQ(cost("ss.distinct()"), 1 + 1 + 18 + 10);
+  // sortBy() binds its target and maps it to the keys, as cel.bind() and map() do, then calls
+  // @sortByAssociatedKeys on the keys, reading the bound target once more.
+  EXPECT_EQ(cost("xs.sortBy(x, x)") - cost("cel.bind(i, xs, i.map(x, x))"), 1 + 1 + 4 * 4 * 2 + 10);
+  EXPECT_EQ(cost("xs.sortBy(x, string(x))") - cost("cel.bind(i, xs, i.map(x, string(x)))"),
+            1 + 1 + 33 + 10);  // uint64(4 * 4 * 2.1)
+  EXPECT_EQ(cost("xs.slice(1, 3)"), 1 + 1 + 2 + 10);
+  EXPECT_EQ(cost("xs.reverse()"), 1 + 1 + 4 + 10);
+  EXPECT_EQ(cost("ls.flatten()"), 1 + 1 + 3 + 10);
+  EXPECT_EQ(cost("ls.flatten(2)"), 1 + 1 + 6 + 10);
+  EXPECT_EQ(cost("lists.range(n)"), 1 + 1 + 5 + 10);
+}
+
+// cel-go's cost tracker checks the limit after each call: a call that charges past it fails.
+TEST(CelCostTest, CallsChargingPastTheLimitFail) {
+  Env env;
+  env.declarations = Declarations::kKubernetes;
+  env.variables = {"xs"};
+  env.variable_types = {Type::List(Type::Int())};
+  VectorActivation values({{true, Value::List({Value::Int(2), Value::Int(1)})}});
+  auto program = Program::Compile("xs.sort()", env);
+  ASSERT_TRUE(program.ok()) << program.error().message;
+  EvalOptions options;
+  options.cost_limit = 1 + 1 + 2 * 2 * 2 + 10;
+  EXPECT_FALSE((*program)->Evaluate(values, options).is_error());
+  options.cost_limit -= 1;
+  Value over = (*program)->Evaluate(values, options);
+  ASSERT_TRUE(over.is_error());
+  EXPECT_EQ(over.error().message, "operation cancelled: actual cost limit exceeded");
+}
+
 TEST(CelFormatTest, DoublesPrintLikeGo) {
   EXPECT_EQ(FormatDouble(1.5), "1.5");
   EXPECT_EQ(FormatDouble(1e21), "1e+21");

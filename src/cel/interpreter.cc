@@ -831,6 +831,8 @@ class Evaluator {
       return At(e, Value::Error("no matching overload for '" + e.name + "'"));
     }
     Value result = e.function->fn(args, n, ctx_);
+    // What the function charged counts at once, as cel-go's cost tracker checks after each call.
+    if (ctx_.cost > limit_) return CostExceeded(e);
     return At(e, std::move(result));
   }
 
