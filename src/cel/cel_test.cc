@@ -54,6 +54,20 @@ TEST(CelParserTest, SyntaxErrorsCarryLineAndColumn) {
   EXPECT_TRUE(Parse("a.as()").ok());  // reserved words are valid method names
 }
 
+// cel-go reads an expression rune by rune (common.NewTextSource): each byte where no valid UTF-8
+// rune starts is U+FFFD, in string and bytes literals too (one per byte of a truncated, overlong
+// or surrogate sequence); elsewhere it is a token recognition error.
+TEST(CelParserTest, InvalidUtf8ReadsAsReplacementCharacters) {
+  EXPECT_EQ(Ok("'a\xffz' == 'a\\uFFFDz'"), "true");
+  EXPECT_EQ(Ok("'\xe2\x82' == '\\uFFFD\\uFFFD'"), "true");
+  EXPECT_EQ(Ok("'\xed\xa0\x80'.size()"), "3");
+  EXPECT_EQ(Ok("'\xc0\xaf'.size()"), "2");
+  EXPECT_EQ(Ok("b'\xff' == b'\\xef\\xbf\\xbd'"), "true");
+  EXPECT_EQ(Fails("1 + \xff"), "1:5: Syntax error: token recognition error at: '\xef\xbf\xbd'");
+  EXPECT_EQ(Fails("'\xff' + 1"),
+            "1:5: found no matching overload for '_+_' applied to '(string, int)'");
+}
+
 TEST(CelParserTest, RecursionIsBounded) {
   std::string deep(5000, '(');
   deep += "1";

@@ -7,6 +7,7 @@
 #include "cel/library.h"
 #include "cel/parser.h"
 #include "cel/time_util.h"
+#include "common/utf8.h"
 
 namespace migdra::cel {
 
@@ -1010,9 +1011,10 @@ Result<std::shared_ptr<const Program>> Program::Compile(std::string_view source,
   ParseOptions options;
   options.enable_macros = env.enable_macros;
   options.enable_block_macros = env.declarations == Declarations::kCelGo;
-  MIGDRA_ASSIGN_OR_RETURN(std::unique_ptr<Expr> root, Parse(source, options));
   auto program = std::make_shared<Program>();
-  program->source_ = std::string(source);
+  // The source as the parser reads it, whose offsets the positions are.
+  program->source_ = ReplaceInvalidUtf8(source);
+  MIGDRA_ASSIGN_OR_RETURN(std::unique_ptr<Expr> root, Parse(program->source_, options));
   program->container_ = env.container;
   Planner planner(env, program->source_);
   MIGDRA_RETURN_IF_ERROR(planner.Plan(root));
