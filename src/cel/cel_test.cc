@@ -361,8 +361,9 @@ TEST(CelCostTest, ListExtensionsChargeAsCelGoTracksThem) {
   VectorActivation values(
       {{true, Value::List({Value::Int(3), Value::Int(1), Value::Int(2), Value::Int(1)})},
        {true, Value::List({Value::String("b"), Value::String("a"), Value::String("c")})},
-       {true, Value::List({Value::List({Value::Int(1)}),
-                           Value::List({Value::Int(2), Value::Int(3)}), Value::List(std::vector<Value>{})})},
+       {true,
+        Value::List({Value::List({Value::Int(1)}), Value::List({Value::Int(2), Value::Int(3)}),
+                     Value::List(std::vector<Value>{})})},
        {true, Value::Int(5)}});
   const auto cost = [&](const char* expr) {
     auto program = Program::Compile(expr, env);
@@ -387,6 +388,38 @@ TEST(CelCostTest, ListExtensionsChargeAsCelGoTracksThem) {
   EXPECT_EQ(cost("ls.flatten()"), 1 + 1 + 3 + 10);
   EXPECT_EQ(cost("ls.flatten(2)"), 1 + 1 + 6 + 10);
   EXPECT_EQ(cost("lists.range(n)"), 1 + 1 + 5 + 10);
+}
+
+// format() costs a traversal of its format string, ceil(0.1 per code point), and no call unit, in
+// cel-go's estimate and at run time (overload string_format; ext.Strings tracks nothing else
+// below version 5); the list literal costs 10 and reading x one.
+TEST(CelCostTest, FormatCostsATraversalOfItsFormatString) {
+  const std::pair<const char*, int64_t> cases[] = {
+      {"'%s'.format([x])", 10 + 1 + 1},
+      {"'%d items'.format([x])", 10 + 1 + 1},
+      {"'%d is ten.'.format([x])", 10 + 1 + 1},
+      {"'%d is twelve'.format([x])", 10 + 1 + 2},
+      {"'the value of x is now: %d'.format([x])", 10 + 1 + 3},
+      {"''.format([])", 10},
+  };
+  for (Declarations declarations : {Declarations::kKubernetes, Declarations::kCelGo}) {
+    Env env;
+    env.declarations = declarations;
+    env.variables = {"x"};
+    env.variable_types = {Type::Int()};
+    VectorActivation values({{true, Value::Int(7)}});
+    for (const auto& [expr, cost] : cases) {
+      auto program = Program::Compile(expr, env);
+      ASSERT_TRUE(program.ok()) << expr << ": " << program.error().message;
+      int64_t actual = 0;
+      Value v = (*program)->Evaluate(values, {}, &actual);
+      ASSERT_FALSE(v.is_error()) << expr << ": " << v.error().message;
+      EXPECT_EQ(actual, cost) << expr;
+      const CostEstimate estimate = EstimateCost(**program, nullptr);
+      EXPECT_EQ(estimate.min, static_cast<uint64_t>(cost)) << expr;
+      EXPECT_EQ(estimate.max, static_cast<uint64_t>(cost)) << expr;
+    }
+  }
 }
 
 // cel-go's cost tracker checks the limit after each call: a call that charges past it fails.
