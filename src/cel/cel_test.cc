@@ -54,6 +54,20 @@ TEST(CelParserTest, SyntaxErrorsCarryLineAndColumn) {
   EXPECT_TRUE(Parse("a.as()").ok());  // reserved words are valid method names
 }
 
+// cel-go reads an expression rune by rune (common.NewTextSource): each byte where no valid UTF-8
+// rune starts is U+FFFD, in string and bytes literals too (one per byte of a truncated, overlong
+// or surrogate sequence); elsewhere it is a token recognition error.
+TEST(CelParserTest, InvalidUtf8ReadsAsReplacementCharacters) {
+  EXPECT_EQ(Ok("'a\xffz' == 'a\\uFFFDz'"), "true");
+  EXPECT_EQ(Ok("'\xe2\x82' == '\\uFFFD\\uFFFD'"), "true");
+  EXPECT_EQ(Ok("'\xed\xa0\x80'.size()"), "3");
+  EXPECT_EQ(Ok("'\xc0\xaf'.size()"), "2");
+  EXPECT_EQ(Ok("b'\xff' == b'\\xef\\xbf\\xbd'"), "true");
+  EXPECT_EQ(Fails("1 + \xff"), "1:5: Syntax error: token recognition error at: '\xef\xbf\xbd'");
+  EXPECT_EQ(Fails("'\xff' + 1"),
+            "1:5: found no matching overload for '_+_' applied to '(string, int)'");
+}
+
 TEST(CelParserTest, RecursionIsBounded) {
   std::string deep(5000, '(');
   deep += "1";
@@ -331,6 +345,99 @@ TEST(CelCostTest, KubernetesLibraryCallsAsKubernetesEstimatesThem) {
     EXPECT_EQ(estimate.min, c.min) << c.expression;
     EXPECT_EQ(estimate.max, c.max) << c.expression;
   }
+}
+
+// ext.Lists v3's runtime cost trackers (ext/lists.go), which take precedence over Kubernetes'
+// estimator: a call (1) and the list it allocates (10), plus one unit per element of the result
+// for slice(), reverse() and lists.range(), the depth per element of the input for flatten(), and
+// twice the squared size for sort(), distinct() and sortBy()'s keys, 2.1 times when the first
+// element is a string or bytes, truncated. Each variable read costs one unit more.
+TEST(CelCostTest, ListExtensionsChargeAsCelGoTracksThem) {
+  Env env;
+  env.declarations = Declarations::kKubernetes;
+  env.variables = {"xs", "ss", "ls", "n"};
+  env.variable_types = {Type::List(Type::Int()), Type::List(Type::Simple(Type::Kind::kString)),
+                        Type::List(Type::List(Type::Int())), Type::Int()};
+  VectorActivation values(
+      {{true, Value::List({Value::Int(3), Value::Int(1), Value::Int(2), Value::Int(1)})},
+       {true, Value::List({Value::String("b"), Value::String("a"), Value::String("c")})},
+       {true,
+        Value::List({Value::List({Value::Int(1)}), Value::List({Value::Int(2), Value::Int(3)}),
+                     Value::List(std::vector<Value>{})})},
+       {true, Value::Int(5)}});
+  const auto cost = [&](const char* expr) {
+    auto program = Program::Compile(expr, env);
+    EXPECT_TRUE(program.ok()) << expr << ": " << program.error().message;
+    if (!program.ok()) return int64_t{-1};
+    int64_t actual = 0;
+    Value v = (*program)->Evaluate(values, {}, &actual);
+    EXPECT_FALSE(v.is_error()) << expr << ": " << v.error().message;
+    return actual;
+  };
+  EXPECT_EQ(cost("xs.sort()"), 1 + 1 + 4 * 4 * 2 + 10);
+  EXPECT_EQ(cost("ss.sort()"), 1 + 1 + 18 + 10);  // uint64(3 * 3 * 2.1)
+  EXPECT_EQ(cost("xs.distinct()"), 1 + 1 + 4 * 4 * 2 + 10);
+  EXPECT_EQ(cost("ss.distinct()"), 1 + 1 + 18 + 10);
+  // sortBy() binds its target and maps it to the keys, as cel.bind() and map() do, then calls
+  // @sortByAssociatedKeys on the keys, reading the bound target once more.
+  EXPECT_EQ(cost("xs.sortBy(x, x)") - cost("cel.bind(i, xs, i.map(x, x))"), 1 + 1 + 4 * 4 * 2 + 10);
+  EXPECT_EQ(cost("xs.sortBy(x, string(x))") - cost("cel.bind(i, xs, i.map(x, string(x)))"),
+            1 + 1 + 33 + 10);  // uint64(4 * 4 * 2.1)
+  EXPECT_EQ(cost("xs.slice(1, 3)"), 1 + 1 + 2 + 10);
+  EXPECT_EQ(cost("xs.reverse()"), 1 + 1 + 4 + 10);
+  EXPECT_EQ(cost("ls.flatten()"), 1 + 1 + 3 + 10);
+  EXPECT_EQ(cost("ls.flatten(2)"), 1 + 1 + 6 + 10);
+  EXPECT_EQ(cost("lists.range(n)"), 1 + 1 + 5 + 10);
+}
+
+// format() costs a traversal of its format string, ceil(0.1 per code point), and no call unit, in
+// cel-go's estimate and at run time (overload string_format; ext.Strings tracks nothing else
+// below version 5); the list literal costs 10 and reading x one.
+TEST(CelCostTest, FormatCostsATraversalOfItsFormatString) {
+  const std::pair<const char*, int64_t> cases[] = {
+      {"'%s'.format([x])", 10 + 1 + 1},
+      {"'%d items'.format([x])", 10 + 1 + 1},
+      {"'%d is ten.'.format([x])", 10 + 1 + 1},
+      {"'%d is twelve'.format([x])", 10 + 1 + 2},
+      {"'the value of x is now: %d'.format([x])", 10 + 1 + 3},
+      {"''.format([])", 10},
+  };
+  for (Declarations declarations : {Declarations::kKubernetes, Declarations::kCelGo}) {
+    Env env;
+    env.declarations = declarations;
+    env.variables = {"x"};
+    env.variable_types = {Type::Int()};
+    VectorActivation values({{true, Value::Int(7)}});
+    for (const auto& [expr, cost] : cases) {
+      auto program = Program::Compile(expr, env);
+      ASSERT_TRUE(program.ok()) << expr << ": " << program.error().message;
+      int64_t actual = 0;
+      Value v = (*program)->Evaluate(values, {}, &actual);
+      ASSERT_FALSE(v.is_error()) << expr << ": " << v.error().message;
+      EXPECT_EQ(actual, cost) << expr;
+      const CostEstimate estimate = EstimateCost(**program, nullptr);
+      EXPECT_EQ(estimate.min, static_cast<uint64_t>(cost)) << expr;
+      EXPECT_EQ(estimate.max, static_cast<uint64_t>(cost)) << expr;
+    }
+  }
+}
+
+// cel-go's cost tracker checks the limit after each call: a call that charges past it fails.
+TEST(CelCostTest, CallsChargingPastTheLimitFail) {
+  Env env;
+  env.declarations = Declarations::kKubernetes;
+  env.variables = {"xs"};
+  env.variable_types = {Type::List(Type::Int())};
+  VectorActivation values({{true, Value::List({Value::Int(2), Value::Int(1)})}});
+  auto program = Program::Compile("xs.sort()", env);
+  ASSERT_TRUE(program.ok()) << program.error().message;
+  EvalOptions options;
+  options.cost_limit = 1 + 1 + 2 * 2 * 2 + 10;
+  EXPECT_FALSE((*program)->Evaluate(values, options).is_error());
+  options.cost_limit -= 1;
+  Value over = (*program)->Evaluate(values, options);
+  ASSERT_TRUE(over.is_error());
+  EXPECT_EQ(over.error().message, "operation cancelled: actual cost limit exceeded");
 }
 
 TEST(CelFormatTest, DoublesPrintLikeGo) {

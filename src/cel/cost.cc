@@ -206,6 +206,11 @@ class Coster {
     if (e.target && (name == "startsWith" || name == "endsWith") && args.size() == 2) {
       return Add(Scaled(Size(*args[1]), kStringTraversalFactor), sum);
     }
+    if (e.target && name == "format" && args.size() == 2) {
+      // cel-go's checker (overload string_format): a traversal of the format string, without
+      // the call's unit; the result's size is not bounded.
+      return Add(Scaled(Size(*args[0]), kStringTraversalFactor), sum);
+    }
     if (e.target && name == "split") {
       SizeEstimate s = Size(*args[0]);
       sizes_[&e] = {0, s.max};

@@ -80,6 +80,40 @@ bool Is(const Value* a, size_t n, std::initializer_list<Kind> kinds) {
   return true;
 }
 
+// ext.Lists v3's runtime cost trackers (ext/lists.go), which take precedence over Kubernetes'
+// library.CostEstimator: a call costs one unit for the dispatch and ten for the list it allocates
+// (common.ListCreateBaseCost), plus `factor` per unit of `size`, truncated. The dispatch is the
+// call node's unit (interpreter.cc), so this charges the rest.
+void ChargeAllocatingListCall(CallContext& ctx, double factor, uint64_t size) {
+  constexpr int64_t kListCreateBaseCost = 10;
+  const double scaled = static_cast<double>(size) * factor;
+  const int64_t room = std::numeric_limits<int64_t>::max() - ctx.cost;
+  if (!(scaled < static_cast<double>(room - kListCreateBaseCost))) {
+    ctx.cost = std::numeric_limits<int64_t>::max();
+    return;
+  }
+  ctx.cost += static_cast<int64_t>(scaled) + kListCreateBaseCost;
+}
+
+// trackListSelfCompare: sort(), sortBy() and distinct() compare every element with every other,
+// twice, plus a traversal (0.1 per unit) when the first element is a string or bytes.
+void ChargeSelfCompare(CallContext& ctx, const std::vector<Value>& list) {
+  double factor = 2.0;
+  if (!list.empty() && (list[0].kind() == Kind::kString || list[0].kind() == Kind::kBytes)) {
+    factor += 0.1;
+  }
+  const uint64_t n = list.size();
+  ChargeAllocatingListCall(ctx, factor, n * n);
+}
+
+// trackListOutputSize: slice(), reverse() and lists.range() charge the size of their result (a
+// failed call's error counts as one).
+Value ChargeOutputSize(CallContext& ctx, Value result) {
+  ChargeAllocatingListCall(ctx, 1,
+                           result.kind() == Kind::kList ? result.list().elements.size() : 1);
+  return result;
+}
+
 // ---- core functions -----------------------------------------------------------------------------
 
 Value Size(const Value* a, size_t n, CallContext&) {
@@ -690,10 +724,10 @@ Value Join(const Value* a, size_t n, CallContext&) {
   return Value::String(std::move(out));
 }
 
-Value Reverse(const Value* a, size_t n, CallContext&) {
+Value Reverse(const Value* a, size_t n, CallContext& ctx) {
   if (n == 1 && a[0].kind() == Kind::kList) {
     std::vector<Value> out(a[0].list().elements.rbegin(), a[0].list().elements.rend());
-    return Value::List(std::move(out));
+    return ChargeOutputSize(ctx, Value::List(std::move(out)));
   }
   if (!Is(a, n, {Kind::kString})) NO_OVERLOAD("reverse");
   auto cps = CodePoints(a[0].str());
@@ -707,7 +741,16 @@ Value Quote(const Value* a, size_t n, CallContext&) {
   return Value::String(QuoteString(a[0].str()));
 }
 
-// format(): cel-go's ext.Strings formatting clauses.
+// cel-go's runtime cost of a format() call (overload string_format, which has no tracker below
+// strings version 5): ceil(0.1 per code point of the format string), in place of the call's unit
+// (interpreter.cc charges that unit for every call).
+void ChargeFormatTraversal(CallContext& ctx, std::string_view format) {
+  ctx.cost +=
+      static_cast<int64_t>(std::ceil(static_cast<double>(CodePointCount(format)) * 0.1)) - 1;
+}
+
+// format() as cel-go's ext.Strings formats from version 4 on (formatting_v2.go, the cel-spec's
+// clauses); Kubernetes' environment formats with FormatLocalized (format.h) instead.
 std::string FormatDoubleFixed(double d, int precision, char verb) {
   if (std::isnan(d)) return "NaN";
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
@@ -845,8 +888,9 @@ Result<std::string> FormatClause(char verb, int precision, const Value& v) {
   }
 }
 
-Value Format(const Value* a, size_t n, CallContext&) {
+Value Format(const Value* a, size_t n, CallContext& ctx) {
   if (!Is(a, n, {Kind::kString, Kind::kList})) NO_OVERLOAD("format");
+  ChargeFormatTraversal(ctx, a[0].str());
   std::string_view f = a[0].str();
   const auto& args = a[1].list().elements;
   std::string out;
@@ -881,6 +925,14 @@ Value Format(const Value* a, size_t n, CallContext&) {
     out += *s;
   }
   return Value::String(std::move(out));
+}
+
+Value FormatLocalizedFn(const Value* a, size_t n, CallContext& ctx) {
+  if (!Is(a, n, {Kind::kString, Kind::kList})) NO_OVERLOAD("format");
+  ChargeFormatTraversal(ctx, a[0].str());
+  auto text = FormatLocalized(a[0].str(), a[1].list().elements);
+  if (!text.ok()) return Err(text.error().message);
+  return Value::String(std::move(*text));
 }
 
 // ---- math extension --------------------------------------------------------------------------
@@ -1073,7 +1125,7 @@ Value ListExtreme(const Value* a, size_t n, bool max, CallContext& ctx) {
 Value ListMax(const Value* a, size_t n, CallContext& ctx) { return ListExtreme(a, n, true, ctx); }
 Value ListMin(const Value* a, size_t n, CallContext& ctx) { return ListExtreme(a, n, false, ctx); }
 
-Value Slice(const Value* a, size_t n, CallContext&) {
+Value SliceList(const Value* a, size_t n) {
   if (!Is(a, n, {Kind::kList, Kind::kInt, Kind::kInt})) NO_OVERLOAD("slice");
   const auto& e = a[0].list().elements;
   int64_t start = a[1].int_value(), end = a[2].int_value();
@@ -1088,6 +1140,9 @@ Value Slice(const Value* a, size_t n, CallContext&) {
                "), list is length " + std::to_string(e.size()));
   return Value::List(std::vector<Value>(e.begin() + start, e.begin() + end));
 }
+Value Slice(const Value* a, size_t n, CallContext& ctx) {
+  return ChargeOutputSize(ctx, SliceList(a, n));
+}
 
 void FlattenInto(const Value& list, int64_t depth, std::vector<Value>* out) {
   for (const Value& v : list.list().elements) {
@@ -1098,17 +1153,20 @@ void FlattenInto(const Value& list, int64_t depth, std::vector<Value>* out) {
     }
   }
 }
-Value Flatten(const Value* a, size_t n, CallContext&) {
+Value Flatten(const Value* a, size_t n, CallContext& ctx) {
   if (!(Is(a, n, {Kind::kList}) || Is(a, n, {Kind::kList, Kind::kInt}))) NO_OVERLOAD("flatten");
   int64_t depth = n == 2 ? a[1].int_value() : 1;
   if (depth < 0) return Err("level must be non-negative");
+  // trackListFlatten: the depth per element of the (outer) list.
+  ChargeAllocatingListCall(ctx, static_cast<double>(depth), a[0].list().elements.size());
   std::vector<Value> out;
   FlattenInto(a[0], depth, &out);
   return Value::List(std::move(out));
 }
 
-Value Distinct(const Value* a, size_t n, CallContext&) {
+Value Distinct(const Value* a, size_t n, CallContext& ctx) {
   if (!Is(a, n, {Kind::kList})) NO_OVERLOAD("distinct");
+  ChargeSelfCompare(ctx, a[0].list().elements);
   std::vector<Value> out;
   for (const Value& v : a[0].list().elements) {
     bool seen = false;
@@ -1147,12 +1205,14 @@ Value SortByKeys(const std::vector<Value>& list, const std::vector<Value>& keys)
   for (size_t i : order) out.push_back(list[i]);
   return Value::List(std::move(out));
 }
-Value Sort(const Value* a, size_t n, CallContext&) {
+Value Sort(const Value* a, size_t n, CallContext& ctx) {
   if (!Is(a, n, {Kind::kList})) NO_OVERLOAD("sort");
+  ChargeSelfCompare(ctx, a[0].list().elements);
   return SortByKeys(a[0].list().elements, a[0].list().elements);
 }
-Value SortByAssociatedKeys(const Value* a, size_t n, CallContext&) {
+Value SortByAssociatedKeys(const Value* a, size_t n, CallContext& ctx) {
   if (!Is(a, n, {Kind::kList, Kind::kList})) NO_OVERLOAD("@sortByAssociatedKeys");
+  ChargeSelfCompare(ctx, a[1].list().elements);
   return SortByKeys(a[0].list().elements, a[1].list().elements);
 }
 Value ListFirst(const Value* a, size_t n, CallContext&) {
@@ -1169,13 +1229,13 @@ Value ListLast(const Value* a, size_t n, CallContext&) {
 Value ListsRange(const Value* a, size_t n, CallContext& ctx) {
   if (!Is(a, n, {Kind::kInt})) NO_OVERLOAD("lists.range");
   const int64_t count = std::max<int64_t>(a[0].int_value(), 0);
-  // One unit per element (ext.Lists' cost), charged before the list is built, so that a range
+  // Its result's size (trackListOutputSize), charged before the list is built, so that a range
   // beyond the budget is refused rather than allocated (and the evaluation stays over budget).
-  if (count > ctx.limit - ctx.cost) {
+  ChargeAllocatingListCall(ctx, 1, static_cast<uint64_t>(count));
+  if (ctx.cost > ctx.limit) {
     if (ctx.limit < std::numeric_limits<int64_t>::max()) ctx.cost = ctx.limit + 1;
     return Value::Error("operation cancelled: actual cost limit exceeded");
   }
-  ctx.cost += count;
   std::vector<Value> out;
   out.reserve(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) out.push_back(Value::Int(i));
@@ -1609,6 +1669,14 @@ const FunctionImpl* FindFunction(std::string_view name, bool receiver) {
   const auto& table = receiver ? r.methods : r.globals;
   auto it = table.find(name);
   return it == table.end() ? nullptr : &it->second;
+}
+
+const FunctionImpl* FindFunction(std::string_view name, bool receiver, Declarations set) {
+  if (set == Declarations::kKubernetes && receiver && name == "format") {
+    static const FunctionImpl localized{"format", true, FormatLocalizedFn};
+    return &localized;
+  }
+  return FindFunction(name, receiver);
 }
 
 }  // namespace migdra::cel

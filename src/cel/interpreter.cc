@@ -7,6 +7,7 @@
 #include "cel/library.h"
 #include "cel/parser.h"
 #include "cel/time_util.h"
+#include "common/utf8.h"
 
 namespace migdra::cel {
 
@@ -328,7 +329,7 @@ class Planner {
         return OkStatus();
       }
       for (const std::string& candidate : Candidates(e->name)) {
-        if ((e->function = FindFunction(candidate, false))) break;
+        if ((e->function = FindFunction(candidate, false, env_.declarations))) break;
       }
     } else {
       std::string qualified;
@@ -337,7 +338,7 @@ class Planner {
         std::string_view type;
         if (!ResolveGlobal(qualified, &global, &type) || global < 0) {
           for (const std::string& candidate : Candidates(qualified + "." + e->name)) {
-            if ((e->function = FindFunction(candidate, false))) break;
+            if ((e->function = FindFunction(candidate, false, env_.declarations))) break;
           }
           // A qualified function the checked environment does not declare (math.greatest in
           // Kubernetes') stays a member call on its target, whose unknown name is then the error
@@ -349,7 +350,7 @@ class Planner {
           }
         }
       }
-      if (!e->function) e->function = FindFunction(e->name, true);
+      if (!e->function) e->function = FindFunction(e->name, true, env_.declarations);
       if (e->target) MIGDRA_RETURN_IF_ERROR(Plan(e->target));
     }
     // An unknown function is reported by the checker (with checking on) or fails at run time.
@@ -831,6 +832,8 @@ class Evaluator {
       return At(e, Value::Error("no matching overload for '" + e.name + "'"));
     }
     Value result = e.function->fn(args, n, ctx_);
+    // What the function charged counts at once, as cel-go's cost tracker checks after each call.
+    if (ctx_.cost > limit_) return CostExceeded(e);
     return At(e, std::move(result));
   }
 
@@ -1008,9 +1011,10 @@ Result<std::shared_ptr<const Program>> Program::Compile(std::string_view source,
   ParseOptions options;
   options.enable_macros = env.enable_macros;
   options.enable_block_macros = env.declarations == Declarations::kCelGo;
-  MIGDRA_ASSIGN_OR_RETURN(std::unique_ptr<Expr> root, Parse(source, options));
   auto program = std::make_shared<Program>();
-  program->source_ = std::string(source);
+  // The source as the parser reads it, whose offsets the positions are.
+  program->source_ = ReplaceInvalidUtf8(source);
+  MIGDRA_ASSIGN_OR_RETURN(std::unique_ptr<Expr> root, Parse(program->source_, options));
   program->container_ = env.container;
   Planner planner(env, program->source_);
   MIGDRA_RETURN_IF_ERROR(planner.Plan(root));

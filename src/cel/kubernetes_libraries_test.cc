@@ -260,9 +260,130 @@ lists.range(3).sortBy(e, -e) => [2, 1, 0]
 "%X is a double".format([2.5]) ## error during formatting: only integers, byte buffers, and strings can be formatted as hex, was given double
 "an octal: %o".format([3.14]) ## error during formatting: octal clause can only be used on integers, was given double
 "null: %d".format([null]) ## error during formatting: decimal clause can only be used on integers, was given null_type
-"%d %s %.2f %e %b %x %o".format([1, [1u], 0.5, 2.5, true, b"a", 8]) => "1 [1] 0.50 2.500000e+00 1 61 10"
+"%d %s %.2f %e %b %x %o".format([1, [1u], 0.5, 2.5, true, b"a", 8]) => "1 [1] 0.50 2.500000\u202f\u00d7\u202f10\u2070\u2070 1 61 10"
 "%d".format([dyn("a")]) !! error during formatting: decimal clause can only be used on integers, was given string
 "%%%s%%".format(["text"]) => "%text%"
+# formatting_test.go: format() at run time, as ext.Strings formats below version 4 (formatting.go,
+# locale en_US through golang.org/x/text/message); a dyn() argument list skips the compile-time check
+"no substitution".format([]) => "no substitution"
+"str is %s and some more".format(["filler"]) => "str is filler and some more"
+"%% and also %%".format([]) => "% and also %"
+"%%%s%%".format(["text"]) => "%text%"
+"%s%%".format(["percent on the right"]) => "percent on the right%"
+"%%%s".format(["percent on the left"]) => "%percent on the left"
+"%d %d %d, %s %s %s, %d %d %d, %s %s %s".format([1, 2, 3, "A", "B", "C", 4, 5, 6, "D", "E", "F"]) => "1 2 3, A B C, 4 5 6, D E F"
+"\u0025\u0025escaped \u0025s\u0025\u0025".format(["percent"]) => "%escaped percent%"
+"%.3f".format([1.2345]) => "1.234"
+"this is 5 in binary: %b".format([5]) => "this is 5 in binary: 101"
+"this is -5 in binary: %b".format([-5]) => "this is -5 in binary: -101"
+"unsigned 64 in binary: %b".format([uint(64)]) => "unsigned 64 in binary: 1000000"
+"bit set from bool: %b".format([true]) => "bit set from bool: 1"
+"%o".format([11]) => "13"
+"%o".format([-11]) => "-13"
+"this is an unsigned octal: %o".format([uint(65535)]) => "this is an unsigned octal: 177777"
+"%x is 30 in hexadecimal".format([30]) => "1e is 30 in hexadecimal"
+"%X is 20 in hexadecimal".format([30]) => "1E is 20 in hexadecimal"
+"%x is -30 in hexadecimal".format([-30]) => "-1e is -30 in hexadecimal"
+"%X is 6000 in hexadecimal".format([uint(6000)]) => "1770 is 6000 in hexadecimal"
+"%x".format(["Hello world!"]) => "48656c6c6f20776f726c6421"
+"%X".format(["Hello world!"]) => "48656C6C6F20776F726C6421"
+"%x".format([b"byte string"]) => "6279746520737472696e67"
+"%x".format([b"\x00\x00byte string\x00"]) => "00006279746520737472696e6700"
+"%X".format([b"byte string"]) => "6279746520737472696E67"
+"%.6e".format([1052.032911275]) => "1.052033\u202f\u00d7\u202f10\u2070\u00b3"
+"%f".format([2.71828]) => "2.718280"
+"%e".format([2.71828]) => "2.718280\u202f\u00d7\u202f10\u2070\u2070"
+"%s".format([2.71]) => "2.71"
+"%s".format([[2.71]]) => "[2.710000]"
+"%s".format([0.000000002]) => "2e-09"
+"%s".format([[0.000000002]]) => "[0.000000]"
+"unescaped unicode: %e, escaped unicode: %e".format([2.71828, 2.71828]) => "unescaped unicode: 2.718280 × 10⁰⁰, escaped unicode: 2.718280\u202f\u00d7\u202f10\u2070\u2070"
+"%f".format(["NaN"]) => "NaN"
+"%f".format(["Infinity"]) => "∞"
+"%f".format(["-Infinity"]) => "-∞"
+"%s".format([double("NaN")]) => "NaN"
+"%s".format([double("Inf")]) => "+Inf"
+"%s".format([double("-Inf")]) => "-Inf"
+"%s".format([[double("NaN"),double("+Inf"), double("-Inf")]]) => '["NaN", "+Inf", "-Inf"]'
+"%d".format([uint(64)]) => "64"
+"null: %s".format([null]) => "null: null"
+"%s".format([999999999999]) => "999999999999"
+"some bytes: %s".format([b"xyz"]) => "some bytes: xyz"
+"type is %s".format([type("test string")]) => "type is string"
+"%s".format([timestamp("2023-02-03T23:31:20+00:00")]) => "2023-02-03T23:31:20Z"
+"%s".format([duration("1h45m47s")]) => "6347s"
+"%s".format([duration("2ns")]) => "0.000000002s"
+"%s".format([["abc", 3.14, null, [9, 8, 7, 6], timestamp("2023-02-03T23:31:20Z")]]) => '["abc", 3.140000, null, [9, 8, 7, 6], timestamp("2023-02-03T23:31:20Z")]'
+"%s".format([{"key1": b"xyz", "key5": null, "key2": duration("2h"), "key4": true, "key3": 2.71828}]) => '{"key1":b"xyz", "key2":duration("7200s"), "key3":2.718280, "key4":true, "key5":null}'
+"map with multiple key types: %s".format([{1: "value1", uint(2): "value2", true: double("NaN")}]) => 'map with multiple key types: {1:"value1", 2:"value2", true:"NaN"}'
+"true bool: %s, false bool: %s".format([true, false]) => "true bool: true, false bool: false"
+"dynamic string: %s".format([dyn("a string")]) => "dynamic string: a string"
+"dynIntStr: %s dynDoubleStr: %s".format([dyn(32), dyn(56.8)]) => "dynIntStr: 32 dynDoubleStr: 56.8"
+"dynamic int: %d".format([dyn(128)]) => "dynamic int: 128"
+"dynamic unsigned int: %d".format([dyn(uint(256))]) => "dynamic unsigned int: 256"
+"dynamic hex int: %x".format([dyn(22)]) => "dynamic hex int: 16"
+"dynamic hex int: %X (uppercase)".format([dyn(26)]) => "dynamic hex int: 1A (uppercase)"
+"dynamic hex int: %x (unsigned)".format([dyn(uint(500))]) => "dynamic hex int: 1f4 (unsigned)"
+"dynamic double: %.3f".format([dyn(4.5)]) => "dynamic double: 4.500"
+"(dyntype) e: %e".format([dyn(2.71828)]) => "(dyntype) e: 2.718280\u202f\u00d7\u202f10\u2070\u2070"
+"NaN: %f, infinity: %f".format([dyn(double("NaN")), dyn(double("Inf"))]) => "NaN: NaN, infinity: ∞"
+"dyntype timestamp: %s".format([dyn(timestamp("2009-11-10T23:00:00Z"))]) => "dyntype timestamp: 2009-11-10T23:00:00Z"
+"dyntype duration: %s".format([dyn(duration("2h25m47s"))]) => "dyntype duration: 8747s"
+"dyntype list: %s".format([dyn([6, 4.2, "a string"])]) => 'dyntype list: [6, 4.200000, "a string"]'
+"dyntype map: %s".format([dyn({"strKey": "x", true: 42, 6: duration("7m2s")})]) => 'dyntype map: {"strKey":"x", 6:duration("422s"), true:42}'
+"%a".format(dyn([1])) !! could not parse formatting clause: unrecognized formatting clause "a"
+"%d %d %d".format(dyn([0, 1])) !! index 2 out of range
+"string is %b".format(dyn(["abc"])) !! error during formatting: only integers and bools can be formatted as binary, was given string
+"%d".format(dyn([duration("30m2s")])) !! error during formatting: decimal clause can only be used on integers, was given google.protobuf.Duration
+"octal: %o".format(dyn(["a string"])) !! error during formatting: octal clause can only be used on integers, was given string
+"double is %x".format(dyn([0.5])) !! error during formatting: only integers, byte buffers, and strings can be formatted as hex, was given double
+"double is %E".format(dyn([0.5])) !! could not parse formatting clause: unrecognized formatting clause "E"
+"object is %s".format(dyn([quantity("1")])) !! error during formatting: string clause can only be used on strings, bools, bytes, ints, doubles, maps, lists, types, durations, and timestamps, was given kubernetes.Quantity
+"%s".format(dyn([[1, 2, quantity("1")]])) !! error during formatting: no formatting function for kubernetes.Quantity
+"%s".format(dyn([{1: "a", 2: quantity("1")}])) !! error during formatting: no formatting function for kubernetes.Quantity
+"null: %d".format(dyn([null])) !! error during formatting: decimal clause can only be used on integers, was given null_type
+"null: %e".format(dyn([null])) !! error during formatting: scientific clause can only be used on doubles, was given null_type
+"null: %f".format(dyn([null])) !! error during formatting: fixed-point clause can only be used on doubles, was given null_type
+"null: %x".format(dyn([null])) !! error during formatting: only integers, byte buffers, and strings can be formatted as hex, was given null_type
+"null: %X".format(dyn([null])) !! error during formatting: only integers, byte buffers, and strings can be formatted as hex, was given null_type
+"null: %b".format(dyn([null])) !! error during formatting: only integers and bools can be formatted as binary, was given null_type
+"null: %o".format(dyn([null])) !! error during formatting: octal clause can only be used on integers, was given null_type
+"%.200f".format([1.0]).size() => 202
+# what else the printer and Go's fmt do (checked against golang.org/x/text/message and fmt)
+"%f".format([-1234567.891]) => "-1,234,567.891000"
+"%.0f".format([1052.032911275]) => "1,052"
+"%.0f".format([2.5]) => "2"
+"%f".format([-0.0]) => "0.000000"
+"%.3f".format([-0.0000001]) => "-0.000"
+"%.2f".format([1e21]) => "1,000,000,000,000,000,000,000.00"
+"%.256f".format([1.0]) => "1"
+"%.257f".format([2.5]) => "2.5"
+"%.300f".format([0.1]) => "0.1000000000000000055511151231257827021181583404541015625"
+"%.40000f".format([2.71828]) => "2.7182800000000000000000000000000000000000000000000000000000000000"
+"%.99999999f".format([1.0]) => "%!(NOVERB)"
+"%.99999999e".format([1.0]) => "%!(NOVERB)"
+"%.2e".format([2.71828]) => "2.718280\u202f\u00d7\u202f10\u2070\u2070"
+"%.20e".format([2.71828]) => "     2.718280\u202f\u00d7\u202f10\u2070\u2070"
+"%.0e".format(["Infinity"]) => "∞"
+"%e".format([double("NaN")]) => "   NaN"
+"%e".format([-0.0000001]) => "-1.000000\u202f\u00d7\u202f10\u207b\u2070\u2077"
+"%e".format([0.0]) => "0.000000\u202f\u00d7\u202f10\u2070\u2070"
+"%s".format([123456789.0]) => "1.23456789e+08"
+"%s".format([-0.0]) => "-0"
+"%s".format([[1e21, -0.0]]) => "[1000000000000000000000.000000, -0.000000]"
+"%s".format([duration("-1.5s")]) => "-1.5s"
+"%s".format([duration("123456789.123456789s")]) => "123456789.12345679s"
+"%s".format([timestamp("2023-01-01T00:00:00.100Z")]) => "2023-01-01T00:00:00.1Z"
+"%s".format([[uint(1), type(1), "tab\t\u00a0\"", b"\x01"]]) => '[1, int, "tab\\t\\u00a0\\"", b"\\x01"]'
+"%s".format([{"b": 1, 1: 2}]) => '{"b":1, 1:2}'
+"%s".format([b"\xff"]) !! error during formatting: could not convert argument "invalid UTF-8 in bytes, cannot convert to string" to string
+"%s".format([[b"\xff"]]) !! error during formatting: could not convert argument "invalid UTF-8 in bytes, cannot convert to string" to string
+"%d".format([dyn(double("NaN"))]) !! error during formatting: decimal clause can only be used on integers, was given double
+"%d %".format(dyn([1, 2])) !! unexpected end of string
+"%d %".format(dyn([1])) !! index 1 out of range
+"%.f".format(dyn([1.0])) !! could not parse formatting clause: error while parsing precision: error while converting precision to integer: strconv.Atoi: parsing "": invalid syntax
+"%.99999999999999999999f".format(dyn([1.0])) !! could not parse formatting clause: error while parsing precision: error while converting precision to integer: strconv.Atoi: parsing "99999999999999999999": value out of range
+"%é".format(dyn([1])) !! could not parse formatting clause: unrecognized formatting clause "Ã"
 # no math extension in Kubernetes' environment: `math` is an unknown identifier
 math.greatest(1, 2) ## 1:1: undeclared reference to 'math' (in container '')
 base64.encode(b'a') ## 1:1: undeclared reference to 'base64' (in container '')

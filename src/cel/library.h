@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cel/checker.h"
 #include "cel/value.h"
 
 namespace migdra::cel {
@@ -37,6 +38,10 @@ struct FunctionImpl {
 
 // The function named `name`, called as a method (`receiver`) or globally; nullptr if unknown.
 const FunctionImpl* FindFunction(std::string_view name, bool receiver);
+
+// The same, as the library versions that `set` declares implement it: Kubernetes' strings
+// version 2 formats with cel-go's localized formatter (FormatLocalized in format.h).
+const FunctionImpl* FindFunction(std::string_view name, bool receiver, Declarations set);
 
 // Kubernetes' IP, CIDR, URL and format libraries (kubernetes_libraries.cc).
 std::vector<FunctionImpl> KubernetesNetworkFunctions();

@@ -1,5 +1,6 @@
 #include "cel/parser.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -7,6 +8,8 @@
 #include <optional>
 #include <set>
 #include <vector>
+
+#include "common/utf8.h"
 
 namespace migdra::cel {
 namespace {
@@ -161,8 +164,10 @@ class Lexer {
         return std::nullopt;
       }
     }
+    char32_t rune = 0;
+    const size_t len = std::max<size_t>(DecodeUtf8Rune(src_, pos_, rune), 1);
     return SyntaxError{static_cast<int32_t>(pos_),
-                       std::string("token recognition error at: '") + c + "'"};
+                       "token recognition error at: '" + std::string(src_.substr(pos_, len)) + "'"};
   }
 
   std::optional<SyntaxError> LexNumber(Token* t) {
@@ -710,10 +715,6 @@ class Parser {
         return Const(t.pos, Value::Double(t.double_value));
       case Tok::kString:
         ++idx_;
-        if (!ValidUtf8(t.text)) {
-          Fail(t.pos, "invalid UTF-8 in string literal");
-          return nullptr;
-        }
         return Const(t.pos, Value::String(t.text));
       case Tok::kBytes:
         ++idx_;
@@ -789,22 +790,6 @@ class Parser {
     }
     Fail(t.pos, "mismatched input '" + Describe(t) + "' expecting expression");
     return nullptr;
-  }
-
-  static bool ValidUtf8(std::string_view s) {
-    size_t i = 0;
-    while (i < s.size()) {
-      unsigned char c = static_cast<unsigned char>(s[i]);
-      int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-      if (n < 0 || i + n >= s.size() + (n == 0 ? 1 : 0)) {
-        if (n != 0) return false;
-      }
-      for (int k = 1; k <= n; ++k) {
-        if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-      }
-      i += n + 1;
-    }
-    return true;
   }
 
   ExprPtr ParseIdentOrCall(bool leading_dot) {
@@ -1065,6 +1050,14 @@ Result<std::unique_ptr<Expr>> Parse(std::string_view source, const ParseOptions&
   if (source.size() > options.max_expression_length) {
     return MakeError("expression is longer than " + std::to_string(options.max_expression_length) +
                      " characters");
+  }
+  // cel-go reads the source rune by rune (common.NewTextSource), so a byte where no valid rune
+  // starts is a U+FFFD: inside a string or bytes literal it is that character, elsewhere a token
+  // recognition error. Positions are offsets into the text so read (see the header).
+  std::string replaced;
+  if (!IsValidUtf8(source)) {
+    replaced = ReplaceInvalidUtf8(source);
+    source = replaced;
   }
   std::vector<Token> tokens;
   if (auto err = Lexer(source).Run(&tokens)) {

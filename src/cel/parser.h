@@ -24,7 +24,10 @@ struct ParseOptions {
   size_t max_expression_length = 100'000;
 };
 
-// The error message carries the position: "<line>:<column>: Syntax error: ...".
+// The error message carries the position: "<line>:<column>: Syntax error: ...". As cel-go reads
+// an expression rune by rune, each byte of `source` where no valid UTF-8 rune starts is read as
+// U+FFFD (ReplaceInvalidUtf8, common/utf8.h): in a string or bytes literal it is that character,
+// elsewhere a token recognition error. Positions are byte offsets into the text so read.
 Result<std::unique_ptr<Expr>> Parse(std::string_view source, const ParseOptions& options = {});
 
 // "line:column" (1-based) of byte `offset` in `source`.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace migdra {
@@ -46,6 +47,25 @@ inline bool IsValidUtf8(std::string_view text) {
     i += len;
   }
   return true;
+}
+
+// `text` as Go reads a string rune by rune ([]rune(s), utf8.DecodeRuneInString): each byte where
+// no valid rune starts becomes U+FFFD, one replacement per byte.
+inline std::string ReplaceInvalidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  char32_t rune = 0;
+  for (size_t i = 0; i < text.size();) {
+    const size_t len = DecodeUtf8Rune(text, i, rune);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(text.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
 }
 
 }  // namespace migdra

@@ -31,5 +31,17 @@ TEST(Utf8, RefusesOverlongSurrogatesTruncatedAndOutOfRange) {
   EXPECT_FALSE(IsValidUtf8("\xff"));
 }
 
+TEST(Utf8, ReplacesEachByteWhereNoRuneStarts) {
+  EXPECT_EQ(ReplaceInvalidUtf8("caf\xc3\xa9"), "caf\xc3\xa9");
+  EXPECT_EQ(ReplaceInvalidUtf8("a\xff"
+                               "b"),
+            "a\xef\xbf\xbd"
+            "b");
+  // Go's utf8.DecodeRune consumes one byte of a truncated, overlong or surrogate sequence.
+  EXPECT_EQ(ReplaceInvalidUtf8("\xe2\x82"), "\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(ReplaceInvalidUtf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(ReplaceInvalidUtf8("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+}
+
 }  // namespace
 }  // namespace migdra

@@ -4,7 +4,7 @@
 // the 422 it answers quotes the patch as fmt.Sprintf("%+v", patchMap): the map that Go's
 // unstructured JSON decoder (sigs.k8s.io/json, integers preserved) built from the body. The
 // field error then quotes that text (and, for JSON and merge patches, the patched JSON text)
-// with %q, i.e. strconv.Quote.
+// with %q, i.e. strconv.Quote (GoQuote, common/go_strconv.h).
 //
 // Thread safety: pure functions.
 #pragma once
@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/go_strconv.h"
 #include "control/store.h"
 
 namespace migdra::control {
@@ -22,13 +23,5 @@ namespace migdra::control {
 // int64 is an int64 printed in decimal, any other number a float64 printed as %v does it
 // (strconv 'g' with the shortest digits: 1.5, 1e+21, 1e-07, 1.8446744073709552e+19).
 std::string GoFormatValue(const json& value);
-
-// strconv.Quote(text): double-quoted, with \a \b \f \n \r \t \v \\ \" escaped, other control
-// and non-printable characters as \xNN (bytes below 0x80 and bytes that are not UTF-8),
-// \uNNNN or \UNNNNNNNN. Printable runes stay as they are. Which non-ASCII runes Go counts as
-// printable is approximated: C1 controls, U+00A0, U+00AD, U+2028/U+2029, the other Unicode
-// separators and format characters in the common planes, surrogates and non-characters are
-// escaped; every other valid rune is kept.
-std::string GoQuote(std::string_view text);
 
 }  // namespace migdra::control
