@@ -57,12 +57,22 @@ struct ErrorCause {
   std::string message;
 };
 
+// The object an API error is about, as Kubernetes' StatusDetails names it (kubectl prints an
+// Invalid error as `The <kind> "<name>" is invalid`): for NotFound, AlreadyExists and Conflict
+// the resource (its plural) and group; for Invalid the Kind and group. Empty parts are omitted.
+struct ErrorSubject {
+  std::string name;
+  std::string group;
+  std::string kind;
+};
+
 struct Error {
   std::string message;
   // Path of the field the error is about; empty when it is not about one field.
   std::string field;
   ErrorReason reason = ErrorReason::kInternal;
   std::vector<ErrorCause> causes = {};  // for kInvalid; empty otherwise
+  ErrorSubject subject = {};
 
   // "field: message", or just the message when field is empty.
   std::string ToString() const { return field.empty() ? message : field + ": " + message; }

@@ -407,14 +407,19 @@ json ApiHandler::StatusJson(const Error& error) {
   json status = {{"kind", "Status"},    {"apiVersion", "v1"},       {"metadata", json::object()},
                  {"status", "Failure"}, {"message", error.message}, {"reason", http.reason},
                  {"code", http.code}};
+  json details = json::object();
+  if (!error.subject.name.empty()) details["name"] = error.subject.name;
+  if (!error.subject.group.empty()) details["group"] = error.subject.group;
+  if (!error.subject.kind.empty()) details["kind"] = error.subject.kind;
   if (!error.causes.empty()) {
     json causes = json::array();
     for (const ErrorCause& cause : error.causes) {
       causes.push_back(
           {{"reason", cause.reason}, {"field", cause.field}, {"message", cause.message}});
     }
-    status["details"]["causes"] = std::move(causes);
+    details["causes"] = std::move(causes);
   }
+  if (!details.empty()) status["details"] = std::move(details);
   return status;
 }
 

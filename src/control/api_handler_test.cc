@@ -62,6 +62,16 @@ TEST(ErrorResponse, AnswersWithTheApiServersStatus) {
             R"("Job \"j\" is invalid: spec: Required value","metadata":{},"reason":"Invalid",)"
             R"("status":"Failure"})");
 
+  // The object it is about, as kubectl reads it from the details.
+  Error about_claim = MakeError(
+      ErrorReason::kInvalid, "ResourceClaim.resource.k8s.io \"c\" is invalid: spec: Required value",
+      {{"FieldValueRequired", "spec", "Required value"}});
+  about_claim.subject = {"c", "resource.k8s.io", "ResourceClaim"};
+  EXPECT_EQ(json::parse(ErrorResponse(about_claim).body)["details"],
+            json::parse(R"({"name": "c", "group": "resource.k8s.io", "kind": "ResourceClaim",
+                            "causes": [{"reason": "FieldValueRequired", "field": "spec",
+                                        "message": "Required value"}]})"));
+
   const ApiResponse plain = ErrorResponse(MakeError("the disk is full"));
   EXPECT_EQ(plain.status, 500);
   EXPECT_EQ(plain.body,
@@ -115,6 +125,10 @@ TEST_F(ApiHandlerTest, CreateGetListWithDefaults) {
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(json::parse(missing.body)["message"],
             "resourceclaims.resource.k8s.io \"zz\" not found");
+  EXPECT_EQ(json::parse(missing.body)["details"],
+            json::parse(R"({"name": "zz", "group": "resource.k8s.io", "kind": "resourceclaims"})"));
+  EXPECT_EQ(json::parse(Call("POST", kClaims, Claim("c1").dump()).body)["details"],
+            json::parse(R"({"name": "c1", "group": "resource.k8s.io", "kind": "resourceclaims"})"));
   json list = json::parse(Call("GET", kClaims).body);
   EXPECT_EQ(list["kind"], "ResourceClaimList");
   EXPECT_EQ(list["items"].size(), 1u);

@@ -29,9 +29,11 @@ Error Invalid(const ResourceInfo& info, const std::string& name, std::vector<Err
     for (size_t i = 0; i < parts.size(); ++i) joined += (i ? ", " : "") + parts[i];
     joined += "]";
   }
-  return MakeError(ErrorReason::kInvalid,
-                   QualifiedKind(info) + " \"" + name + "\" is invalid: " + joined,
-                   std::move(causes));
+  Error error =
+      MakeError(ErrorReason::kInvalid,
+                QualifiedKind(info) + " \"" + name + "\" is invalid: " + joined, std::move(causes));
+  error.subject = {name, info.group, info.kind};
+  return error;
 }
 
 std::optional<Error> CheckFields(const ResourceInfo& info, json& object,
@@ -54,6 +56,10 @@ bool HasFinalizers(const json& object) {
 }  // namespace
 
 Error WithResource(Error error, const ResourceInfo& info, const std::string& name) {
+  if (error.reason == ErrorReason::kNotFound || error.reason == ErrorReason::kAlreadyExists ||
+      error.reason == ErrorReason::kConflict) {
+    error.subject = {name, info.group, info.plural};
+  }
   if (error.reason == ErrorReason::kNotFound) {
     error.message = QualifiedPlural(info) + " \"" + name + "\" not found";
   } else if (error.reason == ErrorReason::kAlreadyExists) {
@@ -86,7 +92,9 @@ Result<json> CreateObject(Store& store, const ResourceInfo& info, json object,
     std::string ns = meta.value("namespace", "");
     std::optional<json> ns_object = store.Get("namespaces", "", ns);
     if (!ns_object) {
-      return MakeError(ErrorReason::kNotFound, "namespaces \"" + ns + "\" not found");
+      Error missing = MakeError(ErrorReason::kNotFound, "namespaces \"" + ns + "\" not found");
+      missing.subject = {ns, "", "namespaces"};
+      return missing;
     }
     if ((*ns_object)["metadata"].contains("deletionTimestamp")) {
       return MakeError(ErrorReason::kForbidden,

@@ -166,8 +166,11 @@ Result<PodLogOptions> ParsePodLogOptions(
       for (size_t i = 0; i < parts.size(); ++i) joined += (i ? ", " : "") + parts[i];
       joined += "]";
     }
-    return MakeError(ErrorReason::kInvalid, "PodLogOptions \"" + pod + "\" is invalid: " + joined,
-                     std::move(causes));
+    Error error =
+        MakeError(ErrorReason::kInvalid, "PodLogOptions \"" + pod + "\" is invalid: " + joined,
+                  std::move(causes));
+    error.subject = {pod, "", "PodLogOptions"};
+    return error;
   }
   if (since_seconds) {
     options.since_nanos =

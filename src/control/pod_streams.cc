@@ -197,7 +197,11 @@ UpgradeRoute MakePodStreamRoute(Store& store,
       return MakeError(ErrorReason::kMethodNotAllowed, "method " + head.method + " not allowed");
     }
     std::optional<json> pod = store.Get("pods", ns, name);
-    if (!pod) return MakeError(ErrorReason::kNotFound, "pods \"" + name + "\" not found");
+    if (!pod) {
+      Error missing = MakeError(ErrorReason::kNotFound, "pods \"" + name + "\" not found");
+      missing.subject = {name, "", "pods"};
+      return missing;
+    }
     stream::ContainerStreaming* runtime = streaming();
     if (runtime == nullptr) {
       return MakeError(ErrorReason::kServiceUnavailable,

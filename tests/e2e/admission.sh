@@ -54,6 +54,12 @@ for file in "$corpus"/*.yaml; do
       out=$(k create "${target[@]}" -f "$file" 2>&1) && fail "$name: kubectl create accepted it"
     fi
     grep -qF -- "$want" <<<"$out" || fail "$name: kubectl apply does not say '$want': $out"
+    if [[ $message != "unknown field" && $out != *"Error from server (BadRequest)"* ]]; then
+      # kubectl names the object of a 422 from its Status details: `The KIND "NAME" is invalid`.
+      object=${line%%: *}
+      lead="The ${object%%/*} \"${object#*/}\" is invalid"
+      grep -qF -- "$lead" <<<"$out" || fail "$name: kubectl does not say '$lead': $out"
+    fi
   done < <(sed -n 's/^# expect: //p' "$source_file")
   checked=$((checked + 1))
 done
