@@ -58,4 +58,20 @@ head=$(curl -sk --max-time 10 --compressed -D - -o /dev/null -H "Authorization: 
 grep -qi '^transfer-encoding: chunked' <<<"$head" || fail "watch is not chunked: $head"
 grep -qi '^content-encoding' <<<"$head" && fail "watch response is compressed: $head"
 pass "watch responses are chunked and never compressed"
+
+# ?watch is a boolean as the API server's parameter codec reads it (Convert_Slice_string_To_bool):
+# any value but "0" or "false" (in any case), the empty one of `?watch` included, watches.
+api() { curl -sk --max-time 10 -H "Authorization: Bearer $TOKEN" "$@"; }
+pods_answer() {  # pods_answer QUERY: the kind of the answer, or each streamed event's type
+  api "https://127.0.0.1:$PORT/api/v1/namespaces/default/pods?$1&timeoutSeconds=1" | jq -r '.type // .kind'
+}
+for query in watch=yes watch watch= watch=True; do
+  out=$(pods_answer "$query")
+  [[ ${out%%$'\n'*} == ADDED ]] || fail "?$query did not stream the watch event of pod/first: $out"
+done
+for query in watch=0 watch=FALSE; do
+  out=$(pods_answer "$query")
+  [[ $out == PodList ]] || fail "?$query did not list: $out"
+done
+pass "?watch=yes, ?watch and ?watch= watch; ?watch=0 and ?watch=FALSE list"
 echo "watch: all checks passed"
