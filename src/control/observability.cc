@@ -36,7 +36,10 @@ void AddObservabilityRoutes(ApiHandler& handler, const Store& store, ServeMetric
   });
   handler.SetRequestObserver([&metrics](const ApiRequest& request, const ApiResponse& response,
                                         double seconds) {
-    const bool watch = response.watch.has_value() || QueryBool(QueryValue(request.query, "watch"));
+    // As the API server's request metrics count a WATCH: a watch, or any GET whose ?watch is
+    // true (a named object's too); another method's ?watch is not looked at.
+    const bool watch = response.watch.has_value() ||
+                       (request.method == "GET" && QueryBool(QueryValue(request.query, "watch")));
     metrics.ObserveRequest(request.method, request.path, watch, response.status, seconds);
   });
 }
