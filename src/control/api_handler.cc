@@ -754,6 +754,7 @@ ApiResponse ApiHandler::Create(const ApiRequest& request, const ResourceTarget& 
   std::vector<std::string> warnings;
   Result<WriteOptions> options = WriteOptionsOf(request, warnings);
   if (!options.ok()) return ErrorResponse(options.error());
+  options->wire_types_checked = true;  // WireTypeError ran above, in the API server's order
   Result<json> created = CreateObject(store_, info, std::move(object), *options);
   if (!created.ok()) return ErrorResponse(created.error());
   return WithWarnings(JsonResponse(201, *created), warnings);
@@ -790,6 +791,7 @@ ApiResponse ApiHandler::Update(const ApiRequest& request, const ResourceTarget& 
   std::vector<std::string> warnings;
   Result<WriteOptions> options = WriteOptionsOf(request, warnings);
   if (!options.ok()) return ErrorResponse(options.error());
+  options->wire_types_checked = true;  // WireTypeError ran above, in the API server's order
   Result<json> updated =
       UpdateObject(store_, info, std::move(object), target.subresource == "status", *options);
   if (!updated.ok()) return ErrorResponse(updated.error());
@@ -811,6 +813,9 @@ ApiResponse ApiHandler::Patch(const ApiRequest& request, const ResourceTarget& t
   std::vector<std::string> warnings;
   Result<WriteOptions> options = WriteOptionsOf(request, warnings);
   if (!options.ok()) return ErrorResponse(options.error());
+  // PatchResultError decodes each patched object; its decoders refuse exactly the values
+  // WireTypeError refuses (in other words).
+  options->wire_types_checked = true;
   for (int attempt = 0; attempt < 10; ++attempt) {
     std::optional<json> current = store_.Get(info.StoreKey(), target.ns, name);
     if (!current)
