@@ -14,11 +14,12 @@ namespace migdra::control {
 namespace {
 
 // A struct field: its JSON name and its Go type. A type is "[]T", "map[string]T", a struct of
-// the table below, an opaque object or quantity (kOpaque*), "int32", "int64", "bool", or else a
-// string type ("string", "v1.RestartPolicy", "types.UID", "v1.Time", ...). A leading '*' (Go
-// pointer) changes nothing but is dropped from messages, as Go's decoder reports the pointee.
-// Keys may carry a "group/" prefix to tell apart Go types printed alike (core v1.ResourceClaim
-// and resource.k8s.io v1.ResourceClaim); the prefix is not printed.
+// the table below, an opaque object (OpaqueObjects), "resource.Quantity", "v1.ResourceList" (a
+// map[string]resource.Quantity), "int32", "int64", "bool", or else a string type ("string",
+// "v1.RestartPolicy", "types.UID", "v1.Time", ...). A leading '*' (Go pointer) changes nothing
+// but is dropped from messages, as Go's decoder reports the pointee. Keys may carry a "group/"
+// prefix to tell apart Go types printed alike (core v1.ResourceClaim and resource.k8s.io
+// v1.ResourceClaim); the prefix is not printed.
 struct FieldType {
   const char* json;
   const char* go;
@@ -340,11 +341,9 @@ const StructTable& Structs() {
 // Objects whose insides are not typed here (unread, or typed by the api module).
 const std::set<std::string_view>& OpaqueObjects() {
   static const std::set<std::string_view> types = {
-      "v1.ResourceList",       "v1.PodSecurityContext",
-      "v1.Affinity",           "v1.Volume",
-      "v1.ManagedFieldsEntry", "v1.DeviceClassSpec",
-      "v1.ResourceClaimSpec",  "v1.ResourceClaimStatus",
-      "v1.ResourceSliceSpec"};
+      "v1.PodSecurityContext",  "v1.Affinity",         "v1.Volume",
+      "v1.ManagedFieldsEntry",  "v1.DeviceClassSpec",  "v1.ResourceClaimSpec",
+      "v1.ResourceClaimStatus", "v1.ResourceSliceSpec"};
   return types;
 }
 
@@ -495,6 +494,12 @@ struct Checker {
     if (go.substr(0, kMap.size()) == kMap) {
       if (!v.is_object()) return Mismatch(v, owner, path, go);
       for (const auto& item : v.items()) Check(item.value(), go.substr(kMap.size()), owner, path);
+      return;
+    }
+    if (go == "v1.ResourceList") {
+      // map[string]resource.Quantity, which the decoder's messages call by its own name.
+      if (!v.is_object()) return Mismatch(v, owner, path, go);
+      for (const auto& item : v.items()) Check(item.value(), "resource.Quantity", owner, path);
       return;
     }
     auto fields = Structs().find(go);

@@ -14,9 +14,10 @@
 //
 //   Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 3
 //
-// A resource.Quantity takes a string or a number (its UnmarshalJSON parses the JSON text); a
-// bool, array or object is answered with ParseQuantity's error, as the decoder returns an
-// UnmarshalJSON's error as it is:
+// A resource.Quantity (a field of that type, or a value of a v1.ResourceList such as
+// resources.limits or status.capacity) takes a string or a number (its UnmarshalJSON parses the
+// JSON text); a bool, array or object is answered with ParseQuantity's error, as the decoder
+// returns an UnmarshalJSON's error as it is:
 //
 //   Pod in version "v1" cannot be handled as a Pod: quantities must match the regular expression
 //   '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'

@@ -186,6 +186,29 @@ TEST(WireTypes, AQuantityThatIsNoStringOrNumberIsTheQuantityParseError) {
   EXPECT_EQ(Message("pods", pod_with_divisor("2", R"(, "status": {"phase": 1})").c_str()),
             "Pod in version \"v1\" cannot be handled as a Pod: json: cannot unmarshal number into "
             "Go struct field PodStatus.status.phase of type v1.PodPhase");
+
+  // A v1.ResourceList is a map[string]resource.Quantity: its values alike.
+  const auto limits = [](const std::string& list) {
+    return R"({"spec": {"containers": [{"resources": {"limits": )" + list + "}}]}}";
+  };
+  for (const char* refused :
+       {R"({"cpu": true})", R"({"memory": {}})", R"({"cpu": "1", "x": [1]})"}) {
+    EXPECT_EQ(Message("pods", limits(refused).c_str()), format_wrong) << refused;
+  }
+  EXPECT_EQ(Message("pods", limits(R"({"cpu": 1.5, "memory": "1Gi", "x": null})").c_str()), "");
+  EXPECT_EQ(Message("pods", limits("[]").c_str()),
+            "Pod in version \"v1\" cannot be handled as a Pod: json: cannot unmarshal array into "
+            "Go struct field ResourceRequirements.spec.containers.resources.limits of type "
+            "v1.ResourceList");
+  EXPECT_EQ(Message("nodes", R"({"status": {"capacity": {"cpu": false}}})"),
+            "Node in version \"v1\" cannot be handled as a Node: quantities must match the regular "
+            "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+  // The unstructured converter (a strategic merge patch's result) gives the value's JSON text
+  // to the same UnmarshalJSON.
+  EXPECT_EQ(WireDecodeError(Kind("pods"), json::parse(limits(R"({"cpu": true})")),
+                            WireDecoder::kUnstructured),
+            "quantities must match the regular expression "
+            "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
 }
 
 // A strategic merge patch's result meets runtime.DefaultUnstructuredConverter instead: its words
