@@ -13,6 +13,7 @@
 #include "common/hex.h"
 #include "control/admission.h"
 #include "control/go_fmt.h"
+#include "control/http_request.h"
 #include "control/objects.h"
 #include "control/openapi.h"
 #include "control/patch.h"
@@ -55,8 +56,6 @@ ApiResponse NotFoundPath(const std::string& path) {
   return ErrorResponse(
       MakeError(ErrorReason::kNotFound, "the server could not find the requested resource"));
 }
-
-bool Truthy(const std::string& v) { return v == "true" || v == "1"; }
 
 json Verbs(const ResourceInfo& info) {
   return json::array(
@@ -318,8 +317,7 @@ Result<DeleteOptions> DeleteOptionsOf(const ApiRequest& request) {
 }  // namespace
 
 std::string ApiRequest::Param(const std::string& key) const {
-  auto it = query.find(key);
-  return it == query.end() ? "" : it->second;
+  return QueryValue(query, key).value_or("");
 }
 
 bool JsonNestsTooDeep(std::string_view text) {
@@ -601,7 +599,7 @@ ApiResponse ApiHandler::List(const ApiRequest& request, const ResourceTarget& ta
   for (json& o : store_.List(info.StoreKey(), target.ns, &version_now)) {
     if (Matches(o, *labels, *fields)) items.push_back(std::move(o));
   }
-  if (target.watch_path || Truthy(request.Param("watch"))) {
+  if (target.watch_path || QueryBool(QueryValue(request.query, "watch"))) {
     return Watch(request, target, *labels, *fields, std::move(items), version_now);
   }
   Result<ListPage> page =
@@ -633,9 +631,10 @@ ApiResponse ApiHandler::Watch(const ApiRequest& request, const ResourceTarget& t
   spec.labels = labels;
   spec.fields = fields;
   spec.as_table = WantsTable(request.accept);
-  spec.bookmarks = Truthy(request.Param("allowWatchBookmarks"));
+  spec.bookmarks = QueryBool(QueryValue(request.query, "allowWatchBookmarks"));
   std::string rv = request.Param("resourceVersion");
-  const bool initial = rv.empty() || rv == "0" || Truthy(request.Param("sendInitialEvents"));
+  const bool initial =
+      rv.empty() || rv == "0" || QueryBool(QueryValue(request.query, "sendInitialEvents"));
   if (!labels.Empty() || !fields.Empty()) {
     for (const json& o : items) spec.matching.insert(ObjectKey(o));
   }
@@ -686,11 +685,7 @@ ApiResponse ApiHandler::PodLog(const ApiRequest& request, const ResourceTarget& 
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   Result<PodLogOptions> options = ParsePodLogOptions(
-      [&](const std::string& key) -> std::optional<std::string> {
-        auto it = request.query.find(key);
-        return it == request.query.end() ? std::nullopt : std::optional(it->second);
-      },
-      name, now);
+      [&](const std::string& key) { return QueryValue(request.query, key); }, name, now);
   if (!options.ok()) return ErrorResponse(options.error());
   std::string container = request.Param("container");
   const json& containers = pod["spec"]["containers"];
@@ -782,6 +777,7 @@ ApiResponse ApiHandler::Create(const ApiRequest& request, const ResourceTarget& 
   std::vector<std::string> warnings;
   Result<WriteOptions> options = WriteOptionsOf(request, warnings);
   if (!options.ok()) return ErrorResponse(options.error());
+  options->wire_types_checked = true;  // WireTypeError ran above, in the API server's order
   Result<json> created = CreateObject(store_, info, std::move(object), *options);
   if (!created.ok()) return ErrorResponse(created.error());
   return WithWarnings(JsonResponse(201, *created), warnings);
@@ -818,6 +814,7 @@ ApiResponse ApiHandler::Update(const ApiRequest& request, const ResourceTarget& 
   std::vector<std::string> warnings;
   Result<WriteOptions> options = WriteOptionsOf(request, warnings);
   if (!options.ok()) return ErrorResponse(options.error());
+  options->wire_types_checked = true;  // WireTypeError ran above, in the API server's order
   Result<json> updated =
       UpdateObject(store_, info, std::move(object), target.subresource == "status", *options);
   if (!updated.ok()) return ErrorResponse(updated.error());
@@ -839,6 +836,9 @@ ApiResponse ApiHandler::Patch(const ApiRequest& request, const ResourceTarget& t
   std::vector<std::string> warnings;
   Result<WriteOptions> options = WriteOptionsOf(request, warnings);
   if (!options.ok()) return ErrorResponse(options.error());
+  // PatchResultError decodes each patched object; its decoders refuse exactly the values
+  // WireTypeError refuses (in other words).
+  options->wire_types_checked = true;
   for (int attempt = 0; attempt < 10; ++attempt) {
     std::optional<json> current = store_.Get(info.StoreKey(), target.ns, name);
     if (!current)

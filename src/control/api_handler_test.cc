@@ -402,6 +402,40 @@ TEST_F(ApiHandlerTest, WatchStreamsEventsAfterVersion) {
   EXPECT_EQ(w0.watch->initial.size(), 1u);
 }
 
+// ListOptions' booleans as the API server's parameter codec decodes them: false only when
+// absent, "0" or "false" in any case; any other value, the empty one of `?watch` included, is true.
+TEST_F(ApiHandlerTest, WatchAndItsOptionsAreTrueForAnyValueButZeroOrFalse) {
+  json c = json::parse(Call("POST", kClaims, Claim("a").dump()).body);
+  const std::string rv = c["metadata"]["resourceVersion"];
+  for (const char* yes : {"", "yes", "True", "on"}) {
+    ApiResponse w = Call("GET", kClaims, "", "",
+                         {{"watch", yes},
+                          {"allowWatchBookmarks", yes},
+                          {"sendInitialEvents", yes},
+                          {"resourceVersion", rv}});
+    ASSERT_TRUE(w.watch.has_value()) << yes;
+    EXPECT_TRUE(w.watch->bookmarks) << yes;
+    EXPECT_EQ(w.watch->initial.size(), 1u) << yes;  // sendInitialEvents: the current state first
+  }
+  for (const char* no : {"0", "false", "FALSE"}) {
+    ApiResponse list = Call("GET", kClaims, "", "", {{"watch", no}});
+    EXPECT_FALSE(list.watch.has_value()) << no;
+    EXPECT_EQ(json::parse(list.body)["kind"], "ResourceClaimList") << no;
+    ApiResponse w = Call("GET", kClaims, "", "",
+                         {{"watch", "1"},
+                          {"allowWatchBookmarks", no},
+                          {"sendInitialEvents", no},
+                          {"resourceVersion", rv}});
+    ASSERT_TRUE(w.watch.has_value()) << no;
+    EXPECT_FALSE(w.watch->bookmarks) << no;
+    EXPECT_TRUE(w.watch->initial.empty()) << no;
+  }
+  // The deprecated /watch/ paths watch whatever ?watch says (the handler's forceWatch).
+  EXPECT_TRUE(Call("GET", "/apis/resource.k8s.io/v1/watch/namespaces/default/resourceclaims", "",
+                   "", {{"watch", "false"}})
+                  .watch.has_value());
+}
+
 TEST_F(ApiHandlerTest, WatchWithALabelSelectorSeesObjectsLeaveAndEnterIt) {
   auto label = [&](const std::string& name, const std::string& app) {
     ApiResponse r = Call("PATCH", std::string(kClaims) + "/" + name,

@@ -27,6 +27,24 @@ std::string Lower(std::string_view s) {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) { return Lower(a) == Lower(b); }
 
+// Whether `value` is "false" as Go's strings.EqualFold compares: ASCII letters in either case,
+// and U+017F LATIN SMALL LETTER LONG S for the 's', which Unicode case folding makes one with it.
+bool FoldsToFalse(std::string_view value) {
+  constexpr std::string_view kLongS = "\xC5\xBF";
+  size_t at = 0;
+  for (char letter : std::string_view("false")) {
+    if (letter == 's' && value.substr(at, kLongS.size()) == kLongS) {
+      at += kLongS.size();
+      continue;
+    }
+    if (at == value.size() || std::tolower(static_cast<unsigned char>(value[at])) != letter) {
+      return false;
+    }
+    ++at;
+  }
+  return at == value.size();
+}
+
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -147,6 +165,18 @@ std::vector<std::string_view> RequestHead::ListItems(std::string_view lower_name
     }
   }
   return items;
+}
+
+std::optional<std::string> QueryValue(const std::multimap<std::string, std::string>& query,
+                                      const std::string& key) {
+  // lower_bound, not find: of equal keys, the first sent (a multimap keeps their order).
+  auto first = query.lower_bound(key);
+  if (first == query.end() || first->first != key) return std::nullopt;
+  return first->second;
+}
+
+bool QueryBool(const std::optional<std::string>& first_value) {
+  return first_value && *first_value != "0" && !FoldsToFalse(*first_value);
 }
 
 size_t HeadLength(std::string_view received) {

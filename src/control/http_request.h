@@ -17,6 +17,8 @@
 //  - ChunkedDecoder limits the decoded size (413) whatever the chunk sizes claim; chunk
 //    extensions and trailer fields are read and dropped; each size line and trailer field is
 //    limited to kMaxChunkLineBytes (400).
+//  - QueryValue tells an absent query parameter from an empty one; QueryBool reads a boolean
+//    parameter as the API server's parameter codec does.
 //  - DecodeContent undoes Content-Encoding gzip/x-gzip/deflate with a limit on the decoded size
 //    (413 as soon as inflating passes it, so a small compressed body never expands in memory);
 //    other encodings are a 415.
@@ -26,6 +28,7 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,6 +57,19 @@ struct RequestHead {
   // The comma-separated items of every field `lower_name`, trimmed.
   std::vector<std::string_view> ListItems(std::string_view lower_name) const;
 };
+
+// The first value of the query parameter `key`, in the order sent; nullopt when the query does
+// not name it. `?watch` and `?watch=` give "", as Go's url.ParseQuery does.
+std::optional<std::string> QueryValue(const std::multimap<std::string, std::string>& query,
+                                      const std::string& key);
+
+// A boolean query parameter from its first value (QueryValue), as k8s.io/apimachinery's
+// runtime.Convert_Slice_string_To_bool decodes it for every bool of ListOptions (watch,
+// allowWatchBookmarks, sendInitialEvents), PodLogOptions, PodExecOptions and PodAttachOptions, and
+// as the API server's request info and request metrics read ?watch: absent is false; "0" and
+// "false" in any case are false; any other value is true, the empty one of `?watch` or `?watch=`
+// and "yes" included. It is never an error.
+bool QueryBool(const std::optional<std::string>& first_value);
 
 // The length of the head at the start of `received`, including its empty line; 0 while the head
 // is incomplete.

@@ -77,8 +77,9 @@ Result<json> CreateObject(Store& store, const ResourceInfo& info, json object,
   if (!object.is_object()) {
     return MakeError(ErrorReason::kBadRequest, "the body must be a JSON object");
   }
-  if (std::optional<Error> type_error = WireTypeError(info, object)) {
-    return std::move(*type_error);
+  if (!options.wire_types_checked) {
+    if (std::optional<Error> type_error = WireTypeError(info, object))
+      return std::move(*type_error);
   }
   EncodeByteArrays(info, object);
   if (!object.contains("metadata") || !object["metadata"].is_object()) {
@@ -145,8 +146,9 @@ Result<json> CreateObject(Store& store, const ResourceInfo& info, json object,
 
 Result<json> UpdateObject(Store& store, const ResourceInfo& info, json object, bool status_only,
                           const WriteOptions& options) {
-  if (std::optional<Error> type_error = WireTypeError(info, object)) {
-    return std::move(*type_error);
+  if (!options.wire_types_checked) {
+    if (std::optional<Error> type_error = WireTypeError(info, object))
+      return std::move(*type_error);
   }
   EncodeByteArrays(info, object);
   if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {

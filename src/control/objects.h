@@ -22,14 +22,19 @@ struct WriteOptions {
   std::optional<FieldValidation> field_validation;
   std::vector<std::string> duplicate_fields;     // keys the request body repeats
   std::vector<std::string>* warnings = nullptr;  // receives fieldValidation=Warn's findings
+  // The caller has refused the object's wire type errors already (the API handler does, where
+  // the API server's order of checks puts them): the write does not decode the object again.
+  bool wire_types_checked = false;
 };
 
 // Creates `object` (namespace already resolved into metadata.namespace for namespaced kinds).
-// Returns the stored object, or BadRequest / NotFound (namespace) / AlreadyExists / Invalid.
+// Returns the stored object, or BadRequest (also WireTypeError's, unless
+// options.wire_types_checked) / NotFound (namespace) / AlreadyExists / Invalid.
 Result<json> CreateObject(Store& store, const ResourceInfo& info, json object,
                           const WriteOptions& options = {});
 
-// Replaces the object with `object`. `status_only` applies the status subresource's rules (only
+// Replaces the object with `object` (BadRequest for WireTypeError's errors, unless
+// options.wire_types_checked). `status_only` applies the status subresource's rules (only
 // status changes), else status is kept from the stored object for kinds with a status
 // subresource. The stored version must equal metadata.resourceVersion when that is set
 // (Conflict otherwise). An update that leaves a deleted object without finalizers deletes it.

@@ -1,5 +1,6 @@
 #include "control/observability.h"
 
+#include "control/http_request.h"
 #include "control/partition_map.h"
 
 namespace migdra::control {
@@ -33,13 +34,14 @@ void AddObservabilityRoutes(ApiHandler& handler, const Store& store, ServeMetric
     }
     return std::nullopt;
   });
-  handler.SetRequestObserver(
-      [&metrics](const ApiRequest& request, const ApiResponse& response, double seconds) {
-        const std::string watch = request.Param("watch");
-        metrics.ObserveRequest(request.method, request.path,
-                               response.watch.has_value() || watch == "true" || watch == "1",
-                               response.status, seconds);
-      });
+  handler.SetRequestObserver([&metrics](const ApiRequest& request, const ApiResponse& response,
+                                        double seconds) {
+    // As the API server's request metrics count a WATCH: a watch, or any GET whose ?watch is
+    // true (a named object's too); another method's ?watch is not looked at.
+    const bool watch = response.watch.has_value() ||
+                       (request.method == "GET" && QueryBool(QueryValue(request.query, "watch")));
+    metrics.ObserveRequest(request.method, request.path, watch, response.status, seconds);
+  });
 }
 
 }  // namespace migdra::control

@@ -1,9 +1,9 @@
 #include "control/pod_logs.h"
 
 #include "common/cri_log.h"
+#include "control/http_request.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -92,17 +92,6 @@ std::vector<CriLogEntry> ParseEntries(std::string_view log, bool complete_last) 
     log.remove_prefix(end + 1);
   }
   return entries;
-}
-
-// A boolean query parameter as apimachinery's Convert_Slice_string_To_bool reads it: absent, "0"
-// or "false" in any case is false; anything else, the empty value included, is true (never an
-// error: `follow=yes` follows).
-bool QueryBool(const std::optional<std::string>& value) {
-  if (!value) return false;
-  std::string lower = *value;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return lower != "0" && lower != "false";
 }
 
 }  // namespace

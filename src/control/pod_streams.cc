@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "control/http_request.h"
 #include "control/upgrade_proxy.h"
 #include "stream/port_forward.h"
 #include "stream/remote_command.h"
@@ -28,11 +29,6 @@ bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
     }
   }
   return true;
-}
-
-bool QueryTrue(const RequestHead& head, const std::string& key) {
-  auto it = head.query.find(key);
-  return it != head.query.end() && (it->second == "true" || it->second == "1");
 }
 
 // The subresource's path parts, or false when the path is not one.
@@ -62,8 +58,7 @@ Result<std::string> ContainerOf(const json& pod, const RequestHead& head) {
   for (const json& c : pod["spec"].value("containers", json::array())) {
     names.push_back(c.value("name", ""));
   }
-  auto it = head.query.find("container");
-  std::string wanted = it == head.query.end() ? "" : it->second;
+  const std::string wanted = QueryValue(head.query, "container").value_or("");
   const std::string pod_name = pod["metadata"].value("name", "");
   if (wanted.empty()) {
     if (names.size() == 1) return names[0];
@@ -147,10 +142,10 @@ std::optional<Result<Upgrade>> RemoteCommand(const RequestHead& head,
   if (exec && request.command.empty()) {
     return BadRequest("you must specify at least 1 command");
   }
-  request.want_stdin = QueryTrue(head, "stdin");
-  request.want_stdout = QueryTrue(head, "stdout");
-  request.want_stderr = QueryTrue(head, "stderr");
-  request.tty = QueryTrue(head, "tty");
+  request.want_stdin = QueryBool(QueryValue(head.query, "stdin"));
+  request.want_stdout = QueryBool(QueryValue(head.query, "stdout"));
+  request.want_stderr = QueryBool(QueryValue(head.query, "stderr"));
+  request.tty = QueryBool(QueryValue(head.query, "tty"));
   if (request.tty) request.want_stderr = false;  // the terminal carries both
   if (!request.want_stdin && !request.want_stdout && !request.want_stderr) {
     return BadRequest("you must specify at least 1 of stdin, stdout, stderr");

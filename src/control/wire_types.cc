@@ -14,11 +14,12 @@ namespace migdra::control {
 namespace {
 
 // A struct field: its JSON name and its Go type. A type is "[]T", "map[string]T", a struct of
-// the table below, an opaque object or quantity (kOpaque*), "int32", "int64", "bool", or else a
-// string type ("string", "v1.RestartPolicy", "types.UID", "v1.Time", ...). A leading '*' (Go
-// pointer) changes nothing but is dropped from messages, as Go's decoder reports the pointee.
-// Keys may carry a "group/" prefix to tell apart Go types printed alike (core v1.ResourceClaim
-// and resource.k8s.io v1.ResourceClaim); the prefix is not printed.
+// the table below, an opaque object (OpaqueObjects), "resource.Quantity", "v1.ResourceList" (a
+// map[string]resource.Quantity), "int32", "int64", "bool", or else a string type ("string",
+// "v1.RestartPolicy", "types.UID", "v1.Time", ...). A leading '*' (Go pointer) changes nothing
+// but is dropped from messages, as Go's decoder reports the pointee. Keys may carry a "group/"
+// prefix to tell apart Go types printed alike (core v1.ResourceClaim and resource.k8s.io
+// v1.ResourceClaim); the prefix is not printed.
 struct FieldType {
   const char* json;
   const char* go;
@@ -340,11 +341,9 @@ const StructTable& Structs() {
 // Objects whose insides are not typed here (unread, or typed by the api module).
 const std::set<std::string_view>& OpaqueObjects() {
   static const std::set<std::string_view> types = {
-      "v1.ResourceList",       "v1.PodSecurityContext",
-      "v1.Affinity",           "v1.Volume",
-      "v1.ManagedFieldsEntry", "v1.DeviceClassSpec",
-      "v1.ResourceClaimSpec",  "v1.ResourceClaimStatus",
-      "v1.ResourceSliceSpec"};
+      "v1.PodSecurityContext",  "v1.Affinity",         "v1.Volume",
+      "v1.ManagedFieldsEntry",  "v1.DeviceClassSpec",  "v1.ResourceClaimSpec",
+      "v1.ResourceClaimStatus", "v1.ResourceSliceSpec"};
   return types;
 }
 
@@ -396,41 +395,58 @@ std::string ConverterKind(const json& v) {
   return "float64";
 }
 
+// ParseQuantity's ErrFormatWrong (k8s.io/apimachinery/pkg/api/resource).
+constexpr const char* kQuantityFormatWrong =
+    "quantities must match the regular expression "
+    "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+
 struct Checker {
   WireDecoder decoder = WireDecoder::kJson;
-  std::string error;  // the first mismatch, in the decoder's words
+  std::string error;     // the decoder's answer, in its words
+  bool stopped = false;  // the decoder stopped at `error`: nothing after it is looked at
+
+  // Records a mismatch. Go's JSON decoder keeps the first of its own type errors and decodes on;
+  // an error of a type's own UnmarshalJSON (`unmarshaler`) ends decoding and is returned in place
+  // of any kept one. The unstructured converter stops at its first error.
+  void Fail(std::string message, bool unmarshaler = false) {
+    if (decoder == WireDecoder::kJson && !unmarshaler) {
+      if (error.empty()) error = std::move(message);
+      return;
+    }
+    error = std::move(message);
+    stopped = true;
+  }
 
   // `v` does not fit Go type `go` (a pointer's pointee) of struct field `owner`.`path`.
   void Mismatch(const json& v, const std::string& owner, const std::string& path,
                 std::string_view go) {
     if (decoder == WireDecoder::kJson) {
-      error = "json: cannot unmarshal " + ValueKind(v) + " into Go struct field " + owner + "." +
-              path + " of type " + std::string(Printed(go));
-      return;
+      return Fail("json: cannot unmarshal " + ValueKind(v) + " into Go struct field " + owner +
+                  "." + path + " of type " + std::string(Printed(go)));
     }
     // runtime.DefaultUnstructuredConverter's words, which do not name the field.
     const std::string kind = ConverterKind(v);
+    std::string words;
     const bool integer = go == "int32" || go == "int64" || go == "uint8";
     if (go.substr(0, 2) == "[]") {
-      error = "cannot restore slice from " + kind;
+      words = "cannot restore slice from " + kind;
     } else if (go.substr(0, 4) == "map[" || go == "v1.ResourceList") {
-      error = "cannot restore map from " + kind;
+      words = "cannot restore map from " + kind;
     } else if (Structs().count(go) || OpaqueObjects().count(go)) {
-      error = "cannot restore struct from: " + kind;
+      words = "cannot restore struct from: " + kind;
     } else if (go == "v1.Time" || go == "v1.MicroTime") {
       // Their UnmarshalJSON reads a string with encoding/json.
-      error = "json: cannot unmarshal " + ValueKind(v) + " into Go value of type string";
+      words = "json: cannot unmarshal " + ValueKind(v) + " into Go value of type string";
     } else if (go == "resource.Quantity") {
-      error =
-          "quantities must match the regular expression "
-          "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+      words = kQuantityFormatWrong;  // its UnmarshalJSON's, given the value's JSON text
     } else if (kind == "int64" && !integer && go != "bool") {
-      error = "cannot convert int64 to " + std::string(Printed(go));  // Go converts int to string
+      words = "cannot convert int64 to " + std::string(Printed(go));  // Go converts int to string
     } else if (kind == "float64" && integer) {
-      error = "cannot convert float64 to " + std::string(go);
+      words = "cannot convert float64 to " + std::string(go);
     } else {
-      error = "unrecognized type: " + std::string(integer || go == "bool" ? go : "string");
+      words = "unrecognized type: " + std::string(integer || go == "bool" ? go : "string");
     }
+    Fail(std::move(words));
   }
 
   // A number's mismatch: Go's decoder quotes the number when its kind is right but its value
@@ -440,14 +456,14 @@ struct Checker {
     if (decoder == WireDecoder::kUnstructured && v.is_number_float()) {
       return Mismatch(v, owner, path, go);
     }
-    error = "json: cannot unmarshal number " + v.dump() + " into Go struct field " + owner + "." +
-            path + " of type " + std::string(Printed(go));
+    Fail("json: cannot unmarshal number " + v.dump() + " into Go struct field " + owner + "." +
+         path + " of type " + std::string(Printed(go)));
   }
 
   // Checks `v` against Go type `go`; `owner` and `path` name the struct field it belongs to.
   void Check(const json& v, std::string_view go, const std::string& owner,
              const std::string& path) {
-    if (!error.empty() || v.is_null()) return;
+    if (stopped || v.is_null()) return;
     if (!go.empty() && go.front() == '*') go.remove_prefix(1);
     if (go == "[]uint8") {
       // Go's []byte: base64 text, its decoding error as the decoder's message, or a JSON array
@@ -464,8 +480,8 @@ struct Checker {
       Result<std::string> bytes = api::Base64Decode(v.get_ref<const std::string&>());
       if (!bytes) {
         // The converter reads the text back through encoding/json into a []byte.
-        error = (decoder == WireDecoder::kJson ? "" : "error decoding from json: ") +
-                bytes.error().message;
+        Fail((decoder == WireDecoder::kJson ? "" : "error decoding from json: ") +
+             bytes.error().message);
       }
       return;
     }
@@ -478,6 +494,12 @@ struct Checker {
     if (go.substr(0, kMap.size()) == kMap) {
       if (!v.is_object()) return Mismatch(v, owner, path, go);
       for (const auto& item : v.items()) Check(item.value(), go.substr(kMap.size()), owner, path);
+      return;
+    }
+    if (go == "v1.ResourceList") {
+      // map[string]resource.Quantity, which the decoder's messages call by its own name.
+      if (!v.is_object()) return Mismatch(v, owner, path, go);
+      for (const auto& item : v.items()) Check(item.value(), "resource.Quantity", owner, path);
       return;
     }
     auto fields = Structs().find(go);
@@ -507,8 +529,12 @@ struct Checker {
       return;
     }
     if (go == "resource.Quantity") {
-      if (!v.is_string() && !v.is_number()) Mismatch(v, owner, path, go);
-      return;
+      // Its UnmarshalJSON parses the value's JSON text (a string's without the quotes): a
+      // number is a quantity, and a bool, an array or an object (text starting with no digit,
+      // sign or dot) is ErrFormatWrong, which the JSON decoder returns as it is.
+      if (v.is_string() || v.is_number()) return;
+      if (decoder == WireDecoder::kJson) return Fail(kQuantityFormatWrong, /*unmarshaler=*/true);
+      return Mismatch(v, owner, path, go);
     }
     if (go == "int32" || go == "int64") {
       if (!v.is_number()) return Mismatch(v, owner, path, go);

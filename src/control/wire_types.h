@@ -14,8 +14,17 @@
 //
 //   Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 3
 //
+// A resource.Quantity (a field of that type, or a value of a v1.ResourceList such as
+// resources.limits or status.capacity) takes a string or a number (its UnmarshalJSON parses the
+// JSON text); a bool, array or object is answered with ParseQuantity's error, as the decoder
+// returns an UnmarshalJSON's error as it is:
+//
+//   Pod in version "v1" cannot be handled as a Pod: quantities must match the regular expression
+//   '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'
+//
 // Of several mismatches the first in key order is reported (Go's decoder keeps its first error;
-// kubectl sends keys sorted).
+// kubectl sends keys sorted), unless a later one is such an UnmarshalJSON error: that ends the
+// decoding and is returned instead.
 //
 // Coverage: every field the controllers, the runner, the printers and the selectors read, for
 // every served kind — metadata (ObjectMeta) of all kinds; spec and status of Pod, Job, Node,

@@ -156,6 +156,61 @@ TEST(WireTypes, BytesMayBeAJsonArrayOfByteValuesAsGoTakesThem) {
   EXPECT_EQ(config, json::parse(R"({"binaryData": {"b": "AP8="}, "data": {"d": "[1]"}})"));
 }
 
+// A resource.Quantity decodes itself (Quantity.UnmarshalJSON parses the value's JSON text): a
+// number is a quantity; a bool, array or object fails ParseQuantity with ErrFormatWrong, which
+// the decoder returns as it is and in place of any type error it met before.
+TEST(WireTypes, AQuantityThatIsNoStringOrNumberIsTheQuantityParseError) {
+  const auto pod_with_divisor = [](const std::string& divisor, const std::string& more = "") {
+    return R"({"spec": {"containers": [{"env": [{"name": "CPU", "valueFrom": {"resourceFieldRef":
+        {"resource": "limits.cpu", "divisor": )" +
+           divisor + "}}}]}]}" + more + "}";
+  };
+  const std::string format_wrong =
+      "Pod in version \"v1\" cannot be handled as a Pod: quantities must match the regular "
+      "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+  for (const char* refused : {"true", "false", "{}", R"({"m": 1})", "[]", R"(["1m"])", "[1]"}) {
+    EXPECT_EQ(Message("pods", pod_with_divisor(refused).c_str()), format_wrong) << refused;
+  }
+  for (const char* taken : {"5", "0", "-1", "1.5", "0.001", "1e3", "1E-3", "12345678901234567890",
+                            R"("1m")", R"("1Mi")", "null"}) {
+    EXPECT_EQ(Message("pods", pod_with_divisor(taken).c_str()), "") << taken;
+  }
+  // Before and after a type error the decoder met first in key order: the quantity's error.
+  EXPECT_EQ(Message("pods", ("{\"metadata\": {\"finalizers\": \"x\"}, " +
+                             pod_with_divisor("true").substr(1))
+                                .c_str()),
+            format_wrong);
+  EXPECT_EQ(Message("pods", pod_with_divisor("[]", R"(, "status": {"phase": 1})").c_str()),
+            format_wrong);
+  // A number: no error of its own; the type error found later is the answer.
+  EXPECT_EQ(Message("pods", pod_with_divisor("2", R"(, "status": {"phase": 1})").c_str()),
+            "Pod in version \"v1\" cannot be handled as a Pod: json: cannot unmarshal number into "
+            "Go struct field PodStatus.status.phase of type v1.PodPhase");
+
+  // A v1.ResourceList is a map[string]resource.Quantity: its values alike.
+  const auto limits = [](const std::string& list) {
+    return R"({"spec": {"containers": [{"resources": {"limits": )" + list + "}}]}}";
+  };
+  for (const char* refused :
+       {R"({"cpu": true})", R"({"memory": {}})", R"({"cpu": "1", "x": [1]})"}) {
+    EXPECT_EQ(Message("pods", limits(refused).c_str()), format_wrong) << refused;
+  }
+  EXPECT_EQ(Message("pods", limits(R"({"cpu": 1.5, "memory": "1Gi", "x": null})").c_str()), "");
+  EXPECT_EQ(Message("pods", limits("[]").c_str()),
+            "Pod in version \"v1\" cannot be handled as a Pod: json: cannot unmarshal array into "
+            "Go struct field ResourceRequirements.spec.containers.resources.limits of type "
+            "v1.ResourceList");
+  EXPECT_EQ(Message("nodes", R"({"status": {"capacity": {"cpu": false}}})"),
+            "Node in version \"v1\" cannot be handled as a Node: quantities must match the regular "
+            "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+  // The unstructured converter (a strategic merge patch's result) gives the value's JSON text
+  // to the same UnmarshalJSON.
+  EXPECT_EQ(WireDecodeError(Kind("pods"), json::parse(limits(R"({"cpu": true})")),
+                            WireDecoder::kUnstructured),
+            "quantities must match the regular expression "
+            "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+}
+
 // A strategic merge patch's result meets runtime.DefaultUnstructuredConverter instead: its words
 // name no field, and it walks a struct's fields in Go declaration order.
 TEST(WireTypes, TheUnstructuredConverterHasItsOwnWords) {

@@ -123,6 +123,25 @@ assert code == 7, f"kubectl exited {code}, want 7"
 PY
 pass "exec -it: a terminal of the client's size, exit code 7 propagated"
 
+# stdin, stdout, stderr and tty are booleans as the API server's parameter codec reads them: any
+# value but "0" or "false" (in any case), the empty one included, is true. A SPDY upgrade (no
+# WebSocket) shows which: refused for the protocol when a stream is asked for, else for none.
+exec_refusal() {  # exec_refusal QUERY: the message of the answer to a SPDY exec upgrade
+  curl -sk --http1.1 --max-time 10 -X POST -H "Authorization: Bearer $TOKEN" \
+    -H 'Connection: Upgrade' -H 'Upgrade: SPDY/3.1' \
+    "https://127.0.0.1:$PORT/api/v1/namespaces/default/pods/shell/exec?container=main&command=true&$1" |
+    jq -r .message
+}
+for query in stdout=yes 'stderr&stdin=0' stdin=; do
+  out=$(exec_refusal "$query")
+  [[ $out == 'exec and attach are served over WebSocket'* ]] || fail "exec ?$query: $out"
+done
+for query in 'stdout=0&stderr=FALSE' 'stdin=false&stdout=False'; do
+  out=$(exec_refusal "$query")
+  [[ $out == 'you must specify at least 1 of stdin, stdout, stderr' ]] || fail "exec ?$query: $out"
+done
+pass "exec: ?stdout=yes, ?stderr and ?stdin= ask for the stream, =0 and =false in any case do not"
+
 # --- attach: the container's output from now until it ends ---------------------------------------
 k apply -f - <<YAML
 apiVersion: v1

@@ -58,4 +58,31 @@ head=$(curl -sk --max-time 10 --compressed -D - -o /dev/null -H "Authorization: 
 grep -qi '^transfer-encoding: chunked' <<<"$head" || fail "watch is not chunked: $head"
 grep -qi '^content-encoding' <<<"$head" && fail "watch response is compressed: $head"
 pass "watch responses are chunked and never compressed"
+
+# ?watch is a boolean as the API server's parameter codec reads it (Convert_Slice_string_To_bool):
+# any value but "0" or "false" (in any case), the empty one of `?watch` included, watches.
+api() { curl -sk --max-time 10 -H "Authorization: Bearer $TOKEN" "$@"; }
+pods_answer() {  # pods_answer QUERY: the kind of the answer, or each streamed event's type
+  api "https://127.0.0.1:$PORT/api/v1/namespaces/default/pods?$1&timeoutSeconds=1" | jq -r '.type // .kind'
+}
+for query in watch=yes watch watch= watch=True; do
+  out=$(pods_answer "$query")
+  [[ ${out%%$'\n'*} == ADDED ]] || fail "?$query did not stream the watch event of pod/first: $out"
+done
+for query in watch=0 watch=FALSE; do
+  out=$(pods_answer "$query")
+  [[ $out == PodList ]] || fail "?$query did not list: $out"
+done
+pass "?watch=yes, ?watch and ?watch= watch; ?watch=0 and ?watch=FALSE list"
+
+# The request metrics read ?watch as the handler does, and for a GET only, as the API server's.
+api -o /dev/null -X POST -H 'Content-Type: application/json' -d '{"metadata": {"name": "c"}}' \
+  "https://127.0.0.1:$PORT/api/v1/namespaces/default/configmaps?watch=1"
+api -o /dev/null "https://127.0.0.1:$PORT/api/v1/namespaces/default/configmaps/c?watch=yes"
+m=$(api "https://127.0.0.1:$PORT/metrics")
+grep -q '^apiserver_request_total{verb="WATCH",resource="configmaps",code="200"} 1$' <<<"$m" ||
+  fail "a GET with ?watch=yes is not counted as a WATCH: $(grep '^apiserver_request_total' <<<"$m")"
+grep -q '^apiserver_request_total{verb="POST",resource="configmaps",code="201"} 1$' <<<"$m" ||
+  fail "a POST with ?watch=1 is not counted as a POST: $(grep '^apiserver_request_total' <<<"$m")"
+pass "request metrics: a GET with ?watch=yes is a WATCH, a POST with ?watch=1 a POST"
 echo "watch: all checks passed"
