@@ -13,6 +13,7 @@
 #include "common/hex.h"
 #include "control/admission.h"
 #include "control/go_fmt.h"
+#include "control/go_json.h"
 #include "control/objects.h"
 #include "control/openapi.h"
 #include "control/patch.h"
@@ -219,32 +220,6 @@ ApiResponse WithWarnings(ApiResponse response, const std::vector<std::string>& w
     response.headers.emplace_back("Warning", "299 - " + quoted + "\"");
   }
   return response;
-}
-
-// The patched object as Go's encoder writes JSON: compact, with <, >, &, U+2028 and U+2029
-// escaped. (Go's patcher leaves the parts a patch did not touch in the Go struct's field order;
-// serve stores keys sorted, so the text differs there from the API server's.)
-std::string GoJsonText(const json& value) {
-  const std::string text = Dump(value);
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '<') {
-      out += "\\u003c";
-    } else if (c == '>') {
-      out += "\\u003e";
-    } else if (c == '&') {
-      out += "\\u0026";
-    } else if (text.compare(i, 2, "\xE2\x80") == 0 && i + 2 < text.size() &&
-               (text[i + 2] == '\xA8' || text[i + 2] == '\xA9')) {
-      out += text[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 // The API server's answer when the object a patch produced does not decode into its Go type, or,
