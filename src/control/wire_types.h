@@ -57,4 +57,16 @@ enum class WireDecoder { kJson, kUnstructured };
 std::optional<std::string> WireDecodeError(const ResourceInfo& info, const json& object,
                                            WireDecoder decoder);
 
+// `object` (as serve stores it) as the API server's codec encodes the same object: the JSON text a
+// JSON or merge patch is applied to (apiserver's jsonPatcher). Compact, strings as Go's encoder
+// writes them (<, >, &, U+2028 and U+2029 escaped), each struct's fields in Go declaration order
+// (the table above; for the resource.k8s.io kinds the typed model's order, api::
+// ModelledSchemaDefinitions), map keys sorted. As Go writes a struct whatever its omitempty tag,
+// an absent struct field is written empty (`"status":{}`) and an absent metav1.Time as null;
+// null, empty lists and empty maps are left out, as omitempty leaves out their Go zero values.
+// Not modelled: the place of fields outside the table (kept after the known ones, sorted), the
+// order inside opaque core structs (sorted), and the zero scalars of Go fields without omitempty
+// that serve does not store.
+std::string GoEncodedJson(const ResourceInfo& info, const json& object);
+
 }  // namespace migdra::control
