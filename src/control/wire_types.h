@@ -64,9 +64,10 @@ std::optional<std::string> WireDecodeError(const ResourceInfo& info, const json&
 // ModelledSchemaDefinitions), map keys sorted. As Go writes a struct whatever its omitempty tag,
 // an absent struct field is written empty (`"status":{}`) and an absent metav1.Time as null;
 // null, empty lists and empty maps are left out, as omitempty leaves out their Go zero values.
-// Not modelled: the place of fields outside the table (kept after the known ones, sorted), the
-// order inside opaque core structs (sorted), and the zero scalars of Go fields without omitempty
-// that serve does not store.
+// Not modelled: the place of fields outside the table (written after the known ones, sorted),
+// the order inside opaque core structs (sorted), and scalar zero values: a stored "", 0 or false
+// is written as stored (Go leaves it out of an omitempty field), and an absent one is not written
+// (Go writes it for a field without omitempty, e.g. NodeSystemInfo's).
 std::string GoEncodedJson(const ResourceInfo& info, const json& object);
 
 }  // namespace migdra::control
