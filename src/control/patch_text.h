@@ -11,9 +11,10 @@
 // key order, string escapes and number spellings kept). So the text has the top-level keys
 // sorted, the objects an operation went through sorted, and everything else as it was.
 // What is decoded:
-// - JSON patch (Patch.Apply): the objects and arrays along each operation's path (findObject),
-//   the document or value a whole-document `replace` or a `test` compares (all of its objects and
-//   arrays, when the test passes); an operation's value and a `copy`'s copy stay as written.
+// - JSON patch (Patch.Apply): the objects and arrays along each operation's paths (findObject:
+//   "path", and "from" of move and copy); a whole-document `replace`'s value, one level; every
+//   object and array of the document's value that a passing `test` compared. An operation's value
+//   stays as written, and a `copy` places a new node of its source's text.
 // - Merge patch (MergePatch): each object of the current document that the patch merges an object
 //   into, and every patch value placed where the document had none or no object (null members of
 //   its objects pruned, which decodes all of its objects and arrays); a patch value that is not
