@@ -1,8 +1,8 @@
 // libFuzzer target: the three patch formats (control/patch.h). An input is
 // "FORMAT\nTARGET_JSON\nPATCH_JSON" with FORMAT m (merge), j (JSON patch) or s (strategic merge).
 // Documents nested deeper than the API's limit are skipped: the API rejects those before it
-// patches. Nothing may crash, and a merge patch applied a second time changes nothing (RFC 7386
-// patches are idempotent).
+// patches. Nothing may crash, a merge patch applied a second time changes nothing (RFC 7386
+// patches are idempotent), and the patched text as the API server quotes it (patch_text.h) is JSON.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -10,6 +10,7 @@
 
 #include "control/api_handler.h"
 #include "control/patch.h"
+#include "control/patch_text.h"
 #include "fuzz_decode.h"
 
 namespace {
@@ -44,6 +45,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)control::ApplyJsonPatch(target, patch);
   } else {
     (void)control::ApplyStrategicMergePatch(target, patch);
+  }
+  if (format == "m" || format == "j") {
+    Result<std::string> text = format == "m" ? control::MergePatchedText(target_text, input)
+                                             : control::JsonPatchedText(target_text, input);
+    Require(!text.ok() || json::accept(*text), "the patched text is JSON");
   }
   return 0;
 }

@@ -13,10 +13,12 @@
 #include "common/hex.h"
 #include "control/admission.h"
 #include "control/go_fmt.h"
+#include "control/go_json.h"
 #include "control/http_request.h"
 #include "control/objects.h"
 #include "control/openapi.h"
 #include "control/patch.h"
+#include "control/patch_text.h"
 #include "control/pod_logs.h"
 #include "control/protobuf_body.h"
 #include "control/wire_types.h"
@@ -220,30 +222,16 @@ ApiResponse WithWarnings(ApiResponse response, const std::vector<std::string>& w
   return response;
 }
 
-// The patched object as Go's encoder writes JSON: compact, with <, >, &, U+2028 and U+2029
-// escaped. (Go's patcher leaves the parts a patch did not touch in the Go struct's field order;
-// serve stores keys sorted, so the text differs there from the API server's.)
-std::string GoJsonText(const json& value) {
-  const std::string text = Dump(value);
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '<') {
-      out += "\\u003c";
-    } else if (c == '>') {
-      out += "\\u003e";
-    } else if (c == '&') {
-      out += "\\u0026";
-    } else if (text.compare(i, 2, "\xE2\x80") == 0 && i + 2 < text.size() &&
-               (text[i + 2] == '\xA8' || text[i + 2] == '\xA9')) {
-      out += text[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
+// The patched object's text that the API server quotes for a JSON or merge patch: the patch
+// applied by evanphx/json-patch to the codec's encoding of `current` (patch_text.h). Where that
+// library would not have applied the patch, which serve did apply, serve's patched object in Go's
+// encoding stands in.
+std::string PatchedObjectText(const ResourceInfo& info, bool merge, const json& current,
+                              const std::string& patch_text, const json& patched) {
+  const std::string current_text = GoEncodedJson(info, current);
+  Result<std::string> text = merge ? MergePatchedText(current_text, patch_text)
+                                   : JsonPatchedText(current_text, patch_text);
+  return text.ok() ? *text : GoJsonText(patched);
 }
 
 // The API server's answer when the object a patch produced does not decode into its Go type, or,
@@ -251,10 +239,13 @@ std::string GoJsonText(const json& value) {
 // Invalid about field "patch", of no kind and no name, so its message starts ` "" is invalid`.
 // The value quoted is, for a strategic merge patch, the patch as Go's %+v prints the decoded map,
 // with the unstructured converter's error (its unknown fields sorted); for a JSON or merge patch,
-// the patched object's JSON text, with the JSON decoder's error (without the "... cannot be
-// handled as ..." a create gets).
-std::optional<Error> PatchResultError(const ResourceInfo& info, bool strategic, const json& patch,
-                                      const json& patched, const WriteOptions& options) {
+// the patched object's JSON text as the API server has it (PatchedObjectText), with the JSON
+// decoder's error (without the "... cannot be handled as ..." a create gets).
+std::optional<Error> PatchResultError(const ResourceInfo& info, const std::string& patch_type,
+                                      const json& current, const ApiRequest& request,
+                                      const json& patch, const json& patched,
+                                      const WriteOptions& options) {
+  const bool strategic = patch_type == "application/strategic-merge-patch+json";
   std::optional<std::string> error =
       WireDecodeError(info, patched, strategic ? WireDecoder::kUnstructured : WireDecoder::kJson);
   if (!error && options.field_validation == FieldValidation::kStrict) {
@@ -270,7 +261,10 @@ std::optional<Error> PatchResultError(const ResourceInfo& info, bool strategic, 
     }
   }
   if (!error) return std::nullopt;
-  const std::string value = strategic ? GoFormatValue(patch) : GoJsonText(patched);
+  const std::string value =
+      strategic ? GoFormatValue(patch)
+                : PatchedObjectText(info, patch_type == "application/merge-patch+json", current,
+                                    request.body, patched);
   const std::string body = "Invalid value: " + GoQuote(value) + ": " + *error;
   return MakeError(ErrorReason::kInvalid, " \"\" is invalid: patch: " + body,
                    {{"FieldValueInvalid", "patch", body}});
@@ -856,8 +850,8 @@ ApiResponse ApiHandler::Patch(const ApiRequest& request, const ResourceTarget& t
     }
     if (!patched.ok()) return ErrorResponse(patched.error());
     if (NestsTooDeep(*patched)) return ErrorResponse(TooDeep("the patched object"));
-    if (std::optional<Error> refused = PatchResultError(
-            info, ct == "application/strategic-merge-patch+json", *body, *patched, *options)) {
+    if (std::optional<Error> refused =
+            PatchResultError(info, ct, *current, request, *body, *patched, *options)) {
       return ErrorResponse(*refused);
     }
     json object = std::move(*patched);

@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "common/go_strconv.h"
 #include "control/protobuf_body.h"
 
 namespace migdra::control {
@@ -332,6 +333,102 @@ TEST_F(ApiHandlerTest, StrictFieldValidationOfAPatchIsAnInvalidPatch) {
   EXPECT_EQ(warned.status, 200) << warned.body;
   ASSERT_EQ(warned.headers.size(), 1u);
   EXPECT_EQ(warned.headers[0].second, R"(299 - "unknown field \"metadata.wat\"")");
+}
+
+// The value a JSON or merge patch's 422 quotes is the patched object's text as the API server
+// has it: gopkg.in/evanphx/json-patch.v4 applied to the codec's encoding of the stored object
+// (compact; struct fields in Go declaration order, so ObjectMeta's name, namespace, uid,
+// resourceVersion, generation, creationTimestamp, labels, and ExactDeviceRequest's
+// deviceClassName, allocationMode, count; `"status":{}` as Go writes a struct). The library holds
+// the document as lazy nodes and decodes a node, into a Go map written back with sorted keys, only
+// when an operation needs its members; other nodes are written back as their bytes came. Each
+// expected text below follows those rules by hand:
+// - the top level is always decoded: apiVersion, kind, metadata, spec, status, sorted;
+// - JSON patch (Patch.Apply): findObject decodes each object and array on the operation's path;
+//   the operation's value is its own bytes, compacted (key order and spelling kept);
+// - merge patch (MergePatch): an object the patch merges an object into is decoded; a patch
+//   value placed where the document had no such key goes through pruneNulls, which decodes all of
+//   it (sorted) and drops its null members; a merged-in raw string keeps its bytes, and Go's
+//   encoder escapes its '<' as \u003c.
+// $UID, $RV and $TS stand for the stored object's uid, resourceVersion and creationTimestamp.
+TEST_F(ApiHandlerTest, JsonAndMergePatchesQuoteTheObjectAsTheApiServerPatchedIt) {
+  json claim = Claim("c1");
+  claim["metadata"]["labels"] = {{"b", "2"}, {"a", "1"}};
+  ASSERT_EQ(Call("POST", kClaims, claim.dump()).status, 201);
+  const std::string path = std::string(kClaims) + "/c1";
+  const json stored = json::parse(Call("GET", path).body);
+  auto with_stored = [&](std::string text) {
+    const std::pair<const char*, std::string> values[] = {
+        {"$UID", stored["metadata"]["uid"]},
+        {"$RV", stored["metadata"]["resourceVersion"]},
+        {"$TS", stored["metadata"]["creationTimestamp"]}};
+    for (const auto& [name, value] : values) text.replace(text.find(name), strlen(name), value);
+    return text;
+  };
+  const std::string untouched_meta =
+      R"("metadata":{"name":"c1","namespace":"default","uid":"$UID","resourceVersion":"$RV",)"
+      R"("generation":1,"creationTimestamp":"$TS","labels":{"a":"1","b":"2"}})";
+  const std::string untouched_spec =
+      R"("spec":{"devices":{"requests":[{"name":"gpu","exactly":{"deviceClassName":"mig",)"
+      R"("allocationMode":"ExactCount","count":1}}]}})";
+  struct Case {
+    const char* name;
+    const char* content_type;
+    const char* patch;
+    std::string text;  // the patched object's text, with $UID, $RV, $TS
+    const char* error;
+  };
+  const Case cases[] = {
+      {"JSON patch replacing a label with an object: metadata and labels decoded, spec as stored",
+       "application/json-patch+json",
+       R"([{"op": "replace", "path": "/metadata/labels/a", "value": {"y": 1, "x": 2}}])",
+       R"({"apiVersion":"resource.k8s.io/v1","kind":"ResourceClaim","metadata":{)"
+       R"("creationTimestamp":"$TS","generation":1,"labels":{"a":{"y":1,"x":2},"b":"2"},)"
+       R"("name":"c1","namespace":"default","resourceVersion":"$RV","uid":"$UID"},)" +
+           untouched_spec + R"(,"status":{}})",
+       "json: cannot unmarshal object into Go struct field ObjectMeta.metadata.labels of type "
+       "string"},
+      {"JSON patch adding an unknown field (Strict): the path to it decoded, metadata as stored",
+       "application/json-patch+json",
+       R"([{"op": "add", "path": "/spec/devices/requests/0/exactly/zz", "value": {"b": true, "a": null}}])",
+       R"({"apiVersion":"resource.k8s.io/v1","kind":"ResourceClaim",)" + untouched_meta +
+           R"(,"spec":{"devices":{"requests":[{"exactly":{"allocationMode":"ExactCount",)"
+           R"("count":1,"deviceClassName":"mig","zz":{"b":true,"a":null}},"name":"gpu"}]}},)"
+           R"("status":{}})",
+       "strict decoding error: unknown field \"spec.devices.requests[0].exactly.zz\""},
+      {"merge patch setting a label to a number: the labels merged into are decoded",
+       "application/merge-patch+json",
+       R"({"metadata": {"labels": {"a": 5, "b": null, "c": "<3"}}})",
+       R"({"apiVersion":"resource.k8s.io/v1","kind":"ResourceClaim","metadata":{)"
+       R"("creationTimestamp":"$TS","generation":1,"labels":{"a":5,"c":"\u003c3"},"name":"c1",)"
+       R"("namespace":"default","resourceVersion":"$RV","uid":"$UID"},)" +
+           untouched_spec + R"(,"status":{}})",
+       "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type "
+       "string"},
+      {"merge patch adding new objects: pruneNulls decodes them all, sorted, nulls dropped",
+       "application/merge-patch+json",
+       R"({"metadata": {"annotations": {"z": "1", "a": null, "m": "2"}, "ownerReferences": [
+           {"uid": "u", "name": "p", "kind": "Pod", "apiVersion": "v1", "controller": "yes",
+            "blockOwnerDeletion": null}]}})",
+       R"({"apiVersion":"resource.k8s.io/v1","kind":"ResourceClaim","metadata":{)"
+       R"("annotations":{"m":"2","z":"1"},"creationTimestamp":"$TS","generation":1,)"
+       R"("labels":{"a":"1","b":"2"},"name":"c1","namespace":"default","ownerReferences":[{)"
+       R"("apiVersion":"v1","controller":"yes","kind":"Pod","name":"p","uid":"u"}],)"
+       R"("resourceVersion":"$RV","uid":"$UID"},)" +
+           untouched_spec + R"(,"status":{}})",
+       "json: cannot unmarshal string into Go struct field "
+       "OwnerReference.metadata.ownerReferences.controller of type bool"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const ApiResponse response =
+        Call("PATCH", path, c.patch, c.content_type, {{"fieldValidation", "Strict"}});
+    ASSERT_EQ(response.status, 422) << response.body;
+    const std::string cause = "Invalid value: " + GoQuote(with_stored(c.text)) + ": " + c.error;
+    const json status = json::parse(response.body);
+    EXPECT_EQ(status["message"], " \"\" is invalid: patch: " + cause);
+    EXPECT_EQ(status["details"]["causes"][0]["message"], cause);
+  }
 }
 
 TEST_F(ApiHandlerTest, DeleteHonoursFinalizers) {

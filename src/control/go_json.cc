@@ -361,4 +361,41 @@ std::optional<std::string> GoJsonUnmarshalIntoMapError(std::string_view text) {
          " into Go value of type map[string]interface {}";
 }
 
+std::string GoCompactJson(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  bool escaped = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (IsSpace(static_cast<unsigned char>(c))) {
+      continue;
+    } else if (c == '"') {
+      in_string = true;
+    }
+    if (c == '<' || c == '>' || c == '&') {
+      out += c == '<' ? "\\u003c" : c == '>' ? "\\u003e" : "\\u0026";
+    } else if (text.compare(i, 2, "\xE2\x80") == 0 && i + 2 < text.size() &&
+               (text[i + 2] == '\xA8' || text[i + 2] == '\xA9')) {
+      out += text[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string GoJsonText(const nlohmann::json& value) {
+  return GoCompactJson(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
 }  // namespace migdra::control

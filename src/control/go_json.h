@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 namespace migdra::control {
 
 // The error Go's json.Valid-style check (the scan json.Unmarshal runs before decoding) reports
@@ -26,5 +28,14 @@ std::optional<std::string> GoJsonSyntaxError(std::string_view text);
 // The error json.Unmarshal(text, &map[string]interface{}{}) returns, or nullopt when it succeeds
 // (an object, or null, which leaves the map nil).
 std::optional<std::string> GoJsonUnmarshalIntoMapError(std::string_view text);
+
+// `text` (JSON) as Go's encoder writes a json.Marshaler's output (json.Compact with HTML
+// escaping): whitespace outside strings removed, and <, >, &, U+2028 and U+2029 written as \u
+// escapes; everything else, string escapes and number spellings included, kept byte for byte.
+std::string GoCompactJson(std::string_view text);
+
+// `value` as Go's json.Marshal writes it: compact, keys in the order of `value` (sorted), and
+// escaped as GoCompactJson; bytes that are not UTF-8 become U+FFFD, as Go writes them.
+std::string GoJsonText(const nlohmann::json& value);
 
 }  // namespace migdra::control

@@ -74,5 +74,15 @@ TEST(GoJson, NestingBeyondGosLimitIsASyntaxError) {
             "invalid character '[' exceeded max depth");
 }
 
+// json.Compact with HTML escaping, as Go's encoder writes a json.Marshaler's bytes: spacing
+// outside strings goes; key order, string escapes and number spellings stay.
+TEST(GoJson, CompactKeepsTheBytesButSpacingAndEscapesHtml) {
+  EXPECT_EQ(GoCompactJson("{ \"b\" : [1.50, 1e3 ],\n\t\"a\": \"x y\\u0041\" }"),
+            R"({"b":[1.50,1e3],"a":"x y\u0041"})");
+  EXPECT_EQ(GoCompactJson("\"<a & b>\xE2\x80\xA8\xE2\x80\xA9\""),
+            R"("\u003ca \u0026 b\u003e\u2028\u2029")");
+  EXPECT_EQ(GoJsonText(nlohmann::json{{"z", "<"}, {"a", 1}}), R"({"a":1,"z":"\u003c"})");
+}
+
 }  // namespace
 }  // namespace migdra::control

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "control/patch_text.h"
 #include "control/selectors.h"
 
 namespace migdra::control {
@@ -110,6 +111,51 @@ TEST(SelectorTest, FieldSelectors) {
   EXPECT_FALSE(FieldSelector::Parse("metadata.name=q")->Matches(pod));
   EXPECT_TRUE(FieldSelector::Parse("spec.missing=")->Matches(pod));
   EXPECT_FALSE(FieldSelector::Parse("nonsense").ok());
+}
+
+// The patched text as gopkg.in/evanphx/json-patch.v4 writes it (patch_text.h). Each expected
+// text is derived by hand from the library: the top level is always decoded (keys sorted); a
+// JSON patch decodes the objects and arrays along an operation's path (findObject, for "from"
+// and "path"), a passing test decodes the value it compared, a whole-document replace decodes the
+// new document one level; values keep their bytes, compacted, with '<' written as \u003c; a copy
+// is the source's text. A merge patch decodes each object merged into; a patch value meeting no
+// object is pruned of nulls (decoding all of it), an array meeting an object is kept as written.
+TEST(PatchTextTest, OnlyTheNodesAnOperationNeedsAreDecoded) {
+  const std::string current = R"({"b":{"y":1,"x":2},"a":[{"q":1,"p":2}],"c":"<"})";
+  struct Case {
+    const char* patch;
+    const char* text;
+  };
+  const Case json_patches[] = {
+      {R"([{"op": "test", "path": "/b", "value": {"x": 2, "y": 1}}])",
+       R"({"a":[{"q":1,"p":2}],"b":{"x":2,"y":1},"c":"\u003c"})"},
+      {R"([{"op": "copy", "from": "/b", "path": "/d"}])",
+       R"({"a":[{"q":1,"p":2}],"b":{"y":1,"x":2},"c":"\u003c","d":{"y":1,"x":2}})"},
+      {R"([{"op": "move", "from": "/a/0", "path": "/b/z"}])",
+       R"({"a":[],"b":{"x":2,"y":1,"z":{"q":1,"p":2}},"c":"\u003c"})"},
+      {R"([{"op": "add", "path": "/a/-", "value": { "k" : "v" }}])",
+       R"({"a":[{"q":1,"p":2},{"k":"v"}],"b":{"y":1,"x":2},"c":"\u003c"})"},
+      {R"([{"op": "remove", "path": "/a/-1"}])", R"({"a":[],"b":{"y":1,"x":2},"c":"\u003c"})"},
+      {R"([{"op": "replace", "path": "", "value": {"z": {"n": 1, "m": 2}, "y": 0}}])",
+       R"({"y":0,"z":{"n":1,"m":2}})"},
+  };
+  for (const Case& c : json_patches) {
+    Result<std::string> text = JsonPatchedText(current, c.patch);
+    ASSERT_TRUE(text.ok()) << c.patch << ": " << text.error().message;
+    EXPECT_EQ(*text, c.text) << c.patch;
+  }
+  const Case merge_patches[] = {
+      {R"({"b": {"w": null, "x": 3}, "c": {"k": [{"s": 1, "r": null}]}})",
+       R"({"a":[{"q":1,"p":2}],"b":{"x":3,"y":1},"c":{"k":[{"s":1}]}})"},
+      {R"({"b": [{"y": null}]})", R"({"a":[{"q":1,"p":2}],"b":[{"y":null}],"c":"\u003c"})"},
+  };
+  for (const Case& c : merge_patches) {
+    Result<std::string> text = MergePatchedText(current, c.patch);
+    ASSERT_TRUE(text.ok()) << c.patch << ": " << text.error().message;
+    EXPECT_EQ(*text, c.text) << c.patch;
+  }
+  EXPECT_FALSE(JsonPatchedText(current, R"([{"op": "remove", "path": "/a/1"}])").ok());
+  EXPECT_FALSE(JsonPatchedText(current, R"([{"op": "test", "path": "/c", "value": ">"}])").ok());
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "api/config_data.h"
+#include "api/schema.h"
+#include "control/go_json.h"
 
 namespace migdra::control {
 namespace {
@@ -47,8 +49,8 @@ const StructTable& Structs() {
         {"finalizers", "[]string"},
         {"managedFields", "[]v1.ManagedFieldsEntry"}}},
       {"v1.OwnerReference",
-       {{"apiVersion", "string"},
-        {"kind", "string"},
+       {{"kind", "string"},
+        {"apiVersion", "string"},
         {"name", "string"},
         {"uid", "types.UID"},
         {"controller", "*bool"},
@@ -60,8 +62,8 @@ const StructTable& Structs() {
        {{"key", "string"}, {"operator", "v1.LabelSelectorOperator"}, {"values", "[]string"}}},
       // core/v1 Pod
       {"v1.Pod",
-       {{"apiVersion", "string"},
-        {"kind", "string"},
+       {{"kind", "string"},
+        {"apiVersion", "string"},
         {"metadata", "v1.ObjectMeta"},
         {"spec", "v1.PodSpec"},
         {"status", "v1.PodStatus"}}},
@@ -171,8 +173,8 @@ const StructTable& Structs() {
       {"v1.PodResourceClaimStatus", {{"name", "string"}, {"resourceClaimName", "*string"}}},
       // batch/v1 Job
       {"v1.Job",
-       {{"apiVersion", "string"},
-        {"kind", "string"},
+       {{"kind", "string"},
+        {"apiVersion", "string"},
         {"metadata", "v1.ObjectMeta"},
         {"spec", "v1.JobSpec"},
         {"status", "v1.JobStatus"}}},
@@ -209,8 +211,8 @@ const StructTable& Structs() {
       {"v1.UncountedTerminatedPods", {{"succeeded", "[]types.UID"}, {"failed", "[]types.UID"}}},
       // core/v1 Node
       {"v1.Node",
-       {{"apiVersion", "string"},
-        {"kind", "string"},
+       {{"kind", "string"},
+        {"apiVersion", "string"},
         {"metadata", "v1.ObjectMeta"},
         {"spec", "v1.NodeSpec"},
         {"status", "v1.NodeStatus"}}},
@@ -253,8 +255,8 @@ const StructTable& Structs() {
         {"architecture", "string"}}},
       // core/v1 Namespace
       {"v1.Namespace",
-       {{"apiVersion", "string"},
-        {"kind", "string"},
+       {{"kind", "string"},
+        {"apiVersion", "string"},
         {"metadata", "v1.ObjectMeta"},
         {"spec", "v1.NamespaceSpec"},
         {"status", "v1.NamespaceStatus"}}},
@@ -269,8 +271,8 @@ const StructTable& Structs() {
         {"message", "string"}}},
       // core/v1 Event
       {"v1.Event",
-       {{"apiVersion", "string"},
-        {"kind", "string"},
+       {{"kind", "string"},
+        {"apiVersion", "string"},
         {"metadata", "v1.ObjectMeta"},
         {"involvedObject", "v1.ObjectReference"},
         {"reason", "string"},
@@ -295,15 +297,15 @@ const StructTable& Structs() {
       {"v1.EventSource", {{"component", "string"}, {"host", "string"}}},
       // core/v1 ConfigMap and Secret
       {"v1.ConfigMap",
-       {{"apiVersion", "string"},
-        {"kind", "string"},
+       {{"kind", "string"},
+        {"apiVersion", "string"},
         {"metadata", "v1.ObjectMeta"},
         {"immutable", "*bool"},
         {"data", "map[string]string"},
         {"binaryData", "map[string][]uint8"}}},
       {"v1.Secret",
-       {{"apiVersion", "string"},
-        {"kind", "string"},
+       {{"kind", "string"},
+        {"apiVersion", "string"},
         {"metadata", "v1.ObjectMeta"},
         {"immutable", "*bool"},
         {"data", "map[string][]uint8"},
@@ -312,26 +314,26 @@ const StructTable& Structs() {
       // resource.k8s.io/v1: the shape the server itself touches before the api module's decoder
       // (defaulting walks spec / spec.spec); the rest is that decoder's.
       {"resource/v1.DeviceClass",
-       {{"apiVersion", "string"},
-        {"kind", "string"},
+       {{"kind", "string"},
+        {"apiVersion", "string"},
         {"metadata", "v1.ObjectMeta"},
         {"spec", "v1.DeviceClassSpec"}}},
       {"resource/v1.ResourceClaim",
-       {{"apiVersion", "string"},
-        {"kind", "string"},
+       {{"kind", "string"},
+        {"apiVersion", "string"},
         {"metadata", "v1.ObjectMeta"},
         {"spec", "v1.ResourceClaimSpec"},
         {"status", "v1.ResourceClaimStatus"}}},
       {"resource/v1.ResourceClaimTemplate",
-       {{"apiVersion", "string"},
-        {"kind", "string"},
+       {{"kind", "string"},
+        {"apiVersion", "string"},
         {"metadata", "v1.ObjectMeta"},
         {"spec", "v1.ResourceClaimTemplateSpec"}}},
       {"v1.ResourceClaimTemplateSpec",
        {{"metadata", "v1.ObjectMeta"}, {"spec", "v1.ResourceClaimSpec"}}},
       {"resource/v1.ResourceSlice",
-       {{"apiVersion", "string"},
-        {"kind", "string"},
+       {{"kind", "string"},
+        {"apiVersion", "string"},
         {"metadata", "v1.ObjectMeta"},
         {"spec", "v1.ResourceSliceSpec"}}},
   };
@@ -549,6 +551,150 @@ struct Checker {
   }
 };
 
+// Go writes a non-pointer struct field whatever its omitempty tag.
+bool IsStructValue(std::string_view go) {
+  return Structs().count(go) || (OpaqueObjects().count(go) && go != "v1.ResourceList");
+}
+
+bool IsTime(std::string_view go) { return go == "v1.Time" || go == "v1.MicroTime"; }
+
+// The typed model's definitions (resource.k8s.io structs, fields in Go order) by full name.
+const std::map<std::string, api::SchemaDefinition, std::less<>>& ModelledDefinitions() {
+  static const auto definitions = [] {
+    std::map<std::string, api::SchemaDefinition, std::less<>> out;
+    for (api::SchemaDefinition& d : api::ModelledSchemaDefinitions()) out[d.name] = std::move(d);
+    return out;
+  }();
+  return definitions;
+}
+
+const api::SchemaDefinition* ModelledDefinition(std::string_view full_name) {
+  auto it = ModelledDefinitions().find(full_name);
+  return it == ModelledDefinitions().end() ? nullptr : &it->second;
+}
+
+// Writes JSON text as the API server's codec encodes the Go struct behind a stored object.
+class GoEncoder {
+ public:
+  std::string text;
+
+  // `v` as a value of Go type `go`.
+  void Value(const json& v, std::string_view go) {
+    if (!go.empty() && go.front() == '*') go.remove_prefix(1);
+    constexpr std::string_view kMap = "map[string]";
+    if (go.substr(0, 2) == "[]" && go != "[]uint8" && v.is_array()) {
+      text += '[';
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (i) text += ',';
+        Value(v[i], go.substr(2));
+      }
+      text += ']';
+    } else if (go.substr(0, kMap.size()) == kMap && v.is_object()) {
+      text += '{';
+      bool first = true;
+      for (const auto& [key, item] : v.items()) {
+        Key(key, first);
+        Value(item, go.substr(kMap.size()));
+      }
+      text += '}';
+    } else if (auto fields = Structs().find(go); fields != Structs().end() && v.is_object()) {
+      Struct(v, fields->second);
+    } else if (const api::SchemaDefinition* modelled =
+                   ModelledDefinition(api::SchemaFullName("resource." + StructName(go)));
+               modelled && OpaqueObjects().count(go) && v.is_object()) {
+      Modelled(v, *modelled);
+    } else {
+      text += GoJsonText(v);
+    }
+  }
+
+ private:
+  void Key(const std::string& key, bool& first) {
+    if (!first) text += ',';
+    first = false;
+    text += GoJsonText(json(key)) + ":";
+  }
+
+  // Whether omitempty (or a nil pointer, slice or map) leaves out the field.
+  static bool Omitted(const json& v, std::string_view go) {
+    if (!go.empty() && go.front() == '*') return v.is_null();
+    if (IsStructValue(go) || IsTime(go)) return false;
+    return v.is_null() || (v.is_structured() && v.empty());
+  }
+
+  void Struct(const json& v, const std::vector<FieldType>& fields) {
+    text += '{';
+    bool first = true;
+    std::set<std::string_view> known;
+    for (const FieldType& f : fields) {
+      known.insert(f.json);
+      auto it = v.find(f.json);
+      if (it != v.end() && Omitted(*it, f.go)) continue;
+      if (it == v.end() && !IsStructValue(f.go) && !IsTime(f.go)) continue;
+      Key(f.json, first);
+      const bool empty_struct = IsStructValue(f.go) && (it == v.end() || it->is_null());
+      if (empty_struct) {
+        Value(json::object(), f.go);
+      } else if (it == v.end()) {
+        text += "null";  // a zero metav1.Time
+      } else {
+        Value(*it, f.go);
+      }
+    }
+    for (const auto& [key, item] : v.items()) {
+      if (known.count(key)) continue;
+      Key(key, first);
+      text += GoJsonText(item);
+    }
+    text += '}';
+  }
+
+  void Modelled(const json& v, const api::SchemaDefinition& definition) {
+    text += '{';
+    bool first = true;
+    std::set<std::string_view> known;
+    for (const api::SchemaProperty& p : definition.properties) {
+      known.insert(p.name);
+      auto it = v.find(p.name);
+      if (it == v.end() || it->is_null() || (it->is_structured() && it->empty())) continue;
+      Key(p.name, first);
+      Typed(*it, p.type);
+    }
+    for (const auto& [key, item] : v.items()) {
+      if (known.count(key)) continue;
+      Key(key, first);
+      text += GoJsonText(item);
+    }
+    text += '}';
+  }
+
+  void Typed(const json& v, const api::SchemaType& type) {
+    using Kind = api::SchemaType::Kind;
+    const api::SchemaDefinition* definition =
+        type.kind == Kind::kObject ? ModelledDefinition(type.definition) : nullptr;
+    if (definition && v.is_object()) {
+      Modelled(v, *definition);
+    } else if (type.kind == Kind::kArray && type.element && v.is_array()) {
+      text += '[';
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (i) text += ',';
+        Typed(v[i], *type.element);
+      }
+      text += ']';
+    } else if (type.kind == Kind::kMap && type.element && v.is_object()) {
+      text += '{';
+      bool first = true;
+      for (const auto& [key, item] : v.items()) {
+        Key(key, first);
+        Typed(item, *type.element);
+      }
+      text += '}';
+    } else {
+      text += GoJsonText(v);
+    }
+  }
+};
+
 std::string TopLevelType(const ResourceInfo& info) {
   return (info.group.empty() || info.group == "batch" ? "" : "resource/") + info.version + "." +
          info.kind;
@@ -573,6 +719,12 @@ std::optional<Error> WireTypeError(const ResourceInfo& info, const json& object)
   return MakeError(ErrorReason::kBadRequest, info.kind + " in version \"" + info.version +
                                                  "\" cannot be handled as a " + info.kind + ": " +
                                                  *error);
+}
+
+std::string GoEncodedJson(const ResourceInfo& info, const json& object) {
+  GoEncoder encoder;
+  encoder.Value(object, TopLevelType(info));
+  return encoder.text;
 }
 
 void EncodeByteArrays(const ResourceInfo& info, json& object) {

@@ -66,4 +66,17 @@ enum class WireDecoder { kJson, kUnstructured };
 std::optional<std::string> WireDecodeError(const ResourceInfo& info, const json& object,
                                            WireDecoder decoder);
 
+// `object` (as serve stores it) as the API server's codec encodes the same object: the JSON text a
+// JSON or merge patch is applied to (apiserver's jsonPatcher). Compact, strings as Go's encoder
+// writes them (<, >, &, U+2028 and U+2029 escaped), each struct's fields in Go declaration order
+// (the table above; for the resource.k8s.io kinds the typed model's order, api::
+// ModelledSchemaDefinitions), map keys sorted. As Go writes a struct whatever its omitempty tag,
+// an absent struct field is written empty (`"status":{}`) and an absent metav1.Time as null;
+// null, empty lists and empty maps are left out, as omitempty leaves out their Go zero values.
+// Not modelled: the place of fields outside the table (written after the known ones, sorted),
+// the order inside opaque core structs (sorted), and scalar zero values: a stored "", 0 or false
+// is written as stored (Go leaves it out of an omitempty field), and an absent one is not written
+// (Go writes it for a field without omitempty, e.g. NodeSystemInfo's).
+std::string GoEncodedJson(const ResourceInfo& info, const json& object);
+
 }  // namespace migdra::control

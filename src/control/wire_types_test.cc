@@ -251,5 +251,28 @@ TEST(WireTypes, TheUnstructuredConverterHasItsOwnWords) {
                                WireDecoder::kUnstructured));
 }
 
+// The API server's codec writes a Go struct: fields in declaration order, a struct field even when
+// empty (Pod.status, Container.resources), a zero metav1.Time as null (creationTimestamp), and
+// nothing for omitempty fields holding null, an empty map or an empty list; map keys sorted. The
+// resource.k8s.io kinds follow the typed model's order (ExactDeviceRequest: deviceClassName,
+// allocationMode, count).
+TEST(WireTypes, GoEncodedJsonWritesFieldsInGoOrder) {
+  EXPECT_EQ(GoEncodedJson(Kind("pods"), json::parse(R"({"apiVersion": "v1", "kind": "Pod",
+      "metadata": {"name": "p", "labels": {"z": "1", "a": "<"}, "annotations": {},
+                   "finalizers": null},
+      "spec": {"containers": [{"image": "i", "name": "c"}], "restartPolicy": "Never"}})")),
+            R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":"p","creationTimestamp":null,)"
+            R"("labels":{"a":"\u003c","z":"1"}},"spec":{"containers":[{"name":"c","image":"i",)"
+            R"("resources":{}}],"restartPolicy":"Never"},"status":{}})");
+  EXPECT_EQ(GoEncodedJson(Kind("resourceclaims"), json::parse(R"({"apiVersion":
+      "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"uid": "u", "name": "c"},
+      "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"count": 1,
+      "allocationMode": "ExactCount", "deviceClassName": "mig"}}]}}})")),
+            R"({"kind":"ResourceClaim","apiVersion":"resource.k8s.io/v1","metadata":{"name":"c",)"
+            R"("uid":"u","creationTimestamp":null},"spec":{"devices":{"requests":[{"name":"gpu",)"
+            R"("exactly":{"deviceClassName":"mig","allocationMode":"ExactCount","count":1}}]}},)"
+            R"("status":{}})");
+}
+
 }  // namespace
 }  // namespace migdra::control
