@@ -224,6 +224,15 @@ Result<json> UpdateObject(Store& store, const ResourceInfo& info, json object, b
 
 Result<json> DeleteObject(Store& store, const ResourceInfo& info, const std::string& ns,
                           const std::string& name, const DeleteOptions& options) {
+  // The NamespaceLifecycle admission plugin: the namespaces every cluster starts with stay.
+  if (info.plural == "namespaces" &&
+      (name == "default" || name == "kube-system" || name == "kube-public")) {
+    Error immortal = MakeError(ErrorReason::kForbidden, "namespaces \"" + name +
+                                                            "\" is forbidden: this namespace may "
+                                                            "not be deleted");
+    immortal.subject = {name, "", "namespaces"};
+    return immortal;
+  }
   for (int attempt = 0; attempt < 5; ++attempt) {
     std::optional<json> current = store.Get(info.StoreKey(), ns, name);
     if (!current) {

@@ -49,7 +49,8 @@ struct DeleteOptions {
 };
 
 // Deletes, or marks for deletion (deletionTimestamp) an object that has finalizers. Returns the
-// object as last stored.
+// object as last stored. The namespaces default, kube-system and kube-public are never deleted
+// (Forbidden, as the API server's NamespaceLifecycle admission answers).
 Result<json> DeleteObject(Store& store, const ResourceInfo& info, const std::string& ns,
                           const std::string& name, const DeleteOptions& options = {});
 

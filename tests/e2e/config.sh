@@ -24,6 +24,9 @@ k get cm app | grep -Eq '^app +3 ' || fail "kubectl get cm columns: $(k get cm a
 # kubectl's other typed create commands for served kinds also send protobuf.
 k create namespace team-a | grep -q '^namespace/team-a created$' || fail "kubectl create namespace"
 [[ $(k get namespace team-a -o jsonpath='{.status.phase}') == Active ]] || fail "namespace team-a"
+out=$(k delete namespace default 2>&1) && fail "kubectl delete namespace default succeeded"
+[[ $out == 'Error from server (Forbidden): namespaces "default" is forbidden: this namespace may not be deleted' ]] ||
+  fail "kubectl delete namespace default: $out"
 k create job -n team-a hello --image=busybox -- echo "hello from a job" >/dev/null
 [[ $(k get job -n team-a hello -o json | jq -c '.spec.template.spec | [.restartPolicy, .containers[0].name, .containers[0].command]') == '["Never","hello",["echo","hello from a job"]]' ]] ||
   fail "kubectl create job: $(k get job -n team-a hello -o json | jq -c .spec)"
