@@ -110,7 +110,7 @@ followed=$(k logs -f --tail=1 tailed)
 [[ $followed == $'b\nc' ]] || fail "kubectl logs -f --tail=1: $followed"
 invalid=$(k get --raw '/api/v1/namespaces/default/pods/lines/log?tailLines=-1' 2>&1) &&
   fail "tailLines=-1 answered: $invalid"
-[[ $invalid == *'The request is invalid: tailLines: Invalid value: -1: must be greater than or equal to 0'* ]] ||
+[[ $invalid == *'The PodLogOptions "lines" is invalid: tailLines: Invalid value: -1: must be greater than or equal to 0'* ]] ||
   fail "tailLines=-1: $invalid"
 invalid=$(k get --raw '/api/v1/namespaces/default/pods/lines/log?sinceSeconds=5&sinceTime=2026-12-06T05:00:00Z' 2>&1) &&
   fail "sinceSeconds and sinceTime answered: $invalid"
