@@ -158,6 +158,16 @@ std::vector<Error> ValidateDocument(const json& document, const DocumentCheck& c
     }
     return errors;
   }
+  // What the API server's decoder refuses (a quantity that does not parse, a wrong type) is its
+  // one BadRequest before any validation, whatever the kind.
+  if (document.is_object()) {
+    const std::string api_version = document.value("apiVersion", "");
+    for (const ResourceInfo& info : AllResources()) {
+      if (info.kind != kind || info.GroupVersion() != api_version) continue;
+      if (std::optional<Error> error = WireTypeError(info, document))
+        return {MakeError(error->message)};
+    }
+  }
   std::vector<Error> decoding, validation;
   Check(document, check, decoding, validation);
   decoding.insert(decoding.end(), validation.begin(), validation.end());

@@ -3,12 +3,14 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "api/config_data.h"
+#include "api/quantity.h"
 #include "api/schema.h"
 #include "control/go_json.h"
 
@@ -402,6 +404,20 @@ constexpr const char* kQuantityFormatWrong =
     "quantities must match the regular expression "
     "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 
+// Why ParseQuantity refuses a quantity string as UnmarshalJSON passes it (trimmed of white
+// space), in its words; nullopt when it parses. Quantities beyond what api::Quantity holds (more
+// than 37 significant digits, a value past its range) are refused in api::Quantity's words, where
+// the API server's arbitrary-precision decimals might still take them.
+std::optional<std::string> QuantityParseError(std::string_view text) {
+  const auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  while (!text.empty() && space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && space(text.back())) text.remove_suffix(1);
+  if (text.empty()) return kQuantityFormatWrong;
+  Result<api::Quantity> parsed = api::Quantity::Parse(text);
+  if (parsed) return std::nullopt;
+  return parsed.error().message;
+}
+
 struct Checker {
   WireDecoder decoder = WireDecoder::kJson;
   std::string error;     // the decoder's answer, in its words
@@ -534,7 +550,12 @@ struct Checker {
       // Its UnmarshalJSON parses the value's JSON text (a string's without the quotes): a
       // number is a quantity, and a bool, an array or an object (text starting with no digit,
       // sign or dot) is ErrFormatWrong, which the JSON decoder returns as it is.
-      if (v.is_string() || v.is_number()) return;
+      if (v.is_number()) return;
+      if (v.is_string()) {
+        std::optional<std::string> refused = QuantityParseError(v.get_ref<const std::string&>());
+        if (refused) Fail(std::move(*refused), /*unmarshaler=*/true);
+        return;
+      }
       if (decoder == WireDecoder::kJson) return Fail(kQuantityFormatWrong, /*unmarshaler=*/true);
       return Mismatch(v, owner, path, go);
     }

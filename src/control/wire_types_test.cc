@@ -211,6 +211,33 @@ TEST(WireTypes, AQuantityThatIsNoStringOrNumberIsTheQuantityParseError) {
             "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
 }
 
+// A quantity string is parsed on decode (Quantity.UnmarshalJSON, ParseQuantity): what does not
+// parse is the create's 400, in ParseQuantity's words, so `memory: 500MB` never reaches storage.
+TEST(WireTypes, AQuantityStringThatDoesNotParseIsRefusedOnDecode) {
+  const auto limits = [](const std::string& value) {
+    return R"({"spec": {"containers": [{"resources": {"limits": {"memory": )" + value + "}}}]}}";
+  };
+  const std::string prefix = "Pod in version \"v1\" cannot be handled as a Pod: ";
+  const std::string format_wrong =
+      "quantities must match the regular expression "
+      "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+  const std::string suffix_wrong = "unable to parse quantity's suffix";
+  const std::vector<std::pair<const char*, std::string>> refused = {
+      {R"("500MB")", format_wrong}, {R"("abc")", format_wrong},  {R"("")", format_wrong},
+      {R"("  ")", format_wrong},    {R"("1..5")", format_wrong}, {R"("5Zi")", format_wrong},
+      {R"("5iK")", suffix_wrong},   {R"("5KiB")", format_wrong}};
+  for (const auto& [value, words] : refused) {
+    EXPECT_EQ(Message("pods", limits(value).c_str()), prefix + words) << value;
+  }
+  for (const char* taken : {R"("500Mi")", R"("1.5G")", R"(" 2Gi ")", R"("1e3")", R"("+.5")",
+                            R"("0")", R"("1.G")", R"("100m")"}) {
+    EXPECT_EQ(Message("pods", limits(taken).c_str()), "") << taken;
+  }
+  EXPECT_EQ(
+      WireDecodeError(Kind("pods"), json::parse(limits(R"("500MB")")), WireDecoder::kUnstructured),
+      format_wrong);
+}
+
 // A strategic merge patch's result meets runtime.DefaultUnstructuredConverter instead: its words
 // name no field, and it walks a struct's fields in Go declaration order.
 TEST(WireTypes, TheUnstructuredConverterHasItsOwnWords) {
