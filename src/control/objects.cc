@@ -82,6 +82,7 @@ Result<json> CreateObject(Store& store, const ResourceInfo& info, json object,
       return std::move(*type_error);
   }
   EncodeByteArrays(info, object);
+  CanonicalizeQuantities(info, object);
   if (!object.contains("metadata") || !object["metadata"].is_object()) {
     object["metadata"] = json::object();
   }
@@ -151,6 +152,7 @@ Result<json> UpdateObject(Store& store, const ResourceInfo& info, json object, b
       return std::move(*type_error);
   }
   EncodeByteArrays(info, object);
+  CanonicalizeQuantities(info, object);
   if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
     return MakeError(ErrorReason::kBadRequest, "the object has no metadata");
   }

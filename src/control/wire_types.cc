@@ -716,6 +716,74 @@ class GoEncoder {
   }
 };
 
+// Rewrites every quantity in a value of a Go type as the API server stores it: decoded, then
+// encoded in canonical form (Quantity.MarshalJSON), so `cpu: 0.5` is stored as "500m".
+class QuantityCanonicalizer {
+ public:
+  void Value(json& v, std::string_view go) {
+    if (!go.empty() && go.front() == '*') go.remove_prefix(1);
+    constexpr std::string_view kMap = "map[string]";
+    if (go == "resource.Quantity") {
+      Canonical(v);
+    } else if (go == "v1.ResourceList") {
+      if (v.is_object())
+        for (auto& item : v.items()) Canonical(item.value());
+    } else if (go.substr(0, 2) == "[]" && go != "[]uint8") {
+      if (v.is_array())
+        for (json& item : v) Value(item, go.substr(2));
+    } else if (go.substr(0, kMap.size()) == kMap) {
+      if (v.is_object())
+        for (auto& item : v.items()) Value(item.value(), go.substr(kMap.size()));
+    } else if (auto fields = Structs().find(go); fields != Structs().end()) {
+      if (!v.is_object()) return;
+      for (const FieldType& f : fields->second) {
+        auto it = v.find(f.json);
+        if (it != v.end()) Value(*it, f.go);
+      }
+    } else if (const api::SchemaDefinition* modelled =
+                   ModelledDefinition(api::SchemaFullName("resource." + StructName(go)));
+               modelled && OpaqueObjects().count(go)) {
+      Modelled(v, *modelled);
+    }
+  }
+
+ private:
+  void Modelled(json& v, const api::SchemaDefinition& definition) {
+    if (!v.is_object()) return;
+    for (const api::SchemaProperty& p : definition.properties) {
+      auto it = v.find(p.name);
+      if (it != v.end()) Typed(*it, p.type);
+    }
+  }
+
+  void Typed(json& v, const api::SchemaType& type) {
+    using Kind = api::SchemaType::Kind;
+    if (type.kind == Kind::kQuantity) {
+      Canonical(v);
+    } else if (type.kind == Kind::kObject) {
+      if (const api::SchemaDefinition* definition = ModelledDefinition(type.definition))
+        Modelled(v, *definition);
+    } else if (type.kind == Kind::kArray && type.element && v.is_array()) {
+      for (json& item : v) Typed(item, *type.element);
+    } else if (type.kind == Kind::kMap && type.element && v.is_object()) {
+      for (auto& item : v.items()) Typed(item.value(), *type.element);
+    }
+  }
+
+  // A quantity that parses becomes its canonical string; one that does not was refused on
+  // decode (QuantityParseError) and is left as it is.
+  static void Canonical(json& v) {
+    if (!v.is_string() && !v.is_number()) return;
+    std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+    const auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+    while (!text.empty() && space(text.back())) text.pop_back();
+    size_t start = 0;
+    while (start < text.size() && space(text[start])) ++start;
+    Result<api::Quantity> parsed = api::Quantity::Parse(std::string_view(text).substr(start));
+    if (parsed) v = parsed->ToString();
+  }
+};
+
 std::string TopLevelType(const ResourceInfo& info) {
   return (info.group.empty() || info.group == "batch" ? "" : "resource/") + info.version + "." +
          info.kind;
@@ -746,6 +814,10 @@ std::string GoEncodedJson(const ResourceInfo& info, const json& object) {
   GoEncoder encoder;
   encoder.Value(object, TopLevelType(info));
   return encoder.text;
+}
+
+void CanonicalizeQuantities(const ResourceInfo& info, json& object) {
+  QuantityCanonicalizer().Value(object, TopLevelType(info));
 }
 
 void EncodeByteArrays(const ResourceInfo& info, json& object) {

@@ -46,6 +46,12 @@ namespace migdra::control {
 // typed field holds a value of its type.
 std::optional<Error> WireTypeError(const ResourceInfo& info, const json& object);
 
+// Rewrites every resource.Quantity of `object` (of `info`'s kind) that parses as its canonical
+// string, as the API server stores what it decoded: `cpu: 0.5` becomes "500m", `1024Mi` "1Gi".
+// A JSON number is parsed from its text as nlohmann writes it (an exponent such as 1e3 is then
+// "1k" where Go, keeping the text, writes "1e3").
+void CanonicalizeQuantities(const ResourceInfo& info, json& object);
+
 // Stores the []byte fields given as JSON arrays of byte values (which WireTypeError accepted) as
 // their base64 text, as the API server's decoder and encoder would: `data: {k: [104, 105]}`
 // becomes `data: {k: aGk=}`.

@@ -238,6 +238,29 @@ TEST(WireTypes, AQuantityStringThatDoesNotParseIsRefusedOnDecode) {
       format_wrong);
 }
 
+TEST(WireTypes, QuantitiesAreStoredInCanonicalForm) {
+  json pod = json::parse(R"({"spec": {"containers": [{"resources": {
+      "limits": {"cpu": 0.5, "memory": "1024Mi"}, "requests": {"cpu": " 0.25 ", "memory": 1000}}},
+      {"env": [{"name": "M", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory",
+                                                               "divisor": "1048576"}}}]}]}})");
+  CanonicalizeQuantities(Kind("pods"), pod);
+  EXPECT_EQ(pod["spec"]["containers"][0]["resources"],
+            json::parse(R"({"limits": {"cpu": "500m", "memory": "1Gi"},
+                            "requests": {"cpu": "250m", "memory": "1k"}})"));
+  EXPECT_EQ(pod["spec"]["containers"][1]["env"][0]["valueFrom"]["resourceFieldRef"]["divisor"],
+            "1048576");
+  // resource.k8s.io: a claim's capacity requests and a slice's capacities.
+  json claim = json::parse(R"({"spec": {"devices": {"requests": [{"name": "r", "exactly": {
+      "deviceClassName": "c", "capacity": {"requests": {"memory": "1024Mi"}}}}]}}})");
+  CanonicalizeQuantities(Kind("resourceclaims"), claim);
+  EXPECT_EQ(claim["spec"]["devices"]["requests"][0]["exactly"]["capacity"]["requests"]["memory"],
+            "1Gi");
+  json slice = json::parse(R"({"spec": {"devices": [{"name": "d",
+      "capacity": {"memory": {"value": "81920Mi"}}}]}})");
+  CanonicalizeQuantities(Kind("resourceslices"), slice);
+  EXPECT_EQ(slice["spec"]["devices"][0]["capacity"]["memory"]["value"], "80Gi");
+}
+
 // A strategic merge patch's result meets runtime.DefaultUnstructuredConverter instead: its words
 // name no field, and it walks a struct's fields in Go declaration order.
 TEST(WireTypes, TheUnstructuredConverterHasItsOwnWords) {

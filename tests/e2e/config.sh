@@ -33,6 +33,22 @@ k create job -n team-a hello --image=busybox -- echo "hello from a job" >/dev/nu
 job_done() { [[ $(k get job -n team-a hello -o jsonpath='{.status.succeeded}') == 1 ]]; }
 wait_for "the job kubectl created" 60 job_done
 [[ $(k logs -n team-a job/hello) == "hello from a job" ]] || fail "job log: $(k logs -n team-a job/hello)"
+# Quantities are stored as the API server re-encodes what it decoded: in canonical form.
+k apply -f - <<'YAML' >/dev/null
+apiVersion: v1
+kind: Pod
+metadata: {name: sized, namespace: team-a}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: ["true"]
+    resources:
+      limits: {cpu: 0.5, memory: 1024Mi}
+YAML
+limits=$(k get pod -n team-a sized -o jsonpath='{.spec.containers[0].resources.limits}')
+[[ $limits == '{"cpu":"500m","memory":"1Gi"}' ]] || fail "limits not in canonical form: $limits"
 # kubectl posts protobuf to a group serve does not serve: the mux's 404, as from an API server
 # without that group, not a complaint about the encoding.
 out=$(k create deployment web --image=busybox 2>&1) && fail "kubectl create deployment succeeded: $out"
