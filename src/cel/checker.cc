@@ -7,6 +7,7 @@
 
 #include "cel/library.h"
 #include "cel/parser.h"
+#include "common/utf8.h"
 
 namespace migdra::cel {
 
@@ -1248,12 +1249,7 @@ class Checker {
         default: {
           // Go prints the byte as the rune of that value.
           std::string shown;
-          if (verb < 0x80) {
-            shown.push_back(static_cast<char>(verb));
-          } else {
-            shown.push_back(static_cast<char>(0xC0 | (verb >> 6)));
-            shown.push_back(static_cast<char>(0x80 | (verb & 0x3F)));
-          }
+          AppendUtf8(shown, verb);
           return Fail(e.position,
                       "could not parse formatting clause: unrecognized formatting clause \"" +
                           shown + "\"");

@@ -50,24 +50,6 @@ int HexValue(char c) {
   return c - 'A' + 10;
 }
 
-void AppendUtf8(std::string* out, uint32_t cp) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 class Lexer {
  public:
   explicit Lexer(std::string_view src) : src_(src) {}
@@ -333,7 +315,7 @@ class Lexer {
           if (bytes && n != 2) {
             return SyntaxError{static_cast<int32_t>(start), "unicode escape in bytes literal"};
           }
-          AppendUtf8(out, v);
+          AppendUtf8(*out, v);
         }
         return std::nullopt;
       }
@@ -349,7 +331,7 @@ class Lexer {
           if (bytes) {
             out->push_back(static_cast<char>(v));
           } else {
-            AppendUtf8(out, v);
+            AppendUtf8(*out, v);
           }
           return std::nullopt;
         }

@@ -1,5 +1,5 @@
 // UTF-8 decoding as Go's utf8.DecodeRune and CEL's string checks read it: a rune is valid only in
-// its shortest form, at most U+10FFFF, and not a surrogate (U+D800..U+DFFF).
+// its shortest form, at most U+10FFFF, and not a surrogate (U+D800..U+DFFF); and encoding.
 //
 // Thread safety: pure functions.
 #pragma once
@@ -36,6 +36,25 @@ inline size_t DecodeUtf8Rune(std::string_view text, size_t i, char32_t& rune) {
   }
   if (rune < min || rune > 0x10FFFF || (rune >= 0xD800 && rune <= 0xDFFF)) return 0;
   return len;
+}
+
+// Appends `rune` (at most U+10FFFF) encoded as UTF-8.
+inline void AppendUtf8(std::string& out, char32_t rune) {
+  if (rune < 0x80) {
+    out.push_back(static_cast<char>(rune));
+  } else if (rune < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (rune >> 6)));
+    out.push_back(static_cast<char>(0x80 | (rune & 0x3F)));
+  } else if (rune < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (rune >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((rune >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (rune & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (rune >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((rune >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((rune >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (rune & 0x3F)));
+  }
 }
 
 // Whether all of `text` is valid UTF-8.

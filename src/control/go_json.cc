@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/utf8.h"
 #include "control/go_fmt.h"
 
 namespace migdra::control {
@@ -16,8 +17,9 @@ bool IsHex(unsigned char c) {
 
 // The rune of value `c` as UTF-8 (Go's string(rune(c))).
 std::string RuneOfByte(unsigned char c) {
-  if (c < 0x80) return std::string(1, static_cast<char>(c));
-  return {static_cast<char>(0xC0 | (c >> 6)), static_cast<char>(0x80 | (c & 0x3F))};
+  std::string rune;
+  AppendUtf8(rune, c);
+  return rune;
 }
 
 // Go's quoteChar: the byte read as the rune of its value, quoted as strconv.Quote quotes it,
