@@ -8,7 +8,6 @@
 #include <optional>
 
 #include "cel/format.h"
-#include "cel/time_util.h"
 #include "common/go_strconv.h"
 #include "common/utf8.h"
 
@@ -110,18 +109,10 @@ std::string PrintScientific(double x, int64_t precision) {
 
 // time.RFC3339Nano in UTC: the fraction with its trailing zeros dropped.
 std::string Rfc3339Nano(int64_t seconds, int32_t nanos) {
-  auto civil = ToCivil(seconds, "UTC");
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04lld-%02d-%02dT%02d:%02d:%02d",
-                static_cast<long long>(civil->year), civil->month, civil->day, civil->hour,
-                civil->minute, civil->second);
-  std::string out(buf);
-  if (nanos != 0) {
-    std::snprintf(buf, sizeof(buf), ".%09d", nanos);
-    std::string fraction(buf);
-    fraction.erase(fraction.find_last_not_of('0') + 1);
-    out += fraction;
-  }
+  std::string out = FormatTimestamp(seconds, nanos);  // a fraction of 3, 6 or 9 digits
+  if (nanos == 0) return out;
+  out.pop_back();  // the "Z"
+  out.erase(out.find_last_not_of('0') + 1);
   return out + "Z";
 }
 
@@ -406,12 +397,7 @@ Result<std::string> FormatLocalized(std::string_view format, const std::vector<V
     if (std::string_view("sdfeboxX").find(static_cast<char>(verb)) == std::string_view::npos) {
       // Go prints the byte as the rune of that value.
       std::string shown;
-      if (verb < 0x80) {
-        shown.push_back(static_cast<char>(verb));
-      } else {
-        shown.push_back(static_cast<char>(0xC0 | (verb >> 6)));
-        shown.push_back(static_cast<char>(0x80 | (verb & 0x3F)));
-      }
+      AppendUtf8(shown, verb);
       return ClauseParseError("unrecognized formatting clause \"" + shown + "\"");
     }
     auto text = FormatClause(static_cast<char>(verb), precision, args[next++]);
