@@ -404,16 +404,22 @@ constexpr const char* kQuantityFormatWrong =
     "quantities must match the regular expression "
     "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 
-// Why ParseQuantity refuses a quantity string as UnmarshalJSON passes it (trimmed of white
-// space), in its words; nullopt when it parses. Quantities beyond what api::Quantity holds (more
-// than 37 significant digits, a value past its range) are refused in api::Quantity's words, where
-// the API server's arbitrary-precision decimals might still take them.
-std::optional<std::string> QuantityParseError(std::string_view text) {
+// A quantity's text as Quantity.UnmarshalJSON parses it: trimmed of white space, then
+// ParseQuantity, whose ErrFormatWrong an empty text is. Quantities beyond what api::Quantity
+// holds (more than 37 significant digits, a value past its range) are refused in
+// api::Quantity's words, where the API server's arbitrary-precision decimals might still take
+// them.
+Result<api::Quantity> ParseQuantityText(std::string_view text) {
   const auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
   while (!text.empty() && space(text.front())) text.remove_prefix(1);
   while (!text.empty() && space(text.back())) text.remove_suffix(1);
-  if (text.empty()) return kQuantityFormatWrong;
-  Result<api::Quantity> parsed = api::Quantity::Parse(text);
+  if (text.empty()) return MakeError(kQuantityFormatWrong);
+  return api::Quantity::Parse(text);
+}
+
+// Why ParseQuantityText refuses a quantity string, in its words; nullopt when it parses.
+std::optional<std::string> QuantityParseError(std::string_view text) {
+  Result<api::Quantity> parsed = ParseQuantityText(text);
   if (parsed) return std::nullopt;
   return parsed.error().message;
 }
@@ -774,12 +780,8 @@ class QuantityCanonicalizer {
   // decode (QuantityParseError) and is left as it is.
   static void Canonical(json& v) {
     if (!v.is_string() && !v.is_number()) return;
-    std::string text = v.is_string() ? v.get<std::string>() : v.dump();
-    const auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
-    while (!text.empty() && space(text.back())) text.pop_back();
-    size_t start = 0;
-    while (start < text.size() && space(text[start])) ++start;
-    Result<api::Quantity> parsed = api::Quantity::Parse(std::string_view(text).substr(start));
+    const std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+    Result<api::Quantity> parsed = ParseQuantityText(text);
     if (parsed) v = parsed->ToString();
   }
 };
